@@ -1,0 +1,39 @@
+"""rewritediff: differentiate tensor expressions by term rewriting.
+
+``import rewritediff as rd``; build expressions with ``rd.vector('x')`` and friends,
+differentiate with ``rd.grad``, compile with ``rd.function``.
+"""
+
+from __future__ import annotations
+
+from rewritediff import ops  # noqa: F401  (fills the registry)
+from rewritediff.errors import (  # noqa: F401
+    ArityError,
+    AxisError,
+    CallError,
+    DisconnectedInputError,
+    GradientError,
+    IndexOutOfBounds,
+    NullTypeGradError,
+    RewriteDiffError,
+    RewriteDiffTypeError,
+    RuleError,
+    ShapeError,
+    UnknownOpError,
+)
+from rewritediff.lower_numpy import Function, function  # noqa: F401
+from rewritediff.tensor import *  # noqa: F401,F403
+from rewritediff.tensor import _ELEMENTWISE
+from rewritediff.terms import (  # noqa: F401
+    DisconnectedType,
+    NullType,
+    TensorType,
+    Term,
+    apply,
+    constant,
+    disconnected_type,
+    floatX,
+)
+
+globals().update(_ELEMENTWISE)
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from rewritediff.cli import main
+
+raise SystemExit(main())

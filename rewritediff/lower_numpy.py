@@ -1,0 +1,218 @@
+"""Compile a term DAG into one generated Python closure over numpy; the source stays readable.
+
+The function body is the DAG in topological order, one assignment per distinct non-leaf
+term (so shared subterms are computed once), constants hoisted into the closure, dead
+temporaries deleted after their last use. ``f.source`` shows the code.
+"""
+
+from __future__ import annotations
+
+import keyword
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rewritediff import runtime as rt
+from rewritediff.errors import CallError, RewriteDiffTypeError
+from rewritediff.ops import get_op
+from rewritediff.terms import NullType, TensorType, Term, inputs_of, toposort
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 256
+
+
+class Function:
+    """A compiled function: call it with arrays; ``source`` is its generated Python."""
+
+    def __init__(self, inputs: list[Term], outputs: list[Term], single: bool, updates: list[tuple[Term, Term]], source: str, namespace: dict) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
+        self.updates = updates
+        self.source = source
+        self._single = single
+        code = compile(source, "<rewritediff>", "exec")
+        exec(code, namespace)  # noqa: S102 - our own generated source
+        self._fn = namespace["compiled"]
+
+    def __call__(self, *args: Any) -> Any:
+        """Evaluate on numpy arrays (one per input, in order)."""
+        if len(args) != len(self.inputs):
+            names = ", ".join(repr(i) for i in self.inputs)
+            raise CallError(f"function takes {len(self.inputs)} argument(s) ({names}), got {len(args)}")
+        outs = self._fn(*args)
+        return outs[0] if self._single else list(outs)
+
+    def __repr__(self) -> str:
+        return f"<rewritediff.Function {self.inputs} -> {self.outputs}>"
+
+
+def _check_arg(value: Any, var: Term, pos: int) -> np.ndarray:
+    """Convert and validate one call argument against its variable's type."""
+    ttype = var.type
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy raises many kinds
+        raise CallError(f"argument {pos} ({var!r}): cannot convert {type(value).__name__} to an array: {exc}") from None
+    if arr.dtype.name != ttype.dtype:
+        if arr.dtype.kind == "O" or (
+            not np.can_cast(arr.dtype, ttype.dtype, casting="same_kind")
+            and not (arr.ndim == 0 and np.can_cast(arr.dtype, ttype.dtype, casting="unsafe") and float(arr) == float(arr.astype(ttype.dtype)))
+        ):
+            if arr.dtype.kind == "f" and ttype.dtype.startswith(("int", "uint")):
+                raise CallError(f"argument {pos} ({var!r}): expected {ttype.dtype}, got {arr.dtype.name} (would lose the fractional part)")
+            if arr.dtype.kind not in "biuf":
+                raise CallError(f"argument {pos} ({var!r}): expected {ttype.dtype}, got {arr.dtype.name}")
+        arr = arr.astype(ttype.dtype)
+    if arr.ndim != ttype.ndim:
+        raise CallError(f"argument {pos} ({var!r}): expected ndim {ttype.ndim} (type {ttype}), got ndim {arr.ndim} (shape {arr.shape})")
+    for d_static, d in zip(ttype.shape, arr.shape):
+        if d_static is not None and d_static != d:
+            raise CallError(f"argument {pos} ({var!r}): expected shape {ttype}, got {arr.shape}")
+    return arr
+
+
+def _ident(name: str | None) -> str | None:
+    if (
+        name
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name not in ("np", "rt", "ne", "compiled")
+        and not name.startswith(("_", "t", "c", "s"))
+    ):
+        return name
+    return None
+
+
+def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Term]]) -> tuple[str, dict]:
+    """Generate the closure's source and namespace for outputs (and update values)."""
+    roots = list(outputs) + [v for _, v in updates]
+    order = toposort(roots)
+    names: dict[int, str] = {}
+    namespace: dict[str, Any] = {"np": np, "rt": rt, "_check": _check_arg}
+    used: set[str] = set()
+    params = []
+    for i, var in enumerate(inputs):
+        name = _ident(var.name)
+        if name is None or name in used:
+            name = f"in{i}"
+        used.add(name)
+        names[var.uid] = name
+        params.append(name)
+    body: list[str] = []
+    for i, (var, name) in enumerate(zip(inputs, params)):
+        namespace[f"_in{i}"] = var
+        body.append(f"{name} = _check({name}, _in{i}, {i})")
+    n_tmp = n_const = n_shared = 0
+    stmts: list[tuple[Term, str, list[int]]] = []
+    for node in order:
+        if node.uid in names:
+            continue
+        if node.op == "const":
+            cname = f"c{n_const}"
+            n_const += 1
+            namespace[cname] = node.value
+            names[node.uid] = cname
+            continue
+        if node.op == "shared":
+            sname = f"s{n_shared}"
+            namespace[f"_{sname}"] = node
+            body.append(f"{sname} = _{sname}.tag['value']")
+            n_shared += 1
+            names[node.uid] = sname
+            continue
+        if node.op == "input":
+            raise RewriteDiffTypeError(f"function: the outputs depend on {node!r}, which is not among the inputs {inputs}")
+        opdef = get_op(node.op)
+        argnames = [names[a.uid] for a in node.args]
+        src = opdef.source(argnames, node.attr_dict)
+        if src is None:
+            fname = f"_op_{node.op}"
+            namespace[fname] = opdef.impl
+            kw = "".join(f", {k}={v!r}" for k, v in node.attrs)
+            src = f"{fname}({', '.join(argnames)}{kw})"
+        tname = f"t{n_tmp}"
+        n_tmp += 1
+        names[node.uid] = tname
+        stmts.append((node, f"{tname} = {src}", [a.uid for a in node.args]))
+    # free temporaries after their last use
+    keep = {o.uid for o in roots}
+    last: dict[int, int] = {}
+    for i, (_, _, argids) in enumerate(stmts):
+        for a in argids:
+            last[a] = i
+    for i, (node, line, _) in enumerate(stmts):
+        body.append(line)
+        dead = sorted({names[a] for a, j in last.items() if j == i and a not in keep and names[a].startswith("t")})
+        if dead:
+            body.append(f"del {', '.join(dead)}")
+    outs = ", ".join(names[o.uid] for o in outputs)
+    if updates:
+        for k, (var, val) in enumerate(updates):
+            namespace[f"_upd{k}"] = var
+            body.append(f"_upd{k}.tag['value'] = np.asarray({names[val.uid]}, dtype=np.{var.dtype})")
+    body.append(f"return ({outs},)")
+    source = f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
+    return source, namespace
+
+
+def function(
+    inputs: Sequence[Term],
+    outputs: Term | Sequence[Term],
+    updates: Any = None,
+    on_unused_input: str = "raise",
+    simplify: bool = True,
+) -> Function:
+    """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``)."""
+    from rewritediff.tensor import as_term
+
+    inputs = list(inputs)
+    single = not isinstance(outputs, list | tuple)
+    outs = [as_term(o) for o in ([outputs] if single else outputs)]
+    if isinstance(updates, dict):
+        updates = list(updates.items())
+    updates = [(k, as_term(v, k)) for k, v in (updates or [])]
+    for i, var in enumerate(inputs):
+        if not isinstance(var, Term) or var.op != "input":
+            raise RewriteDiffTypeError(f"function: input {i} ({var!r}) is not a symbolic variable (constants and shared variables are not inputs)")
+    if len({v.uid for v in inputs}) != len(inputs):
+        raise RewriteDiffTypeError("function: an input is listed twice")
+    for o in outs:
+        if isinstance(o.type, NullType):
+            raise TypeError(f"function: cannot compile a NullType output ({o.type.why_null})")
+        if not isinstance(o.type, TensorType):
+            raise TypeError(f"function: cannot compile an output of type {o.type}")
+    for var, val in updates:
+        if var.op != "shared":
+            raise RewriteDiffTypeError(f"function: updates may only assign shared variables, not {var!r}")
+        if val.ndim != var.ndim:
+            raise RewriteDiffTypeError(f"function: update of {var!r} has ndim {val.ndim}, the variable has ndim {var.ndim}")
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    used = {t.uid for t in inputs_of(outs + [v for _, v in updates])}
+    unused = [v for v in inputs if v.uid not in used]
+    if unused and on_unused_input != "ignore":
+        msg = f"function: input(s) {unused} are not used to compute the outputs"
+        if on_unused_input == "raise":
+            raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
+        warnings.warn(msg, stacklevel=2)
+    key = (tuple(v.uid for v in inputs), tuple(o.uid for o in outs), tuple((k.uid, v.uid) for k, v in updates), single, simplify)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    compute = outs
+    upd_vals = [v for _, v in updates]
+    if simplify:
+        from rewritediff.simplify import simplify_terms
+
+        simplified = simplify_terms(outs + upd_vals)
+        compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
+    source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)])
+    fn = Function(inputs, outs, single, updates, source, namespace)
+    _CACHE[key] = fn
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return fn

@@ -1,0 +1,127 @@
+"""The op registry: every op's name, arity, attributes, type inference and numpy lowering.
+
+An op is data (:class:`OpDef`), registered once by name. Nothing here knows calculus or
+simplification: derivatives live in ``rewritediff/rules/*.rules``. The submodules fill the
+registry table by table (elementwise, reductions, products, shape, indexing, special,
+linalg, gradient-only ops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rewritediff.errors import ArityError, RewriteDiffTypeError, UnknownOpError
+
+Infer = Callable[[tuple, dict], Any]
+
+
+@dataclass
+class OpDef:
+    """One op: how to type it, how to compute it with numpy, how to print it as Python."""
+
+    name: str
+    infer: Infer
+    impl: Callable[..., Any]
+    arity: int | tuple[int, int | None] = 1
+    attrs: dict[str, Any] = field(default_factory=dict)
+    emit: str | Callable[[list[str], dict], str] | None = None
+    elementwise: bool = False
+    numexpr: str | None = None
+    sympy: str | Callable | None = None
+    nary: bool = False
+    doc: str = ""
+    group: str = ""
+    differentiable: bool = True
+    prepare: Callable[[tuple, dict], dict] | None = None
+
+    def arity_ok(self, n: int) -> bool:
+        """Whether ``n`` arguments suit this op."""
+        if isinstance(self.arity, int):
+            return n == self.arity
+        lo, hi = self.arity
+        return n >= lo and (hi is None or n <= hi)
+
+    def canonicalize(self, args: tuple, attrs: dict) -> Any:
+        """Check arity and attribute names, fill defaults; flatten and sort n-ary ops."""
+        unknown = set(attrs) - set(self.attrs)
+        if unknown:
+            raise RewriteDiffTypeError(f"{self.name}: unknown attribute(s) {sorted(unknown)}; it takes {sorted(self.attrs) or 'none'}")
+        full = dict(self.attrs)
+        full.update(attrs)
+        if self.nary:
+            flat: list = []
+            for a in args:
+                if a.op == self.name:
+                    flat.extend(a.args)
+                else:
+                    flat.append(a)
+            if len(flat) == 1:
+                return flat[0]
+            args = tuple(sorted(flat, key=lambda t: t.uid))
+        if not self.arity_ok(len(args)):
+            raise ArityError(f"{self.name}: takes {self.arity_text()} argument(s), got {len(args)}")
+        if self.prepare is not None:
+            full = self.prepare(args, full)
+        return args, full
+
+    def arity_text(self) -> str:
+        """Human-readable arity."""
+        if isinstance(self.arity, int):
+            return str(self.arity)
+        lo, hi = self.arity
+        return f"at least {lo}" if hi is None else f"{lo} to {hi}"
+
+    def check(self, args: tuple, attrs: dict) -> Any:
+        """Infer the output type (raising a clear error on bad input)."""
+        return self.infer(args, attrs)
+
+    def source(self, argnames: list[str], attrs: dict) -> str | None:
+        """Python source computing this op on the named arrays, or None to call ``impl``."""
+        if self.emit is None:
+            return None
+        if callable(self.emit):
+            return self.emit(argnames, attrs)
+        return self.emit.format(*argnames, **attrs)
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    """Add an op to the registry (a name may be registered once)."""
+    if opdef.name in REGISTRY:
+        raise ValueError(f"op {opdef.name!r} is already registered")
+    REGISTRY[opdef.name] = opdef
+    return opdef
+
+
+def unregister(name: str) -> None:
+    """Remove a user-defined op (tests and notebooks redefine ops)."""
+    REGISTRY.pop(name, None)
+
+
+def get_op(name: str) -> OpDef:
+    """The OpDef for ``name``; unknown names raise UnknownOpError."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownOpError(f"unknown op {name!r}") from None
+
+
+def _load_tables() -> None:
+    from rewritediff.ops import (  # noqa: F401
+        elementwise,
+        gradops,
+        indexing,
+        leaves,
+        linalg,
+        products,
+        reductions,
+        shape,
+        special,
+    )
+
+
+_load_tables()

@@ -1,0 +1,137 @@
+"""Elementwise ops as one table: name, arity, dtype rule, numpy source, numexpr source, SymPy name.
+
+All broadcast like numpy. ``add`` and ``mul`` are n-ary (flattened and sorted at
+construction). The numexpr column is what lets the lowering fuse chains of these ops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rewritediff.ops import OpDef, register
+from rewritediff.ops.infer import as_float, broadcast_shapes, promote
+from rewritediff.terms import TensorType, check_dtype
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid, exact for large |x| on both sides."""
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-x)), np.exp(x) / (1.0 + np.exp(x))).astype(np.result_type(x, np.float16))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) without overflow."""
+    return np.logaddexp(0, x).astype(np.result_type(x, np.float16))
+
+
+def _round(x: np.ndarray) -> np.ndarray:
+    """Round half to even, as numpy (and PyTensor's round_half_to_even)."""
+    return np.round(x)
+
+
+def _make_infer(name: str, rule: str) -> Any:
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        shape = broadcast_shapes(name, [a.static_shape for a in args])
+        dts = [a.dtype for a in args]
+        if rule == "promote":
+            dt = promote(dts)
+        elif rule == "float":
+            dt = as_float(promote(dts))
+        elif rule == "bool":
+            dt = "bool"
+        elif rule == "switch":
+            dt = promote(dts[1:])
+        else:  # cast
+            dt = check_dtype(attrs["dtype"])
+        return TensorType(dt, shape)
+
+    return infer
+
+
+def _np(fn: str) -> str:
+    return f"np.{fn}({{0}})"
+
+
+# name, arity, dtype rule, numpy source, numexpr source, sympy, doc
+ELEMENTWISE: list[tuple] = [
+    ("add", (2, None), "promote", lambda a, k: "(" + " + ".join(a) + ")", lambda a: "(" + " + ".join(a) + ")", "Add", "x + y + ..."),
+    ("mul", (2, None), "promote", lambda a, k: "(" + " * ".join(a) + ")", lambda a: "(" + " * ".join(a) + ")", "Mul", "x * y * ..."),
+    ("sub", 2, "promote", "({0} - {1})", "({0} - {1})", "sub", "x - y"),
+    ("true_div", 2, "float", "({0} / {1})", "({0} / {1})", "div", "x / y"),
+    ("neg", 1, "promote", "(-{0})", "(-{0})", "neg", "-x"),
+    ("reciprocal", 1, "float", "(1.0 / {0})", "(1.0 / {0})", "reciprocal", "1 / x"),
+    ("pow", 2, "promote", "({0} ** {1})", "({0} ** {1})", "Pow", "x ** y"),
+    ("sqr", 1, "promote", "np.square({0})", "({0} * {0})", "sqr", "x ** 2"),
+    ("exp", 1, "float", _np("exp"), "exp({0})", "exp", "e ** x"),
+    ("log", 1, "float", _np("log"), "log({0})", "log", "natural logarithm"),
+    ("log1p", 1, "float", _np("log1p"), "log1p({0})", "log1p", "log(1 + x), accurate near 0"),
+    ("expm1", 1, "float", _np("expm1"), "expm1({0})", "expm1", "exp(x) - 1, accurate near 0"),
+    ("sqrt", 1, "float", _np("sqrt"), "sqrt({0})", "sqrt", "square root"),
+    ("sin", 1, "float", _np("sin"), "sin({0})", "sin", "sine"),
+    ("cos", 1, "float", _np("cos"), "cos({0})", "cos", "cosine"),
+    ("tan", 1, "float", _np("tan"), "tan({0})", "tan", "tangent"),
+    ("tanh", 1, "float", _np("tanh"), "tanh({0})", "tanh", "hyperbolic tangent"),
+    ("arcsin", 1, "float", _np("arcsin"), "arcsin({0})", "asin", "inverse sine"),
+    ("arccos", 1, "float", _np("arccos"), "arccos({0})", "acos", "inverse cosine"),
+    ("arctan", 1, "float", _np("arctan"), "arctan({0})", "atan", "inverse tangent"),
+    ("sinh", 1, "float", _np("sinh"), "sinh({0})", "sinh", "hyperbolic sine"),
+    ("cosh", 1, "float", _np("cosh"), "cosh({0})", "cosh", "hyperbolic cosine"),
+    ("sigmoid", 1, "float", "rt.sigmoid({0})", None, "sigmoid", "logistic sigmoid 1 / (1 + exp(-x))"),
+    ("softplus", 1, "float", "rt.softplus({0})", None, "softplus", "log(1 + exp(x)), stable"),
+    ("abs", 1, "promote", _np("abs"), "abs({0})", "Abs", "absolute value"),
+    ("sign", 1, "promote", _np("sign"), "where({0} > 0, 1, where({0} < 0, -1, 0))", "sign", "sign: -1, 0 or 1"),
+    ("maximum", 2, "promote", "np.maximum({0}, {1})", "where({0} >= {1}, {0}, {1})", "Max", "elementwise larger of x and y"),
+    ("minimum", 2, "promote", "np.minimum({0}, {1})", "where({0} <= {1}, {0}, {1})", "Min", "elementwise smaller of x and y"),
+    ("switch", 3, "switch", "np.where({0}, {1}, {2})", "where({0}, {1}, {2})", "Piecewise", "switch(cond, a, b): a where cond else b"),
+    ("clip", 3, "promote", "np.clip({0}, {1}, {2})", "where({0} < {1}, {1}, where({0} > {2}, {2}, {0}))", "clip", "clip(x, lo, hi)"),
+    ("lt", 2, "bool", "({0} < {1})", "({0} < {1})", "Lt", "x < y"),
+    ("gt", 2, "bool", "({0} > {1})", "({0} > {1})", "Gt", "x > y"),
+    ("le", 2, "bool", "({0} <= {1})", "({0} <= {1})", "Le", "x <= y"),
+    ("ge", 2, "bool", "({0} >= {1})", "({0} >= {1})", "Ge", "x >= y"),
+    ("eq", 2, "bool", "({0} == {1})", "({0} == {1})", "Eq", "x == y elementwise"),
+    ("neq", 2, "bool", "({0} != {1})", "({0} != {1})", "Ne", "x != y elementwise"),
+    ("and_", 2, "bool", "np.logical_and({0}, {1})", "({0} & {1})", "And", "logical and"),
+    ("or_", 2, "bool", "np.logical_or({0}, {1})", "({0} | {1})", "Or", "logical or"),
+    ("not_", 1, "bool", "np.logical_not({0})", "(~{0})", "Not", "logical not"),
+    ("floor", 1, "promote", _np("floor"), "floor({0})", "floor", "round down"),
+    ("ceil", 1, "promote", _np("ceil"), "ceil({0})", "ceiling", "round up"),
+    ("round", 1, "promote", "np.round({0})", None, "round", "round half to even"),
+    ("cast", 1, "cast", "{0}.astype(np.{dtype})", None, None, "convert to another dtype"),
+]
+
+_SPECIAL_IMPL = {"sigmoid": _sigmoid, "softplus": _softplus, "round": _round}
+
+
+def _impl_from_source(src: Any, nargs: Any) -> Any:
+    """A numpy callable equivalent to the op's source (used by eval and tests)."""
+
+    def impl(*xs: np.ndarray, **attrs: Any) -> np.ndarray:
+        from rewritediff import runtime as rt
+
+        names = [f"a{i}" for i in range(len(xs))]
+        code = src(names, attrs) if callable(src) else src.format(*names, **attrs)
+        return eval(code, {"np": np, "rt": rt}, dict(zip(names, xs)))  # noqa: S307 - our own templates
+
+    return impl
+
+
+for _name, _arity, _rule, _src, _ne, _sym, _doc in ELEMENTWISE:
+    register(
+        OpDef(
+            name=_name,
+            infer=_make_infer(_name, _rule),
+            impl=_SPECIAL_IMPL.get(_name) or _impl_from_source(_src, _arity),
+            arity=_arity,
+            attrs={"dtype": None} if _name == "cast" else {},
+            emit=_src,
+            elementwise=True,
+            numexpr=_ne,
+            sympy=_sym,
+            nary=_name in ("add", "mul"),
+            doc=_doc,
+            group="elementwise",
+            differentiable=_rule not in ("bool",) and _name not in ("floor", "ceil", "round", "sign"),
+        )
+    )

@@ -1,0 +1,93 @@
+"""Shared type-inference helpers: broadcasting, dtype promotion, axis normalisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
+from rewritediff.terms import FLOAT_DTYPES, TensorType, floatX
+
+
+def fmt_shape(shape: Sequence) -> str:
+    """Shape as text, '?' for an unknown dim."""
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def broadcast_shapes(op: str, shapes: Sequence[tuple]) -> tuple:
+    """numpy broadcasting of static shapes; None dims stay unknown unless the other side fixes them."""
+    nd = max((len(s) for s in shapes), default=0)
+    out: list = []
+    for i in range(nd):
+        dim: Any = 1
+        for s in shapes:
+            j = i - (nd - len(s))
+            if j < 0:
+                continue
+            d = s[j]
+            if d == 1:
+                continue
+            if dim == 1:
+                dim = d
+            elif d is None:
+                continue
+            elif dim is None:
+                dim = d
+            elif dim != d:
+                raise ShapeError(f"{op}: shapes {', '.join(fmt_shape(s) for s in shapes)} do not broadcast (dim {i}: {dim} vs {d})")
+        out.append(dim)
+    return tuple(out)
+
+
+def promote(dtypes: Sequence[str]) -> str:
+    """numpy's result dtype of the given dtypes."""
+    return np.result_type(*[np.dtype(d) for d in dtypes]).name
+
+
+def as_float(dtype: str) -> str:
+    """The float dtype a transcendental op returns for ``dtype`` (ints and bools go to floatX)."""
+    return dtype if dtype in FLOAT_DTYPES else floatX
+
+
+def norm_axis(op: str, axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """Normalise an axis spec (None, int, negative, tuple) to a sorted tuple, or None for all."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, int | np.integer):
+            raise RewriteDiffTypeError(f"{op}: axis must be an int or a tuple of ints, got {a!r}")
+        if not -ndim <= a < ndim:
+            raise AxisError(f"{op}: axis {a} is out of range for an argument of ndim {ndim}")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise AxisError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def reduce_shape(shape: tuple, axes: tuple | None, keepdims: bool) -> tuple:
+    """Static shape after reducing ``axes`` (None: all)."""
+    if axes is None:
+        axes = tuple(range(len(shape)))
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def need_ndim(op: str, term: Any, ndims: Sequence[int], what: str = "argument") -> None:
+    """Raise if ``term.ndim`` is not one of ``ndims``."""
+    if term.ndim not in ndims:
+        raise ShapeError(f"{op}: {what} must have ndim in {tuple(ndims)}, got ndim {term.ndim} (shape {fmt_shape(term.static_shape)})")
+
+
+def same_type(args: tuple, attrs: dict) -> TensorType:
+    """Type of the first argument (identity-like ops)."""
+    return args[0].type
+
+
+def dims_equal(a: Any, b: Any) -> bool:
+    """Whether two static dims may be equal (unknown matches anything)."""
+    return a is None or b is None or a == b

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+import rewritediff as rd
+
+
+def test_quickstart_example():
+    x = rd.vector("x")
+    W = rd.matrix("W")
+    f = rd.function([W, x], rd.tanh(W @ x).sum())
+    out = f(np.eye(3), np.ones(3))
+    assert isinstance(out, np.float64)
+    assert out == pytest.approx(3 * np.tanh(1.0))
+    assert "np.tanh" in f.source and "def compiled" in f.source
+
+
+def test_shared_subterm_computed_once():
+    x = rd.vector("x")
+    e = rd.exp(x)
+    f = rd.function([x], [e + 1.0, e * 2.0])
+    assert f.source.count("np.exp") == 1
+    a, b = f(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(a, np.exp([0.0, 1.0]) + 1)
+    np.testing.assert_allclose(b, 2 * np.exp([0.0, 1.0]))
+
+
+def test_same_graph_reuses_closure():
+    x = rd.vector("x")
+    assert rd.function([x], rd.exp(x)) is rd.function([x], rd.exp(x))
+
+
+def test_call_errors():
+    x = rd.tensor("x", shape=(3,))
+    f = rd.function([x], x * 2.0)
+    with pytest.raises(rd.CallError, match="takes 1 argument"):
+        f()
+    with pytest.raises(rd.CallError, match="ndim"):
+        f(np.ones((3, 3)))
+    with pytest.raises(rd.CallError, match="shape"):
+        f(np.ones(4))
+
+
+def test_updates_and_shared():
+    w = rd.shared(np.array([1.0, 2.0]), "w")
+    x = rd.vector("x")
+    f = rd.function([x], (w * x).sum(), updates={w: w - 0.5 * x})
+    assert f(np.array([1.0, 1.0])) == pytest.approx(3.0)
+    np.testing.assert_allclose(rd.get_value(w), [0.5, 1.5])
+    assert f(np.array([1.0, 1.0])) == pytest.approx(2.0)
+
+
+def test_unused_input():
+    x, y = rd.vector("x"), rd.vector("y")
+    with pytest.raises(rd.RewriteDiffTypeError, match="not used"):
+        rd.function([x, y], x * 2.0)
+    f = rd.function([x, y], x * 2.0, on_unused_input="ignore")
+    np.testing.assert_allclose(f([1.0], [5.0]), [2.0])
+
+
+def test_nulltype_output_refuses_to_compile():
+    with pytest.raises(TypeError):
+        rd.function([], rd.NullType("why")())

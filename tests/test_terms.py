@@ -1,0 +1,90 @@
+import gc
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rewritediff as rd
+from rewritediff.terms import toposort
+
+
+def test_hash_consing_identity():
+    x = rd.vector("x")
+    assert rd.exp(x) is rd.exp(x)
+    assert (x + 1.0) is (x + 1.0)
+
+
+def test_add_mul_are_canonical_nary():
+    x, y, z = rd.vector("x"), rd.vector("y"), rd.vector("z")
+    assert (x + y) is (y + x)
+    assert ((x + y) + z) is (x + (y + z))
+    s = (x * y) * z
+    assert s.op == "mul" and len(s.args) == 3
+
+
+def test_variables_unique_by_identity():
+    a, b = rd.vector("x"), rd.vector("x")
+    assert a is not b
+    assert rd.exp(a) is not rd.exp(b)
+
+
+def test_constants_interned_by_value():
+    assert rd.constant(np.array([1.0, 2.0])) is rd.constant(np.array([1.0, 2.0]))
+    assert rd.constant(np.array([1.0, 2.0])) is not rd.constant(np.array([1.0, 2.0], dtype="float32"))
+
+
+def test_intern_table_is_weak():
+    from rewritediff.terms import _intern
+
+    x = rd.vector("x")
+    before = len(_intern)
+    t = rd.exp(rd.sin(x))
+    assert len(_intern) >= before + 2
+    del t
+    gc.collect()
+    assert len(_intern) == before
+
+
+def test_static_types():
+    x = rd.tensor("x", shape=(3, None))
+    y = rd.tensor("y", shape=(1, 4))
+    z = x + y
+    assert z.type.shape == (3, 4)
+    assert z.dtype == "float64"
+    assert rd.exp(rd.ivector("i")).dtype == "float64"
+    assert (rd.vector("f", dtype="float32") + 1.0).dtype == "float32"
+
+
+def test_toposort_deep_chain_no_recursion():
+    x = rd.vector("x")
+    y = x
+    for _ in range(10000):
+        y = rd.sin(y)
+    order = toposort([y])
+    assert len(order) == 10001
+    assert order[0] is x and order[-1] is y
+
+
+def test_unknown_dtype_and_shape_errors():
+    with pytest.raises(rd.RewriteDiffTypeError, match="dtype"):
+        rd.vector("x", dtype="float128x")
+    with pytest.raises(rd.ShapeError, match=r"matmul.*\(3, 4\).*\(5,\)"):
+        rd.tensor("a", shape=(3, 4)) @ rd.tensor("b", shape=(5,))
+    with pytest.raises(rd.AxisError, match="sum: axis 2"):
+        rd.matrix("m").sum(axis=2)
+
+
+def test_deterministic_source_across_hash_seeds():
+    prog = (
+        "import rewritediff as rd\n"
+        "x = rd.vector('x'); W = rd.matrix('W'); b = rd.vector('b')\n"
+        "y = rd.tanh(W @ x + b) * rd.exp(x) + rd.sigmoid(b)\n"
+        "print(rd.function([W, x, b], [y.sum(), y.max()]).source)\n"
+    )
+    outs = set()
+    for seed in ("0", "1", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outs.add(subprocess.run([sys.executable, "-c", prog], env=env, capture_output=True, text=True, check=True).stdout)
+    assert len(outs) == 1
