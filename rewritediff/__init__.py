@@ -21,6 +21,9 @@ from rewritediff.errors import (  # noqa: F401
     ShapeError,
     UnknownOpError,
 )
+from rewritediff import rules  # noqa: F401
+from rewritediff.gradient import *  # noqa: F401,F403
+from rewritediff.gradient import Lop, Rop  # noqa: F401
 from rewritediff.lower_numpy import Function, function  # noqa: F401
 from rewritediff.tensor import *  # noqa: F401,F403
 from rewritediff.tensor import _ELEMENTWISE

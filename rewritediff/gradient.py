@@ -1,0 +1,738 @@
+"""The pytensor.gradient API: grad, pullback/Lop, pushforward/Rop, jacobian, hessian, and friends.
+
+One deterministic reverse sweep (grad, pullback) or forward sweep (pushforward) over the
+DAG, instantiating each node's rule once. The calculus is all in ``rules/*.rules``: for a
+node the sweep asks the rule set for a ``vjp`` rule, else a ``transpose`` rule (linear
+ops), else ``d`` partials (lifted by ``tensorize``), else the expansion of a composite op.
+An op with none of these gets a NullType gradient naming it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any, Sequence
+
+import numpy as np
+
+from rewritediff.errors import DisconnectedInputError, GradientError, NullTypeGradError
+from rewritediff.ops import get_op
+from rewritediff.rules.ast import Special
+from rewritediff.tensorize import (
+    broadcast_to_like,
+    cast_to,
+    float_dtype,
+    lift_jvp,
+    lift_vjp,
+    linear_jvp,
+    sum_to_like,
+    zeros_for,
+)
+from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, toposort
+
+__all__ = [
+    "grad",
+    "pullback",
+    "Lop",
+    "pushforward",
+    "Rop",
+    "jacobian",
+    "hessian",
+    "hessian_vector_product",
+    "verify_grad",
+    "numeric_grad",
+    "subgraph_grad",
+    "zero_grad",
+    "disconnected_grad",
+    "grad_clip",
+    "grad_scale",
+    "undefined_grad",
+    "grad_not_implemented",
+    "grad_undefined",
+]
+
+
+# ---- gradient-only ops (their meaning is in rules/gradops.rules) -------------------------------------
+def zero_grad(x: Term) -> Term:
+    """Identity forward; its gradient is a connected zero."""
+    return apply("zero_grad", _as_term(x))
+
+
+def disconnected_grad(x: Term) -> Term:
+    """Identity forward; its gradient is disconnected."""
+    return apply("disconnected_grad", _as_term(x))
+
+
+def undefined_grad(x: Term) -> Term:
+    """Identity forward; its gradient is undefined (NullType)."""
+    return apply("undefined_grad", _as_term(x))
+
+
+def grad_clip(x: Term, lower_bound: float, upper_bound: float) -> Term:
+    """Identity forward; the gradient is clipped to [lower_bound, upper_bound]."""
+    return apply("grad_clip", _as_term(x), lo=lower_bound, hi=upper_bound)
+
+
+def grad_scale(x: Term, multiplier: float) -> Term:
+    """Identity forward; the gradient is multiplied by ``multiplier``."""
+    return apply("grad_scale", _as_term(x), multiplier=multiplier)
+
+
+def grad_not_implemented(op: Any, x_pos: int, x: Any, comment: str = "") -> Term:
+    """A NullType variable saying the gradient of input ``x_pos`` of ``op`` is not implemented."""
+    return NullType(f"This variable is Null because the grad method for input {x_pos} ({x}) of the {op} op is not implemented. {comment}")()
+
+
+def grad_undefined(op: Any, x_pos: int, x: Any, comment: str = "") -> Term:
+    """A NullType variable saying the gradient of input ``x_pos`` of ``op`` is undefined."""
+    return NullType(f"This variable is Null because the grad method for input {x_pos} ({x}) of the {op} op is undefined. {comment}")()
+
+
+def _as_term(x: Any) -> Term:
+    from rewritediff.tensor import as_term
+
+    return as_term(x)
+
+
+def _rules() -> Any:
+    from rewritediff.rules import default_rules
+
+    return default_rules()
+
+
+def _is_null(t: Any) -> bool:
+    return isinstance(t, Term) and isinstance(t.type, NullType)
+
+
+def _is_disc(t: Any) -> bool:
+    return isinstance(t, Term) and isinstance(t.type, DisconnectedType)
+
+
+# ---- connection patterns --------------------------------------------------------------------------------
+def connection(term: Term) -> list[bool]:
+    """Which arguments of ``term`` its output depends on differentiably (PyTensor's connection_pattern).
+
+    Read off the rules statically: an argument whose rule component is ``disconnected`` is
+    not connected; ``zero`` is connected (PyTensor: integer-valued paths are connected with
+    zero gradient). Ops that are not differentiable and have no rule are disconnected.
+    """
+    rules = _rules()
+    for kind in ("vjp", "transpose", "d"):
+        hit = rules.find(kind, term)
+        if hit is not None:
+            rule, _ = hit
+            comps = rule.rhs
+            if len(comps) == 1 and len(term.args) != 1:
+                comps = comps * len(term.args)
+            return [not (isinstance(c, Special) and c.kind == "disconnected") for c in comps]
+    opdef = get_op(term.op)
+    if getattr(opdef, "expand", None) is not None:
+        return [True] * len(term.args)
+    return [opdef.differentiable] * len(term.args)
+
+
+def _vjp(term: Term, g: Term) -> list[Any]:
+    """Adjoint contributions of ``term``'s arguments (Terms, Specials)."""
+    rules = _rules()
+    got = rules.vjp(term, g)
+    if got is None:
+        got = rules.transpose(term, g)
+    if got is None:
+        partials = rules.partials(term)
+        if partials is not None:
+            got = lift_vjp(term, g, partials)
+    if got is None:
+        expand = getattr(get_op(term.op), "expand", None)
+        if expand is not None:
+            body = expand(term.args, term.attr_dict)
+            got = _backprop_through(body, list(term.args), g)
+    if got is None:
+        why = f"no derivative rule for op {term.op!r} (add a vjp, transpose or d rule in a .rules file)"
+        return [NullType(why)() for _ in term.args]
+    return list(got)
+
+
+def _backprop_through(body: Term, args: list[Term], g: Term) -> list[Any]:
+    """Adjoints of ``args`` for the expansion ``body`` of a composite op, seeded by ``g``."""
+    grads = _sweep({body: g}, args, consider=set(), override={})
+    return [grads.get(a.uid, Special("disconnected")) for a in args]
+
+
+# ---- the reverse sweep ----------------------------------------------------------------------------------
+def _relevant(roots: Sequence[Term], wrt: Sequence[Term], consider: set[int]) -> tuple[list[Term], set[int]]:
+    """Topological order of the nodes between ``wrt`` and ``roots`` along connected edges."""
+    order = toposort(roots)
+    wrt_ids = {w.uid for w in wrt}
+    reach: set[int] = set()
+    conn_cache: dict[int, list[bool]] = {}
+    for node in order:
+        if node.uid in wrt_ids:
+            reach.add(node.uid)
+        if node.uid in consider or not node.args:
+            continue
+        conn = connection(node)
+        conn_cache[node.uid] = conn
+        if any(c and a.uid in reach for a, c in zip(node.args, conn)):
+            reach.add(node.uid)
+    return [n for n in order if n.uid in reach], reach
+
+
+def _sweep(seeds: dict[Term, Term], wrt: Sequence[Term], consider: set[int], override: dict[int, Term]) -> dict[int, Any]:
+    """Reverse-mode accumulation from ``seeds`` down to ``wrt``; returns {uid: gradient} (Term, null Term)."""
+    order, reach = _relevant(list(seeds), wrt, consider)
+    contribs: dict[int, list[Any]] = {}
+    for root, seed in seeds.items():
+        contribs.setdefault(root.uid, []).append(seed)
+    grads: dict[int, Any] = {}
+    for node in reversed(order):
+        if node.uid in override:
+            total = override[node.uid]
+        else:
+            total = _sum_contribs(contribs.get(node.uid, []))
+        if total is None:
+            continue
+        grads[node.uid] = total
+        if node.uid in consider or not node.args:
+            continue
+        if not any(a.uid in reach for a in node.args):
+            continue
+        if _is_null(total):
+            for a, c in zip(node.args, connection(node)):
+                if c and a.uid in reach:
+                    contribs.setdefault(a.uid, []).append(total)
+            continue
+        if _is_disc(total):
+            continue
+        g = total
+        if node.type.is_float and g.type.is_float and g.dtype != node.dtype:
+            g = cast_to(g, node.dtype)
+        for a, adj in zip(node.args, _vjp(node, g)):
+            if a.uid not in reach:
+                continue
+            if isinstance(adj, Special):
+                if adj.kind == "disconnected":
+                    continue
+                if adj.kind == "null":
+                    adj = NullType(adj.why or f"the gradient of {node.op} is undefined")()
+                else:
+                    adj = zeros_for(a)
+            elif isinstance(adj.type, TensorType) and a.type.is_float and adj.type.is_float and adj.dtype != a.dtype:
+                adj = cast_to(adj, a.dtype)
+            elif isinstance(adj.type, TensorType) and not adj.type.is_float:
+                adj = cast_to(adj, float_dtype(a))
+            contribs.setdefault(a.uid, []).append(adj)
+    return grads
+
+
+def _sum_contribs(terms: list[Any]) -> Any:
+    """Sum gradient terms: any null makes the total null, disconnected ones are skipped."""
+    live = []
+    for t in terms:
+        if _is_null(t):
+            return t
+        if _is_disc(t):
+            continue
+        live.append(t)
+    if not live:
+        return None
+    if len(live) == 1:
+        return live[0]
+    return apply("add", *live)
+
+
+def _handle_disconnected(var: Term, option: str) -> None:
+    msg = f"grad method was asked to compute the gradient with respect to a variable that is not part of the computational graph of the cost, or is used only by a non-differentiable operator: {var!r}"
+    if option == "ignore":
+        return
+    if option == "warn":
+        warnings.warn(msg, stacklevel=3)
+        return
+    if option == "raise":
+        raise DisconnectedInputError(msg)
+    raise ValueError(f"Invalid value for keyword 'disconnected_inputs', valid values are 'ignore', 'warn' and 'raise', got {option!r}")
+
+
+def _container(wrt: Any, values: list[Any]) -> Any:
+    if isinstance(wrt, tuple):
+        return tuple(values)
+    if isinstance(wrt, list):
+        return list(values)
+    return values[0]
+
+
+def _check_grad_value(v: Any, what: str) -> Term:
+    if not isinstance(v, Term):
+        raise TypeError(f"{what}: output grads must be rewritediff terms, got {type(v).__name__}")
+    if isinstance(v.type, NullType | DisconnectedType):
+        return v
+    if not v.type.is_float:
+        raise TypeError(f"{what}: output grads must be of a float dtype or NullType/DisconnectedType, got {v.type}")
+    return v
+
+
+def grad(
+    cost: Term | None,
+    wrt: Term | Sequence[Term],
+    consider_constant: Iterable[Term] | None = None,
+    disconnected_inputs: str = "raise",
+    add_names: bool = True,
+    known_grads: dict[Term, Term] | None = None,
+    return_disconnected: str = "zero",
+    null_gradients: str = "raise",
+) -> Any:
+    """Gradient of a scalar ``cost`` with respect to ``wrt`` (PyTensor's ``grad``, option for option)."""
+    if cost is None and known_grads is None:
+        raise ValueError("cost and known_grads can't both be None.")
+    if cost is not None:
+        cost = _as_term(cost)
+        if isinstance(cost.type, NullType):
+            raise ValueError(f"Can't differentiate a NaN cost. cost is NaN because {cost.type.why_null}")
+        if cost.ndim != 0:
+            raise TypeError("Cost must be a scalar.")
+    wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
+    for w in wrt_list:
+        if not isinstance(w, Term):
+            raise TypeError(f"Expected a rewritediff term in wrt, got {type(w).__name__}")
+    consider: set[int] = set()
+    if consider_constant is not None:
+        if not isinstance(consider_constant, Iterable):
+            raise TypeError("consider_constant must be an iterable of variables")
+        for c in consider_constant:
+            if not isinstance(c, Term):
+                raise TypeError(f"consider_constant elements must be variables, got {type(c).__name__}")
+            consider.add(c.uid)
+    seeds: dict[Term, Term] = {}
+    override: dict[int, Term] = {}
+    if known_grads is not None:
+        for var, g in known_grads.items():
+            if not isinstance(var, Term):
+                raise TypeError(f"known_grads keys must be terms, got {type(var).__name__}")
+            g = _check_grad_value(g, "grad")
+            override[var.uid] = g
+            seeds[var] = g
+    if cost is not None and cost.uid not in override:
+        seed = apply("ones_like", cost, dtype=float_dtype(cost))
+        seeds[cost] = seed
+    roots = list(seeds)
+    _, reach = _relevant(roots, wrt_list, consider)
+    disconnected_first = set()
+    for w in wrt_list:
+        if w.uid not in reach and w.uid not in override and (cost is None or w is not cost):
+            _handle_disconnected(w, disconnected_inputs)
+            disconnected_first.add(w.uid)
+    grads = _sweep(seeds, wrt_list, consider, override)
+    results = []
+    for w in wrt_list:
+        g = grads.get(w.uid)
+        if g is not None and _is_null(g):
+            if null_gradients == "raise":
+                raise NullTypeGradError(f"`grad` encountered a NaN. {g.type.why_null}")
+            results.append(g)
+            continue
+        if g is None or _is_disc(g):
+            _handle_disconnected(w, disconnected_inputs)
+            results.append(_disconnected_value(w, return_disconnected))
+            continue
+        if w.type.is_float and g.dtype != w.dtype:
+            g = cast_to(g, w.dtype)
+        g = sum_to_like(g, w) if g.static_shape != w.static_shape else g
+        if add_names and cost is not None and cost.name and w.name and g is not seeds.get(cost) and w.uid not in override and g.name is None:
+            g.name = f"(d{cost.name}/d{w.name})"
+        results.append(g)
+    return _container(wrt, results)
+
+
+def _disconnected_value(w: Term, option: str) -> Any:
+    opt = option.lower() if isinstance(option, str) else option
+    if opt == "zero":
+        return zeros_for(w)
+    if opt == "none":
+        return None
+    if opt == "disconnected":
+        return DisconnectedType()()
+    raise ValueError(f"Invalid value for keyword 'return_disconnected', valid values are 'zero', 'none' and 'disconnected', got {option!r}")
+
+
+# ---- pullback / Lop -----------------------------------------------------------------------------------
+def pullback(
+    f: Term | Sequence[Term],
+    wrt: Term | Sequence[Term],
+    cotangents: Term | Sequence[Term],
+    consider_constant: Iterable[Term] | None = None,
+    disconnected_inputs: str = "raise",
+    return_disconnected: str = "zero",
+) -> Any:
+    """Vector-Jacobian product ``sum_i cotangents[i] . df[i]/dwrt`` (outputs feeding outputs add up correctly)."""
+    fs = [_as_term(t) for t in (f if isinstance(f, list | tuple) else [f])]
+    cts = [_as_term(t) for t in (cotangents if isinstance(cotangents, list | tuple) else [cotangents])]
+    if len(fs) != len(cts):
+        raise ValueError(f"pullback: {len(fs)} outputs but {len(cts)} cotangents")
+    wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
+    consider = {c.uid for c in consider_constant} if consider_constant is not None else set()
+    seeds: dict[Term, Term] = {}
+    for y, u in zip(fs, cts):
+        _check_grad_value(u, "pullback")
+        if u.type.is_float and y.ndim != u.ndim:
+            raise ValueError(f"pullback: cotangent of ndim {u.ndim} for an output of ndim {y.ndim}")
+        seeds[y] = _sum_contribs([seeds[y], u]) if y in seeds else u
+    _, reach = _relevant(list(seeds), wrt_list, consider)
+    disconnected_first = set()
+    for w in wrt_list:
+        if w.uid not in reach:
+            _handle_disconnected(w, disconnected_inputs)
+            disconnected_first.add(w.uid)
+    grads = _sweep(seeds, wrt_list, consider, {})
+    out = []
+    for w in wrt_list:
+        g = grads.get(w.uid)
+        if g is not None and _is_null(g):
+            raise NullTypeGradError(f"`grad` encountered a NaN. {g.type.why_null}")
+        if g is None or _is_disc(g):
+            if w.uid not in disconnected_first:
+                _handle_disconnected(w, disconnected_inputs)
+            out.append(_disconnected_value(w, return_disconnected))
+            continue
+        if w.type.is_float and g.dtype != w.dtype:
+            g = cast_to(g, w.dtype)
+        out.append(g)
+    return _container(wrt, out)
+
+
+def Lop(
+    f: Term | Sequence[Term],
+    wrt: Term | Sequence[Term],
+    eval_points: Term | Sequence[Term],
+    consider_constant: Iterable[Term] | None = None,
+    disconnected_inputs: str = "raise",
+    return_disconnected: str = "zero",
+) -> Any:
+    """PyTensor's name for :func:`pullback` (same signature)."""
+    return pullback(f, wrt, eval_points, consider_constant, disconnected_inputs, return_disconnected)
+
+
+# ---- pushforward / Rop ----------------------------------------------------------------------------------
+def _jvp(term: Term, tangents: list[Term | None]) -> Any:
+    """The tangent of ``term`` given its arguments' tangents (None = zero)."""
+    rules = _rules()
+    got = rules.jvp(term, tangents)
+    if got is not None:
+        return got
+    hit = rules.find("transpose", term)
+    if hit is not None:
+        rule, _ = hit
+        comps = rule.rhs if len(rule.rhs) == len(term.args) else rule.rhs * len(term.args)
+        linear = [not (isinstance(c, Special) and c.kind == "disconnected") for c in comps]
+        return linear_jvp(term, tangents, linear)
+    partials = rules.partials(term)
+    if partials is not None:
+        return lift_jvp(term, tangents, partials)
+    expand = getattr(get_op(term.op), "expand", None)
+    if expand is not None:
+        body = expand(term.args, term.attr_dict)
+        tmap = {a.uid: t for a, t in zip(term.args, tangents) if t is not None}
+        return _forward(body, tmap)
+    return Special("null", f"no derivative rule for op {term.op!r} (add a jvp, transpose or d rule)")
+
+
+def _forward(root: Term, tangents: dict[int, Term]) -> Any:
+    """Forward sweep: the tangent of ``root`` (None for zero) given tangents of some of its ancestors."""
+    tan: dict[int, Any] = {}
+    for node in toposort([root]):
+        if node.uid in tangents:
+            tan[node.uid] = tangents[node.uid]
+            continue
+        if not node.args:
+            continue
+        arg_t = [tan.get(a.uid) for a in node.args]
+        if any(isinstance(t, Special) for t in arg_t):
+            bad = next(t for t in arg_t if isinstance(t, Special))
+            if bad.kind == "null":
+                tan[node.uid] = bad
+                continue
+            arg_t = [None if isinstance(t, Special) else t for t in arg_t]
+        if all(t is None for t in arg_t):
+            continue
+        res = _jvp(node, arg_t)
+        if isinstance(res, Special):
+            if res.kind == "zero":
+                continue
+            tan[node.uid] = res
+            continue
+        if res is None:
+            continue
+        if node.type.is_float and res.dtype != node.dtype:
+            res = cast_to(res, node.dtype)
+        tan[node.uid] = res
+    return tan.get(root.uid)
+
+
+def pushforward(
+    f: Term | Sequence[Term],
+    wrt: Term | Sequence[Term],
+    tangents: Any,
+    disconnected_outputs: str = "raise",
+    return_disconnected: str = "zero",
+    use_op_pushforward: bool = False,
+) -> Any:
+    """Jacobian-vector product ``J . tangents`` by one forward sweep of JVP rules (PyTensor's ``pushforward``)."""
+    fs = [_as_term(t) for t in (f if isinstance(f, list | tuple) else [f])]
+    wrt_list = [_as_term(t) for t in (wrt if isinstance(wrt, list | tuple) else [wrt])]
+    tans = [_as_term(t) for t in (tangents if isinstance(tangents, list | tuple) else [tangents])]
+    if len(wrt_list) != len(tans):
+        raise ValueError(f"`wrt` must be the same length as `eval_points`: {len(wrt_list)} != {len(tans)}")
+    for w, t in zip(wrt_list, tans):
+        if w.ndim != t.ndim:
+            raise ValueError(f"Elements of wrt and eval_points have mismatched dimensions: {w.ndim} and {t.ndim} ({w!r}, {t!r})")
+    tmap = {w.uid: (cast_to(t, w.dtype) if w.type.is_float and t.dtype != w.dtype else t) for w, t in zip(wrt_list, tans)}
+    _, reach = _relevant(fs, wrt_list, set())
+    for w in wrt_list:
+        if w.uid not in reach:
+            _handle_disconnected_outputs(w, disconnected_outputs)
+    results = []
+    for y in fs:
+        t = _forward(y, tmap)
+        if isinstance(t, Special) and t.kind == "null":
+            raise NullTypeGradError(f"`pushforward` encountered an undefined derivative: {t.why}")
+        if t is None or isinstance(t, Special):
+            results.append(_disconnected_value(y, return_disconnected))
+            continue
+        results.append(broadcast_to_like(t, y) if t.static_shape != y.static_shape else t)
+    return _container(f, results)
+
+
+def _handle_disconnected_outputs(var: Term, option: str) -> None:
+    if option not in ("raise", "warn", "ignore"):
+        raise ValueError(f"Invalid value for keyword 'disconnected_outputs', valid values are 'ignore', 'warn' and 'raise', got {option!r}")
+    _handle_disconnected(var, option)
+
+
+def Rop(
+    f: Term | Sequence[Term],
+    wrt: Term | Sequence[Term],
+    eval_points: Any,
+    disconnected_outputs: str = "raise",
+    return_disconnected: str = "zero",
+    use_op_rop_implementation: bool = False,
+) -> Any:
+    """PyTensor's name for :func:`pushforward` (same signature)."""
+    return pushforward(f, wrt, eval_points, disconnected_outputs, return_disconnected)
+
+
+# ---- jacobian, hessian --------------------------------------------------------------------------------
+def jacobian(
+    expression: Term,
+    wrt: Term | Sequence[Term],
+    consider_constant: Iterable[Term] | None = None,
+    disconnected_inputs: str = "raise",
+    vectorize: bool = False,
+) -> Any:
+    """Jacobian of ``expression`` with respect to ``wrt``: shape ``expression.shape + wrt.shape``."""
+    from rewritediff.tensorize import batched_jacobian
+
+    if not isinstance(expression, Term):
+        raise TypeError(f"jacobian expects a rewritediff term as `expression`, got {type(expression).__name__}")
+    wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
+    if all(d == 1 for d in expression.static_shape):
+        flat = expression.sum() if expression.ndim else expression
+        gs = grad(flat, wrt_list, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+        out = [g if expression.ndim == 0 else apply("reshape", g, shape=tuple(expression.static_shape) + tuple(_static(w))) for g, w in zip(gs, wrt_list)]
+        return _container(wrt, out)
+    out = batched_jacobian(expression, wrt_list, consider_constant, disconnected_inputs)
+    return _container(wrt, out)
+
+
+def _static(w: Term) -> tuple:
+    if None in w.static_shape:
+        raise ValueError(f"jacobian: {w!r} needs a static shape here (use specify_shape)")
+    return w.static_shape
+
+
+def hessian(cost: Term, wrt: Term | Sequence[Term], consider_constant: Iterable[Term] | None = None, disconnected_inputs: str = "raise") -> Any:
+    """Hessian of a scalar cost with respect to vector(s) ``wrt`` (diagonal blocks for a list, as PyTensor)."""
+    if not isinstance(cost, Term):
+        raise TypeError(f"hessian: cost must be a term, got {type(cost).__name__}")
+    if cost.ndim != 0:
+        raise ValueError("hessian: cost must be a scalar")
+    wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
+    out = []
+    for w in wrt_list:
+        if not isinstance(w, Term):
+            raise TypeError(f"hessian: wrt elements must be terms, got {type(w).__name__}")
+        if w.ndim != 1:
+            raise ValueError(f"hessian: wrt must be vectors, got ndim {w.ndim} for {w!r}")
+        g = grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+        out.append(jacobian(g, w, consider_constant=consider_constant, disconnected_inputs="ignore"))
+    return _container(wrt, out)
+
+
+def hessian_vector_product(cost: Term, wrt: Term | Sequence[Term], p: Term | Sequence[Term], **grad_kwargs: Any) -> Any:
+    """Hessian-vector product by reverse mode applied twice: grad(sum_k grad(cost, wrt_k) . p_k, wrt)."""
+    wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
+    ps = list(p) if isinstance(p, list | tuple) else [p]
+    gs = grad(cost, wrt_list, **grad_kwargs)
+    total = None
+    for g, v in zip(gs, ps):
+        term = (g * _as_term(v)).sum()
+        total = term if total is None else total + term
+    return _container(wrt, list(grad(total, wrt_list, **grad_kwargs)))
+
+
+# ---- numeric checks -----------------------------------------------------------------------------------
+class numeric_grad:  # noqa: N801 - PyTensor's name
+    """One-sided finite-difference gradient of a scalar function at ``pt`` (PyTensor's numeric_grad)."""
+
+    type_eps = {"float64": 1e-7, "float32": 3e-4, "float16": 1e-1, np.dtype("float64"): 1e-7, np.dtype("float32"): 3e-4, np.dtype("float16"): 1e-1}
+
+    def __init__(self, f: Any, pt: Any, eps: float | None = None, out_type: Any = None) -> None:
+        single = not isinstance(pt, list | tuple)
+        pts = [np.array(p) for p in ([pt] if single else pt)]
+        dtype = max((p.dtype for p in pts), key=lambda d: np.dtype(d).itemsize)
+        if eps is None:
+            eps = max(self.type_eps[np.dtype(p.dtype)] for p in pts)
+        sizes = [p.size for p in pts]
+        flat = np.concatenate([p.ravel().astype(dtype) for p in pts]) if pts else np.zeros(0, dtype)
+        shapes = [p.shape for p in pts]
+
+        def unpack(vec: np.ndarray) -> list[np.ndarray]:
+            out, k = [], 0
+            for s, n, p in zip(shapes, sizes, pts):
+                out.append(vec[k : k + n].reshape(s).astype(p.dtype))
+                k += n
+            return out
+
+        f_x = np.asarray(f(*unpack(flat)))
+        gf = np.zeros_like(flat)
+        for i in range(flat.size):
+            x = flat.copy()
+            x[i] += eps
+            gf[i] = (np.asarray(f(*unpack(x))) - f_x) / eps
+        parts = unpack(gf.astype(dtype))
+        self.gf = parts[0] if single else parts
+
+    @staticmethod
+    def abs_rel_err(a: Any, b: Any) -> tuple[Any, Any]:
+        """Absolute and relative error of a against b (denominator floored at 1e-8)."""
+        abs_err = np.abs(a - b)
+        rel_err = abs_err / np.maximum(np.abs(a) + np.abs(b), 1e-8)
+        return abs_err, rel_err
+
+    def abs_rel_errors(self, g_pt: Any) -> list[tuple[Any, Any]]:
+        """Per-input (abs, rel) errors of g_pt against the numeric gradient."""
+        gf = self.gf if isinstance(self.gf, list) else [self.gf]
+        g_pt = g_pt if isinstance(g_pt, list | tuple) else [g_pt]
+        if len(g_pt) != len(gf):
+            raise ValueError(f"argument has wrong number of elements: {len(g_pt)} vs {len(gf)}")
+        errs = []
+        for i, (a, b) in enumerate(zip(g_pt, gf)):
+            a = np.asarray(a)
+            if a.shape != b.shape:
+                raise ValueError(f"argument element {i} has wrong shape {a.shape} vs {b.shape}")
+            errs.append(numeric_grad.abs_rel_err(a, b))
+        return errs
+
+    def max_err(self, g_pt: Any, abs_tol: float, rel_tol: float) -> tuple[int, int, float, float]:
+        """(arg, flat position, abs error, rel error) at the worst scaled error min(abs/abs_tol, rel/rel_tol)."""
+        best = (-1.0, 0, 0, 0.0, 0.0)
+        for i, (abs_e, rel_e) in enumerate(self.abs_rel_errors(g_pt)):
+            if not (np.all(np.isfinite(abs_e)) and np.all(np.isfinite(rel_e))):
+                raise ValueError(f"abs or rel error is not finite for argument {i}")
+            scaled = np.minimum(abs_e / abs_tol, rel_e / rel_tol).ravel()
+            if scaled.size == 0:
+                continue
+            pos = int(np.argmax(scaled))
+            if scaled[pos] > best[0]:
+                best = (float(scaled[pos]), i, pos, float(abs_e.ravel()[pos]), float(rel_e.ravel()[pos]))
+        return best[1], best[2], best[3], best[4]
+
+
+_TOL = {"float16": 5e-2, "float32": 1e-2, "float64": 1e-4}
+
+
+def verify_grad(
+    fun: Any,
+    pt: Sequence[Any],
+    n_tests: int = 2,
+    rng: Any = None,
+    eps: float | None = None,
+    out_type: Any = None,
+    abs_tol: float | None = None,
+    rel_tol: float | None = None,
+    mode: Any = None,
+    cast_to_output_type: bool = False,
+    no_debug_ref: bool = True,
+) -> None:
+    """Check ``grad`` of ``fun`` against finite differences along random projections; raise GradientError."""
+    from rewritediff.lower_numpy import function
+    from rewritediff.tensor import tensor
+
+    if not isinstance(pt, list | tuple):
+        raise TypeError("verify_grad can work only with a list or tuple of points")
+    pt = [np.array(p) for p in pt]
+    for p in pt:
+        if p.dtype.name not in _TOL:
+            raise TypeError(f"verify_grad can work only with floating point inputs, but input has dtype {p.dtype}")
+    tol = max(_TOL[p.dtype.name] for p in pt)
+    abs_tol = tol if abs_tol is None else abs_tol
+    rel_tol = tol if rel_tol is None else rel_tol
+    rng = np.random.default_rng() if rng is None else rng
+    inputs = [tensor(f"input {i}", shape=p.shape, dtype=p.dtype) for i, p in enumerate(pt)]
+    out = fun(*inputs)
+    if isinstance(out, list):
+        raise NotImplementedError("verify_grad can't deal with multiple outputs (fun returned a list)")
+    if isinstance(out, tuple):
+        raise TypeError("verify_grad: fun must return a single term, not a tuple")
+    out = _as_term(out)
+    f_out = function(inputs, out, on_unused_input="ignore")
+    o_val = np.asarray(f_out(*pt))
+    for _ in range(n_tests):
+        u = rng.random(o_val.shape) + 0.5
+        if cast_to_output_type and o_val.dtype == np.float32:
+            u = u.astype("float32")
+        from rewritediff.terms import constant
+
+        proj = constant(u)
+        cost = (out * proj).sum()
+        gs = grad(cost, inputs, disconnected_inputs="ignore")
+        g_fn = function(inputs, list(gs), on_unused_input="ignore")
+        cost_fn = function(inputs, cost, on_unused_input="ignore")
+        analytic = [np.asarray(g) for g in g_fn(*pt)]
+        num = numeric_grad(cost_fn, pt, eps, out_type)
+        arg, pos, abs_err, rel_err = num.max_err(analytic, abs_tol, rel_tol)
+        if abs_err > abs_tol and rel_err > rel_tol:
+            gf = num.gf if isinstance(num.gf, list) else [num.gf]
+            raise GradientError(arg, pos, analytic[arg].shape, float(analytic[arg].ravel()[pos]), float(gf[arg].ravel()[pos]), abs_err, rel_err, abs_tol, rel_tol)
+
+
+# ---- subgraph_grad --------------------------------------------------------------------------------------
+def subgraph_grad(wrt: list[Term], end: list[Term], start: dict[Term, Term] | None = None, cost: Term | None = None, details: bool = False) -> Any:
+    """Gradients of ``wrt`` and ``end`` for backpropagating layer by layer (PyTensor's subgraph_grad)."""
+    if cost is None and start is None:
+        raise ValueError("cost and start can't both be None.")
+    if not isinstance(end, list):
+        raise TypeError("end should be a list of variables")
+    if not isinstance(wrt, list):
+        raise TypeError("wrt should be a list of variables")
+    if start is not None and not isinstance(start, dict):
+        raise TypeError("start should be a dict of variables to their gradients")
+    params: list[Term] = []
+    for v in wrt + end:
+        if all(v is not p for p in params):
+            params.append(v)
+    start_grads = cost_grads = None
+    if start is not None:
+        start_grads = list(grad(None, params, known_grads=start, consider_constant=end, disconnected_inputs="ignore"))
+    if cost is not None:
+        cost_grads = list(grad(cost, params, consider_constant=end, disconnected_inputs="ignore"))
+    if start_grads is None:
+        grads = cost_grads
+    elif cost_grads is None:
+        grads = start_grads
+    else:
+        grads = [a + b for a, b in zip(start_grads, cost_grads)]
+    by_uid = {p.uid: g for p, g in zip(params, grads)}
+    wrt_grads = [by_uid[v.uid] for v in wrt]
+    end_grads = [by_uid[v.uid] for v in end]
+    if details:
+        return wrt_grads, end_grads, start_grads, cost_grads
+    return wrt_grads, end_grads
+
