@@ -113,6 +113,7 @@ def get_op(name: str) -> OpDef:
 def _load_tables() -> None:
     from rewritediff.ops import (  # noqa: F401
         elementwise,
+        gradhelpers,
         gradops,
         indexing,
         leaves,
