@@ -10,8 +10,8 @@ An op with none of these gets a NullType gradient naming it.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
-from typing import Any, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -700,7 +700,9 @@ def verify_grad(
         arg, pos, abs_err, rel_err = num.max_err(analytic, abs_tol, rel_tol)
         if abs_err > abs_tol and rel_err > rel_tol:
             gf = num.gf if isinstance(num.gf, list) else [num.gf]
-            raise GradientError(arg, pos, analytic[arg].shape, float(analytic[arg].ravel()[pos]), float(gf[arg].ravel()[pos]), abs_err, rel_err, abs_tol, rel_tol)
+            raise GradientError(
+                arg, pos, analytic[arg].shape, float(analytic[arg].ravel()[pos]), float(gf[arg].ravel()[pos]), abs_err, rel_err, abs_tol, rel_tol
+            )
 
 
 # ---- subgraph_grad --------------------------------------------------------------------------------------
@@ -735,4 +737,3 @@ def subgraph_grad(wrt: list[Term], end: list[Term], start: dict[Term, Term] | No
     if details:
         return wrt_grads, end_grads, start_grads, cost_grads
     return wrt_grads, end_grads
-

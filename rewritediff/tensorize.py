@@ -8,7 +8,8 @@ A linear op's JVP is the op itself applied to the tangents.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rewritediff.rules.ast import Special
 from rewritediff.terms import Term, apply
@@ -86,3 +87,187 @@ def linear_jvp(term: Term, tangents: Sequence[Term | None], linear_args: Sequenc
         else:
             args.append(cast_to(t, arg.dtype) if arg.type.is_float else t)
     return apply(term.op, *args, **term.attr_dict)
+
+
+# ---- batching: a sweep along a new leading axis -----------------------------------------------------------
+class NoBatchRule(Exception):
+    """An op on the path has no batching rule (the caller falls back to one sweep per row)."""
+
+
+def _lift_rank(xb: Term, rank: int) -> Term:
+    """A batched term ``(n, *s)`` given ``rank`` unbatched dims by inserting length-1 dims after the batch axis."""
+    missing = rank - (xb.ndim - 1)
+    if missing <= 0:
+        return xb
+    return apply("dimshuffle", xb, pattern=(0,) + ("x",) * missing + tuple(range(1, xb.ndim)))
+
+
+def _batch_elementwise(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    lifted = [_lift_rank(a, node.ndim) if f else a for a, f in zip(args, flags)]
+    return apply(node.op, *lifted, **node.attr_dict)
+
+
+def _shift_axis(axis: Any, ndim: int) -> Any:
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    if isinstance(axis, int):
+        return axis + 1
+    return tuple(a + 1 for a in axis)
+
+
+def _batch_reduction(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    attrs = node.attr_dict
+    if node.op in ("argmax", "argmin") and attrs["axis"] is None:
+        raise NoBatchRule(node.op)
+    attrs["axis"] = _shift_axis(attrs["axis"], node.args[0].ndim)
+    return apply(node.op, args[0], **attrs)
+
+
+def _batch_dimshuffle(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    pattern = (0,) + tuple("x" if p == "x" else p + 1 for p in node.attr("pattern"))
+    return apply("dimshuffle", args[0], pattern=pattern)
+
+
+def _batch_reshape(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    return apply("reshape", args[0], shape=(n, *node.attr("shape")))
+
+
+def _batch_like(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    if flags[1:] and any(flags[1:]):
+        raise NoBatchRule(node.op)
+    return apply(node.op, args[0], *node.args[1:], **node.attr_dict) if len(args) > 1 else apply(node.op, args[0], **node.attr_dict)
+
+
+def _batch_dot(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    a0, b0 = node.args
+    a, b = args
+    if a0.ndim == 0 or b0.ndim == 0:
+        return _dot_scalar(node, args, flags)
+    fa, fb = flags
+    if fa and not fb:
+        return apply("matmul", a, b)
+    if fb and not fa:
+        if b0.ndim == 1:
+            return apply("matmul", b, apply("dimshuffle", a, pattern=(1, 0))) if a0.ndim == 2 else apply("matmul", b, a)
+        return apply("matmul", a, b)
+    if b0.ndim == 1:
+        col = apply("dimshuffle", b, pattern=(0, 1, "x"))
+        lhs = a if a0.ndim == 2 else apply("dimshuffle", a, pattern=(0, "x", 1))
+        return _drop_trailing(apply("matmul", lhs, col), a0.ndim)
+    if a0.ndim == 1:
+        row = apply("matmul", apply("dimshuffle", a, pattern=(0, "x", 1)), b)
+        return apply("dimshuffle", row, pattern=(0, 2))
+    return apply("matmul", a, b)
+
+
+def _drop_trailing(prod: Term, a_ndim: int) -> Term:
+    """(n, p, 1) -> (n, p) for a 2-D a; (n, 1, 1) -> (n,) for a 1-D a."""
+    return apply("dimshuffle", prod, pattern=(0, 1) if a_ndim == 2 else (0,))
+
+
+def _dot_scalar(node: Term, args: list[Term], flags: list[bool]) -> Term:
+    lifted = [_lift_rank(a, node.ndim) if f else a for a, f in zip(args, flags)]
+    return apply("mul", *lifted)
+
+
+def _batch_matmul(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    if any(a.ndim < 2 for a in node.args):
+        raise NoBatchRule("matmul with a 1-D argument")
+    lifted = [_lift_rank(a, o.ndim) if f else a for a, o, f in zip(args, node.args, flags)]
+    return apply("matmul", *lifted)
+
+
+_BATCH_BY_OP = {
+    "dimshuffle": _batch_dimshuffle,
+    "reshape": _batch_reshape,
+    "zeros_like": _batch_like,
+    "ones_like": _batch_like,
+    "dot": _batch_dot,
+    "matmul": _batch_matmul,
+}
+_BATCH_BY_GROUP = {"reduction": _batch_reduction}
+
+
+def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: int) -> list[Term]:
+    """Rebuild ``outputs`` with each key of ``batched`` replaced by its value, which has a new leading axis of size n.
+
+    Every term that depends on a batched term gets the leading axis too, through the op's
+    batching rule (elementwise ops broadcast, reductions shift their axes, products become
+    batched matmuls). Raises NoBatchRule when an op on the path has none.
+    """
+    from rewritediff.ops import get_op
+    from rewritediff.terms import toposort
+
+    new: dict[int, Term] = {k.uid: v for k, v in batched.items()}
+    is_b: set[int] = set(new)
+    for node in toposort(outputs):
+        if node.uid in new:
+            continue
+        if not node.args or not any(a.uid in is_b for a in node.args):
+            new[node.uid] = node
+            continue
+        args = [new[a.uid] for a in node.args]
+        flags = [a.uid in is_b for a in node.args]
+        opdef = get_op(node.op)
+        rule = _BATCH_BY_OP.get(node.op)
+        if rule is None and opdef.elementwise:
+            rule = _batch_elementwise
+        if rule is None:
+            rule = _BATCH_BY_GROUP.get(opdef.group)
+        if rule is None:
+            raise NoBatchRule(node.op)
+        new[node.uid] = rule(node, args, flags, n)
+        is_b.add(node.uid)
+    out = []
+    for o in outputs:
+        t = new[o.uid]
+        if o.uid not in is_b:
+            t = apply("broadcast_to", t, shape=(n, *_static_shape(o)))
+        out.append(t)
+    return out
+
+
+def _static_shape(t: Term) -> tuple:
+    if None in t.static_shape:
+        raise NoBatchRule(f"unknown static shape of {t!r}")
+    return t.static_shape
+
+
+def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, disconnected_inputs: str) -> list[Term]:
+    """The Jacobian of ``expression`` with respect to each of ``wrt`` as one tensor expression each.
+
+    One symbolic pullback with a placeholder cotangent, then vectorized along a new leading
+    axis with the identity as the batch of cotangents; ops without a batching rule fall
+    back to one pullback per row, stacked.
+    """
+    import numpy as np
+
+    from rewritediff.gradient import pullback
+    from rewritediff.terms import constant, variable
+
+    out_shape = expression.static_shape
+    if None in out_shape:
+        raise ValueError(f"jacobian: the expression's shape must be static, got {expression.type} (use specify_shape)")
+    wshapes = [_static_shape_or_error(w) for w in wrt]
+    n = int(np.prod(out_shape)) if out_shape else 1
+    dtype = float_dtype(expression)
+    u = variable(type(expression.type)(dtype, out_shape), "cotangent")
+    rows = pullback(expression, wrt, u, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    eye = constant(np.eye(n, dtype=dtype).reshape((n, *out_shape)))
+    try:
+        batched = vectorize(rows, {u: eye}, n)
+    except NoBatchRule:
+        from rewritediff.terms import replace
+
+        per_row = []
+        for i in range(n):
+            onehot = constant(np.eye(n, dtype=dtype)[i].reshape(out_shape))
+            per_row.append(replace(rows, {u: onehot}))
+        batched = [apply("stack", *[r[j] for r in per_row], axis=0) for j in range(len(wrt))]
+    return [apply("reshape", b, shape=(*out_shape, *ws)) if b.static_shape != (*out_shape, *ws) else b for b, ws in zip(batched, wshapes)]
+
+
+def _static_shape_or_error(w: Term) -> tuple:
+    if None in w.static_shape:
+        raise ValueError(f"jacobian: {w!r} needs a static shape (declare it with shape=... or use specify_shape)")
+    return w.static_shape
