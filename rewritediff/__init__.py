@@ -6,7 +6,11 @@ differentiate with ``rd.grad``, compile with ``rd.function``.
 
 from __future__ import annotations
 
-from rewritediff import ops  # noqa: F401  (fills the registry)
+from rewritediff import (
+    linalg,  # noqa: F401  (rd.linalg)
+    ops,  # noqa: F401  (fills the registry)
+    rules,  # noqa: F401
+)
 from rewritediff.errors import (  # noqa: F401
     ArityError,
     AxisError,
@@ -21,7 +25,6 @@ from rewritediff.errors import (  # noqa: F401
     ShapeError,
     UnknownOpError,
 )
-from rewritediff import rules  # noqa: F401
 from rewritediff.gradient import *  # noqa: F401,F403
 from rewritediff.gradient import Lop, Rop  # noqa: F401
 from rewritediff.lower_numpy import Function, function  # noqa: F401
@@ -39,4 +42,5 @@ from rewritediff.terms import (  # noqa: F401
 )
 
 globals().update(_ELEMENTWISE)
+
 __version__ = "0.1.0"

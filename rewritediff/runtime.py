@@ -72,3 +72,129 @@ def specify_shape(x: np.ndarray, shape: tuple) -> np.ndarray:
 def as_array(x: Any, dtype: str) -> np.ndarray:
     """Convert a call argument to an ndarray of the declared dtype."""
     return np.asarray(x, dtype=dtype)
+
+
+def as_float(x: Any) -> np.ndarray:
+    """``x`` unchanged if it is floating, else converted to float64 (for linalg routines)."""
+    x = np.asarray(x)
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def softmax(x: np.ndarray, axis: Any = None) -> np.ndarray:
+    """exp(x) / sum(exp(x)) over ``axis`` (None: all), shifted by the max for stability."""
+    x = as_float(x)
+    if x.size == 0:
+        return np.exp(x)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x: np.ndarray, axis: Any = None) -> np.ndarray:
+    """x - logsumexp(x) over ``axis`` (None: all), without overflow."""
+    x = as_float(x)
+    if x.size == 0:
+        return x.copy()
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """log(sum(exp(x))) over ``axis`` (None: all), without overflow; -inf rows stay -inf."""
+    x = as_float(x)
+    m = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros((1,) * x.ndim, dtype=x.dtype)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+    return out if out.ndim else out[()]
+
+
+def alloc(value: Any, shape: tuple) -> np.ndarray:
+    """A fresh writable array of ``shape`` filled by broadcasting ``value``."""
+    value = np.asarray(value)
+    shape = tuple(int(d) for d in shape)
+    out = np.empty(shape, dtype=value.dtype)
+    out[...] = value
+    return out
+
+
+def cholesky(x: np.ndarray, lower: bool = True) -> np.ndarray:
+    """The Cholesky factor of a symmetric positive-definite matrix (lower, or its transpose)."""
+    c = np.linalg.cholesky(as_float(x))
+    return c if lower else np.swapaxes(c, -1, -2).copy()
+
+
+def slogdet_sign(x: np.ndarray) -> np.ndarray:
+    """The sign of the determinant (as numpy's slogdet)."""
+    return np.linalg.slogdet(as_float(x))[0]
+
+
+def slogdet_logabs(x: np.ndarray) -> np.ndarray:
+    """log |det x| (as numpy's slogdet)."""
+    return np.linalg.slogdet(as_float(x))[1]
+
+
+def _has_array(index: tuple) -> bool:
+    """Whether an index tuple holds an integer array (advanced indexing) or a boolean mask."""
+    return any(isinstance(i, np.ndarray) and (i.ndim > 0 or i.dtype.kind == "b") for i in index)
+
+
+def set_subtensor(x: np.ndarray, y: Any, index: tuple) -> np.ndarray:
+    """A copy of ``x`` with ``x[index] = y``."""
+    out = np.array(x, copy=True)
+    out[index if isinstance(index, tuple) else (index,)] = np.asarray(y).astype(out.dtype, copy=False)
+    return out
+
+
+def inc_subtensor(x: np.ndarray, y: Any, index: tuple) -> np.ndarray:
+    """A copy of ``x`` with ``y`` added at ``x[index]``; repeated advanced indices accumulate."""
+    out = np.array(x, copy=True)
+    y = np.asarray(y).astype(out.dtype, copy=False)
+    index = index if isinstance(index, tuple) else (index,)
+    if _has_array(index):
+        flat: list = []
+        for i in index:
+            if isinstance(i, np.ndarray) and i.dtype.kind == "b":
+                flat.extend(np.nonzero(i))
+            else:
+                flat.append(i)
+        np.add.at(out, tuple(flat), y)
+    else:
+        out[index] += y
+    return out
+
+
+def expand_like(g: np.ndarray, shape: tuple, axis: Any, keepdims: bool) -> np.ndarray:
+    """Broadcast g, a reduction of an array of ``shape`` over ``axis``, back to ``shape``."""
+    g = np.asarray(g)
+    if not keepdims:
+        axes = range(len(shape)) if axis is None else axis
+        g = np.expand_dims(g, tuple(axes)) if len(shape) else g
+    return np.broadcast_to(g, shape)
+
+
+def count(x: np.ndarray, axis: Any) -> int:
+    """Number of elements a reduction over ``axis`` combines."""
+    shape = np.shape(x)
+    n = 1
+    for a in range(len(shape)) if axis is None else axis:
+        n *= shape[a]
+    return n
+
+
+def prod_others(x: np.ndarray, axis: Any) -> np.ndarray:
+    """Per element, the product of the other elements along ``axis`` (all axes when None), exact with zeros."""
+    x = np.asarray(x)
+    axes = tuple(range(x.ndim)) if axis is None else tuple(axis)
+    if not axes:
+        return np.ones_like(x)
+    moved = np.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+    lead = moved.shape[: x.ndim - len(axes)]
+    flat = moved.reshape(lead + (-1,))
+    n = flat.shape[-1]
+    ones = np.ones(lead + (1,), dtype=flat.dtype)
+    left = np.concatenate([ones, np.cumprod(flat, axis=-1)[..., : n - 1]], axis=-1) if n else flat
+    right = np.concatenate([np.cumprod(flat[..., ::-1], axis=-1)[..., : n - 1][..., ::-1], ones], axis=-1) if n else flat
+    out = (left * right).reshape(moved.shape)
+    return np.moveaxis(out, tuple(range(x.ndim - len(axes), x.ndim)), axes)

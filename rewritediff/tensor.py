@@ -377,6 +377,272 @@ def sum_to(g: Any, x: Any) -> Term:
     return apply("sum_to", g, x)
 
 
+# ---- more products -------------------------------------------------------------------------------
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Term:
+    """Sum of products over paired axes: an int n (last n of a, first n of b) or a pair of sequences."""
+    return apply("tensordot", as_term(a), as_term(b), axes=axes)
+
+
+def outer(x: Any, y: Any) -> Term:
+    """Outer product of two vectors (other arguments are flattened first, as PyTensor)."""
+    x, y = as_term(x), as_term(y)
+    return apply("outer", flatten(x) if x.ndim != 1 else x, flatten(y) if y.ndim != 1 else y)
+
+
+def einsum(subscripts: str, *operands: Any) -> Term:
+    """Einstein summation with numpy's subscripts (``"ij,jk->ik"``, implicit form and ``...`` allowed)."""
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])
+    return apply("einsum", *[as_term(o) for o in operands], subscripts=subscripts)
+
+
+def trace(x: Any, offset: int = 0) -> Term:
+    """Sum of the diagonal ``offset`` of a matrix."""
+    return apply("trace", as_term(x), offset=offset)
+
+
+def diag(v: Any, k: int = 0) -> Term:
+    """numpy's diag: a vector to a diagonal matrix, a matrix to its diagonal ``k``."""
+    return apply("diag", as_term(v), k=k)
+
+
+# ---- joining, splitting, repeating ---------------------------------------------------------------
+def join(axis: int, *tensors: Any) -> Term:
+    """Join tensors along an existing axis (PyTensor's argument order: axis first)."""
+    if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+        tensors = tuple(tensors[0])
+    terms = [as_term(t) for t in tensors]
+    return apply("join", *terms, axis=axis)
+
+
+def concatenate(tensor_list: Sequence[Any], axis: int = 0) -> Term:
+    """Join tensors along an existing axis (numpy's concatenate)."""
+    return join(axis, *tensor_list)
+
+
+def split(x: Any, splits_size: Sequence[int], n_splits: int | None = None, axis: int = 0) -> list[Term]:
+    """Split x along ``axis`` into pieces of the given static sizes (one ``subtensor`` each)."""
+    from rewritediff.errors import AxisError, ShapeError
+    from rewritediff.ops.infer import fmt_shape
+
+    x = as_term(x)
+    sizes = [int(s) for s in (splits_size.tolist() if isinstance(splits_size, np.ndarray) else splits_size)]
+    if n_splits is not None and n_splits != len(sizes):
+        raise ShapeError(f"split: n_splits={n_splits} but {len(sizes)} sizes given ({sizes!r})")
+    if builtins.any(s < 0 for s in sizes):
+        raise ShapeError(f"split: negative size in {sizes!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise AxisError(f"split: axis {axis} is out of range for an argument of shape {fmt_shape(x.static_shape)}")
+    axis %= x.ndim
+    d = x.static_shape[axis]
+    if d is not None and builtins.sum(sizes) != d:
+        raise ShapeError(f"split: sizes {sizes!r} sum to {builtins.sum(sizes)}, but axis {axis} of shape {fmt_shape(x.static_shape)} has length {d}")
+    pieces = []
+    start = 0
+    for s in sizes:
+        idx = (("slice", None, None, None),) * axis + (("slice", start, start + s, None),)
+        pieces.append(apply("subtensor", x, idx=idx))
+        start += s
+    return pieces
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Term:
+    """Repeat elements (numpy's repeat; static repeats, flattened when ``axis`` is None)."""
+    return apply("repeat", as_term(x), repeats=repeats, axis=axis)
+
+
+def tile(x: Any, reps: Any) -> Term:
+    """Tile x ``reps`` times along each axis (numpy's tile, static reps)."""
+    return apply("tile", as_term(x), reps=reps)
+
+
+# ---- constructors ---------------------------------------------------------------------------------
+def alloc(value: Any, *shape: Any) -> Term:
+    """``value`` broadcast to a new array of ``shape`` (ints, or int scalar terms for run-time dims)."""
+    if len(shape) == 1 and isinstance(shape[0], list | tuple):
+        shape = tuple(shape[0])
+    value = as_term(value)
+    static: list = []
+    dims: list[Term] = []
+    for d in shape:
+        if isinstance(d, Term):
+            if d.op == "const" and d.ndim == 0 and d.dtype != "bool":
+                static.append(int(d.value))
+                continue
+            static.append(None)
+            dims.append(d)
+        else:
+            static.append(d)
+    return apply("alloc", value, *dims, shape=tuple(static))
+
+
+def _shape_arg(shape: Any) -> tuple:
+    if isinstance(shape, int | np.integer) or (isinstance(shape, Term) and shape.ndim == 0):
+        return (shape,)
+    return tuple(shape)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> Term:
+    """An array of ``shape`` filled with ``fill_value``."""
+    if isinstance(fill_value, Term):
+        value = fill_value if dtype is None else cast(fill_value, dtype)
+    else:
+        arr = np.asarray(fill_value)
+        if dtype is None and arr.dtype == np.float64:
+            dtype = floatX
+        value = constant(arr, dtype)
+    return alloc(value, *_shape_arg(shape))
+
+
+def zeros(shape: Any, dtype: Any = None) -> Term:
+    """An array of zeros (dtype floatX unless given)."""
+    return full(shape, 0, dtype or floatX)
+
+
+def ones(shape: Any, dtype: Any = None) -> Term:
+    """An array of ones (dtype floatX unless given)."""
+    return full(shape, 1, dtype or floatX)
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Term:
+    """Evenly spaced values in [start, stop) (static bounds; int64 for int bounds, else floatX)."""
+    if stop is None:
+        start, stop = 0, start
+    return apply("arange", start=start, stop=stop, step=step, dtype=dtype)
+
+
+def eye(n: int, m: int | None = None, k: int = 0, dtype: Any = None) -> Term:
+    """An n x m matrix with ones on diagonal ``k`` (static sizes)."""
+    return apply("eye", n=n, m=m, k=k, dtype=dtype)
+
+
+def identity(n: int, dtype: Any = None) -> Term:
+    """The n x n identity matrix."""
+    return eye(n, dtype=dtype)
+
+
+# ---- indexing -------------------------------------------------------------------------------------
+def _index_entry(item: Any, arrays: list[Term]) -> tuple:
+    """One index item as an ``idx`` entry (index arrays are appended to ``arrays``)."""
+    if item is None:
+        return ("none",)
+    if isinstance(item, bool | np.bool_):
+        arr: Any = constant(np.asarray(item, dtype=bool))
+    elif isinstance(item, int | np.integer):
+        return ("int", int(item))
+    elif isinstance(item, slice):
+        bounds = []
+        for b in (item.start, item.stop, item.step):
+            if (
+                isinstance(b, Term)
+                and b.op == "const"
+                and b.ndim == 0
+                and b.dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+            ):
+                b = int(b.value)
+            if b is not None and (isinstance(b, bool) or not isinstance(b, int | np.integer)):
+                raise RewriteDiffTypeError(f"subtensor: slice bounds must be static ints or None, got {b!r}")
+            bounds.append(None if b is None else int(b))
+        return ("slice", *bounds)
+    elif isinstance(item, Term):
+        arr = item
+    else:
+        value = np.asarray(item)
+        if value.dtype.kind in "iu" or (value.size == 0 and value.dtype.kind == "f"):
+            value = value.astype(np.int64)
+        elif value.dtype.kind != "b":
+            raise RewriteDiffTypeError(f"subtensor: index {item!r} is not an int, slice, None, Ellipsis, integer array or boolean mask")
+        arr = constant(value)
+    if arr.dtype == "bool":
+        arrays.append(arr)
+        return ("mask", len(arrays) - 1)
+    if arr.dtype.startswith(("int", "uint")):
+        arrays.append(arr)
+        return ("adv", len(arrays) - 1)
+    raise RewriteDiffTypeError(f"subtensor: index arrays must be integers or booleans, got {arr.type}")
+
+
+def index_spec(x: Term, key: Any) -> tuple[tuple, list[Term]]:
+    """A Python index (``x[key]``) as an ``idx`` attribute and its index array arguments."""
+    items = key if isinstance(key, tuple) else (key,)
+    n_ell = builtins.sum(1 for it in items if it is Ellipsis)
+    if n_ell > 1:
+        from rewritediff.errors import IndexOutOfBounds
+
+        raise IndexOutOfBounds(f"subtensor: an index can only have a single ellipsis, got {key!r}")
+    arrays: list[Term] = []
+    entries: list = []
+    for it in items:
+        entries.append(Ellipsis if it is Ellipsis else _index_entry(it, arrays))
+    if n_ell:
+        used = 0
+        for e in entries:
+            if e is Ellipsis or e[0] == "none":
+                continue
+            used += arrays[e[1]].ndim if e[0] == "mask" else 1
+        pos = entries.index(Ellipsis)
+        fill = [("slice", None, None, None)] * builtins.max(x.ndim - used, 0)
+        entries = entries[:pos] + fill + entries[pos + 1 :]
+    return tuple(entries), arrays
+
+
+def getitem(x: Any, key: Any) -> Term:
+    """``x[key]`` with numpy semantics (``x.shape[i]`` becomes ``shape_i``)."""
+    x = as_term(x)
+    if x.op == "shape" and isinstance(key, int | np.integer) and not isinstance(key, bool):
+        nd = x.args[0].ndim
+        if not -nd <= key < nd:
+            from rewritediff.errors import IndexOutOfBounds
+
+            raise IndexOutOfBounds(f"subtensor: index {key} is out of bounds for axis 0 with size {nd} (shape ({nd},))")
+        return shape_i(x.args[0], int(key))
+    idx, arrays = index_spec(x, key)
+    return apply("subtensor", x, *arrays, idx=idx)
+
+
+def _indexed_parts(op: str, x: Any) -> Term:
+    if not isinstance(x, Term) or x.op != "subtensor":
+        raise RewriteDiffTypeError(f"{op}: x must be an indexing term such as x[idx], got {x!r}")
+    return x
+
+
+def set_subtensor(x: Any, y: Any) -> Term:
+    """``x[idx] = y`` as a new term: pass the indexing term ``x[idx]`` (PyTensor's form)."""
+    t = _indexed_parts("set_subtensor", x)
+    base = t.args[0]
+    return apply("set_subtensor", base, as_term(y, base), *t.args[1:], idx=t.attr("idx"))
+
+
+def inc_subtensor(x: Any, y: Any, set_instead_of_inc: bool = False) -> Term:
+    """``x[idx] += y`` as a new term (repeated indices accumulate): pass the indexing term ``x[idx]``."""
+    if set_instead_of_inc:
+        return set_subtensor(x, y)
+    t = _indexed_parts("inc_subtensor", x)
+    base = t.args[0]
+    return apply("inc_subtensor", base, as_term(y, base), *t.args[1:], idx=t.attr("idx"))
+
+
+# ---- softmax family ------------------------------------------------------------------------------
+def softmax(c: Any, axis: AxisLike = None) -> Term:
+    """exp(c) / sum(exp(c)) over ``axis`` (None: all axes), numerically stable."""
+    return apply("softmax", as_term(c), axis=axis)
+
+
+def log_softmax(c: Any, axis: AxisLike = None) -> Term:
+    """c - logsumexp(c) over ``axis`` (None: all axes), numerically stable."""
+    return apply("log_softmax", as_term(c), axis=axis)
+
+
+def logsumexp(x: Any, axis: AxisLike = None, keepdims: bool = False) -> Term:
+    """log(sum(exp(x))) over ``axis`` (None: all axes) without overflow."""
+    return apply("logsumexp", as_term(x), axis=axis, keepdims=keepdims)
+
+
+def _no_setitem(self: Term, key: Any, value: Any) -> None:
+    """Terms are immutable: item assignment is refused."""
+    raise TypeError("terms do not support item assignment; use rd.set_subtensor(x[idx], y) or x[idx].set(y) (and inc_subtensor / .inc)")
+
+
 # ---- evaluation -------------------------------------------------------------------------------
 def eval_term(term: Term, inputs: dict | None = None) -> np.ndarray:
     """Evaluate ``term`` with the given {variable: value} mapping (compiles and caches)."""
@@ -440,6 +706,14 @@ def _install_methods() -> None:
         "clip": clip,
         "exp": lambda s: apply("exp", s),
         "log": lambda s: apply("log", s),
+        "__getitem__": getitem,
+        "__setitem__": _no_setitem,
+        "set": lambda s, y: set_subtensor(s, y),
+        "inc": lambda s, y: inc_subtensor(s, y),
+        "trace": trace,
+        "repeat": repeat,
+        "ravel": lambda s: flatten(s),
+        "outer": outer,
     }
     for k, v in methods.items():
         setattr(Term, k, v)

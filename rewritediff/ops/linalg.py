@@ -1,1 +1,116 @@
-"""Placeholder: filled in by its table."""
+"""Dense linear algebra on matrices: inverse, determinant, log-determinant, solve, Cholesky.
+
+Every op takes 2-D arguments; square ones are checked statically when both dims are known.
+Integer and boolean arguments are computed in float64, float16 is refused (LAPACK has no
+half precision). ``slogdet`` is two single-output ops, ``slogdet_sign`` (no gradient) and
+``slogdet_logabs``, so each term keeps one output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rewritediff.errors import RewriteDiffTypeError, ShapeError
+from rewritediff.ops import OpDef, register
+from rewritediff.ops.infer import as_float, dims_equal, fmt_shape, promote
+from rewritediff.terms import TensorType
+
+
+def _run(src: str, *xs: Any) -> Any:
+    """Evaluate an emit template on arrays (the op's ``impl``)."""
+    from rewritediff import runtime as rt
+
+    names = [f"a{i}" for i in range(len(xs))]
+    return eval(src.format(*names), {"np": np, "rt": rt}, dict(zip(names, xs)))  # noqa: S307 - our own templates
+
+
+def _float_dtype(op: str, dtype: str) -> str:
+    """The result dtype of a linalg op on ``dtype``."""
+    if dtype == "float16":
+        raise RewriteDiffTypeError(f"{op}: float16 is not supported by linear algebra routines; cast to float32")
+    return as_float(dtype)
+
+
+def _square(op: str, x: Any) -> None:
+    """Raise unless ``x`` is a (statically possibly) square matrix."""
+    shape = x.static_shape
+    if x.ndim != 2:
+        raise ShapeError(f"{op}: argument must be a matrix, got shape {fmt_shape(shape)}")
+    if not dims_equal(shape[0], shape[1]):
+        raise ShapeError(f"{op}: argument must be a square matrix, got shape {fmt_shape(shape)}")
+
+
+def _square_infer(op: str, scalar: bool) -> Any:
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        x = args[0]
+        _square(op, x)
+        n = x.static_shape[0] if x.static_shape[0] is not None else x.static_shape[1]
+        return TensorType(_float_dtype(op, x.dtype), () if scalar else (n, n))
+
+    return infer
+
+
+for _name, _scalar, _src, _doc, _diff in (
+    ("matrix_inverse", False, "np.linalg.inv(rt.as_float({0}))", "inverse of a square matrix", True),
+    ("det", True, "np.linalg.det(rt.as_float({0}))", "determinant of a square matrix", True),
+    ("slogdet_sign", True, "rt.slogdet_sign({0})", "sign of the determinant (numpy's slogdet()[0])", False),
+    ("slogdet_logabs", True, "rt.slogdet_logabs({0})", "log of the absolute determinant (numpy's slogdet()[1])", True),
+):
+    register(
+        OpDef(
+            name=_name,
+            infer=_square_infer(_name, _scalar),
+            impl=(lambda src: lambda x: _run(src, x))(_src),
+            emit=_src,
+            doc=_doc,
+            group="linalg",
+            differentiable=_diff,
+        )
+    )
+
+
+def _solve_infer(args: tuple, attrs: dict) -> TensorType:
+    a, b = args
+    _square("solve", a)
+    if b.ndim not in (1, 2):
+        raise ShapeError(f"solve: b must be a vector or a matrix, got shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)}")
+    if not dims_equal(a.static_shape[0], b.static_shape[0]) or not dims_equal(a.static_shape[1], b.static_shape[0]):
+        raise ShapeError(f"solve: shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)} are not aligned")
+    n = a.static_shape[1] if a.static_shape[1] is not None else a.static_shape[0]
+    dt = _float_dtype("solve", promote([a.dtype, b.dtype]))
+    return TensorType(dt, (n,) + b.static_shape[1:])
+
+
+register(
+    OpDef(
+        name="solve",
+        infer=_solve_infer,
+        impl=lambda a, b: _run("np.linalg.solve(rt.as_float({0}), rt.as_float({1}))", a, b),
+        arity=2,
+        emit="np.linalg.solve(rt.as_float({0}), rt.as_float({1}))",
+        doc="solve(a, b): x with a @ x = b (b a vector or a matrix of right-hand sides)",
+        group="linalg",
+    )
+)
+
+
+def _cholesky_prepare(args: tuple, attrs: dict) -> dict:
+    if not isinstance(attrs["lower"], bool):
+        raise RewriteDiffTypeError(f"cholesky: lower must be True or False, got {attrs['lower']!r}")
+    return {"lower": attrs["lower"]}
+
+
+register(
+    OpDef(
+        name="cholesky",
+        infer=_square_infer("cholesky", False),
+        impl=lambda x, lower=True: _run(f"rt.cholesky({{0}}, lower={lower})", x),
+        attrs={"lower": True},
+        emit=lambda a, k: f"np.linalg.cholesky(rt.as_float({a[0]}))" if k["lower"] else f"rt.cholesky({a[0]}, lower=False)",
+        prepare=_cholesky_prepare,
+        doc="Cholesky factor of a symmetric positive-definite matrix (lower, or upper with lower=False)",
+        group="linalg",
+    )
+)

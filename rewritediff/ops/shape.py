@@ -4,19 +4,35 @@
 rules lean on: the first sums a gradient back down to an argument's (run-time) shape, the
 second broadcasts it up to one. Both take the reference term as an argument so the rule
 needs no symbolic shape arithmetic.
+
+Joining and repeating (attributes normalised at construction):
+
+* ``join{axis}(*xs)``: numpy's ``concatenate``; ``axis`` a non-negative int.
+* ``stack{axis}(*xs)``: numpy's ``stack``; ``axis`` a non-negative int in ``[0, ndim]``.
+* ``repeat{repeats, axis}``: numpy's ``repeat``; ``repeats`` an int or a tuple of ints (one
+  per element along ``axis``), ``axis`` a non-negative int or None (flattened first).
+* ``tile{reps}``: numpy's ``tile``; ``reps`` a tuple of non-negative ints.
+
+Constructors (no term arguments except ``alloc``'s):
+
+* ``alloc{shape}(value, *dims)``: ``value`` broadcast to ``shape``, a tuple whose entries are
+  ints (static dims) or None; each None is taken, in order, from the int scalar term
+  arguments after ``value``.
+* ``arange{start, stop, step, dtype}``, ``eye{n, m, k, dtype}``: numpy's, all static.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from rewritediff import runtime as rt
-from rewritediff.errors import ShapeError
+from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
 from rewritediff.ops import OpDef, register
-from rewritediff.ops.infer import broadcast_shapes, fmt_shape, promote
-from rewritediff.terms import TensorType, check_dtype
+from rewritediff.ops.infer import broadcast_shapes, dims_equal, fmt_shape, promote
+from rewritediff.terms import INT_DTYPES, TensorType, check_dtype, floatX
 
 
 # ---- dimshuffle ---------------------------------------------------------------------
@@ -290,5 +306,301 @@ register(
         prepare=_spec_prepare,
         doc="assert a static shape (checked at run time)",
         group="shape",
+    )
+)
+
+
+# ---- join / stack --------------------------------------------------------------------------------
+def _static_int(op: str, name: str, value: Any, allow_none: bool = False) -> Any:
+    """``value`` as a Python int (None passes when allowed), rejecting other types."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise RewriteDiffTypeError(f"{op}: {name} must be a static int, got {value!r}")
+    return int(value)
+
+
+def _axis_in(op: str, axis: Any, ndim: int, shapes: str) -> int:
+    """A single axis normalised against ``ndim`` (AxisError names the shapes)."""
+    axis = _static_int(op, "axis", axis)
+    if not -ndim <= axis < ndim:
+        raise AxisError(f"{op}: axis {axis} is out of range for arguments of ndim {ndim - (op == 'stack')} (shapes {shapes})")
+    return axis % ndim
+
+
+def _shapes_text(args: tuple) -> str:
+    return ", ".join(fmt_shape(a.static_shape) for a in args)
+
+
+def _join_prepare(args: tuple, attrs: dict) -> dict:
+    nd = args[0].ndim
+    if any(a.ndim != nd for a in args):
+        raise ShapeError(f"join: arguments must have the same ndim, got shapes {_shapes_text(args)}")
+    if nd == 0:
+        raise ShapeError(f"join: cannot join 0-d arguments (shapes {_shapes_text(args)}); use stack")
+    return {"axis": _axis_in("join", attrs["axis"], nd, _shapes_text(args))}
+
+
+def _join_infer(args: tuple, attrs: dict) -> TensorType:
+    axis = attrs["axis"]
+    shape: list = list(args[0].static_shape)
+    for a in args[1:]:
+        for i, d in enumerate(a.static_shape):
+            if i == axis:
+                continue
+            if not dims_equal(shape[i], d):
+                raise ShapeError(f"join: shapes {_shapes_text(args)} differ off the join axis {axis} (dim {i}: {shape[i]} vs {d})")
+            shape[i] = shape[i] if shape[i] is not None else d
+    lens = [a.static_shape[axis] for a in args]
+    shape[axis] = None if None in lens else sum(lens)
+    return TensorType(promote([a.dtype for a in args]), tuple(shape))
+
+
+register(
+    OpDef(
+        name="join",
+        infer=_join_infer,
+        impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
+        arity=(1, None),
+        attrs={"axis": 0},
+        emit=lambda a, k: f"np.concatenate(({', '.join(a)},), axis={k['axis']})",
+        prepare=_join_prepare,
+        doc="join tensors along an existing axis (numpy's concatenate)",
+        group="shape",
+    )
+)
+
+
+def _stack_prepare(args: tuple, attrs: dict) -> dict:
+    nd = args[0].ndim
+    if any(a.ndim != nd for a in args):
+        raise ShapeError(f"stack: arguments must have the same ndim, got shapes {_shapes_text(args)}")
+    return {"axis": _axis_in("stack", attrs["axis"], nd + 1, _shapes_text(args))}
+
+
+def _stack_infer(args: tuple, attrs: dict) -> TensorType:
+    shape: list = list(args[0].static_shape)
+    for a in args[1:]:
+        for i, d in enumerate(a.static_shape):
+            if not dims_equal(shape[i], d):
+                raise ShapeError(f"stack: arguments must have the same shape, got shapes {_shapes_text(args)}")
+            shape[i] = shape[i] if shape[i] is not None else d
+    shape.insert(attrs["axis"], len(args))
+    return TensorType(promote([a.dtype for a in args]), tuple(shape))
+
+
+register(
+    OpDef(
+        name="stack",
+        infer=_stack_infer,
+        impl=lambda *xs, axis: np.stack(xs, axis=axis),
+        arity=(1, None),
+        attrs={"axis": 0},
+        emit=lambda a, k: f"np.stack(({', '.join(a)},), axis={k['axis']})",
+        prepare=_stack_prepare,
+        doc="join tensors of one shape along a new axis (numpy's stack)",
+        group="shape",
+    )
+)
+
+
+# ---- repeat / tile ---------------------------------------------------------------------------------
+def _repeat_prepare(args: tuple, attrs: dict) -> dict:
+    x = args[0]
+    axis = attrs["axis"]
+    if axis is not None:
+        if x.ndim == 0:
+            raise AxisError(f"repeat: axis {axis} is out of range for an argument of shape {fmt_shape(x.static_shape)}")
+        axis = _axis_in("repeat", axis, x.ndim, fmt_shape(x.static_shape))
+    reps = attrs["repeats"]
+    if isinstance(reps, list | tuple | np.ndarray):
+        reps = tuple(_static_int("repeat", "repeats", r) for r in np.asarray(reps).reshape(-1).tolist())
+        if len(reps) == 1:
+            reps = reps[0]
+    else:
+        reps = _static_int("repeat", "repeats", reps)
+    if any(r < 0 for r in (reps if isinstance(reps, tuple) else (reps,))):
+        raise ShapeError(f"repeat: negative repeats {reps!r}")
+    return {"repeats": reps, "axis": axis}
+
+
+def _repeat_infer(args: tuple, attrs: dict) -> TensorType:
+    x = args[0]
+    reps, axis = attrs["repeats"], attrs["axis"]
+    if axis is None:
+        size = None if None in x.static_shape else math.prod(x.static_shape)
+        shape: list = [size]
+        axis = 0
+    else:
+        shape = list(x.static_shape)
+    n = shape[axis]
+    if isinstance(reps, tuple):
+        if n is not None and len(reps) != n:
+            raise ShapeError(f"repeat: {len(reps)} repeats for an axis of length {n} (shape {fmt_shape(x.static_shape)}, axis {attrs['axis']})")
+        shape[axis] = sum(reps)
+    else:
+        shape[axis] = None if n is None else n * reps
+    return TensorType(x.dtype, tuple(shape))
+
+
+register(
+    OpDef(
+        name="repeat",
+        infer=_repeat_infer,
+        impl=lambda x, repeats, axis: np.repeat(x, repeats, axis=axis),
+        attrs={"repeats": 1, "axis": None},
+        emit="np.repeat({0}, {repeats!r}, axis={axis!r})",
+        prepare=_repeat_prepare,
+        doc="repeat each element (along axis, or of the flattened tensor) as numpy's repeat",
+        group="shape",
+    )
+)
+
+
+def _tile_prepare(args: tuple, attrs: dict) -> dict:
+    reps = attrs["reps"]
+    reps = (reps,) if isinstance(reps, int | np.integer) else tuple(reps)
+    reps = tuple(_static_int("tile", "reps", r) for r in reps)
+    if any(r < 0 for r in reps):
+        raise ShapeError(f"tile: negative reps {reps!r}")
+    return {"reps": reps}
+
+
+def _tile_infer(args: tuple, attrs: dict) -> TensorType:
+    x = args[0]
+    reps = attrs["reps"]
+    nd = max(x.ndim, len(reps))
+    shape = (1,) * (nd - x.ndim) + x.static_shape
+    reps = (1,) * (nd - len(reps)) + reps
+    return TensorType(x.dtype, tuple(None if d is None else d * r for d, r in zip(shape, reps)))
+
+
+register(
+    OpDef(
+        name="tile",
+        infer=_tile_infer,
+        impl=lambda x, reps: np.tile(x, reps),
+        attrs={"reps": ()},
+        emit="np.tile({0}, {reps!r})",
+        prepare=_tile_prepare,
+        doc="tile the tensor reps times along each axis (numpy's tile)",
+        group="shape",
+    )
+)
+
+
+# ---- constructors -------------------------------------------------------------------------------------
+def _alloc_prepare(args: tuple, attrs: dict) -> dict:
+    shape = attrs["shape"]
+    shape = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+    shape = tuple(_static_int("alloc", "shape entry", d, allow_none=True) for d in shape)
+    if any(d is not None and d < 0 for d in shape):
+        raise ShapeError(f"alloc: negative dim in shape {shape!r}")
+    n_sym = sum(1 for d in shape if d is None)
+    if n_sym != len(args) - 1:
+        raise ShapeError(f"alloc: shape {shape!r} has {n_sym} symbolic dim(s) but {len(args) - 1} dim argument(s) were given")
+    for d in args[1:]:
+        if d.ndim != 0 or d.dtype not in INT_DTYPES:
+            raise RewriteDiffTypeError(f"alloc: symbolic dims must be int scalars, got {d.type}")
+    return {"shape": shape}
+
+
+def _alloc_infer(args: tuple, attrs: dict) -> TensorType:
+    v = args[0]
+    shape = attrs["shape"]
+    if v.ndim > len(shape):
+        raise ShapeError(f"alloc: cannot broadcast a value of shape {fmt_shape(v.static_shape)} to {fmt_shape(shape)}")
+    out = broadcast_shapes("alloc", [v.static_shape, shape])
+    for d, o in zip(shape, out):
+        if d is not None and d != o:
+            raise ShapeError(f"alloc: cannot broadcast a value of shape {fmt_shape(v.static_shape)} to {fmt_shape(shape)}")
+    return TensorType(v.dtype, shape)
+
+
+def _alloc_emit(a: list[str], k: dict) -> str:
+    dims = iter(a[1:])
+    parts = [str(d) if d is not None else f"int({next(dims)})" for d in k["shape"]]
+    return f"rt.alloc({a[0]}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+
+
+def _alloc_impl(v: Any, *dims: Any, shape: tuple) -> np.ndarray:
+    it = iter(dims)
+    return rt.alloc(v, tuple(d if d is not None else int(next(it)) for d in shape))
+
+
+register(
+    OpDef(
+        name="alloc",
+        infer=_alloc_infer,
+        impl=_alloc_impl,
+        arity=(1, None),
+        attrs={"shape": ()},
+        emit=_alloc_emit,
+        prepare=_alloc_prepare,
+        doc="alloc(value, *dims): value broadcast to a new array of the given shape",
+        group="constructor",
+    )
+)
+
+
+def _arange_prepare(args: tuple, attrs: dict) -> dict:
+    start, stop, step = attrs["start"], attrs["stop"], attrs["step"]
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+            raise RewriteDiffTypeError(f"arange: {name} must be a static number, got {v!r}")
+    if step == 0:
+        raise ShapeError("arange: step must not be 0")
+    nums = [start, stop, step]
+    if attrs["dtype"] is None:
+        dtype = "int64" if all(isinstance(v, int | np.integer) for v in nums) else floatX
+    else:
+        dtype = check_dtype(attrs["dtype"])
+    nums = [int(v) if isinstance(v, int | np.integer) else float(v) for v in nums]
+    return {"start": nums[0], "stop": nums[1], "step": nums[2], "dtype": dtype}
+
+
+def _arange_infer(args: tuple, attrs: dict) -> TensorType:
+    n = max(0, math.ceil((attrs["stop"] - attrs["start"]) / attrs["step"]))
+    return TensorType(attrs["dtype"], (n,))
+
+
+register(
+    OpDef(
+        name="arange",
+        infer=_arange_infer,
+        impl=lambda start, stop, step, dtype: np.arange(start, stop, step, dtype=dtype),
+        arity=0,
+        attrs={"start": 0, "stop": 0, "step": 1, "dtype": None},
+        emit="np.arange({start!r}, {stop!r}, {step!r}, dtype=np.{dtype})",
+        prepare=_arange_prepare,
+        doc="evenly spaced values in [start, stop) (numpy's arange, static bounds)",
+        group="constructor",
+        differentiable=False,
+    )
+)
+
+
+def _eye_prepare(args: tuple, attrs: dict) -> dict:
+    n = _static_int("eye", "n", attrs["n"])
+    m = _static_int("eye", "m", attrs["m"], allow_none=True)
+    k = _static_int("eye", "k", attrs["k"])
+    m = n if m is None else m
+    if n < 0 or m < 0:
+        raise ShapeError(f"eye: negative dims ({n}, {m})")
+    return {"n": n, "m": m, "k": k, "dtype": check_dtype(attrs["dtype"] or floatX)}
+
+
+register(
+    OpDef(
+        name="eye",
+        infer=lambda args, attrs: TensorType(attrs["dtype"], (attrs["n"], attrs["m"])),
+        impl=lambda n, m, k, dtype: np.eye(n, m, k, dtype=dtype),
+        arity=0,
+        attrs={"n": 0, "m": None, "k": 0, "dtype": None},
+        emit="np.eye({n}, {m}, {k}, dtype=np.{dtype})",
+        prepare=_eye_prepare,
+        doc="an n x m matrix with ones on diagonal k (numpy's eye)",
+        group="constructor",
+        differentiable=False,
     )
 )

@@ -1,0 +1,40 @@
+"""Linear algebra frontend, ``rd.linalg`` (PyTensor's ``pytensor.tensor.linalg`` names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rewritediff.tensor import as_term
+from rewritediff.terms import Term, apply
+
+
+def inv(x: Any) -> Term:
+    """The inverse of a square matrix."""
+    return apply("matrix_inverse", as_term(x))
+
+
+matrix_inverse = inv
+
+
+def det(x: Any) -> Term:
+    """The determinant of a square matrix."""
+    return apply("det", as_term(x))
+
+
+def slogdet(x: Any) -> tuple[Term, Term]:
+    """``(sign, log|det|)`` of a square matrix, as numpy's ``slogdet``."""
+    x = as_term(x)
+    return apply("slogdet_sign", x), apply("slogdet_logabs", x)
+
+
+def solve(a: Any, b: Any) -> Term:
+    """The solution x of ``a @ x = b`` (b a vector or a matrix)."""
+    return apply("solve", as_term(a), as_term(b))
+
+
+def cholesky(x: Any, lower: bool = True) -> Term:
+    """The Cholesky factor of a symmetric positive-definite matrix (lower unless ``lower=False``)."""
+    return apply("cholesky", as_term(x), lower=bool(lower))
+
+
+__all__ = ["cholesky", "det", "inv", "matrix_inverse", "slogdet", "solve"]
