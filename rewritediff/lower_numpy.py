@@ -106,9 +106,11 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
         namespace[f"_in{i}"] = var
         body.append(f"{name} = _check({name}, _in{i}, {i})")
     n_tmp = n_const = n_shared = 0
+    groups = _fusion_groups(order, roots)
+    absorbed = {m.uid for members in groups.values() for m in members[:-1]}
     stmts: list[tuple[Term, str, list[int]]] = []
     for node in order:
-        if node.uid in names:
+        if node.uid in names or node.uid in absorbed:
             continue
         if node.op == "const":
             cname = f"c{n_const}"
@@ -125,18 +127,14 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
             continue
         if node.op == "input":
             raise RewriteDiffTypeError(f"function: the outputs depend on {node!r}, which is not among the inputs {inputs}")
-        opdef = get_op(node.op)
-        argnames = [names[a.uid] for a in node.args]
-        src = opdef.source(argnames, node.attr_dict)
-        if src is None:
-            fname = f"_op_{node.op}"
-            namespace[fname] = opdef.impl
-            kw = "".join(f", {k}={v!r}" for k, v in node.attrs)
-            src = f"{fname}({', '.join(argnames)}{kw})"
         tname = f"t{n_tmp}"
         n_tmp += 1
+        if node.uid in groups:
+            src, argids = _numexpr_call(groups[node.uid], names, namespace, tname)
+        else:
+            src, argids = _numpy_call(node, names, namespace), [a.uid for a in node.args]
         names[node.uid] = tname
-        stmts.append((node, f"{tname} = {src}", [a.uid for a in node.args]))
+        stmts.append((node, f"{tname} = {src}", argids))
     # free temporaries after their last use
     keep = {o.uid for o in roots}
     last: dict[int, int] = {}
@@ -156,6 +154,88 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     body.append(f"return ({outs},)")
     source = f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     return source, namespace
+
+
+def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
+    """Source of one op applied with numpy (its template, or a call of its impl)."""
+    opdef = get_op(node.op)
+    argnames = [names[a.uid] for a in node.args]
+    src = opdef.source(argnames, node.attr_dict)
+    if src is None:
+        fname = f"_op_{node.op}"
+        namespace[fname] = opdef.impl
+        kw = "".join(f", {k}={v!r}" for k, v in node.attrs)
+        src = f"{fname}({', '.join(argnames)}{kw})"
+    return src
+
+
+_FUSABLE_DTYPES = ("float64", "bool")
+
+
+def _fusable(node: Term) -> bool:
+    opdef = get_op(node.op)
+    return opdef.elementwise and opdef.numexpr is not None and node.dtype in _FUSABLE_DTYPES and all(a.dtype in _FUSABLE_DTYPES for a in node.args)
+
+
+def _fusion_groups(order: list[Term], roots: list[Term]) -> dict[int, list[Term]]:
+    """Maximal elementwise trees (members used once, inside the tree) worth one numexpr call; keyed by root uid."""
+    consumers: dict[int, int] = {}
+    for node in order:
+        for a in {a.uid for a in node.args}:
+            consumers[a] = consumers.get(a, 0) + 1
+    for r in roots:
+        consumers[r.uid] = consumers.get(r.uid, 0) + 2
+    members: dict[int, list[Term]] = {}
+    for node in order:
+        if not node.args or not _fusable(node):
+            continue
+        group: list[Term] = []
+        for a in node.args:
+            if a.uid in members and consumers.get(a.uid, 0) == 1:
+                group.extend(members.pop(a.uid))
+        group.append(node)
+        members[node.uid] = group
+    return {uid: g for uid, g in members.items() if len(g) >= 2}
+
+
+def _ne_literal(t: Term) -> str | None:
+    """A numexpr literal for a finite 0-d float constant (None if it must be passed in)."""
+    if t.op == "const" and t.ndim == 0 and t.dtype == "float64":
+        v = float(t.value)
+        if np.isfinite(v):
+            return repr(v)
+    return None
+
+
+def _numexpr_call(group: list[Term], names: dict[int, str], namespace: dict, tname: str) -> tuple[str, list[int]]:
+    """Compile a fused elementwise tree into one precompiled numexpr call; returns (source, argument uids)."""
+    import numexpr
+
+    inside = {m.uid for m in group}
+    text: dict[int, str] = {}
+    params: list[Term] = []
+    for m in group:
+        parts = []
+        for a in m.args:
+            if a.uid in inside:
+                parts.append(text[a.uid])
+                continue
+            lit = _ne_literal(a)
+            if lit is not None:
+                parts.append(lit)
+                continue
+            if all(p is not a for p in params):
+                params.append(a)
+            parts.append(f"v{next(i for i, p in enumerate(params) if p is a)}")
+        tmpl = get_op(m.op).numexpr
+        text[m.uid] = tmpl(parts) if callable(tmpl) else tmpl.format(*parts)
+    expr = text[group[-1].uid]
+    signature = [(f"v{i}", np.dtype(p.dtype).type) for i, p in enumerate(params)]
+    fname = f"_ne_{tname}"
+    namespace[fname] = numexpr.NumExpr(expr, signature=signature)
+    namespace.setdefault("_ne_text", {})[fname] = expr
+    args = ", ".join(names[p.uid] for p in params)
+    return f"{fname}({args})  # {expr}", [p.uid for p in params]
 
 
 def function(

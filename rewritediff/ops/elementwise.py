@@ -81,7 +81,7 @@ ELEMENTWISE: list[tuple] = [
     ("sigmoid", 1, "float", "rt.sigmoid({0})", None, "sigmoid", "logistic sigmoid 1 / (1 + exp(-x))"),
     ("softplus", 1, "float", "rt.softplus({0})", None, "softplus", "log(1 + exp(x)), stable"),
     ("abs", 1, "promote", _np("abs"), "abs({0})", "Abs", "absolute value"),
-    ("sign", 1, "promote", _np("sign"), "where({0} > 0, 1, where({0} < 0, -1, 0))", "sign", "sign: -1, 0 or 1"),
+    ("sign", 1, "promote", _np("sign"), "where({0} > 0, 1.0, where({0} < 0, -1.0, 0.0))", "sign", "sign: -1, 0 or 1"),
     ("maximum", 2, "promote", "np.maximum({0}, {1})", "where({0} >= {1}, {0}, {1})", "Max", "elementwise larger of x and y"),
     ("minimum", 2, "promote", "np.minimum({0}, {1})", "where({0} <= {1}, {0}, {1})", "Min", "elementwise smaller of x and y"),
     ("switch", 3, "switch", "np.where({0}, {1}, {2})", "where({0}, {1}, {2})", "Piecewise", "switch(cond, a, b): a where cond else b"),
