@@ -35,6 +35,7 @@ class OpDef:
     group: str = ""
     differentiable: bool = True
     prepare: Callable[[tuple, dict], dict] | None = None
+    expand: Callable[[tuple, dict], Any] | None = None  # composite ops (rule-language ``def``): args, attrs -> the expansion Term
 
     def arity_ok(self, n: int) -> bool:
         """Whether ``n`` arguments suit this op."""

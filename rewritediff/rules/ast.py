@@ -7,7 +7,6 @@ unary ``-`` neg, ``<`` lt, ``>`` gt, ``<=`` le, ``>=`` ge, ``==`` eq, ``!=`` neq
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class Special:
     why: str = ""
 
 
-Expr = Union[Var, Num, Str, Tuple, Call, Special]
+Expr = Var | Num | Str | Tuple | Call | Special
 
 
 @dataclass(frozen=True)
@@ -93,3 +92,19 @@ class Rule:
     def op(self) -> str:
         """The op this rule is about (the head of its left-hand side)."""
         return self.lhs.op
+
+
+@dataclass(frozen=True)
+class Star:
+    """A variadic pattern argument ``*xs`` (only as the sole argument of a ``d``/``vjp``/``jvp``/``transpose`` pattern).
+
+    For the argument ``i`` being differentiated, the right-hand side sees ``xs_i`` (that argument) and
+    ``rest`` (the op applied to the other arguments; the single other argument when there are two).
+    """
+
+    name: str
+
+
+@dataclass(frozen=True)
+class NoneLit:
+    """The literal ``None`` (attribute values and attribute patterns such as ``{axis=None}``)."""
