@@ -248,8 +248,11 @@ def dot(a: Any, b: Any) -> Term:
 
 
 def matmul(a: Any, b: Any) -> Term:
-    """numpy's matmul (batched)."""
-    return apply("matmul", as_term(a), as_term(b))
+    """numpy's matmul (batched); for 1-D and 2-D arguments it is the same product as ``dot``."""
+    a, b = as_term(a), as_term(b)
+    if 1 <= a.ndim <= 2 and 1 <= b.ndim <= 2:
+        return apply("dot", a, b)
+    return apply("matmul", a, b)
 
 
 # ---- shape ----------------------------------------------------------------------------------
