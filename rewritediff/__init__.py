@@ -28,8 +28,8 @@ from rewritediff.errors import (  # noqa: F401
 from rewritediff.gradient import *  # noqa: F401,F403
 from rewritediff.gradient import Lop, Rop  # noqa: F401
 from rewritediff.lower_numpy import Function, function  # noqa: F401
+from rewritediff.printing import dot_graph, from_sympy, latex, pprint, to_sympy  # noqa: F401
 from rewritediff.tensor import *  # noqa: F401,F403
-from rewritediff.tensor import _ELEMENTWISE
 from rewritediff.terms import (  # noqa: F401
     DisconnectedType,
     NullType,
@@ -41,6 +41,5 @@ from rewritediff.terms import (  # noqa: F401
     floatX,
 )
 
-globals().update(_ELEMENTWISE)
 
 __version__ = "0.1.0"

@@ -160,21 +160,28 @@ def _backprop_through(body: Term, args: list[Term], g: Term) -> list[Any]:
 
 # ---- the reverse sweep ----------------------------------------------------------------------------------
 def _relevant(roots: Sequence[Term], wrt: Sequence[Term], consider: set[int]) -> tuple[list[Term], set[int]]:
-    """Topological order of the nodes between ``wrt`` and ``roots`` along connected edges."""
+    """Topological order of the nodes on a connected path from ``wrt`` up to ``roots``, and their uids.
+
+    Upward, a node counts when some connected argument descends from a wrt; downward, only
+    connected arguments of nodes that are not in ``consider`` (consider_constant) are followed.
+    """
     order = toposort(roots)
     wrt_ids = {w.uid for w in wrt}
+    conn: dict[int, list[bool]] = {n.uid: connection(n) for n in order if n.args and n.uid not in consider}
     reach: set[int] = set()
-    conn_cache: dict[int, list[bool]] = {}
     for node in order:
         if node.uid in wrt_ids:
             reach.add(node.uid)
-        if node.uid in consider or not node.args:
-            continue
-        conn = connection(node)
-        conn_cache[node.uid] = conn
-        if any(c and a.uid in reach for a, c in zip(node.args, conn)):
+        elif node.uid in conn and any(c and a.uid in reach for a, c in zip(node.args, conn[node.uid])):
             reach.add(node.uid)
-    return [n for n in order if n.uid in reach], reach
+    needed: set[int] = {r.uid for r in roots}
+    for node in reversed(order):
+        if node.uid in needed and node.uid in conn:
+            for a, c in zip(node.args, conn[node.uid]):
+                if c:
+                    needed.add(a.uid)
+    keep = reach & needed
+    return [n for n in order if n.uid in keep], keep
 
 
 def _sweep(seeds: dict[Term, Term], wrt: Sequence[Term], consider: set[int], override: dict[int, Term]) -> dict[int, Any]:
@@ -443,7 +450,7 @@ def _forward(root: Term, tangents: dict[int, Term]) -> Any:
             continue
         if not node.args:
             continue
-        arg_t = [tan.get(a.uid) for a in node.args]
+        arg_t = [tan.get(a.uid) if c else None for a, c in zip(node.args, connection(node))]
         if any(isinstance(t, Special) for t in arg_t):
             bad = next(t for t in arg_t if isinstance(t, Special))
             if bad.kind == "null":

@@ -52,15 +52,12 @@ class OpDef:
         full = dict(self.attrs)
         full.update(attrs)
         if self.nary:
-            flat: list = []
-            for a in args:
-                if a.op == self.name:
-                    flat.extend(a.args)
-                else:
-                    flat.append(a)
-            if len(flat) == 1:
-                return flat[0]
-            args = tuple(sorted(flat, key=lambda t: t.uid))
+            # commutativity is a canonical order; nested sums are kept, so every term the
+            # user built stays addressable (consider_constant, known_grads); the engine
+            # flattens associativity in its own canonical form
+            if len(args) == 1:
+                return args[0]
+            args = tuple(sorted(args, key=lambda t: t.uid))
         if not self.arity_ok(len(args)):
             raise ArityError(f"{self.name}: takes {self.arity_text()} argument(s), got {len(args)}")
         if self.prepare is not None:
