@@ -162,11 +162,8 @@ class _ToAst(Transformer):
     def compare(self, a: Any, op: Token, b: Any) -> Call:
         return self._at(Call(COMPARISONS[str(op)], (a, b)), op)
 
-    def g_or(self, a: Any, b: Any) -> Call:
-        return Call("or", (a, b))
-
-    def g_and(self, a: Any, b: Any) -> Call:
-        return Call("and", (a, b))
+    g_or = _binary("or")
+    g_and = _binary("and")
 
     def g_not(self, a: Any) -> Call:
         return Call("not", (a,))

@@ -89,6 +89,8 @@ class Validator:
 
     def check_call(self, rule: Rule, call: Call, n_args: int | None = None) -> None:
         where = self.pos(call, rule)
+        if call.op in _LOGIC:
+            raise fail(rule, where, f"{call.op!r} belongs in a guard ('if ...'); on the right-hand side use the ops and_, or_, not_")
         if not self.known(call.op):
             hint = ""
             if call.op in PREDICATES or call.op in ATTR_HELPERS:
