@@ -88,3 +88,105 @@ register(
         group="gradient-helper",
     )
 )
+
+
+# ---- helpers for the derivatives of products, shape ops and linear algebra ---------------------------------
+def _eye_like(x: np.ndarray, k: int = 0) -> np.ndarray:
+    """The k-th diagonal pattern (ones on it, zeros elsewhere) shaped like the matrix x."""
+    n, m = np.shape(x)
+    return np.eye(n, m, k, dtype=np.asarray(x).dtype if np.asarray(x).dtype.kind == "f" else np.float64)
+
+
+def _diag_embed_like(g: np.ndarray, x: np.ndarray, k: int = 0) -> np.ndarray:
+    """Zeros shaped like the matrix x with the vector g on its k-th diagonal (the transpose of diag)."""
+    n, m = np.shape(x)
+    out = np.zeros((n, m), dtype=np.asarray(g).dtype)
+    rows = np.arange(max(0, -k), max(0, -k) + len(g))
+    out[rows, rows + k] = g
+    return out
+
+
+def _unrepeat(g: np.ndarray, x: np.ndarray, repeats: int = 1, axis: Any = None) -> np.ndarray:
+    """The transpose of np.repeat(x, repeats, axis): sum each run of ``repeats`` copies."""
+    g = np.asarray(g)
+    shape = np.shape(x)
+    if axis is None:
+        return g.reshape(-1, repeats).sum(axis=1).reshape(shape)
+    split = g.shape[:axis] + (shape[axis], repeats) + g.shape[axis + 1 :]
+    return g.reshape(split).sum(axis=axis + 1)
+
+
+def _untile(g: np.ndarray, x: np.ndarray, reps: tuple = ()) -> np.ndarray:
+    """The transpose of np.tile(x, reps): sum the tiles."""
+    g = np.asarray(g)
+    shape = np.shape(x)
+    nd = g.ndim
+    shape = (1,) * (nd - len(shape)) + tuple(shape)
+    reps = (1,) * (nd - len(reps)) + tuple(reps)
+    split: list[int] = []
+    for r, s in zip(reps, shape):
+        split += [r, s]
+    out = g.reshape(split).sum(axis=tuple(range(0, 2 * nd, 2)))
+    return out.reshape(np.shape(x))
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    """Lower triangle with the diagonal halved (the Cholesky derivative's projection)."""
+    out = np.tril(x)
+    out[np.diag_indices(min(out.shape))] *= 0.5
+    return out
+
+
+register(
+    OpDef(
+        name="eye_like",
+        infer=lambda args, attrs: TensorType(as_float(args[0].dtype), args[0].static_shape),
+        impl=_eye_like,
+        attrs={"k": 0},
+        doc="eye_like(x){k}: ones on the k-th diagonal, zeros elsewhere, shaped like the matrix x",
+        group="gradient-helper",
+        differentiable=False,
+    )
+)
+register(
+    OpDef(
+        name="diag_embed_like",
+        infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
+        impl=_diag_embed_like,
+        arity=2,
+        attrs={"k": 0},
+        doc="diag_embed_like(g, x){k}: zeros shaped like the matrix x with g on the k-th diagonal",
+        group="gradient-helper",
+    )
+)
+register(
+    OpDef(
+        name="unrepeat",
+        infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
+        impl=_unrepeat,
+        arity=2,
+        attrs={"repeats": 1, "axis": None},
+        doc="unrepeat(g, x){repeats, axis}: the transpose of repeat (sums each run of copies)",
+        group="gradient-helper",
+    )
+)
+register(
+    OpDef(
+        name="untile",
+        infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
+        impl=_untile,
+        arity=2,
+        attrs={"reps": ()},
+        doc="untile(g, x){reps}: the transpose of tile (sums the tiles)",
+        group="gradient-helper",
+    )
+)
+register(
+    OpDef(
+        name="phi",
+        infer=lambda args, attrs: args[0].type,
+        impl=_phi,
+        doc="phi(x): the lower triangle of x with its diagonal halved",
+        group="gradient-helper",
+    )
+)
