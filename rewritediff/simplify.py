@@ -1,12 +1,169 @@
-"""The entry point from the rest of the package into simplification (the engine plugs in here)."""
+"""Simplification by equality saturation: the one entry point the rest of the package uses.
+
+``simplify_terms(terms)`` (called by ``rd.function``) and the public ``simplify``,
+``count_ops`` and ``explain`` put the terms in an e-graph (:mod:`rewritediff.engine`), run
+the ``rewrite``/``equal`` rules of the default rule set (``rules/simplify.rules``,
+``rules/stabilize.rules``, ...) under node, iteration and time limits, and extract the
+cheapest equivalent terms. Rules only fire when their guards are established, and the result
+is never costlier than the input under the cost model (else the input is returned).
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from rewritediff.terms import Term
+from rewritediff.engine.egraph import EGraph
+from rewritediff.engine.extract import Extractor, dag_cost
+from rewritediff.engine.runner import (
+    DEFAULT_ITER_LIMIT,
+    DEFAULT_NODE_LIMIT,
+    DEFAULT_TIME_LIMIT,
+    Rewrite,
+    Runner,
+    RunReport,
+    compile_rules,
+)
+from rewritediff.terms import TensorType, Term, toposort
+
+_compiled: tuple[Any, int, list[Rewrite]] | None = None
+
+
+def default_rewrites() -> list[Rewrite]:
+    """The compiled ``rewrite``/``equal`` rules of the default rule set (empty if no rule set loads)."""
+    global _compiled
+    try:
+        from rewritediff.rules import default_rules
+
+        rs = default_rules()
+        rules = list(rs.rules("rewrite")) + list(rs.rules("equal"))
+    except (ImportError, AttributeError):
+        return []
+    rules.sort(key=lambda r: (r.source.file, r.source.line, r.source.col))
+    if _compiled is not None and _compiled[0] is rs and _compiled[1] == len(rules):
+        return _compiled[2]
+    _compiled = (rs, len(rules), compile_rules(rules))
+    return _compiled[2]
+
+
+def _attr_helpers() -> dict | None:
+    try:
+        from rewritediff.rules import helpers
+    except ImportError:
+        return None
+    for name in ("ATTR_HELPERS", "HELPERS", "helpers"):
+        table = getattr(helpers, name, None)
+        if isinstance(table, dict):
+            return table
+    return None
+
+
+@dataclass
+class Explanation:
+    """The simplified result and the rules that fired to produce it (``str()`` reads as a trace)."""
+
+    result: Any
+    report: RunReport
+    steps: list = field(default_factory=list)
+    cost_before: float = 0.0
+    cost_after: float = 0.0
+
+    @property
+    def rules(self) -> list[str]:
+        """``file:line`` of each rule application that the result uses, in order."""
+        return [s.rewrite.where for s in self.steps]
+
+    def __str__(self) -> str:
+        lines = [f"simplified in {self.report.seconds * 1e3:.1f} ms ({self.report.stop_reason}); cost {self.cost_before:.4g} -> {self.cost_after:.4g}"]
+        for s in self.steps:
+            text = s.rewrite.rule.text.strip() if s.rewrite.rule is not None and s.rewrite.rule.text else s.rewrite.name
+            lines.append(f"  [{s.iteration}] {s.rewrite.where}: {text}")
+        if not self.steps:
+            lines.append("  (no rule changed the result)")
+        return "\n".join(lines)
+
+
+def _run(
+    terms: list[Term],
+    *,
+    iter_limit: int,
+    node_limit: int,
+    time_limit: float,
+    rewrites: list[Rewrite] | None = None,
+) -> tuple[list[Term], RunReport, list, float, float]:
+    t0 = time.perf_counter()
+    todo = [t for t in terms if isinstance(t, Term) and isinstance(t.type, TensorType)]
+    before = dag_cost(todo)
+    if not todo:
+        return list(terms), RunReport(stop_reason="nothing to do"), [], before, before
+    rws = default_rewrites() if rewrites is None else rewrites
+    eg = EGraph()
+    roots = [eg.add_term(t) for t in todo]
+    runner = Runner(rws, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit, attr_helpers=_attr_helpers())
+    report = runner.run(eg, start=t0)
+    ex = Extractor(eg)
+    ex.run(roots)
+    built = ex.build(roots)
+    if built is None:
+        return list(terms), report, [], before, before
+    before = dag_cost(todo, eg)
+    after = dag_cost(built, eg)
+    if after > before:
+        return list(terms), report, [], before, before
+    mapping = {t.uid: b for t, b in zip(todo, built)}
+    out = [mapping.get(t.uid, t) if isinstance(t, Term) else t for t in terms]
+    used = {u.uid for u in toposort(built)}
+    steps = [s for s in report.steps if s.term.uid in used]
+    report.seconds = time.perf_counter() - t0
+    return out, report, steps, before, after
+
+
+def _flatten(expr_or_list: Any) -> tuple[list[Term], Any]:
+    if isinstance(expr_or_list, Term):
+        return [expr_or_list], lambda out: out[0]
+    if isinstance(expr_or_list, dict):
+        keys = list(expr_or_list)
+        return [expr_or_list[k] for k in keys], lambda out: dict(zip(keys, out))
+    if isinstance(expr_or_list, tuple):
+        return list(expr_or_list), tuple
+    return list(expr_or_list), list
+
+
+def simplify(
+    expr_or_list: Any,
+    *,
+    iter_limit: int = DEFAULT_ITER_LIMIT,
+    node_limit: int = DEFAULT_NODE_LIMIT,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    trace: bool = False,
+) -> Any:
+    """Simplified equivalents of a term or a list/tuple/dict of terms (same container shape); with ``trace`` an :class:`Explanation`."""
+    terms, rebuild = _flatten(expr_or_list)
+    out, report, steps, c0, c1 = _run(terms, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit)
+    result = rebuild(out)
+    if trace:
+        return Explanation(result, report, steps, c0, c1)
+    return result
+
+
+def explain(expr: Any, **limits: Any) -> Explanation:
+    """Simplify ``expr`` and return the rules that fired (each with its ``file:line``) and the result."""
+    return simplify(expr, trace=True, **limits)
+
+
+def count_ops(expr_or_list: Any) -> int:
+    """Number of distinct non-leaf nodes in the DAG of a term or a list of terms."""
+    terms, _ = _flatten(expr_or_list)
+    return sum(1 for t in toposort([t for t in terms if isinstance(t, Term)]) if t.args)
 
 
 def simplify_terms(terms: Sequence[Term]) -> list[Term]:
-    """Simplified equivalents of ``terms`` (currently the identity until the engine lands)."""
-    return list(terms)
+    """Simplified equivalents of ``terms`` (the input itself if anything goes wrong)."""
+    terms = list(terms)
+    try:
+        out, *_ = _run(terms, iter_limit=DEFAULT_ITER_LIMIT, node_limit=DEFAULT_NODE_LIMIT, time_limit=DEFAULT_TIME_LIMIT)
+    except Exception:  # noqa: BLE001 - simplification is an optimisation: never let it break compilation
+        return terms
+    return out

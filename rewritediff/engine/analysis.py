@@ -1,0 +1,298 @@
+"""Per-class facts of the e-graph: static type, constant value, symbolic dims and sign facts.
+
+Facts are derived generically: types come from the class's representative term (built with
+``terms.apply``, so type-checked), constants from ``const`` leaves and from folding (an op's
+``OpDef.impl`` evaluated on constant arguments when the result is small), dims and signs by
+broadcasting rules for ``OpDef.elementwise`` ops, by ``group == "reduction"`` for reductions,
+and by the canonical n-ary ``add``/``mul``. The ranges of individual ops (``exp`` is positive,
+...) are data: an ``OpDef.range`` field if the op has one, else :data:`OP_RANGES`, which
+:func:`register_range` extends.
+
+Guard predicates (``positive(x)``, ``same_shape(x, y)``, ``ndim(x)``, ...) are evaluated on
+these facts through :data:`PREDICATES`, keyed by the name a rule's guard calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rewritediff.ops import REGISTRY
+
+# sign-fact bits
+POS = 1
+NONNEG = 2
+NONZERO = 4
+NEG = 8
+NONPOS = 16
+
+FOLD_LIMIT = 4096  # largest constant (in elements) the folder creates
+
+#: Range facts of elementwise ops whose result sign does not depend on the argument.
+OP_RANGES: dict[str, int] = {
+    "exp": POS | NONNEG | NONZERO,
+    "sigmoid": POS | NONNEG | NONZERO,
+    "softplus": POS | NONNEG | NONZERO,
+    "cosh": POS | NONNEG | NONZERO,
+    "sqrt": NONNEG,
+    "abs": NONNEG,
+    "sqr": NONNEG,
+    "softmax": NONNEG,
+}
+
+
+def register_range(op: str, facts: int) -> None:
+    """Declare sign facts (bits POS, NONNEG, NONZERO, NEG, NONPOS) that hold for every output of ``op``."""
+    OP_RANGES[op] = facts
+
+
+def _closure(bits: int) -> int:
+    """Add the facts implied by the given ones."""
+    if bits & POS:
+        bits |= NONNEG | NONZERO
+    if bits & NEG:
+        bits |= NONPOS | NONZERO
+    return bits
+
+
+def const_signs(value: np.ndarray) -> int:
+    """Sign facts that hold for every element of a constant."""
+    v = np.asarray(value)
+    if v.size == 0 or v.dtype.kind not in "biuf":
+        return 0
+    if v.dtype.kind == "f" and np.isnan(v).any():
+        return 0
+    bits = 0
+    if (v > 0).all():
+        bits |= POS
+    if (v >= 0).all():
+        bits |= NONNEG
+    if (v != 0).all():
+        bits |= NONZERO
+    if (v < 0).all():
+        bits |= NEG
+    if (v <= 0).all():
+        bits |= NONPOS
+    return _closure(bits)
+
+
+def node_signs(op: str, child_signs: list[int]) -> int:
+    """Sign facts of an e-node's value from its op and its children's facts."""
+    opdef = REGISTRY.get(op)
+    rng = getattr(opdef, "range", None) if opdef is not None else None
+    if isinstance(rng, int):
+        return _closure(rng)
+    if op in OP_RANGES:
+        return _closure(OP_RANGES[op])
+    if op == "add" and child_signs:
+        bits = 0
+        if all(s & NONNEG for s in child_signs):
+            bits |= NONNEG
+            if any(s & POS for s in child_signs):
+                bits |= POS
+        if all(s & NONPOS for s in child_signs):
+            bits |= NONPOS
+            if any(s & NEG for s in child_signs):
+                bits |= NEG
+        return _closure(bits)
+    if op == "mul" and child_signs:
+        bits = 0
+        if all(s & NONZERO for s in child_signs):
+            bits |= NONZERO
+        if all(s & (POS | NEG) for s in child_signs):
+            negs = sum(1 for s in child_signs if s & NEG)
+            bits |= NEG if negs % 2 else POS
+        elif all(s & (NONNEG | NONPOS) for s in child_signs):
+            nonpos = sum(1 for s in child_signs if not s & NONNEG)
+            bits |= NONPOS if nonpos % 2 else NONNEG
+        return _closure(bits)
+    return 0
+
+
+# ---- symbolic dims -----------------------------------------------------------------------------
+# A dim token is an int (known statically), ("d", leaf_uid, axis) (the run-time length of that
+# axis of that leaf) or None (unknown). Two equal non-None tokens are equal at run time.
+
+
+def leaf_dims(uid: int, shape: tuple) -> tuple:
+    """Dim tokens of a leaf: its static dims, or a token naming the leaf's axis."""
+    return tuple(d if d is not None else ("d", uid, i) for i, d in enumerate(shape))
+
+
+def broadcast_dims(shapes: list[tuple]) -> tuple | None:
+    """Dim tokens after numpy broadcasting (None where the result cannot be named)."""
+    nd = max((len(s) for s in shapes), default=0)
+    out: list = []
+    for i in range(nd):
+        seen: list = []
+        for s in shapes:
+            j = i - (nd - len(s))
+            if j < 0:
+                continue
+            d = s[j]
+            if d == 1:
+                continue
+            if d not in seen:
+                seen.append(d)
+        if not seen:
+            out.append(1)
+        elif len(seen) == 1:
+            out.append(seen[0])
+        else:
+            ints = [d for d in seen if isinstance(d, int)]
+            out.append(ints[0] if len(set(ints)) == 1 else None)
+    return tuple(out)
+
+
+def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tuple) -> tuple:
+    """Dim tokens of an e-node's value, falling back to its static shape."""
+    opdef = REGISTRY.get(op)
+    out: tuple | None = None
+    if opdef is not None and opdef.elementwise and child_dims and all(c is not None for c in child_dims):
+        out = broadcast_dims(child_dims)  # type: ignore[arg-type]
+    elif opdef is not None and opdef.group == "reduction" and child_dims and child_dims[0] is not None:
+        a = dict(attrs)
+        axis, keep = a.get("axis"), a.get("keepdims", False)
+        src = child_dims[0]
+        axes = tuple(range(len(src))) if axis is None else ((axis,) if isinstance(axis, int) else tuple(axis))
+        out = tuple(1 if i in axes else d for i, d in enumerate(src)) if keep else tuple(d for i, d in enumerate(src) if i not in axes)
+    if out is None or len(out) != len(shape):
+        return tuple(shape)
+    return tuple(s if s is not None else d for s, d in zip(shape, out))
+
+
+def merge_dims(a: tuple, b: tuple) -> tuple:
+    """Combine two true descriptions of the same shape, keeping the more informative token per dim."""
+    out = []
+    for x, y in zip(a, b):
+        if isinstance(x, int):
+            out.append(x)
+        elif isinstance(y, int):
+            out.append(y)
+        elif x is None:
+            out.append(y)
+        elif y is None:
+            out.append(x)
+        else:
+            out.append(min(x, y))
+    return tuple(out)
+
+
+def fold(op: str, attrs: tuple, values: list[np.ndarray], ttype: Any) -> np.ndarray | None:
+    """Evaluate ``op`` on constant arguments with its ``impl`` (None if not foldable or too big)."""
+    opdef = REGISTRY.get(op)
+    if opdef is None or opdef.group == "leaf":
+        return None
+    shape = getattr(ttype, "shape", None)
+    if shape is None or None in shape or math.prod(shape) > FOLD_LIMIT:
+        return None
+    if sum(int(np.asarray(v).size) for v in values) > 8 * FOLD_LIMIT:
+        return None
+    try:
+        kwargs = {k: (v.value if hasattr(v, "_key") else v) for k, v in attrs}
+        with np.errstate(all="ignore"):
+            out = np.asarray(opdef.impl(*values, **kwargs))
+    except Exception:  # noqa: BLE001 - an op that cannot be evaluated here is simply not folded
+        return None
+    if tuple(out.shape) != tuple(shape):
+        return None
+    try:
+        cast = out.astype(ttype.dtype)
+    except (TypeError, ValueError):
+        return None
+    if cast.dtype.kind in "iub" and out.dtype.kind == "f" and not np.array_equal(cast, out):
+        return None
+    return cast
+
+
+# ---- guard predicates ----------------------------------------------------------------------------
+# Each predicate receives the e-graph and the evaluated guard arguments (class ids for pattern
+# variables, Python values for literals and attributes) and returns a value; a guard that
+# evaluates to anything but True does not let its rule fire.
+
+
+class ClassRef(int):
+    """An e-class id passed to a guard predicate (kept apart from plain ints such as attribute values)."""
+
+
+def _cls(eg: Any, x: Any) -> Any:
+    return eg.data(x) if isinstance(x, ClassRef) else None
+
+
+def _sign_pred(bit: int) -> Callable[..., bool]:
+    def pred(eg: Any, x: Any) -> bool:
+        d = _cls(eg, x)
+        return d is not None and bool(d.signs & bit)
+
+    return pred
+
+
+def _same_shape(eg: Any, x: Any, y: Any) -> bool:
+    a, b = _cls(eg, x), _cls(eg, y)
+    if a is None or b is None:
+        return False
+    return len(a.dims) == len(b.dims) and all(p is not None and p == q for p, q in zip(a.dims, b.dims))
+
+
+def _broadcasts_into(eg: Any, x: Any, y: Any) -> bool:
+    """x broadcast against y leaves y's shape unchanged (x's dims are 1 or y's)."""
+    a, b = _cls(eg, x), _cls(eg, y)
+    if a is None or b is None or len(a.dims) > len(b.dims):
+        return False
+    tail = b.dims[len(b.dims) - len(a.dims) :]
+    return all(p == 1 or (p is not None and p == q) for p, q in zip(a.dims, tail))
+
+
+def _ndim(eg: Any, x: Any) -> Any:
+    d = _cls(eg, x)
+    return None if d is None else len(d.dims)
+
+
+def _is_const(eg: Any, x: Any) -> bool:
+    d = _cls(eg, x)
+    return d is not None and d.const is not None
+
+
+def _is_float(eg: Any, x: Any) -> bool:
+    d = _cls(eg, x)
+    return d is not None and d.type.dtype.startswith("float")
+
+
+def _is_scalar(eg: Any, x: Any) -> bool:
+    d = _cls(eg, x)
+    return d is not None and len(d.dims) == 0
+
+
+def _static_shape(eg: Any, x: Any) -> bool:
+    d = _cls(eg, x)
+    return d is not None and None not in d.type.shape
+
+
+def _same_dtype(eg: Any, x: Any, y: Any) -> bool:
+    a, b = _cls(eg, x), _cls(eg, y)
+    return a is not None and b is not None and a.type.dtype == b.type.dtype
+
+
+PREDICATES: dict[str, Callable[..., Any]] = {
+    "positive": _sign_pred(POS),
+    "nonnegative": _sign_pred(NONNEG),
+    "nonzero": _sign_pred(NONZERO),
+    "negative": _sign_pred(NEG),
+    "nonpositive": _sign_pred(NONPOS),
+    "same_shape": _same_shape,
+    "broadcasts_into": _broadcasts_into,
+    "ndim": _ndim,
+    "is_const": _is_const,
+    "is_float": _is_float,
+    "is_scalar": _is_scalar,
+    "static_shape": _static_shape,
+    "same_dtype": _same_dtype,
+}
+
+
+def register_predicate(name: str, fn: Callable[..., Any]) -> None:
+    """Add a guard predicate ``fn(egraph, *args)`` evaluated on e-class facts."""
+    PREDICATES[name] = fn

@@ -1,0 +1,310 @@
+"""The e-graph: e-classes of hash-consed e-nodes, union-find, and a deferred congruence rebuild.
+
+An e-node is a tuple ``(op, attrs, children)``: the op's registry name, its frozen attribute
+tuple (as on :class:`~rewritediff.terms.Term`) and the ids of its argument classes. Leaves
+(variables, shared variables, constants) are ``(op, (("#leaf", uid),), ())`` and keep their
+term in :attr:`EGraph.leaves`. Children of the n-ary ``add``/``mul`` are sorted by class id,
+so commutativity is free; associativity comes from ``terms.apply`` flattening the terms that
+rules build and from the AC matcher.
+
+Every class keeps a representative term (the first term added to it), so a rule's right-hand
+side is built with :func:`rewritediff.terms.apply` from representatives: type-checked and
+hash-consed. Unions are cheap; the congruence closure is restored once per iteration by
+:meth:`EGraph.rebuild` (egg's deferred rebuilding). Nothing here recurses over graph depth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rewritediff.engine import analysis as an
+from rewritediff.ops import REGISTRY
+from rewritediff.terms import TensorType, Term, constant
+
+ENode = tuple  # (op, attrs, children)
+LEAF_OPS = frozenset(("input", "shared", "const"))
+
+
+def is_leaf_node(node: ENode) -> bool:
+    """Whether an e-node stands for a variable, shared variable or constant."""
+    return node[0] in LEAF_OPS and not node[2]
+
+
+class ClassData:
+    """Facts about one e-class: type, representative term, constant value, sign bits, dim tokens."""
+
+    __slots__ = ("type", "rep", "const", "signs", "dims")
+
+    def __init__(self, ttype: Any, rep: Term, const: np.ndarray | None, signs: int, dims: tuple) -> None:
+        self.type, self.rep, self.const, self.signs, self.dims = ttype, rep, const, signs, dims
+
+    def key(self) -> tuple:
+        """What a merge may change (to detect when parents need their facts recomputed)."""
+        return (self.const is not None, self.signs, self.dims)
+
+
+class EClass:
+    """One equivalence class: its e-nodes, the (node, class) pairs that use it, and its facts."""
+
+    __slots__ = ("id", "nodes", "parents", "data")
+
+    def __init__(self, cid: int, node: ENode, data: ClassData) -> None:
+        self.id = cid
+        self.nodes: list[ENode] = [node]
+        self.parents: list[tuple[ENode, int]] = []
+        self.data = data
+
+
+class EGraph:
+    """Equivalence classes of terms with congruence closure."""
+
+    def __init__(self) -> None:
+        self.uf: list[int] = []
+        self.classes: dict[int, EClass] = {}
+        self.hashcons: dict[ENode, int] = {}
+        self.term_class: dict[int, int] = {}
+        self.leaves: dict[int, Term] = {}
+        self.by_op: dict[str, list[int]] = {}
+        self.nary = frozenset(n for n, od in REGISTRY.items() if od.nary)
+        self._pending: list[int] = []
+        self._analysis_pending: list[int] = []
+        self._fold_queue: list[int] = []
+        self._dirty = False
+        self.unions = 0
+        self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
+
+    # ---- union-find ----------------------------------------------------------------------
+    def find(self, cid: int) -> int:
+        """The canonical id of ``cid``'s class (path halving, no recursion)."""
+        uf = self.uf
+        while uf[cid] != cid:
+            uf[cid] = uf[uf[cid]]
+            cid = uf[cid]
+        return cid
+
+    def canon(self, node: ENode) -> ENode:
+        """``node`` with canonical child ids (sorted for n-ary ops)."""
+        op, attrs, ch = node
+        if not ch:
+            return node
+        find = self.find
+        ch = tuple(find(c) for c in ch)
+        if op in self.nary:
+            ch = tuple(sorted(ch))
+        return (op, attrs, ch)
+
+    def data(self, cid: int) -> ClassData:
+        """Facts of ``cid``'s class."""
+        return self.classes[self.find(cid)].data
+
+    def rep(self, cid: int) -> Term:
+        """The representative term of ``cid``'s class."""
+        return self.classes[self.find(cid)].data.rep
+
+    @property
+    def num_nodes(self) -> int:
+        """Number of distinct e-nodes."""
+        return len(self.hashcons)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of e-classes."""
+        return len(self.classes)
+
+    def lookup(self, node: ENode) -> int | None:
+        """The class holding ``node`` (canonicalised), if any."""
+        cid = self.hashcons.get(self.canon(node))
+        return None if cid is None else self.find(cid)
+
+    # ---- adding --------------------------------------------------------------------------
+    def node_of(self, t: Term) -> ENode:
+        """The e-node of a term whose arguments are already in the graph."""
+        if t.op in LEAF_OPS and not t.args:
+            return (t.op, (("#leaf", t.uid),), ())
+        tc = self.term_class
+        return self.canon((t.op, t.attrs, tuple(tc[a.uid] for a in t.args)))
+
+    def add_term(self, term: Term) -> int:
+        """Add ``term`` and its sub-terms (explicit stack), returning its class id."""
+        tc = self.term_class
+        hit = tc.get(term.uid)
+        if hit is not None:
+            return self.find(hit)
+        stack = [term]
+        while stack:
+            t = stack[-1]
+            if t.uid in tc:
+                stack.pop()
+                continue
+            missing = [a for a in t.args if a.uid not in tc]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            node = self.node_of(t)
+            if is_leaf_node(node):
+                self.leaves[t.uid] = t
+            tc[t.uid] = self._add_node(node, t)
+        return self.find(tc[term.uid])
+
+    def _add_node(self, node: ENode, term: Term) -> int:
+        hit = self.hashcons.get(node)
+        if hit is not None:
+            return self.find(hit)
+        cid = len(self.uf)
+        self.uf.append(cid)
+        data = self._make(node, term)
+        self.classes[cid] = EClass(cid, node, data)
+        self.hashcons[node] = cid
+        for c in dict.fromkeys(node[2]):
+            self.classes[c].parents.append((node, cid))
+        self.by_op.setdefault(node[0], []).append(cid)
+        if data.const is not None and not is_leaf_node(node):
+            self._fold_queue.append(cid)
+        return cid
+
+    # ---- analysis ------------------------------------------------------------------------
+    def _make(self, node: ENode, term: Term) -> ClassData:
+        op, attrs, ch = node
+        ttype = term.type
+        if not isinstance(ttype, TensorType):
+            return ClassData(ttype, term, None, 0, ())
+        if op in LEAF_OPS and not ch:
+            if op == "const":
+                v = term.value
+                return ClassData(ttype, term, v, an.const_signs(v), tuple(ttype.shape))
+            return ClassData(ttype, term, None, 0, an.leaf_dims(term.uid, ttype.shape))
+        kids = [self.classes[self.find(c)].data for c in ch]
+        const = None
+        if all(k.const is not None for k in kids) and (ch or REGISTRY.get(op) is not None and REGISTRY[op].group == "constructor"):
+            const = an.fold(op, attrs, [k.const for k in kids], ttype)
+        signs = an.node_signs(op, [k.signs for k in kids])
+        if const is not None:
+            signs |= an.const_signs(const)
+        dims = an.node_dims(op, attrs, [k.dims for k in kids], ttype.shape)
+        return ClassData(ttype, term, const, signs, dims)
+
+    @staticmethod
+    def _merge_data(a: ClassData, b: ClassData) -> ClassData:
+        const = a.const if a.const is not None else b.const
+        dims = an.merge_dims(a.dims, b.dims) if len(a.dims) == len(b.dims) else a.dims
+        return ClassData(a.type, a.rep, const, an._closure(a.signs | b.signs), dims)
+
+    # ---- union and rebuild ---------------------------------------------------------------
+    def union(self, a: int, b: int) -> bool:
+        """Merge the classes of ``a`` and ``b`` (the older id stays canonical); False if already one."""
+        a, b = self.find(a), self.find(b)
+        if a == b:
+            return False
+        if b < a:
+            a, b = b, a
+        ca, cb = self.classes[a], self.classes[b]
+        self.uf[b] = a
+        ca.nodes.extend(cb.nodes)
+        ca.parents.extend(cb.parents)
+        merged = self._merge_data(ca.data, cb.data)
+        if merged.key() != ca.data.key() or merged.key() != cb.data.key():
+            self._analysis_pending.append(a)
+        if merged.const is not None and (ca.data.const is None or cb.data.const is None):
+            self._fold_queue.append(a)
+        ca.data = merged
+        del self.classes[b]
+        self._pending.append(a)
+        self._dirty = True
+        self.unions += 1
+        return True
+
+    def rebuild(self) -> None:
+        """Restore congruence and propagate facts (once per iteration, egg-style)."""
+        while self._pending or self._analysis_pending or self._fold_queue:
+            todo = sorted({self.find(c) for c in self._pending})
+            self._pending.clear()
+            for c in todo:
+                self._repair(self.find(c))
+            todo = sorted({self.find(c) for c in self._analysis_pending})
+            self._analysis_pending.clear()
+            for c in todo:
+                self._propagate(self.find(c))
+            folds = sorted({self.find(c) for c in self._fold_queue})
+            self._fold_queue.clear()
+            for c in folds:
+                self._materialize_const(c)
+        if self._dirty:
+            self._compact()
+            self._dirty = False
+
+    def _repair(self, cid: int) -> None:
+        cls = self.classes.get(cid)
+        if cls is None:
+            return
+        hc = self.hashcons
+        newp: dict[ENode, int] = {}
+        for node, pc in cls.parents:
+            if hc.get(node) is not None:
+                del hc[node]
+            cn = self.canon(node)
+            pc = self.find(pc)
+            prev = newp.get(cn)
+            if prev is not None and self.find(prev) != pc:
+                self.union(prev, pc)
+                pc = self.find(pc)
+            other = hc.get(cn)
+            if other is not None and self.find(other) != pc:
+                self.union(other, pc)
+                pc = self.find(pc)
+            newp[cn] = pc
+            hc[cn] = pc
+        cls = self.classes.get(self.find(cid))
+        if cls is not None and cls.id == cid:
+            cls.parents = list(newp.items())
+
+    def _propagate(self, cid: int) -> None:
+        cls = self.classes.get(cid)
+        if cls is None:
+            return
+        for node, pc in list(cls.parents):
+            pc = self.find(pc)
+            pcls = self.classes[pc]
+            node = self.canon(node)
+            fresh = self._make(node, pcls.data.rep)
+            old = pcls.data
+            merged = self._merge_data(old, fresh)
+            if merged.key() != old.key():
+                pcls.data = merged
+                self._analysis_pending.append(pc)
+                if merged.const is not None and old.const is None:
+                    self._fold_queue.append(pc)
+
+    def _materialize_const(self, cid: int) -> None:
+        cls = self.classes.get(cid)
+        if cls is None or cls.data.const is None:
+            return
+        if any(n[0] == "const" and is_leaf_node(n) for n in cls.nodes):
+            return
+        try:
+            t = constant(cls.data.const, cls.data.type.dtype)
+        except Exception:  # noqa: BLE001 - a value we cannot make a constant of stays unfolded
+            return
+        if t.type != cls.data.type:
+            return
+        self.union(cid, self.add_term(t))
+
+    def _compact(self) -> None:
+        """Canonicalise and deduplicate every class's nodes and the op index."""
+        by_op: dict[str, list[int]] = {}
+        for cid, cls in self.classes.items():
+            seen: dict[ENode, None] = {}
+            for n in cls.nodes:
+                seen[self.canon(n)] = None
+            cls.nodes = list(seen)
+            for op in dict.fromkeys(n[0] for n in cls.nodes):
+                by_op.setdefault(op, []).append(cid)
+        for v in by_op.values():
+            v.sort()
+        self.by_op = by_op
+
+    def classes_with(self, op: str) -> list[int]:
+        """Canonical ids of the classes holding an ``op`` node, sorted."""
+        return sorted({self.find(c) for c in self.by_op.get(op, ())})

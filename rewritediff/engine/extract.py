@@ -1,0 +1,272 @@
+"""Cost model and extraction: pick the cheapest term of each e-class and rebuild it as Terms.
+
+Costs come from static shapes (unknown dims count as :data:`UNKNOWN_DIM`) and OpDef fields:
+every non-leaf node pays a fixed dispatch overhead plus, for elementwise ops, its output size
+times a weight (cheap arithmetic 1, ops whose numexpr form is a function call or that have
+none — exp, log, sigmoid, ... — :data:`TRANSCENDENTAL`), for reductions its input size, for
+products ``2*m*n*k``, for linear algebra the cube of the matrix side, and for shape ops the
+size they touch. Leaves cost nothing.
+
+Extraction is greedy and DAG-aware for graphs up to :data:`DAG_LIMIT` classes: a class's
+cost is the sum over the *set* of classes its choice needs, so a shared subterm is paid once.
+Larger graphs use tree costs (capped, so deep sharing cannot overflow). The chosen nodes are
+rebuilt with :func:`rewritediff.terms.apply` (type-checked, hash-consed) with an explicit
+stack.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from rewritediff.engine.egraph import EGraph, ENode, is_leaf_node
+from rewritediff.ops import REGISTRY
+from rewritediff.terms import TensorType, Term, apply, toposort
+
+UNKNOWN_DIM = 100
+OVERHEAD = 64.0
+TRANSCENDENTAL = 8.0
+DAG_LIMIT = 2500
+CAP = 1e200
+UNSTABLE = 1e9  # extra cost of an e-node that a stabilization rule rewrote
+
+_CALL = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
+_WEIGHT: dict[str, float] = {}
+
+
+def _size(ttype: Any) -> float:
+    shape = getattr(ttype, "shape", None)
+    if shape is None:
+        return 1.0
+    return float(math.prod(UNKNOWN_DIM if d is None else d for d in shape))
+
+
+def elementwise_weight(op: str) -> float:
+    """Per-element work of an elementwise op: 1 for arithmetic, more for function calls."""
+    w = _WEIGHT.get(op)
+    if w is None:
+        od = REGISTRY.get(op)
+        ne = getattr(od, "numexpr", None)
+        if callable(ne):
+            w = 1.0
+        elif not isinstance(ne, str):
+            w = TRANSCENDENTAL
+        else:
+            calls = [c for c in _CALL.findall(ne) if c != "where"]
+            w = TRANSCENDENTAL if calls or "**" in ne else 1.0
+        _WEIGHT[op] = w
+    return w
+
+
+def op_cost(op: str, attrs: tuple, out_type: Any, arg_types: list[Any]) -> float:
+    """Cost of one node: dispatch overhead plus flops and elements moved, from static shapes."""
+    od = REGISTRY.get(op)
+    if od is None:
+        return OVERHEAD + _size(out_type)
+    if od.group == "leaf" or not arg_types and op in ("input", "shared", "const"):
+        return 0.0
+    out = _size(out_type)
+    ins = [_size(t) for t in arg_types]
+    if od.elementwise:
+        return OVERHEAD + out * (elementwise_weight(op) + 1.0) + 0.25 * sum(ins)
+    if od.group == "reduction":
+        return OVERHEAD + sum(ins) + out
+    if od.group == "product":
+        shapes = [getattr(t, "shape", ()) or () for t in arg_types]
+        k = shapes[0][-1] if shapes and shapes[0] else 1
+        k = UNKNOWN_DIM if k is None else k
+        return OVERHEAD + 2.0 * out * k + sum(ins)
+    if od.group == "linalg":
+        side = max([math.sqrt(s) for s in ins] or [1.0])
+        return OVERHEAD + 2.0 * side**3 + out
+    if od.group == "shape":
+        return OVERHEAD / 2 + 0.5 * max([out, *ins])
+    if od.group == "constructor":
+        return OVERHEAD / 2 + out
+    return OVERHEAD + TRANSCENDENTAL * out + sum(ins)
+
+
+def term_cost(t: Term) -> float:
+    """Cost of one term node (its arguments excluded)."""
+    if t.op in ("input", "shared", "const") and not t.args:
+        return 0.0
+    return op_cost(t.op, t.attrs, t.type, [a.type for a in t.args])
+
+
+def dag_cost(terms: list[Term], eg: EGraph | None = None) -> float:
+    """Total cost of a DAG, each distinct node counted once (with ``eg``, plus the penalty of unstable nodes)."""
+    order = toposort(terms)
+    total = sum(term_cost(t) for t in order)
+    if eg is not None and eg.unstable:
+        bad = {eg.canon(n) for n in eg.unstable}
+        for t in order:
+            if t.uid in eg.term_class and t.args and all(a.uid in eg.term_class for a in t.args) and eg.node_of(t) in bad:
+                total += UNSTABLE
+    return total
+
+
+class Extractor:
+    """Chooses one node per class, greedily, and rebuilds the choice as Terms."""
+
+    def __init__(self, eg: EGraph) -> None:
+        self.eg = eg
+        self.choice: dict[int, ENode] = {}
+
+    def unstable_nodes(self) -> set:
+        """Canonical forms of the e-nodes that stabilization rules rewrote."""
+        return {self.eg.canon(n) for n in self.eg.unstable}
+
+    def run(self, roots: list[int]) -> None:
+        """Choose nodes for every class reachable from ``roots``."""
+        eg = self.eg
+        bad = self.unstable_nodes()
+        reach = self._reachable(roots)
+        own: dict[tuple[int, ENode], float] = {}
+        for cid in reach:
+            ttype = eg.classes[cid].data.type
+            for node in eg.classes[cid].nodes:
+                if is_leaf_node(node):
+                    own[(cid, node)] = 0.0
+                else:
+                    own[(cid, node)] = op_cost(node[0], node[1], ttype, [eg.classes[eg.find(c)].data.type for c in node[2]])
+                    if node in bad:
+                        own[(cid, node)] += UNSTABLE
+        if len(reach) <= DAG_LIMIT:
+            self._dag(reach, own)
+        else:
+            self._tree(reach, own)
+
+    def _reachable(self, roots: list[int]) -> list[int]:
+        eg = self.eg
+        seen: dict[int, None] = {}
+        stack = [eg.find(r) for r in roots]
+        while stack:
+            c = stack.pop()
+            if c in seen:
+                continue
+            seen[c] = None
+            for node in eg.classes[c].nodes:
+                for ch in node[2]:
+                    ch = eg.find(ch)
+                    if ch not in seen:
+                        stack.append(ch)
+        return sorted(seen)
+
+    def _parents_map(self, reach: list[int]) -> dict[int, list[int]]:
+        eg = self.eg
+        users: dict[int, list[int]] = {c: [] for c in reach}
+        for cid in reach:
+            for node in eg.classes[cid].nodes:
+                for ch in dict.fromkeys(eg.find(c) for c in node[2]):
+                    users[ch].append(cid)
+        return users
+
+    def _tree(self, reach: list[int], own: dict) -> None:
+        eg = self.eg
+        best: dict[int, float] = {}
+        users = self._parents_map(reach)
+        work = list(reach)
+        queued = set(work)
+        while work:
+            nxt: list[int] = []
+            for cid in work:
+                queued.discard(cid)
+                cur = best.get(cid, math.inf)
+                improved = False
+                for node in eg.classes[cid].nodes:
+                    ch = [eg.find(c) for c in node[2]]
+                    if any(c not in best for c in ch):
+                        continue
+                    cost = min(CAP, own[(cid, node)] + sum(best[c] for c in ch))
+                    if cost < cur:
+                        cur = cost
+                        self.choice[cid] = node
+                        improved = True
+                if improved:
+                    best[cid] = cur
+                    for u in users[cid]:
+                        if u not in queued:
+                            queued.add(u)
+                            nxt.append(u)
+            work = nxt
+
+    def _dag(self, reach: list[int], own: dict) -> None:
+        eg = self.eg
+        best: dict[int, tuple[float, frozenset]] = {}
+        chosen_cost: dict[int, float] = {}
+        users = self._parents_map(reach)
+        work = list(reach)
+        queued = set(work)
+        rounds = 0
+        while work and rounds < 64:
+            rounds += 1
+            nxt: list[int] = []
+            for cid in work:
+                queued.discard(cid)
+                cur = best.get(cid)
+                improved = False
+                for node in eg.classes[cid].nodes:
+                    ch = list(dict.fromkeys(eg.find(c) for c in node[2]))
+                    if any(c not in best for c in ch):
+                        continue
+                    if any(cid in best[c][1] for c in ch):
+                        continue
+                    if len(ch) == 1:
+                        deps = best[ch[0]][1]
+                    else:
+                        deps = frozenset().union(*(best[c][1] for c in ch)) if ch else frozenset()
+                    mine = own[(cid, node)]
+                    total = mine + sum(chosen_cost[d] for d in deps)
+                    if cur is None or total < cur[0] - 1e-9:
+                        cur = (total, deps | {cid})
+                        self.choice[cid] = node
+                        chosen_cost[cid] = mine
+                        improved = True
+                if improved:
+                    best[cid] = cur  # type: ignore[assignment]
+                    for u in users[cid]:
+                        if u not in queued:
+                            queued.add(u)
+                            nxt.append(u)
+            work = nxt
+
+    def build(self, roots: list[int]) -> list[Term] | None:
+        """Rebuild the chosen nodes under ``roots`` as Terms (None if the choice has a cycle or fails)."""
+        eg = self.eg
+        made: dict[int, Term] = {}
+        for root in roots:
+            root = eg.find(root)
+            stack: list[tuple[int, bool]] = [(root, False)]
+            on_path: set[int] = set()
+            while stack:
+                cid, expanded = stack.pop()
+                if cid in made:
+                    continue
+                node = self.choice.get(cid)
+                if node is None:
+                    return None
+                if not expanded:
+                    if cid in on_path:
+                        return None
+                    on_path.add(cid)
+                    stack.append((cid, True))
+                    for ch in node[2]:
+                        ch = eg.find(ch)
+                        if ch not in made:
+                            if ch in on_path:
+                                return None
+                            stack.append((ch, False))
+                    continue
+                on_path.discard(cid)
+                if is_leaf_node(node):
+                    made[cid] = eg.leaves[dict(node[1])["#leaf"]]
+                    continue
+                try:
+                    t = apply(node[0], *[made[eg.find(c)] for c in node[2]], **dict(node[1]))
+                except Exception:  # noqa: BLE001 - should not happen; the caller keeps the input then
+                    return None
+                if not isinstance(t.type, TensorType) or t.type != eg.classes[cid].data.type:
+                    return None
+                made[cid] = t
+        return [made[eg.find(r)] for r in roots]

@@ -1,0 +1,373 @@
+"""E-matching of rule patterns, guard evaluation, and right-hand-side instantiation.
+
+Patterns are the rule AST (:mod:`rewritediff.rules.ast`): ``Var`` binds a class (or, in an
+attribute position, the attribute's value), ``Num`` matches a class whose constant value is
+that number everywhere, ``Call(op, args, attrs)`` matches an e-node of ``op`` whose
+attribute literals agree. The n-ary ``add``/``mul`` are matched modulo AC: a binary pattern
+``mul(p, q)`` matches an n-ary ``mul`` node when one argument matches ``p`` (or ``q``) and the
+rest, as one argument or as a sub-``mul`` (a :class:`Rest`, created only if a rule uses it),
+matches the other. At the root, a binary n-ary pattern whose two arguments are both calls or
+literals may also match any two arguments of a longer node, the others being carried along
+as context (``x*y + x*z + w`` factors to ``x*(y+z) + w``). Pattern recursion is bounded by the
+pattern's depth, never by the graph's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rewritediff.engine.analysis import PREDICATES, ClassRef
+from rewritediff.engine.egraph import EGraph
+from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var
+from rewritediff.terms import Constant, Term, apply
+
+CTX = "#ctx"
+MAX_CONTEXT_ARGS = 24  # longest n-ary node tried for the two-argument-with-context match
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Rest:
+    """An n-ary node of ``op`` over some classes, which may not exist in the e-graph yet."""
+
+    op: str
+    children: tuple
+
+
+@dataclass(frozen=True)
+class AttrVal:
+    """A bound attribute value (kept apart from class ids, which are ints too)."""
+
+    value: Any
+
+
+def literal(expr: Any) -> Any:
+    """The Python value of a literal pattern/attribute expression."""
+    if isinstance(expr, Num | Str):
+        return expr.value
+    if isinstance(expr, NoneLit):
+        return None
+    if isinstance(expr, Tuple):
+        return tuple(literal(e) for e in expr.items)
+    raise TypeError(f"not a literal: {expr!r}")
+
+
+def _attr_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, Constant) or isinstance(b, Constant):
+        return a == b
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_attr_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return type(a) is type(b) and a == b or (isinstance(a, int | float) and isinstance(b, int | float) and a == b)
+
+
+class Matcher:
+    """Matches patterns against one e-graph."""
+
+    def __init__(self, eg: EGraph) -> None:
+        self.eg = eg
+
+    # ---- bindings ---------------------------------------------------------------------------
+    def _canon_binding(self, v: Any) -> Any:
+        eg = self.eg
+        if isinstance(v, Rest):
+            ch = tuple(sorted(eg.find(c) for c in v.children))
+            hit = eg.hashcons.get((v.op, (), ch))
+            return eg.find(hit) if hit is not None else Rest(v.op, ch)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return eg.find(v)
+        return v
+
+    def _bind(self, s: dict, name: str, value: Any) -> dict | None:
+        old = s.get(name, _MISSING)
+        if old is _MISSING:
+            s2 = dict(s)
+            s2[name] = value
+            return s2
+        return s if self._canon_binding(old) == self._canon_binding(value) else None
+
+    # ---- matching -----------------------------------------------------------------------------
+    def match_class(self, pat: Any, cid: int, s: dict) -> Iterator[dict]:
+        """All extensions of ``s`` under which ``pat`` matches class ``cid``."""
+        if isinstance(pat, Var):
+            s2 = self._bind(s, pat.name, cid)
+            if s2 is not None:
+                yield s2
+            return
+        if isinstance(pat, Num):
+            c = self.eg.data(cid).const
+            if c is not None and c.size and _all_equal(c, pat.value):
+                yield s
+            return
+        if isinstance(pat, Call):
+            for node in self.eg.classes[self.eg.find(cid)].nodes:
+                if node[0] == pat.op:
+                    yield from self.match_node(pat, node[1], node[2], s)
+
+    def _match_target(self, pat: Any, target: Any, s: dict) -> Iterator[dict]:
+        if not isinstance(target, Rest):
+            yield from self.match_class(pat, target, s)
+            return
+        if isinstance(pat, Var):
+            s2 = self._bind(s, pat.name, target)
+            if s2 is not None:
+                yield s2
+        elif isinstance(pat, Call) and pat.op == target.op:
+            yield from self.match_node(pat, (), target.children, s)
+
+    def _match_seq(self, pairs: list, s: dict) -> Iterator[dict]:
+        if not pairs:
+            yield s
+            return
+        (pat, target), rest = pairs[0], pairs[1:]
+        for s2 in self._match_target(pat, target, s):
+            yield from self._match_seq(rest, s2)
+
+    def _match_attrs(self, pat: Call, attrs: tuple, s: dict) -> dict | None:
+        if not pat.attrs:
+            return s
+        have = dict(attrs)
+        for name, e in pat.attrs:
+            v = have.get(name, _MISSING)
+            if v is _MISSING:
+                return None
+            if isinstance(e, Var):
+                s = self._bind(s, e.name, AttrVal(v))
+                if s is None:
+                    return None
+            else:
+                try:
+                    lit = literal(e)
+                except TypeError:
+                    return None
+                if not _attr_equal(lit, v):
+                    return None
+        return s
+
+    def match_node(self, pat: Call, attrs: tuple, children: tuple, s: dict) -> Iterator[dict]:
+        """All extensions of ``s`` under which ``pat`` matches an e-node with these attrs and children."""
+        s2 = self._match_attrs(pat, attrs, s)
+        if s2 is None:
+            return
+        args, n = pat.args, len(children)
+        if pat.op in self.eg.nary:
+            if len(args) == 2 and n == 2:
+                yield from self._match_seq([(args[0], children[0]), (args[1], children[1])], s2)
+                if children[0] != children[1]:
+                    yield from self._match_seq([(args[0], children[1]), (args[1], children[0])], s2)
+            elif len(args) == 2 and n > 2:
+                for i in range(n):
+                    if i and children[i] == children[i - 1]:
+                        continue
+                    rest = Rest(pat.op, children[:i] + children[i + 1 :])
+                    yield from self._match_seq([(args[0], children[i]), (args[1], rest)], s2)
+                    yield from self._match_seq([(args[1], children[i]), (args[0], rest)], s2)
+            elif len(args) == n:
+                yield from self._match_seq(list(zip(args, children)), s2)
+            return
+        if len(args) != n:
+            return
+        yield from self._match_seq(list(zip(args, children)), s2)
+
+    def search(self, lhs: Call, limit: int) -> list[tuple[int, tuple, dict]]:
+        """Matches ``(class id, root e-node, substitution)`` of ``lhs`` anywhere in the graph (stops past ``limit``)."""
+        eg = self.eg
+        out: list[tuple[int, tuple, dict]] = []
+        seen: set = set()
+        context = lhs.op in eg.nary and len(lhs.args) == 2 and not any(isinstance(a, Var) for a in lhs.args)
+        for cid in eg.classes_with(lhs.op):
+            for node in eg.classes[cid].nodes:
+                if node[0] != lhs.op:
+                    continue
+                found = self.match_node(lhs, node[1], node[2], {})
+                if context and 2 < len(node[2]) <= MAX_CONTEXT_ARGS:
+                    found = _chain(found, self._context_matches(lhs, node[2]))
+                for s in found:
+                    key = (cid, self._subst_key(s))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    out.append((cid, node, s))
+                    if len(out) > limit:
+                        return out
+        return out
+
+    def _context_matches(self, lhs: Call, children: tuple) -> Iterator[dict]:
+        p, q = lhs.args
+        n = len(children)
+        for i in range(n):
+            for s1 in self.match_class(p, children[i], {}):
+                for j in range(n):
+                    if j == i:
+                        continue
+                    rest = children[: min(i, j)] + children[min(i, j) + 1 : max(i, j)] + children[max(i, j) + 1 :]
+                    for s2 in self.match_class(q, children[j], s1):
+                        s3 = dict(s2)
+                        s3[CTX] = Rest(lhs.op, rest)
+                        yield s3
+
+    def _subst_key(self, s: dict) -> tuple:
+        out = []
+        for k in sorted(s):
+            v = self._canon_binding(s[k])
+            out.append((k, (v.op, v.children) if isinstance(v, Rest) else v))
+        return tuple(out)
+
+
+def _chain(*its: Iterator[dict]) -> Iterator[dict]:
+    for it in its:
+        yield from it
+
+
+def _all_equal(c: np.ndarray, value: Any) -> bool:
+    try:
+        with np.errstate(all="ignore"):
+            return bool(np.all(c == value))
+    except (TypeError, ValueError):
+        return False
+
+
+# ---- guards ----------------------------------------------------------------------------------
+_COMPARE = {
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "gt": lambda a, b: a > b,
+    "le": lambda a, b: a <= b,
+    "ge": lambda a, b: a >= b,
+}
+_ARITH = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "true_div": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+    "neg": lambda a: -a,
+}
+
+
+def _rule_tables() -> tuple[dict, dict]:
+    try:
+        from rewritediff.rules import helpers
+    except ImportError:
+        return {}, {}
+    return getattr(helpers, "PREDICATES", {}), getattr(helpers, "ATTR_HELPERS", {})
+
+
+def _as_term(eg: EGraph, v: Any) -> Any:
+    return eg.rep(v) if isinstance(v, ClassRef) else v
+
+
+def eval_guard(eg: EGraph, expr: Any, s: dict) -> Any:
+    """Evaluate a guard on e-class facts (and the loader's term predicates on class representatives); undecidable gives None."""
+    if isinstance(expr, Var):
+        v = s.get(expr.name)
+        if isinstance(v, AttrVal):
+            return v.value.value if isinstance(v.value, Constant) else v.value
+        if isinstance(v, int) and not isinstance(v, bool):
+            return ClassRef(eg.find(v))
+        return None
+    if isinstance(expr, Num | Str | NoneLit):
+        return literal(expr)
+    if isinstance(expr, Tuple):
+        return tuple(eval_guard(eg, e, s) for e in expr.items)
+    if not isinstance(expr, Call):
+        return None
+    op = expr.op
+    if op == "and":
+        return all(eval_guard(eg, a, s) is True for a in expr.args)
+    if op == "or":
+        return any(eval_guard(eg, a, s) is True for a in expr.args)
+    if op == "not":
+        v = eval_guard(eg, expr.args[0], s)
+        return None if v is None else not v
+    args = [eval_guard(eg, a, s) for a in expr.args]
+    if op in _COMPARE:
+        if any(a is None for a in args):
+            return None
+        try:
+            return bool(_COMPARE[op](*[int(a) if isinstance(a, ClassRef) else a for a in args]))
+        except TypeError:
+            return None
+    preds, helpers = _rule_tables()
+    result: Any = None
+    try:
+        fn = PREDICATES.get(op)
+        if fn is not None:
+            result = fn(eg, *args)
+        if result is not True and (op in preds or op in helpers):
+            other = (preds.get(op) or helpers[op])(*[_as_term(eg, a) for a in args])
+            result = other if result is None or isinstance(other, bool) and other else result
+        elif fn is None and op in _ARITH:
+            result = _ARITH[op](*args)
+    except Exception:  # noqa: BLE001 - a guard that cannot be decided does not hold
+        return None
+    return result
+
+
+# ---- right-hand sides ------------------------------------------------------------------------------
+class Unbuildable(Exception):
+    """The right-hand side cannot be built for this match (bad types, unknown helper, ...)."""
+
+
+def _weak_const(value: Any, like: Term | None) -> Term:
+    from rewritediff.tensor import as_term
+
+    return as_term(value, like)
+
+
+def instantiate(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_helpers: dict | None = None) -> Term:
+    """Build the right-hand side ``expr`` under substitution ``s`` as a term (raises Unbuildable)."""
+    if isinstance(expr, Var):
+        v = s.get(expr.name, _MISSING)
+        if isinstance(v, Rest):
+            return apply(v.op, *[eg.rep(c) for c in v.children])
+        if isinstance(v, int) and not isinstance(v, bool):
+            return eg.rep(v)
+        raise Unbuildable(f"{expr.name} is not bound to a term")
+    if isinstance(expr, Num):
+        if isinstance(expr.value, bool) or expr.value is None:
+            raise Unbuildable("boolean/None literal as a term")
+        return _weak_const(expr.value, like)
+    if isinstance(expr, Special):
+        raise Unbuildable("special value")
+    if not isinstance(expr, Call):
+        raise Unbuildable(f"cannot build {expr!r}")
+    built: list[Term | None] = [None if isinstance(a, Num) else instantiate(eg, a, s, None, attr_helpers) for a in expr.args]
+    ref = next((b for b in built if b is not None), like)
+    args = [b if b is not None else instantiate(eg, a, s, ref, attr_helpers) for a, b in zip(expr.args, built)]
+    attrs = {name: _attr_value(eg, e, s, attr_helpers) for name, e in expr.attrs}
+    try:
+        return apply(expr.op, *args, **attrs)
+    except Exception as exc:  # noqa: BLE001 - a right-hand side that does not type-check is not used
+        raise Unbuildable(str(exc)) from exc
+
+
+def _attr_value(eg: EGraph, expr: Any, s: dict, helpers: dict | None) -> Any:
+    if isinstance(expr, Var):
+        v = s.get(expr.name, _MISSING)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return eg.rep(v)
+        if not isinstance(v, AttrVal):
+            raise Unbuildable(f"attribute {expr.name} is not bound")
+        return v.value.value if isinstance(v.value, Constant) else v.value
+    if isinstance(expr, Num | Str | NoneLit):
+        return literal(expr)
+    if isinstance(expr, Tuple):
+        return tuple(_attr_value(eg, e, s, helpers) for e in expr.items)
+    if isinstance(expr, Call):
+        fn = (helpers or {}).get(expr.op) or _rule_tables()[0].get(expr.op) or _ARITH.get(expr.op)
+        if fn is None:
+            raise Unbuildable(f"unknown attribute helper {expr.op!r}")
+        try:
+            return fn(*[_attr_value(eg, a, s, helpers) for a in expr.args])
+        except Unbuildable:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise Unbuildable(str(exc)) from exc
+    raise Unbuildable(f"cannot evaluate attribute {expr!r}")

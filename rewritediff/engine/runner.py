@@ -1,0 +1,248 @@
+"""The saturation loop: search every rule, apply the matches, rebuild; a back-off scheduler and hard limits.
+
+The scheduler behaves like egg's ``BackoffScheduler``: a rule whose matches in one iteration
+exceed its limit (1,000 by default) is banned for some iterations (5); every further ban
+doubles both its limit and its ban. Hard limits on e-nodes, iterations and wall time stop the
+run; :class:`RunReport` says why it stopped and how often each rule matched and fired.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewritediff.engine.egraph import EGraph
+from rewritediff.engine.pattern import CTX, Matcher, Rest, Unbuildable, eval_guard, instantiate
+from rewritediff.rules.ast import Call, Rule, Special, Tuple, Var
+from rewritediff.terms import TensorType, apply
+
+DEFAULT_ITER_LIMIT = 30
+DEFAULT_NODE_LIMIT = 10_000
+DEFAULT_TIME_LIMIT = 0.25
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A directed rewrite compiled from a rule (an ``equal`` rule gives one per usable direction)."""
+
+    name: str
+    lhs: Call
+    rhs: Any
+    guard: Any
+    rule: Rule | None = None
+    stabilizes: bool = False
+
+    @property
+    def where(self) -> str:
+        """``file:line`` of the rule (or the rewrite's name)."""
+        if self.rule is not None:
+            return f"{self.rule.source.file}:{self.rule.source.line}"
+        return self.name
+
+
+def pattern_vars(expr: Any, out: set | None = None) -> set:
+    """Names a pattern binds (argument and attribute variables)."""
+    out = set() if out is None else out
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Var):
+            out.add(e.name)
+        elif isinstance(e, Call):
+            stack.extend(e.args)
+            stack.extend(v for _, v in e.attrs)
+        elif isinstance(e, Tuple):
+            stack.extend(e.items)
+    return out
+
+
+def _has_special(expr: Any) -> bool:
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Special):
+            return True
+        if isinstance(e, Call):
+            stack.extend(e.args)
+    return False
+
+
+def compile_rules(rules: list[Rule]) -> list[Rewrite]:
+    """Directed rewrites from ``rewrite`` (``=>``) and ``equal`` (``<=>``) rules; others are ignored.
+
+    Rules from a ``stabilize*.rules`` file are marked: the terms they match are penalised in extraction.
+    """
+    out: list[Rewrite] = []
+    for r in rules:
+        if r.kind not in ("rewrite", "equal") or not r.rhs or not isinstance(r.lhs, Call):
+            continue
+        rhs = r.rhs[0]
+        if _has_special(rhs):
+            continue
+        where = f"{r.source.file}:{r.source.line}"
+        stab = Path(r.source.file).stem.startswith("stabiliz")
+        lv = pattern_vars(r.lhs)
+        if pattern_vars(rhs) <= lv:
+            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab))
+        if r.kind == "equal" and isinstance(rhs, Call) and lv <= pattern_vars(rhs) and (r.guard is None or pattern_vars(r.guard) <= pattern_vars(rhs)):
+            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r))
+    return out
+
+
+@dataclass
+class Step:
+    """One rule application that merged two classes."""
+
+    iteration: int
+    rewrite: Rewrite
+    cid: int
+    term: Any
+
+
+@dataclass
+class RunReport:
+    """Why saturation stopped, its size, and per-rule match and firing counts."""
+
+    stop_reason: str = ""
+    iterations: int = 0
+    nodes: int = 0
+    classes: int = 0
+    seconds: float = 0.0
+    matches: dict[str, int] = field(default_factory=dict)
+    fired: dict[str, int] = field(default_factory=dict)
+    bans: dict[str, int] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [
+            f"stopped: {self.stop_reason} after {self.iterations} iteration(s), {self.nodes} e-nodes, {self.classes} e-classes, {self.seconds * 1e3:.1f} ms"
+        ]
+        for name in sorted(self.matches, key=lambda k: (-self.matches[k], k)):
+            ban = f", banned {self.bans[name]}x" if self.bans.get(name) else ""
+            lines.append(f"  {name}: {self.matches[name]} match(es), fired {self.fired.get(name, 0)}{ban}")
+        return "\n".join(lines)
+
+
+class _Stats:
+    __slots__ = ("times_banned", "banned_until")
+
+    def __init__(self) -> None:
+        self.times_banned = 0
+        self.banned_until = 0
+
+
+class Runner:
+    """Equality saturation over an e-graph with back-off scheduling and hard limits."""
+
+    def __init__(
+        self,
+        rewrites: list[Rewrite],
+        *,
+        iter_limit: int = DEFAULT_ITER_LIMIT,
+        node_limit: int = DEFAULT_NODE_LIMIT,
+        time_limit: float = DEFAULT_TIME_LIMIT,
+        match_limit: int = 1000,
+        ban_length: int = 5,
+        attr_helpers: dict | None = None,
+    ) -> None:
+        self.rewrites = rewrites
+        self.iter_limit = iter_limit
+        self.node_limit = node_limit
+        self.time_limit = time_limit
+        self.match_limit = match_limit
+        self.ban_length = ban_length
+        self.attr_helpers = attr_helpers
+
+    def run(self, eg: EGraph, start: float | None = None) -> RunReport:
+        """Saturate ``eg`` until no rule changes it or a limit is hit."""
+        t0 = time.perf_counter() if start is None else start
+        deadline = t0 + self.time_limit
+        report = RunReport()
+        stats = [_Stats() for _ in self.rewrites]
+        matcher = Matcher(eg)
+        eg.rebuild()
+        reason = ""
+        it = 0
+        while not reason:
+            if it >= self.iter_limit:
+                reason = "iteration limit"
+                break
+            before = (eg.num_nodes, eg.unions)
+            found: list[tuple[int, list]] = []
+            banned_any = False
+            for k, rw in enumerate(self.rewrites):
+                st = stats[k]
+                if st.banned_until > it:
+                    banned_any = True
+                    continue
+                limit = self.match_limit << st.times_banned
+                ms = matcher.search(rw.lhs, limit)
+                report.matches[rw.where] = report.matches.get(rw.where, 0) + len(ms)
+                if len(ms) > limit:
+                    st.banned_until = it + (self.ban_length << st.times_banned)
+                    st.times_banned += 1
+                    report.bans[rw.where] = report.bans.get(rw.where, 0) + 1
+                    banned_any = True
+                elif ms:
+                    found.append((k, ms))
+                if time.perf_counter() > deadline:
+                    reason = "time limit"
+                    break
+            it += 1
+            for k, ms in found:
+                if reason:
+                    break
+                rw = self.rewrites[k]
+                for n, (cid, node, s) in enumerate(ms):
+                    if self._apply(eg, rw, cid, node, s, it, report):
+                        report.fired[rw.where] = report.fired.get(rw.where, 0) + 1
+                    if n % 32 == 31 and time.perf_counter() > deadline:
+                        reason = "time limit"
+                        break
+                    if eg.num_nodes > self.node_limit:
+                        reason = "node limit"
+                        break
+            eg.rebuild()
+            if reason:
+                break
+            if eg.num_nodes > self.node_limit:
+                reason = "node limit"
+            elif time.perf_counter() > deadline:
+                reason = "time limit"
+            elif (eg.num_nodes, eg.unions) == before:
+                if not banned_any:
+                    reason = "saturated"
+                else:
+                    for st in stats:
+                        st.banned_until = min(st.banned_until, it)
+        report.stop_reason = reason
+        report.iterations = it
+        report.nodes = eg.num_nodes
+        report.classes = eg.num_classes
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> bool:
+        if rw.guard is not None and eval_guard(eg, rw.guard, s) is not True:
+            return False
+        like = eg.rep(cid)
+        try:
+            term = instantiate(eg, rw.rhs, s, like, self.attr_helpers)
+            ctx = s.get(CTX)
+            if isinstance(ctx, Rest):
+                term = apply(ctx.op, term, *[eg.rep(c) for c in ctx.children])
+        except Unbuildable:
+            return False
+        except Exception:  # noqa: BLE001 - a right-hand side that fails to build is not applied
+            return False
+        if not isinstance(term.type, TensorType) or term.type != like.type:
+            return False
+        new = eg.add_term(term)
+        if rw.stabilizes:
+            eg.unstable.append(node)
+        if eg.union(cid, new):
+            report.steps.append(Step(it, rw, eg.find(cid), term))
+            return True
+        return False
