@@ -12,7 +12,8 @@ from rewritediff.errors import ShapeError
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic sigmoid, exact for large |x| on both sides."""
     x = np.asarray(x)
-    dt = np.result_type(x.dtype, np.float16) if x.dtype.kind == "f" else np.float64
+    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    x = x.astype(dt, copy=False)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(dt, copy=False)
 
@@ -20,8 +21,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) without overflow."""
     x = np.asarray(x)
-    dt = x.dtype if x.dtype.kind == "f" else np.float64
-    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(dt, copy=False)
+    x = x.astype(x.dtype if x.dtype.kind == "f" else np.float64, copy=False)
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
 def dimshuffle(x: np.ndarray, pattern: tuple) -> np.ndarray:
@@ -42,6 +43,14 @@ def dimshuffle(x: np.ndarray, pattern: tuple) -> np.ndarray:
         if p == "x":
             shape.insert(i, 1)
     return y.reshape(shape)
+
+
+def transpose(x: np.ndarray, pattern: tuple) -> np.ndarray:
+    """np.transpose by a permutation pattern; trailing length-1 dims beyond it are dropped first."""
+    x = np.asarray(x)
+    if x.ndim == len(pattern):
+        return np.transpose(x, pattern)
+    return dimshuffle(x, pattern)
 
 
 def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:

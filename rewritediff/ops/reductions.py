@@ -55,7 +55,7 @@ def _infer(rule: str) -> Any:
         if rule == "same":
             dt = x.dtype
         elif rule == "sum":
-            dt = "int64" if x.dtype == "bool" or x.dtype.startswith(("int", "uint")) and x.dtype not in ("int64", "uint64") else x.dtype
+            dt = "uint64" if x.dtype in ("uint8", "uint16", "uint32") else "int64" if x.dtype in ("bool", "int8", "int16", "int32") else x.dtype
         elif rule == "float":
             dt = as_float(x.dtype)
         elif rule == "bool":

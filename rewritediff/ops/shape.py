@@ -58,11 +58,9 @@ def _ds_infer(args: tuple, attrs: dict) -> TensorType:
 
 def _ds_emit(a: list[str], k: dict) -> str:
     pattern = k["pattern"]
-    dims = [p for p in pattern if p != "x"]
-    if pattern == (1, 0):
-        return f"{a[0]}.T"
-    if "x" not in pattern and len(dims) == len(pattern):
-        return f"np.transpose({a[0]}, {pattern!r})"
+    if "x" not in pattern and sorted(pattern) == list(range(len(pattern))):
+        # a permutation, unless trailing length-1 dims are dropped (the argument's ndim is not an attribute)
+        return f"rt.transpose({a[0]}, {pattern!r})"
     return f"rt.dimshuffle({a[0]}, {pattern!r})"
 
 
@@ -508,12 +506,15 @@ def _alloc_prepare(args: tuple, attrs: dict) -> dict:
 def _alloc_infer(args: tuple, attrs: dict) -> TensorType:
     v = args[0]
     shape = attrs["shape"]
+    msg = f"alloc: cannot broadcast a value of shape {fmt_shape(v.static_shape)} to {fmt_shape(shape)}"
     if v.ndim > len(shape):
-        raise ShapeError(f"alloc: cannot broadcast a value of shape {fmt_shape(v.static_shape)} to {fmt_shape(shape)}")
-    out = broadcast_shapes("alloc", [v.static_shape, shape])
-    for d, o in zip(shape, out):
-        if d is not None and d != o:
-            raise ShapeError(f"alloc: cannot broadcast a value of shape {fmt_shape(v.static_shape)} to {fmt_shape(shape)}")
+        raise ShapeError(msg)
+    try:
+        out = broadcast_shapes("alloc", [v.static_shape, shape])
+    except ShapeError:
+        raise ShapeError(msg) from None
+    if any(d is not None and d != o for d, o in zip(shape, out)):
+        raise ShapeError(msg)
     return TensorType(v.dtype, shape)
 
 
