@@ -215,10 +215,12 @@ def _strip_line(line: str) -> str:
 class _Rules(Transformer):
     """Statement trees -> Rule objects with their Source."""
 
-    def __init__(self, filename: str, lines: list[str]) -> None:
+    def __init__(self, filename: str, lines: list[str], positions: dict, keep: list) -> None:
         super().__init__()
         self.filename = filename
         self.lines = lines
+        self.positions = positions
+        self.keep = keep
 
     def _rule(self, kind: str, meta: Any, lhs: Any, rhs: tuple, cot: tuple = (), guard: Any = None) -> Rule:
         line, col = meta.line, meta.column
@@ -256,6 +258,8 @@ class _Rules(Transformer):
         name, params = items[0], items[1]
         attrs = items[2] if len(items) > 3 else ()
         lhs = Call(str(name), params, attrs)
+        self.positions[id(lhs)] = (name.line, name.column)
+        self.keep.append(lhs)
         return self._rule("def", meta, lhs, (items[-1],))
 
     def start(self, items: list) -> list:
@@ -312,7 +316,11 @@ _TERMINAL_TEXT = {
 
 
 def _pretty(name: str) -> str:
-    return _TERMINAL_TEXT.get(name, name.lower() if name.isupper() else name)
+    if name in _TERMINAL_TEXT:
+        return _TERMINAL_TEXT[name]
+    if name in ("TRUE", "FALSE", "NONE"):
+        return name.capitalize()
+    return repr(name.lower()) if name.isupper() else name
 
 
 def parse(text: str, filename: str = "<string>") -> Parsed:
@@ -327,7 +335,7 @@ def parse(text: str, filename: str = "<string>") -> Parsed:
     keep: list = []
     try:
         tree = _ToAst(filename, text, positions, keep).transform(tree)
-        rules = _Rules(filename, text.splitlines()).transform(tree)
+        rules = _Rules(filename, text.splitlines(), positions, keep).transform(tree)
     except VisitError as exc:  # pragma: no cover - the grammar only produces valid trees
         raise RuleError(f"{filename}:0:0: {exc.orig_exc}") from None
     return Parsed(rules if isinstance(rules, list) else [], positions, keep)

@@ -189,7 +189,7 @@ class Validator:
             bound[f"{star}_i"] = "argument"
             bound["rest"] = "others"
         else:
-            self.check_call(rule, Call(lhs.op, lhs.args, lhs.attrs), len(lhs.args))
+            self.check_call(rule, lhs, len(lhs.args))
             for a in lhs.args:
                 if isinstance(a, Star):
                     raise fail(rule, self.pos(a, rule), f"*{a.name} must be the only argument of the pattern")
