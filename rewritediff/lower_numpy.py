@@ -230,7 +230,7 @@ def _numexpr_call(group: list[Term], names: dict[int, str], namespace: dict, tna
         tmpl = get_op(m.op).numexpr
         text[m.uid] = tmpl(parts) if callable(tmpl) else tmpl.format(*parts)
     expr = text[group[-1].uid]
-    signature = [(f"v{i}", np.dtype(p.dtype).type) for i, p in enumerate(params)]
+    signature = [(f"v{i}", bool if p.dtype == "bool" else np.dtype(p.dtype).type) for i, p in enumerate(params)]
     fname = f"_ne_{tname}"
     namespace[fname] = numexpr.NumExpr(expr, signature=signature)
     namespace.setdefault("_ne_text", {})[fname] = expr

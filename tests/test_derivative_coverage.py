@@ -1,0 +1,251 @@
+"""Every op in the registry, checked by one table: L-op against finite differences, R-op
+against a finite-difference J.v, and the two against each other by <u, J v> = <J^T u, v>.
+
+Registering an op without an entry here (or in NON_DIFFERENTIABLE) fails
+``test_every_op_is_covered``; an entry whose op has no derivative rule fails its check.
+"""
+
+import numpy as np
+import pytest
+
+import rewritediff as rd
+from rewritediff.ops import REGISTRY
+
+EPS = 1e-6
+
+
+def _sample(domain, shape, rng):
+    if domain == "grid":
+        return rng.integers(-8, 8, shape) * 0.125
+    if domain == "pos":
+        return rng.uniform(0.5, 2.0, shape)
+    if domain == "unit":
+        return rng.uniform(-0.8, 0.8, shape)
+    if domain == "nz":
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
+    if domain == "distinct":
+        return rng.permutation(np.arange(int(np.prod(shape)))).reshape(shape) * 0.37 + rng.uniform(0, 0.1, shape)
+    return rng.uniform(-2.0, 2.0, shape)
+
+
+def _spd(a):
+    n = a.static_shape[0]
+    return rd.dot(a, a.T) + rd.constant(3.0 * np.eye(n))
+
+
+def C(op, shapes, build, domain="any", rtol=1e-5, eps=EPS):
+    """A case: the op it covers, input shapes, a builder, an input domain (one for all, or one per input)."""
+    n = CASE_COUNT[op] = CASE_COUNT.get(op, -1) + 1
+    return pytest.param(op, shapes, build, domain, rtol, eps, id=f"{op}-{n}")
+
+
+CASE_COUNT: dict = {}
+IDX = np.array([2, 0, 2])
+
+CASES = [
+    # elementwise
+    C("add", [(3, 4), (1, 4)], lambda a, b: a + b),
+    C("add", [(3,), (3,), (3,)], lambda a, b, c: rd.add(a, b, c)),
+    C("mul", [(3, 4), (3, 1)], lambda a, b: a * b),
+    C("mul", [(3,), (3,), ()], lambda a, b, c: rd.mul(a, b, c)),
+    C("sub", [(3,), ()], lambda a, b: a - b),
+    C("true_div", [(3,), (3,)], lambda a, b: a / b, ["any", "pos"]),
+    C("neg", [(3,)], lambda a: -a),
+    C("reciprocal", [(3,)], lambda a: rd.reciprocal(a), "pos"),
+    C("pow", [(3,), (3,)], lambda a, b: a**b, ["pos", "any"]),
+    C("pow", [(3,)], lambda a: a**3.0),
+    C("sqr", [(3,)], lambda a: rd.sqr(a)),
+    C("exp", [(3,)], rd.exp),
+    C("log", [(3,)], rd.log, "pos"),
+    C("log1p", [(3,)], rd.log1p, "pos"),
+    C("expm1", [(3,)], rd.expm1),
+    C("sqrt", [(3,)], rd.sqrt, "pos"),
+    C("sin", [(3,)], rd.sin),
+    C("cos", [(3,)], rd.cos),
+    C("tan", [(3,)], rd.tan, "unit"),
+    C("tanh", [(3,)], rd.tanh),
+    C("arcsin", [(3,)], rd.arcsin, "unit"),
+    C("arccos", [(3,)], rd.arccos, "unit"),
+    C("arctan", [(3,)], rd.arctan),
+    C("sinh", [(3,)], rd.sinh),
+    C("cosh", [(3,)], rd.cosh),
+    C("sigmoid", [(3,)], rd.sigmoid),
+    C("softplus", [(3,)], rd.softplus),
+    C("abs", [(3,)], rd.abs, "nz"),
+    C("maximum", [(4,), (4,)], rd.maximum, "distinct"),
+    C("minimum", [(4,), (4,)], rd.minimum, "distinct"),
+    C("switch", [(4,), (4,)], lambda a, b: rd.switch(rd.constant(np.array([True, False, True, False])), a, b)),
+    C("clip", [(4,), (4,), (4,)], lambda x, lo, hi: rd.clip(x, lo - 3.0, hi + 3.0)),
+    C("clip", [(4,)], lambda x: rd.clip(x, -0.5, 0.5) * 1.0, "distinct"),
+    C("cast", [(3,)], lambda a: rd.cast(rd.cast(a, "float32"), "float64"), "grid", 1e-3, 0.25),
+    # reductions
+    C("sum", [(3, 4)], lambda a: a.sum()),
+    C("sum", [(3, 4)], lambda a: a.sum(axis=0)),
+    C("sum", [(3, 4)], lambda a: a.sum(axis=-1, keepdims=True)),
+    C("sum", [(2, 3, 4)], lambda a: a.sum(axis=(0, 2))),
+    C("prod", [(3, 4)], lambda a: a.prod(axis=1), "nz"),
+    C("prod", [(3,)], lambda a: a.prod(), "nz"),
+    C("max", [(3, 4)], lambda a: a.max(axis=1), "distinct"),
+    C("max", [(3, 4)], lambda a: a.max(), "distinct"),
+    C("min", [(3, 4)], lambda a: a.min(axis=0, keepdims=True), "distinct"),
+    C("mean", [(3, 4)], lambda a: a.mean(axis=1)),
+    C("mean", [(3, 4)], lambda a: a.mean()),
+    C("var", [(3, 4)], lambda a: a.var(axis=1)),
+    C("var", [(3, 4)], lambda a: rd.var(a, ddof=1)),
+    C("std", [(3, 4)], lambda a: a.std(axis=0), "distinct"),
+    # products
+    C("dot", [(2, 3), (3, 4)], rd.dot),
+    C("dot", [(3,), (3, 4)], rd.dot),
+    C("dot", [(2, 3), (3,)], rd.dot),
+    C("dot", [(3,), (3,)], rd.dot),
+    C("dot", [(), (3,)], rd.dot),
+    C("matmul", [(2, 3, 4), (2, 4, 5)], rd.matmul),
+    C("matmul", [(2, 3, 4), (4, 5)], rd.matmul),
+    C("tensordot", [(2, 3, 4), (3, 4, 5)], lambda a, b: rd.tensordot(a, b, axes=2)),
+    C("tensordot", [(2, 3), (4, 3)], lambda a, b: rd.tensordot(a, b, axes=((1,), (1,)))),
+    C("outer", [(3,), (4,)], rd.outer),
+    C("einsum", [(2, 3), (3, 4)], lambda a, b: rd.einsum("ij,jk->ik", a, b)),
+    C("einsum", [(3, 3)], lambda a: rd.einsum("ii->", a)),
+    C("einsum", [(2, 3), (3,), (2,)], lambda a, b, c: rd.einsum("ij,j,i->", a, b, c)),
+    C("trace", [(3, 3)], rd.trace),
+    C("diag", [(3,)], lambda a: rd.diag(a, k=1)),
+    C("diag", [(3, 4)], lambda a: rd.diag(a)),
+    # linear algebra
+    C("matrix_inverse", [(3, 3)], lambda a: rd.linalg.inv(_spd(a))),
+    C("det", [(3, 3)], lambda a: rd.linalg.det(_spd(a))),
+    C("slogdet_logabs", [(3, 3)], lambda a: rd.linalg.slogdet(_spd(a))[1]),
+    C("solve", [(3, 3), (3,)], lambda a, b: rd.linalg.solve(_spd(a), b)),
+    C("solve", [(3, 3), (3, 2)], lambda a, b: rd.linalg.solve(_spd(a), b)),
+    C("cholesky", [(3, 3)], lambda a: rd.linalg.cholesky(_spd(a))),
+    C("cholesky", [(3, 3)], lambda a: rd.linalg.cholesky(_spd(a), lower=False)),
+    # shape
+    C("dimshuffle", [(3, 4)], lambda a: a.T),
+    C("dimshuffle", [(3, 1)], lambda a: a.dimshuffle("x", 0)),
+    C("reshape", [(3, 4)], lambda a: a.reshape((2, 6))),
+    C("broadcast_to", [(1, 4)], lambda a: rd.broadcast_to(a, (3, 4))),
+    C("specify_shape", [(3,)], lambda a: rd.specify_shape(a, (3,))),
+    C("join", [(2, 3), (1, 3)], lambda a, b: rd.concatenate([a, b], axis=0)),
+    C("join", [(2, 3), (2, 1)], lambda a, b: rd.concatenate([a, b], axis=-1)),
+    C("stack", [(3,), (3,)], lambda a, b: rd.stack([a, b], axis=1)),
+    C("repeat", [(2, 3)], lambda a: rd.repeat(a, 2, axis=1)),
+    C("repeat", [(2, 3)], lambda a: rd.repeat(a, 2)),
+    C("tile", [(2, 3)], lambda a: rd.tile(a, (2, 2))),
+    C("alloc", [(3,)], lambda a: rd.alloc(a, 2, 3)),
+    C("fill", [(3,), ()], lambda a, v: rd.fill(a, v)),
+    C("subtensor", [(5,)], lambda a: a[1:4]),
+    C("subtensor", [(5, 3)], lambda a: a[::-2, 1]),
+    C("subtensor", [(5,)], lambda a: a[None, -1]),
+    C("subtensor", [(5, 3)], lambda a: a[IDX]),
+    C("subtensor", [(5, 3)], lambda a: a[IDX, 1:]),
+    C("set_subtensor", [(5,), (2,)], lambda a, b: rd.set_subtensor(a[1:3], b)),
+    C("set_subtensor", [(5,), ()], lambda a, b: rd.set_subtensor(a[np.array([0, 3])], b)),
+    C("inc_subtensor", [(5,), (2,)], lambda a, b: rd.inc_subtensor(a[1:3], b)),
+    C("inc_subtensor", [(5, 2), (3, 2)], lambda a, b: rd.inc_subtensor(a[IDX], b)),
+    # special
+    C("softmax", [(2, 3)], lambda a: rd.softmax(a, axis=-1)),
+    C("softmax", [(2, 3)], lambda a: rd.softmax(a, axis=None)),
+    C("log_softmax", [(2, 3)], lambda a: rd.log_softmax(a, axis=1)),
+    C("logsumexp", [(2, 3)], lambda a: rd.logsumexp(a, axis=1, keepdims=True)),
+    C("logsumexp", [(2, 3)], lambda a: rd.logsumexp(a)),
+    # helpers the rules use
+    C("expand_like", [(3,), (3, 4)], lambda g, x: rd.apply("expand_like", g, x, axis=1)),
+    C("reshape_like", [(12,), (3, 4)], lambda g, x: rd.apply("reshape_like", g, x)),
+    C("sum_to", [(3, 4), (1, 4)], lambda g, x: rd.apply("sum_to", g, x)),
+    C("broadcast_like", [(1, 4), (3, 4)], lambda g, x: rd.apply("broadcast_like", g, x)),
+    C("diag_embed_like", [(3,), (3, 4)], lambda g, x: rd.apply("diag_embed_like", g, x, k=1)),
+    C("unrepeat", [(2, 6), (2, 3)], lambda g, x: rd.apply("unrepeat", g, x, repeats=2, axis=1)),
+    C("untile", [(4, 6), (2, 3)], lambda g, x: rd.apply("untile", g, x, reps=(2, 2))),
+    C("phi", [(3, 3)], lambda a: rd.apply("phi", a)),
+]
+
+# ops whose outputs carry no gradient: (how the gradient of their input must come out)
+NON_DIFFERENTIABLE = {
+    **dict.fromkeys(["lt", "gt", "le", "ge", "eq", "neq", "sign", "floor", "ceil", "round", "argmax", "argmin", "slogdet_sign"], "zero"),
+    **dict.fromkeys(["and_", "or_", "not_", "all", "any"], "zero"),
+    **dict.fromkeys(["zeros_like", "ones_like", "shape", "shape_i", "count", "eye_like"], "disconnected"),
+}
+# ops whose derivative is deliberately not the mathematical one, tested in test_gradient.py,
+# or that take no arguments, or whose second derivative is null by design
+EXEMPT = {"zero_grad", "disconnected_grad", "undefined_grad", "grad_clip", "grad_scale", "arange", "eye", "prod_others", "input", "shared", "const"}
+
+
+def test_every_op_is_covered():
+    covered = {p.values[0] for p in CASES} | set(NON_DIFFERENTIABLE) | EXEMPT
+    builtin = {n for n, op in REGISTRY.items() if getattr(op, "expand", None) is None}
+    missing = sorted(builtin - covered)
+    assert not missing, f"ops without a derivative-coverage case: {missing}"
+
+
+def _fd_jvp(f, xs, vs, eps=EPS):
+    plus = f(*[x + eps * v for x, v in zip(xs, vs)])
+    minus = f(*[x - eps * v for x, v in zip(xs, vs)])
+    return (np.asarray(plus) - np.asarray(minus)) / (2 * eps)
+
+
+@pytest.mark.parametrize("op, shapes, build, domain, rtol, eps", CASES)
+def test_derivatives(op, shapes, build, domain, rtol, eps):
+    rng = np.random.default_rng(1234)
+    domains = domain if isinstance(domain, list) else [domain] * len(shapes)
+    xs_t = [rd.tensor(f"x{i}", shape=s) for i, s in enumerate(shapes)]
+    y = build(*xs_t)
+    assert y.op == op or any(t.op == op for t in rd.terms.toposort([y])), f"the case does not build {op}"
+    xs = [_sample(d, s, rng) for d, s in zip(domains, shapes)]
+    f = rd.function(xs_t, y)
+    y_val = np.asarray(f(*xs))
+    u = rng.normal(size=y_val.shape)
+    vs = [rng.normal(size=s) for s in shapes]
+    # L-op against finite differences along random directions
+    us_t = rd.tensor("u", shape=y_val.shape)
+    lops = rd.Lop(y, xs_t, us_t, disconnected_inputs="ignore")
+    lop_vals = [np.asarray(v) for v in rd.function(xs_t + [us_t], list(lops), on_unused_input="ignore")(*xs, u)]
+    fd = _fd_jvp(f, xs, vs, eps)
+    lhs = float(np.sum(u * fd))
+    rhs = float(sum(np.sum(g * v) for g, v in zip(lop_vals, vs)))
+    assert rhs == pytest.approx(lhs, rel=rtol * 10, abs=1e-6), "L-op disagrees with finite differences"
+    # R-op against finite differences
+    vs_t = [rd.tensor(f"v{i}", shape=s) for i, s in enumerate(shapes)]
+    rop = rd.Rop(y, xs_t, vs_t, disconnected_outputs="ignore")
+    rop_val = np.asarray(rd.function(xs_t + vs_t, rop, on_unused_input="ignore")(*xs, *vs))
+    np.testing.assert_allclose(rop_val, fd, rtol=rtol * 10, atol=1e-6, err_msg="R-op disagrees with finite differences")
+    # adjointness of the two
+    assert float(np.sum(u * rop_val)) == pytest.approx(rhs, rel=max(1e-8, rtol * 1e-3), abs=1e-9)
+
+
+@pytest.mark.parametrize("op", sorted(NON_DIFFERENTIABLE))
+def test_non_differentiable(op):
+    x = rd.tensor("x", shape=(3, 3))
+    build = {
+        "lt": lambda a: rd.lt(a, 0.0),
+        "gt": lambda a: rd.gt(a, 0.0),
+        "le": lambda a: rd.le(a, 0.0),
+        "ge": lambda a: rd.ge(a, 0.0),
+        "eq": lambda a: rd.eq(a, 0.0),
+        "neq": lambda a: rd.neq(a, 0.0),
+        "sign": rd.sign,
+        "floor": rd.floor,
+        "ceil": rd.ceil,
+        "round": rd.round,
+        "argmax": lambda a: rd.argmax(a, axis=0),
+        "argmin": lambda a: rd.argmin(a, axis=1),
+        "slogdet_sign": lambda a: rd.linalg.slogdet(a)[0],
+        "and_": lambda a: rd.and_(a > 0.0, a < 1.0),
+        "or_": lambda a: rd.or_(a > 0.0, a < 1.0),
+        "not_": lambda a: rd.not_(a > 0.0),
+        "all": lambda a: rd.all(a > 0.0),
+        "any": lambda a: rd.any(a > 0.0, axis=0),
+        "zeros_like": rd.zeros_like,
+        "ones_like": rd.ones_like,
+        "shape": lambda a: a.shape,
+        "shape_i": lambda a: rd.shape_i(a, 0),
+        "count": lambda a: rd.apply("count", a, axis=0),
+        "eye_like": lambda a: rd.apply("eye_like", a),
+    }[op]
+    y = build(x)
+    assert any(t.op == op for t in rd.terms.toposort([y]))
+    cost = rd.cast(y, "float64").sum()
+    if NON_DIFFERENTIABLE[op] == "zero":
+        g = rd.grad(cost, x)
+        np.testing.assert_array_equal(rd.function([x], g)(np.ones((3, 3))), np.zeros((3, 3)))
+    else:
+        with pytest.raises(rd.DisconnectedInputError):
+            rd.grad(cost, x)
