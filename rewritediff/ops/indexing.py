@@ -272,11 +272,8 @@ def _write_infer(op: str) -> Any:
         msg = f"{op}: cannot broadcast y of shape {fmt_shape(y.static_shape)} to the indexed shape {fmt_shape(target)} (x of shape {fmt_shape(x.static_shape)})"
         if y.ndim > len(target):
             raise ShapeError(msg)
-        try:
-            out = broadcast_shapes(op, [y.static_shape, target])
-        except ShapeError:
-            raise ShapeError(msg) from None
-        if any(t is not None and o != t for o, t in zip(out, target)):
+        aligned = zip(y.static_shape, target[len(target) - y.ndim :])
+        if any(yd is not None and td is not None and yd not in (1, td) for yd, td in aligned):
             raise ShapeError(msg)
         return x.type
 

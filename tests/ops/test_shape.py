@@ -212,7 +212,16 @@ def test_zeros_with_symbolic_dim() -> None:
 
 @pytest.mark.parametrize(
     ("args", "dtype"),
-    [((5,), None), ((2, 9, 3), None), ((5, 1, -1), None), ((0.0, 1.0, 0.25), None), ((1, 2.5, 0.5), None), ((3, 1), None), ((0, 5), "float32"), ((-2, 2), "int8")],
+    [
+        ((5,), None),
+        ((2, 9, 3), None),
+        ((5, 1, -1), None),
+        ((0.0, 1.0, 0.25), None),
+        ((1, 2.5, 0.5), None),
+        ((3, 1), None),
+        ((0, 5), "float32"),
+        ((-2, 2), "int8"),
+    ],
 )
 def test_arange(args: tuple, dtype) -> None:
     term = rd.arange(*args, dtype=dtype)
