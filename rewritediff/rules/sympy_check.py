@@ -75,6 +75,12 @@ DOMAINS: dict[str, Callable[..., bool]] = {
 """Conditions on the sample points of an op's check (argument values in order), beyond being finite and real."""
 
 
+ARG_FORMS: dict[str, tuple] = {
+    "switch": (lambda c: sympy.Gt(c, 0), None, None),
+}
+"""How an op's real sample symbols become its SymPy arguments (a boolean condition for switch)."""
+
+
 class Unsupported(Exception):
     """An expression with no SymPy counterpart (the rule is skipped, not failed)."""
 
@@ -130,7 +136,7 @@ class Problem:
     @property
     def message(self) -> str:
         """file:line:col: what is wrong."""
-        at = ", ".join(f"{k}={v:.4g}" for k, v in self.point.items())
+        at = ", ".join(f"{k}={v:.4g}" if math.isfinite(v) else k for k, v in self.point.items())
         where = f" (at {at})" if at else ""
         return f"{self.rule.source}: d {self.rule.op}: the partial w.r.t. argument {self.arg} is {self.got}, but sympy.diff gives {self.expected}{where}\n    {self.rule.text}"
 
@@ -172,10 +178,14 @@ def _numeric_mismatch(expected: Any, got: Any, symbols: list, seed: int, domain:
             return {str(s): v for s, v in point.items()}
         if valid >= 6:
             break
+    if valid < 2:
+        return {"no valid sample point": math.nan}
     return None
 
 
 def _same(expected: Any, got: Any, symbols: list, seed: int, domain: Callable[..., bool] | None = None) -> dict | None:
+    if expected == got:
+        return None
     if _smooth(expected) and _smooth(got):
         try:
             if sympy.simplify(expected - got) == 0:
@@ -198,8 +208,10 @@ def check_rule(rule: Rule) -> list[Problem] | None:
         symbols = [sympy.Symbol(f"{star}{i}", real=True) for i in range(3)]
     else:
         symbols = [sympy.Symbol(a.name, real=True) for a in rule.lhs.args]
+    forms = ARG_FORMS.get(op, ())
+    sym_args = [f(s) if i < len(forms) and (f := forms[i]) is not None else s for i, s in enumerate(symbols)]
     try:
-        out = fn(*symbols)
+        out = fn(*sym_args)
     except Exception:  # noqa: BLE001 - an op whose SymPy form needs attributes
         return None
     if not od.differentiable:
@@ -209,15 +221,15 @@ def check_rule(rule: Rule) -> list[Problem] | None:
             if not isinstance(r, Special) and not (isinstance(r, Num) and r.value == 0):
                 problems.append(Problem(rule, i, "0 (the op is piecewise constant)", _text(r)))
         return problems
-    env_base = {a.name: s for a, s in zip(rule.lhs.args, symbols) if isinstance(a, Var)}
+    env_base = {a.name: s for a, s in zip(rule.lhs.args, sym_args) if isinstance(a, Var)}
     env_base["out"] = out
     problems: list[Problem] = []
     checked = False
     for i, sym in enumerate(symbols):
         env = dict(env_base)
         if variadic:
-            others = symbols[:i] + symbols[i + 1 :]
-            env[f"{star}_i"] = sym
+            others = sym_args[:i] + sym_args[i + 1 :]
+            env[f"{star}_i"] = sym_args[i]
             env["rest"] = fn(*others)
             rhs = rule.rhs[0]
         else:
@@ -228,7 +240,7 @@ def check_rule(rule: Rule) -> list[Problem] | None:
             got = expr_to_sympy(rhs, env)
         except Unsupported:
             continue
-        if isinstance(got, sympy.logic.boolalg.Boolean):
+        if got.is_Relational or isinstance(got, sympy.logic.boolalg.BooleanFunction | sympy.logic.boolalg.BooleanAtom):
             got = sympy.Piecewise((1, got), (0, True))
         expected = sympy.diff(out, sym)
         checked = True
