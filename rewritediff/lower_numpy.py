@@ -181,8 +181,8 @@ def _fusion_groups(order: list[Term], roots: list[Term]) -> dict[int, list[Term]
     """Maximal elementwise trees (members used once, inside the tree) worth one numexpr call; keyed by root uid."""
     consumers: dict[int, int] = {}
     for node in order:
-        for a in {a.uid for a in node.args}:
-            consumers[a] = consumers.get(a, 0) + 1
+        for a in node.args:
+            consumers[a.uid] = consumers.get(a.uid, 0) + 1
     for r in roots:
         consumers[r.uid] = consumers.get(r.uid, 0) + 2
     members: dict[int, list[Term]] = {}

@@ -53,21 +53,33 @@ def transpose(x: np.ndarray, pattern: tuple) -> np.ndarray:
     return dimshuffle(x, pattern)
 
 
-def sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum ``g`` over the axes along which an array of ``shape`` was broadcast to g's shape."""
+def sum_to(g: np.ndarray, shape: tuple, batch: int = 0) -> np.ndarray:
+    """Sum ``g`` over the axes along which an array of ``shape`` was broadcast to g's shape.
+
+    The first ``batch`` dims of g are kept as they are (a batch of gradients).
+    """
     g = np.asarray(g)
-    if g.shape == tuple(shape):
+    shape = tuple(shape)
+    if g.shape[batch:] == shape:
         return g
-    lead = g.ndim - len(shape)
+    lead = g.ndim - batch - len(shape)
     if lead < 0:
-        raise ShapeError(f"sum_to: cannot sum shape {g.shape} down to {tuple(shape)}")
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+        raise ShapeError(f"sum_to: cannot sum shape {g.shape} down to {shape}")
+    axes = tuple(range(batch, batch + lead)) + tuple(batch + lead + i for i, d in enumerate(shape) if d == 1 and g.shape[batch + lead + i] != 1)
     out = g.sum(axis=axes, keepdims=True) if axes else g
     if lead:
-        out = out.reshape(out.shape[lead:])
-    if out.shape != tuple(shape):
-        raise ShapeError(f"sum_to: cannot sum shape {g.shape} down to {tuple(shape)}")
+        out = out.reshape(out.shape[:batch] + out.shape[batch + lead :])
+    if out.shape[batch:] != shape:
+        raise ShapeError(f"sum_to: cannot sum shape {g.shape} down to {shape}")
     return out
+
+
+def broadcast_batched(g: np.ndarray, shape: tuple, batch: int) -> np.ndarray:
+    """Broadcast g's dims after the first ``batch`` to ``shape``, keeping the batch dims."""
+    g = np.asarray(g)
+    core = g.ndim - batch
+    g = g.reshape(g.shape[:batch] + (1,) * (len(shape) - core) + g.shape[batch:])
+    return np.broadcast_to(g, g.shape[:batch] + tuple(shape))
 
 
 def specify_shape(x: np.ndarray, shape: tuple) -> np.ndarray:
@@ -174,13 +186,14 @@ def inc_subtensor(x: np.ndarray, y: Any, index: tuple) -> np.ndarray:
     return out
 
 
-def expand_like(g: np.ndarray, shape: tuple, axis: Any, keepdims: bool) -> np.ndarray:
-    """Broadcast g, a reduction of an array of ``shape`` over ``axis``, back to ``shape``."""
+def expand_like(g: np.ndarray, shape: tuple, axis: Any, keepdims: bool, batch: int = 0) -> np.ndarray:
+    """Broadcast g, a reduction of an array of ``shape`` over ``axis``, back to ``shape`` (after ``batch`` kept dims)."""
     g = np.asarray(g)
+    lead = g.shape[:batch]
     if not keepdims:
         axes = range(len(shape)) if axis is None else axis
-        g = np.expand_dims(g, tuple(axes)) if len(shape) else g
-    return np.broadcast_to(g, shape)
+        g = np.expand_dims(g, tuple(a + batch for a in axes)) if len(shape) else g
+    return np.broadcast_to(g, lead + tuple(shape))
 
 
 def count(x: np.ndarray, axis: Any) -> int:

@@ -177,7 +177,20 @@ def _batch_matmul(node: Term, args: list[Term], flags: list[bool], n: int) -> Te
     return apply("matmul", *lifted)
 
 
+def _batch_ref_op(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    """``op(g, x){batch}`` ops whose second argument only gives a shape: one more kept dim of g."""
+    if flags[1]:
+        raise NoBatchRule(f"{node.op} with a batched reference")
+    attrs = node.attr_dict
+    attrs["batch"] = attrs.get("batch", 0) + 1
+    return apply(node.op, args[0], args[1], **attrs)
+
+
 _BATCH_BY_OP = {
+    "sum_to": _batch_ref_op,
+    "broadcast_like": _batch_ref_op,
+    "expand_like": _batch_ref_op,
+    "reshape_like": _batch_ref_op,
     "dimshuffle": _batch_dimshuffle,
     "reshape": _batch_reshape,
     "zeros_like": _batch_like,

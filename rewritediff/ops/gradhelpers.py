@@ -26,17 +26,24 @@ def _axis_prepare(args: tuple, attrs: dict) -> dict:
     out["axis"] = norm_axis("expand_like", attrs["axis"], x.ndim)
     if "keepdims" in out:
         out["keepdims"] = bool(out["keepdims"])
+    if "batch" in out:
+        out["batch"] = int(out["batch"])
     return out
+
+
+def _batched_infer(args: tuple, attrs: dict) -> TensorType:
+    g, x = args
+    return TensorType(g.dtype, g.static_shape[: attrs.get("batch", 0)] + x.static_shape)
 
 
 register(
     OpDef(
         name="expand_like",
-        infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
-        impl=lambda g, x, axis=None, keepdims=False: rt.expand_like(g, np.shape(x), axis, keepdims),
+        infer=_batched_infer,
+        impl=lambda g, x, axis=None, keepdims=False, batch=0: rt.expand_like(g, np.shape(x), axis, keepdims, batch),
         arity=2,
-        attrs={"axis": None, "keepdims": False},
-        emit=lambda a, k: f"rt.expand_like({a[0]}, np.shape({a[1]}), {k['axis']!r}, {k['keepdims']!r})",
+        attrs={"axis": None, "keepdims": False, "batch": 0},
+        emit=lambda a, k: f"rt.expand_like({a[0]}, np.shape({a[1]}), {k['axis']!r}, {k['keepdims']!r}{', ' + str(k['batch']) if k['batch'] else ''})",
         prepare=_axis_prepare,
         doc="expand_like(g, x){axis, keepdims}: g, the result of reducing x over axis, broadcast back to x's shape",
         group="gradient-helper",
@@ -46,10 +53,12 @@ register(
 register(
     OpDef(
         name="reshape_like",
-        infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
-        impl=lambda g, x: np.reshape(g, np.shape(x)),
+        infer=_batched_infer,
+        impl=lambda g, x, batch=0: np.reshape(g, np.shape(g)[:batch] + np.shape(x)),
         arity=2,
-        emit="np.reshape({0}, np.shape({1}))",
+        attrs={"batch": 0},
+        prepare=lambda args, attrs: {"batch": int(attrs["batch"])},
+        emit=lambda a, k: f"np.reshape({a[0]}, np.shape({a[0]})[:{k['batch']}] + np.shape({a[1]}))" if k["batch"] else f"np.reshape({a[0]}, np.shape({a[1]}))",
         doc="reshape_like(g, x): g reshaped to x's run-time shape",
         group="gradient-helper",
     )

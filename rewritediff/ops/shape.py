@@ -121,23 +121,35 @@ register(
 
 
 # ---- broadcasting helpers -----------------------------------------------------------------
+def _batch_prepare(args: tuple, attrs: dict) -> dict:
+    b = int(attrs["batch"])
+    if not 0 <= b <= args[0].ndim:
+        raise ShapeError(f"batch={b} is out of range for an argument of ndim {args[0].ndim}")
+    return {"batch": b}
+
+
 def _like_infer(args: tuple, attrs: dict) -> TensorType:
     g, x = args
-    broadcast_shapes("broadcast_like", [g.static_shape, x.static_shape])
-    if g.ndim > x.ndim:
+    b = attrs["batch"]
+    lead, core = g.static_shape[:b], g.static_shape[b:]
+    if len(core) > x.ndim:
         raise ShapeError(f"broadcast_like: cannot broadcast {fmt_shape(g.static_shape)} to the shape of {fmt_shape(x.static_shape)}")
-    shape = tuple(xd if xd is not None else (gd if gd != 1 else None) for xd, gd in zip(x.static_shape, (1,) * (x.ndim - g.ndim) + g.static_shape))
-    return TensorType(g.dtype, shape)
+    broadcast_shapes("broadcast_like", [core, x.static_shape])
+    core = (1,) * (x.ndim - len(core)) + core
+    shape = tuple(xd if xd is not None else (gd if gd != 1 else None) for xd, gd in zip(x.static_shape, core))
+    return TensorType(g.dtype, lead + shape)
 
 
 register(
     OpDef(
         name="broadcast_like",
         infer=_like_infer,
-        impl=lambda g, x: np.broadcast_to(g, np.shape(x)),
+        impl=lambda g, x, batch=0: rt.broadcast_batched(g, np.shape(x), batch),
         arity=2,
-        emit="np.broadcast_to({0}, np.shape({1}))",
-        doc="broadcast_like(g, x): g broadcast to the shape of x (x only gives its shape)",
+        attrs={"batch": 0},
+        emit=lambda a, k: f"rt.broadcast_batched({a[0]}, np.shape({a[1]}), {k['batch']})" if k["batch"] else f"np.broadcast_to({a[0]}, np.shape({a[1]}))",
+        prepare=_batch_prepare,
+        doc="broadcast_like(g, x){batch}: g broadcast to the shape of x (x only gives its shape); the first `batch` dims of g are kept",
         group="shape",
     )
 )
@@ -145,20 +157,24 @@ register(
 
 def _sum_to_infer(args: tuple, attrs: dict) -> TensorType:
     g, x = args
-    if x.ndim > g.ndim:
+    b = attrs["batch"]
+    core = g.static_shape[b:]
+    if x.ndim > len(core):
         raise ShapeError(f"sum_to: cannot sum {fmt_shape(g.static_shape)} down to {fmt_shape(x.static_shape)}")
-    broadcast_shapes("sum_to", [g.static_shape, x.static_shape])
-    return TensorType(g.dtype, x.static_shape)
+    broadcast_shapes("sum_to", [core, x.static_shape])
+    return TensorType(g.dtype, g.static_shape[:b] + x.static_shape)
 
 
 register(
     OpDef(
         name="sum_to",
         infer=_sum_to_infer,
-        impl=lambda g, x: rt.sum_to(g, np.shape(x)),
+        impl=lambda g, x, batch=0: rt.sum_to(g, np.shape(x), batch),
         arity=2,
-        emit="rt.sum_to({0}, np.shape({1}))",
-        doc="sum_to(g, x): g summed over the axes x was broadcast along (x only gives its shape)",
+        attrs={"batch": 0},
+        emit=lambda a, k: f"rt.sum_to({a[0]}, np.shape({a[1]}), {k['batch']})" if k["batch"] else f"rt.sum_to({a[0]}, np.shape({a[1]}))",
+        prepare=_batch_prepare,
+        doc="sum_to(g, x){batch}: g summed over the axes x was broadcast along (x only gives its shape); the first `batch` dims of g are kept",
         group="shape",
     )
 )
