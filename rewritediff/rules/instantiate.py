@@ -8,10 +8,12 @@ which is a few nodes deep, never over a term graph.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 from rewritediff.errors import RuleError
+from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, Tuple, Var
 from rewritediff.rules.helpers import const_value, eval_attr, literal_value
 from rewritediff.terms import TensorType, Term, apply
@@ -149,7 +151,8 @@ def match(pattern: Any, term: Term, env: dict | None = None) -> dict | None:
         return env if bound is term else None
     if isinstance(pattern, Num):
         v = const_value(term)
-        return env if v is not None and v == pattern.value and not isinstance(v, bool) == isinstance(pattern.value, bool) else None
+        same_kind = isinstance(v, bool) == isinstance(pattern.value, bool)
+        return env if v is not None and same_kind and v == pattern.value else None
     if not isinstance(pattern, Call) or not isinstance(term, Term) or pattern.op != term.op:
         return None
     pargs = pattern.args
@@ -158,9 +161,20 @@ def match(pattern: Any, term: Term, env: dict | None = None) -> dict | None:
     else:
         if len(pargs) != len(term.args):
             return None
-        for p, a in zip(pargs, term.args):
-            if match(p, a, env) is None:
+        if REGISTRY[term.op].nary and 1 < len(pargs) <= 4:
+            # add and mul are commutative: their arguments are sorted by creation, so try every order
+            for order in itertools.permutations(term.args):
+                trial = dict(env)
+                if all(match(p, a, trial) is not None for p, a in zip(pargs, order)):
+                    env.clear()
+                    env.update(trial)
+                    break
+            else:
                 return None
+        else:
+            for p, a in zip(pargs, term.args):
+                if match(p, a, env) is None:
+                    return None
     for name, e in pattern.attrs:
         val = term.attr(name)
         if isinstance(e, Var):

@@ -221,3 +221,18 @@ def test_rules_listing():
     assert [r.kind for r in rs.rules()] == ["d", "rewrite", "d"]
     assert rs.rules_for("mul") == rs.rules("rewrite")
     assert rs.ops("d") == ["exp", "log"]
+
+
+def test_rewrite_patterns_match_nested_terms_and_constants():
+    rs = RuleSet()
+    rs.load_string("rule x * 1 => x\nrule log(exp(x)) => x\nrule x - x => zeros_like(x)")
+    x, y = rd.vector("x"), rd.vector("y")
+    rule, env = rs.find("rewrite", rd.mul(x, 1.0))
+    assert env == {"x": x}
+    assert rs.find("rewrite", rd.mul(x, 2.0)) is None
+    assert rs.find("rewrite", rd.log(rd.exp(y)))[1] == {"x": y}
+    assert rs.find("rewrite", rd.log(rd.sin(y))) is None
+    assert rs.find("rewrite", rd.sub(x, x)) is not None
+    assert rs.find("rewrite", rd.sub(x, y)) is None
+    rule, env = rs.find("rewrite", rd.sub(x, x))
+    assert rules.instantiate(rule.rhs[0], env) is rd.zeros_like(x)
