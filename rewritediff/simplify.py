@@ -17,6 +17,7 @@ from typing import Any
 
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.extract import Extractor, dag_cost
+from rewritediff.engine.prepass import prepass
 from rewritediff.engine.runner import (
     DEFAULT_ITER_LIMIT,
     DEFAULT_NODE_LIMIT,
@@ -29,6 +30,8 @@ from rewritediff.engine.runner import (
 from rewritediff.terms import TensorType, Term, toposort
 
 _compiled: tuple[Any, int, list[Rewrite]] | None = None
+
+SATURATION_LIMIT = 4000  # larger graphs (distinct non-leaf nodes) get the linear pre-pass only
 
 
 def default_rewrites() -> list[Rewrite]:
@@ -95,9 +98,18 @@ def _run(
 ) -> tuple[list[Term], RunReport, list, float, float]:
     t0 = time.perf_counter()
     todo = [t for t in terms if isinstance(t, Term) and isinstance(t.type, TensorType)]
-    before = dag_cost(todo)
+    before = 0.0 if not todo else dag_cost(todo)
     if not todo:
         return list(terms), RunReport(stop_reason="nothing to do"), [], before, before
+    size = sum(1 for t in toposort(todo) if t.args)
+    if size > SATURATION_LIMIT:
+        done = prepass(todo)
+        after = dag_cost(done)
+        if after > before:
+            done = todo
+        mapping = {t.uid: b for t, b in zip(todo, done)}
+        report = RunReport(stop_reason=f"pre-pass only ({size} nodes > {SATURATION_LIMIT})", nodes=size, seconds=time.perf_counter() - t0)
+        return [mapping.get(t.uid, t) if isinstance(t, Term) else t for t in terms], report, [], before, min(before, after)
     rws = default_rewrites() if rewrites is None else rewrites
     eg = EGraph()
     roots = [eg.add_term(t) for t in todo]

@@ -4,8 +4,8 @@ An e-node is a tuple ``(op, attrs, children)``: the op's registry name, its froz
 tuple (as on :class:`~rewritediff.terms.Term`) and the ids of its argument classes. Leaves
 (variables, shared variables, constants) are ``(op, (("#leaf", uid),), ())`` and keep their
 term in :attr:`EGraph.leaves`. Children of the n-ary ``add``/``mul`` are sorted by class id,
-so commutativity is free; associativity comes from ``terms.apply`` flattening the terms that
-rules build and from the AC matcher.
+so commutativity is free; nested ``add``/``mul`` terms are flattened into one e-node (up to
+:data:`MAX_FLAT` arguments), and the AC matcher handles the rest of associativity.
 
 Every class keeps a representative term (the first term added to it), so a rule's right-hand
 side is built with :func:`rewritediff.terms.apply` from representatives: type-checked and
@@ -25,6 +25,7 @@ from rewritediff.terms import TensorType, Term, constant
 
 ENode = tuple  # (op, attrs, children)
 LEAF_OPS = frozenset(("input", "shared", "const"))
+MAX_FLAT = 32  # nested n-ary terms are flattened into one e-node up to this many arguments
 
 
 def is_leaf_node(node: ENode) -> bool:
@@ -124,6 +125,16 @@ class EGraph:
         if t.op in LEAF_OPS and not t.args:
             return (t.op, (("#leaf", t.uid),), ())
         tc = self.term_class
+        if t.op in self.nary:
+            ch: list[int] = []
+            stack = list(reversed(t.args))
+            while stack:
+                a = stack.pop()
+                if a.op == t.op and len(ch) + len(stack) + len(a.args) <= MAX_FLAT:
+                    stack.extend(reversed(a.args))
+                else:
+                    ch.append(tc[a.uid])
+            return self.canon((t.op, t.attrs, tuple(ch)))
         return self.canon((t.op, t.attrs, tuple(tc[a.uid] for a in t.args)))
 
     def add_term(self, term: Term) -> int:

@@ -27,7 +27,7 @@ from rewritediff.terms import TensorType, Term, apply, toposort
 UNKNOWN_DIM = 100
 OVERHEAD = 64.0
 TRANSCENDENTAL = 8.0
-DAG_LIMIT = 2500
+DAG_LIMIT = 600
 CAP = 1e200
 UNSTABLE = 1e9  # extra cost of an e-node that a stabilization rule rewrote
 
@@ -59,8 +59,23 @@ def elementwise_weight(op: str) -> float:
     return w
 
 
+_COST_CACHE: dict[tuple, float] = {}
+
+
 def op_cost(op: str, attrs: tuple, out_type: Any, arg_types: list[Any]) -> float:
     """Cost of one node: dispatch overhead plus flops and elements moved, from static shapes."""
+    key = (op, out_type, *arg_types)
+    try:
+        return _COST_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:
+        return _op_cost(op, attrs, out_type, arg_types)
+    c = _COST_CACHE[key] = _op_cost(op, attrs, out_type, arg_types)
+    return c
+
+
+def _op_cost(op: str, attrs: tuple, out_type: Any, arg_types: list[Any]) -> float:
     od = REGISTRY.get(op)
     if od is None:
         return OVERHEAD + _size(out_type)

@@ -15,7 +15,7 @@ from typing import Any
 
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.pattern import CTX, Matcher, Rest, Unbuildable, eval_guard, instantiate
-from rewritediff.rules.ast import Call, Rule, Special, Tuple, Var
+from rewritediff.rules.ast import Call, Num, Rule, Special, Tuple, Var
 from rewritediff.terms import TensorType, apply
 
 DEFAULT_ITER_LIMIT = 30
@@ -33,6 +33,11 @@ class Rewrite:
     guard: Any
     rule: Rule | None = None
     stabilizes: bool = False
+    needs: frozenset = frozenset()  # ops (and "const" for literals) the left-hand side needs present
+
+    def applicable(self, eg: EGraph) -> bool:
+        """Whether every op of the left-hand side occurs in the graph (a cheap pre-filter)."""
+        return all(eg.by_op.get(op) for op in self.needs)
 
     @property
     def where(self) -> str:
@@ -56,6 +61,20 @@ def pattern_vars(expr: Any, out: set | None = None) -> set:
         elif isinstance(e, Tuple):
             stack.extend(e.items)
     return out
+
+
+def pattern_ops(expr: Any) -> frozenset:
+    """Ops a pattern needs in the graph (``const`` for a numeric literal)."""
+    out: set = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Call):
+            out.add(e.op)
+            stack.extend(e.args)
+        elif isinstance(e, Num):
+            out.add("const")
+    return frozenset(out)
 
 
 def _has_special(expr: Any) -> bool:
@@ -85,9 +104,9 @@ def compile_rules(rules: list[Rule]) -> list[Rewrite]:
         stab = Path(r.source.file).stem.startswith("stabiliz")
         lv = pattern_vars(r.lhs)
         if pattern_vars(rhs) <= lv:
-            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab))
+            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs)))
         if r.kind == "equal" and isinstance(rhs, Call) and lv <= pattern_vars(rhs) and (r.guard is None or pattern_vars(r.guard) <= pattern_vars(rhs)):
-            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r))
+            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r, stab, pattern_ops(rhs)))
     return out
 
 
@@ -119,7 +138,7 @@ class RunReport:
         lines = [
             f"stopped: {self.stop_reason} after {self.iterations} iteration(s), {self.nodes} e-nodes, {self.classes} e-classes, {self.seconds * 1e3:.1f} ms"
         ]
-        for name in sorted(self.matches, key=lambda k: (-self.matches[k], k)):
+        for name in sorted((k for k in self.matches if self.matches[k]), key=lambda k: (-self.matches[k], k)):
             ban = f", banned {self.bans[name]}x" if self.bans.get(name) else ""
             lines.append(f"  {name}: {self.matches[name]} match(es), fired {self.fired.get(name, 0)}{ban}")
         return "\n".join(lines)
@@ -176,6 +195,8 @@ class Runner:
                 st = stats[k]
                 if st.banned_until > it:
                     banned_any = True
+                    continue
+                if rw.needs and not rw.applicable(eg):
                     continue
                 limit = self.match_limit << st.times_banned
                 ms = matcher.search(rw.lhs, limit)
