@@ -409,6 +409,16 @@ def diag(v: Any, k: int = 0) -> Term:
     return apply("diag", as_term(v), k=k)
 
 
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Term:
+    """The diagonal ``offset`` of a matrix (only the matrix case, axes 0 and 1, is supported)."""
+    x = as_term(x)
+    if x.ndim != 2 or (axis1 % 2, axis2 % 2) != (0, 1):
+        from rewritediff.errors import ShapeError
+
+        raise ShapeError(f"diagonal: only the diagonal of a matrix over axes (0, 1) is supported, got ndim {x.ndim} and axes ({axis1}, {axis2})")
+    return apply("diag", x, k=offset)
+
+
 # ---- joining, splitting, repeating ---------------------------------------------------------------
 def join(axis: int, *tensors: Any) -> Term:
     """Join tensors along an existing axis (PyTensor's argument order: axis first)."""
@@ -716,7 +726,7 @@ def _install_methods() -> None:
         "trace": trace,
         "repeat": repeat,
         "ravel": lambda s: flatten(s),
-        "outer": outer,
+        "diagonal": diagonal,
     }
     for k, v in methods.items():
         setattr(Term, k, v)

@@ -7,12 +7,22 @@ comes from the library.
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rewritediff as rd
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_garbage():
+    """Free the cyclic garbage hypothesis leaves behind (terms live in a weak intern table)."""
+    yield
+    gc.collect()
+
 
 SHAPES = {"x": (3, 4), "y": (4,), "z": (3, 1), "s": (), "w": (4, 3)}
 

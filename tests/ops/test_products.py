@@ -139,6 +139,8 @@ def test_diag(rng: np.random.Generator, k: int, shape: tuple) -> None:
     np.testing.assert_array_equal(run([x], term, v), expected)
     y = rd.tensor("y", shape=(None,) * len(shape))
     np.testing.assert_array_equal(run([y], rd.diag(y, k), v), expected)
+    if len(shape) == 2:
+        np.testing.assert_array_equal(run([x], x.diagonal(k), v), np.diagonal(v, k))
 
 
 def test_dot_shape_mismatch_names_op_and_shapes() -> None:
