@@ -42,5 +42,4 @@ from rewritediff.terms import (  # noqa: F401
     floatX,
 )
 
-
 __version__ = "0.1.0"
