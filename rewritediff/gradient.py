@@ -18,6 +18,7 @@ import numpy as np
 from rewritediff.errors import DisconnectedInputError, GradientError, NullTypeGradError
 from rewritediff.ops import get_op
 from rewritediff.rules.ast import Special
+from rewritediff.rules.instantiate import components
 from rewritediff.tensorize import (
     broadcast_to_like,
     cast_to,
@@ -121,10 +122,7 @@ def connection(term: Term) -> list[bool]:
         hit = rules.find(kind, term)
         if hit is not None:
             rule, _ = hit
-            comps = rule.rhs
-            if len(comps) == 1 and len(term.args) != 1:
-                comps = comps * len(term.args)
-            return [not (isinstance(c, Special) and c.kind == "disconnected") for c in comps]
+            return [not (isinstance(c, Special) and c.kind == "disconnected") for c in components(rule, len(term.args))]
     opdef = get_op(term.op)
     if getattr(opdef, "expand", None) is not None:
         return [True] * len(term.args)
@@ -427,8 +425,7 @@ def _jvp(term: Term, tangents: list[Term | None]) -> Any:
     hit = rules.find("transpose", term)
     if hit is not None:
         rule, _ = hit
-        comps = rule.rhs if len(rule.rhs) == len(term.args) else rule.rhs * len(term.args)
-        linear = [not (isinstance(c, Special) and c.kind == "disconnected") for c in comps]
+        linear = [not (isinstance(c, Special) and c.kind == "disconnected") for c in components(rule, len(term.args))]
         return linear_jvp(term, tangents, linear)
     partials = rules.partials(term)
     if partials is not None:

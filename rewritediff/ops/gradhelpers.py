@@ -199,3 +199,123 @@ register(
         group="gradient-helper",
     )
 )
+
+
+# ---- join and einsum: per-argument pieces of their derivatives ------------------------------------------------
+def _join_offsets(xs: tuple, axis: int, i: int) -> tuple[int, int]:
+    sizes = [np.shape(x)[axis] for x in xs]
+    start = int(sum(sizes[:i]))
+    return start, start + sizes[i]
+
+
+def _join_part(g: np.ndarray, *xs: np.ndarray, axis: int = 0, i: int = 0) -> np.ndarray:
+    """The block of g that argument i of join(*xs) along ``axis`` became."""
+    start, stop = _join_offsets(xs, axis, i)
+    return np.asarray(g)[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def _join_embed(ct: np.ndarray, *xs: np.ndarray, axis: int = 0, i: int = 0) -> np.ndarray:
+    """ct placed where argument i sits in join(*xs) along ``axis``, zeros elsewhere."""
+    ct = np.asarray(ct)
+    parts = [ct if j == i else np.zeros(np.shape(x)[:axis] + np.shape(x)[axis:], dtype=ct.dtype) for j, x in enumerate(xs)]
+    return np.concatenate(parts, axis=axis)
+
+
+def _einsum_letters(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
+    """Operand and output subscripts with any ellipsis replaced by fresh letters."""
+    ins, out = subscripts.split("->")
+    specs = ins.split(",")
+    used = set(subscripts)
+    fresh = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+    n_ell = max((nd - len(s.replace("...", "")) for s, nd in zip(specs, ndims) if "..." in s), default=0)
+    ell = "".join(fresh[:n_ell])
+    specs = [s.replace("...", ell[n_ell - (nd - len(s.replace("...", ""))) :]) for s, nd in zip(specs, ndims)]
+    return specs, out.replace("...", ell)
+
+
+def _einsum_grad(g: np.ndarray, *xs: np.ndarray, subscripts: str = "", i: int = 0) -> np.ndarray:
+    """The adjoint of operand i of einsum(subscripts, *xs) for the output cotangent g (diagonals and broadcasts included)."""
+    xs = tuple(np.asarray(x) for x in xs)
+    specs, out = _einsum_letters(subscripts, [x.ndim for x in xs])
+    target = specs[i]
+    sizes = dict(zip(target, xs[i].shape))
+    uniq = "".join(dict.fromkeys(target))
+    others = [(s, x) for j, (s, x) in enumerate(zip(specs, xs)) if j != i]
+    seen = set(out) | set("".join(s for s, _ in others))
+    missing = [c for c in uniq if c not in seen]
+    ops = [np.asarray(g)] + [x for _, x in others] + [np.ones(sizes[c]) for c in missing]
+    subs = ",".join([out] + [s for s, _ in others] + missing) + "->" + uniq
+    r = np.einsum(subs, *ops)
+    if len(uniq) == len(target):
+        return r
+    res = np.zeros(xs[i].shape, dtype=r.dtype)
+    grids = {c: np.arange(sizes[c]).reshape([-1 if d == c else 1 for d in uniq]) for c in uniq}
+    res[tuple(grids[c] for c in target)] = r
+    return res
+
+
+def _einsum_replace(t: np.ndarray, *xs: np.ndarray, subscripts: str = "", i: int = 0) -> np.ndarray:
+    """einsum(subscripts, *xs) with operand i replaced by t (a tangent of that operand)."""
+    ops = list(xs)
+    ops[i] = t
+    return np.asarray(np.einsum(subscripts, *ops))
+
+
+def _nth_type(args: tuple, attrs: dict) -> TensorType:
+    """g's dtype, the shape of argument i of the operands that follow g."""
+    return TensorType(args[0].dtype, args[1 + attrs["i"]].static_shape)
+
+
+for _name, _impl, _infer, _doc in (
+    ("join_part", _join_part, _nth_type, "join_part(g, *xs){axis, i}: the block of g that argument i of join(*xs) became"),
+    ("einsum_grad", _einsum_grad, _nth_type, "einsum_grad(g, *xs){subscripts, i}: the adjoint of operand i of einsum"),
+):
+    register(
+        OpDef(
+            name=_name,
+            infer=_infer,
+            impl=_impl,
+            arity=(2, None),
+            attrs={"axis": 0, "i": 0} if _name == "join_part" else {"subscripts": "", "i": 0},
+            doc=_doc,
+            group="gradient-helper",
+        )
+    )
+
+
+def _join_embed_infer(args: tuple, attrs: dict) -> TensorType:
+    from rewritediff.ops import get_op
+
+    return TensorType(args[0].dtype, get_op("join").infer(args[1:], {"axis": attrs["axis"]}).shape)
+
+
+def _einsum_replace_infer(args: tuple, attrs: dict) -> TensorType:
+    from rewritediff.ops.products import parse_einsum
+
+    shapes = [a.static_shape for a in args[1:]]
+    _, shape = parse_einsum(attrs["subscripts"], shapes)
+    return TensorType(args[0].dtype, shape)
+
+
+register(
+    OpDef(
+        name="join_embed",
+        infer=_join_embed_infer,
+        impl=_join_embed,
+        arity=(2, None),
+        attrs={"axis": 0, "i": 0},
+        doc="join_embed(ct, *xs){axis, i}: ct where argument i sits in join(*xs), zeros elsewhere",
+        group="gradient-helper",
+    )
+)
+register(
+    OpDef(
+        name="einsum_replace",
+        infer=_einsum_replace_infer,
+        impl=_einsum_replace,
+        arity=(2, None),
+        attrs={"subscripts": "", "i": 0},
+        doc="einsum_replace(t, *xs){subscripts, i}: einsum with operand i replaced by t",
+        group="gradient-helper",
+    )
+)

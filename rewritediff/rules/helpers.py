@@ -283,7 +283,26 @@ PREDICATES: dict[str, Callable[..., Any]] = {
 }
 """Guard predicates and facts: each takes terms (or attribute values) and returns a Python value."""
 
+
+def index_at(axis: Any, i: Any) -> tuple:
+    """The subtensor index spec of position ``i`` along ``axis`` (all of every earlier axis)."""
+    return (("slice", None, None, None),) * int(axis) + (("int", int(i)),)
+
+
+def tensordot_subscripts(axes: Any, nd_a: Any, nd_b: Any, which: Any) -> str:
+    """einsum subscripts for the adjoint of tensordot's argument ``which`` (0: a, 1: b): "out,b->a" or "a,out->b"."""
+    xa, xb = axes
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    a = letters[:nd_a]
+    pool = iter(letters[nd_a:])
+    b = "".join(a[xa[list(xb).index(j)]] if j in xb else next(pool) for j in range(nd_b))
+    out = "".join(c for k, c in enumerate(a) if k not in xa) + "".join(c for k, c in enumerate(b) if k not in xb)
+    return f"{out},{b}->{a}" if which == 0 else f"{a},{out}->{b}"
+
+
 ATTR_HELPERS: dict[str, Callable[..., Any]] = {
+    "index_at": index_at,
+    "tensordot_subscripts": tensordot_subscripts,
     "inverse_pattern": inverse_pattern,
     "normalize_axis": normalize_axis,
     "reduced_axes": reduced_axes,

@@ -66,7 +66,15 @@ class _Builder:
             raise RuleError(f"{expr!r} is not a term")
         if not isinstance(expr, Call):
             raise RuleError(f"cannot instantiate {expr!r}")
-        vals = [self.build(a) for a in expr.args]
+        vals = []
+        for a in expr.args:
+            if isinstance(a, Star):
+                spliced = self.env.get(a.name)
+                if not isinstance(spliced, tuple):
+                    raise RuleError(f"*{a.name} must name a bound sequence of arguments")
+                vals.extend(spliced)
+            else:
+                vals.append(self.build(a))
         for v in vals:
             if isinstance(v, Special):
                 raise RuleError(f"{v.kind} may only be a whole right-hand side, not an argument of {expr.op}")
@@ -158,6 +166,14 @@ def match(pattern: Any, term: Term, env: dict | None = None) -> dict | None:
     pargs = pattern.args
     if len(pargs) == 1 and isinstance(pargs[0], Star):
         env[pargs[0].name] = tuple(term.args)
+    elif pargs and isinstance(pargs[-1], Star):
+        fixed = len(pargs) - 1
+        if len(term.args) < fixed:
+            return None
+        for p, a in zip(pargs[:fixed], term.args):
+            if match(p, a, env) is None:
+                return None
+        env[pargs[-1].name] = tuple(term.args[fixed:])
     else:
         if len(pargs) != len(term.args):
             return None
@@ -192,8 +208,24 @@ def is_variadic(rule: Rule) -> bool:
     return len(args) == 1 and isinstance(args[0], Star)
 
 
+def trailing_star(rule: Rule) -> bool:
+    """Whether the rule's pattern is ``op(a, b, *rest)``: fixed arguments, then any number more."""
+    args = rule.lhs.args
+    return len(args) > 1 and isinstance(args[-1], Star)
+
+
+def components(rule: Rule, nargs: int) -> list:
+    """The right-hand side that applies to each of ``nargs`` arguments (d, vjp and transpose rules)."""
+    if is_variadic(rule):
+        return [rule.rhs[0]] * nargs
+    if trailing_star(rule):
+        fixed = len(rule.lhs.args) - 1
+        return list(rule.rhs[:fixed]) + [rule.rhs[-1]] * (nargs - fixed)
+    return list(rule.rhs)
+
+
 def bind_arg(rule: Rule, env: dict, i: int) -> dict:
-    """``env`` extended, for a variadic rule, with ``xs_i`` (argument i) and ``rest`` (the op over the others)."""
+    """``env`` extended, for a variadic rule, with ``xs_i`` (argument i), ``i``, ``others`` and ``rest`` (the op over the others)."""
     if not is_variadic(rule):
         return env
     star = rule.lhs.args[0].name
@@ -201,13 +233,29 @@ def bind_arg(rule: Rule, env: dict, i: int) -> dict:
     others = args[:i] + args[i + 1 :]
     env = dict(env)
     env[f"{star}_i"] = args[i]
-    if others:
+    env["i"] = i
+    env["others"] = tuple(others)
+    if others and _uses(rule, "rest"):
         env["rest"] = others[0] if len(others) == 1 else apply(rule.lhs.op, *others, **dict(env["out"].attrs))
     return env
+
+
+def _uses(rule: Rule, name: str) -> bool:
+    stack = list(rule.rhs)
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Var) and e.name == name:
+            return True
+        if isinstance(e, Call):
+            stack.extend(e.args)
+            stack.extend(v for _, v in e.attrs)
+        elif isinstance(e, Tuple):
+            stack.extend(e.items)
+    return False
 
 
 def instantiate_for_arg(rule: Rule, env: dict, i: int, facts: Any = None) -> Term | Special:
     """The right-hand side for argument ``i``: ``rhs[i]``, or the single rhs of a variadic rule with ``xs_i``/``rest`` bound."""
     if is_variadic(rule):
         return instantiate(rule.rhs[0], bind_arg(rule, env, i), facts=facts)
-    return instantiate(rule.rhs[i], env, facts=facts)
+    return instantiate(components(rule, i + 1)[i], env, facts=facts)

@@ -121,6 +121,9 @@ class _ToAst(Transformer):
     def args(self, *items: Any) -> tuple:
         return tuple(items)
 
+    def splat(self, tok: Token) -> Star:
+        return self._at(Star(str(tok)), tok)
+
     def attr(self, name: Token, value: Any = None) -> tuple:
         val = value if value is not None else self._at(Var(str(name)), name)
         return (str(name), val)

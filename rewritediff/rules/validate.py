@@ -78,16 +78,26 @@ class Validator:
                 rule, self.pos(expr, rule), f"a {type(expr).__name__.lower()} literal is not a term (literals other than numbers belong in {{attributes}})"
             )
         if isinstance(expr, Star):
-            raise fail(rule, self.pos(expr, rule), f"*{expr.name} is only allowed as the sole argument of a derivative rule's pattern")
+            raise fail(rule, self.pos(expr, rule), f"*{expr.name} may only stand as an argument of a call")
         if not isinstance(expr, Call):  # pragma: no cover - parser produces nothing else
             raise fail(rule, None, f"unexpected {expr!r}")
-        self.check_call(rule, expr)
+        splats = [a for a in expr.args if isinstance(a, Star)]
+        if splats:
+            self.check_call(rule, expr, None, splat=True)
+        else:
+            self.check_call(rule, expr)
         for a in expr.args:
+            if isinstance(a, Star):
+                if bound.get(a.name) not in ("arguments", "others"):
+                    raise fail(
+                        rule, self.pos(a, rule), f"*{a.name}: only a sequence bound by the pattern (*name, or others) can be spliced; {self.binds_text(bound)}"
+                    )
+                continue
             self.check_term_expr(rule, a, bound, False)
         for _, e in expr.attrs:
             self.check_attr_expr(rule, e, bound)
 
-    def check_call(self, rule: Rule, call: Call, n_args: int | None = None) -> None:
+    def check_call(self, rule: Rule, call: Call, n_args: int | None = None, splat: bool = False) -> None:
         where = self.pos(call, rule)
         if call.op in _LOGIC:
             raise fail(rule, where, f"{call.op!r} belongs in a guard ('if ...'); on the right-hand side use the ops and_, or_, not_")
@@ -98,6 +108,10 @@ class Validator:
             raise fail(rule, where, f"unknown op {call.op!r}{hint}")
         n = len(call.args) if n_args is None else n_args
         ok, text = self.arity_ok(call.op, n)
+        if splat:
+            od = self.opdef(call.op)
+            fixed = sum(1 for a in call.args if not isinstance(a, Star))
+            ok = od is None or isinstance(od.arity, tuple) and (od.arity[1] is None or od.arity[1] >= fixed)
         if not ok:
             raise fail(rule, where, f"wrong arity: {call.op} takes {text} argument(s), got {n}")
         attrs = self.op_attrs(call.op)
@@ -187,12 +201,24 @@ class Validator:
                 )
             star = lhs.args[0].name
             bound[f"{star}_i"] = "argument"
-            bound["rest"] = "others"
+            bound["rest"] = "others-op"
+            bound["others"] = "others"
+            bound["i"] = "index"
+            bound[star] = "arguments"
         else:
-            self.check_call(rule, lhs, len(lhs.args))
-            for a in lhs.args:
+            trailing = bool(lhs.args) and isinstance(lhs.args[-1], Star)
+            if trailing:
+                od = self.opdef(lhs.op)
+                if od is None or not isinstance(od.arity, tuple):
+                    raise fail(rule, self.pos(lhs.args[-1], rule), f"*{lhs.args[-1].name}: {lhs.op} takes a fixed number of arguments")
+            else:
+                self.check_call(rule, lhs, len(lhs.args))
+            for j, a in enumerate(lhs.args):
                 if isinstance(a, Star):
-                    raise fail(rule, self.pos(a, rule), f"*{a.name} must be the only argument of the pattern")
+                    if j != len(lhs.args) - 1:
+                        raise fail(rule, self.pos(a, rule), f"*{a.name} must be the last argument of the pattern")
+                    bound[a.name] = "arguments"
+                    continue
                 if a.name in bound:
                     raise fail(rule, self.pos(a, rule), f"name {a.name!r} bound twice on the left-hand side")
                 bound[a.name] = "argument"
@@ -222,6 +248,8 @@ class Validator:
         variadic = len(lhs.args) == 1 and isinstance(lhs.args[0], Star)
         n = 1 if variadic else len(lhs.args)
         kind = rule.kind
+        if not variadic and lhs.args and isinstance(lhs.args[-1], Star) and kind == "jvp":
+            raise fail(rule, None, f"jvp {lhs.op}: a pattern with *{lhs.args[-1].name} after fixed arguments takes vjp or transpose rules")
         if kind in ("vjp", "transpose") and len(rule.cot) != 1:
             raise fail(rule, None, f"{kind} rule: give exactly one cotangent name in [...], got {len(rule.cot)}")
         if kind == "jvp" and len(rule.cot) != n:
