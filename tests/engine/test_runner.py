@@ -1,0 +1,102 @@
+"""The saturation loop: rules fire, the back-off scheduler bans explosive rules, limits stop the run."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import rewritediff as rd
+from rewritediff.engine.egraph import EGraph
+from rewritediff.engine.extract import Extractor
+from rewritediff.engine.runner import Runner
+from rewritediff.simplify import default_rewrites
+
+from .helpers import evaluate, rewrites
+
+
+def _run(term: rd.Term, rws: list, **kw: object) -> tuple[EGraph, int, object]:
+    eg = EGraph()
+    root = eg.add_term(term)
+    report = Runner(rws, **kw).run(eg)
+    return eg, root, report
+
+
+def test_rules_fire_and_saturate() -> None:
+    x = rd.vector("x")
+    eg, root, report = _run(rd.log(rd.exp(x * 1.0)), rewrites("rule x * 1 => x\nrule log(exp(x)) => x"))
+    assert report.stop_reason == "saturated"
+    assert eg.find(root) == eg.find(eg.add_term(x))
+    assert report.fired == {"<test>:1": 1, "<test>:2": 1}
+
+
+def test_guard_blocks_unsound_rewrite() -> None:
+    x = rd.vector("x")
+    rws = rewrites("rule exp(log(x)) => x if positive(x)")
+    eg, root, _ = _run(rd.exp(rd.log(x)), rws)
+    assert eg.find(root) != eg.find(eg.add_term(x))
+    eg, root, _ = _run(rd.exp(rd.log(rd.exp(x))), rws)
+    assert eg.find(root) == eg.find(eg.add_term(rd.exp(x)))
+
+
+def test_type_changing_rewrite_is_refused() -> None:
+    x = rd.tensor("x", shape=(None,))
+    ones = rd.constant(np.ones(3))
+    eg, root, report = _run(x * ones, rewrites("rule x * 1 => x"))
+    assert eg.find(root) != eg.find(eg.add_term(x))  # x * ones(3) has shape (3,), x has (?,)
+    assert report.fired == {}
+
+
+def test_backoff_bans_explosive_rule_and_others_still_fire() -> None:
+    xs = [rd.scalar(f"x{i}") for i in range(12)]
+    term = rd.add(*[rd.exp(v) for v in xs]) * 1.0
+    rws = rewrites("rule x + y => y + x + 0\nrule x * 1 => x")
+    eg, root, report = _run(term, rws, match_limit=5, ban_length=2, time_limit=5.0, iter_limit=8)
+    assert report.bans.get("<test>:1", 0) >= 1
+    assert report.fired.get("<test>:2") == 1
+    sums = eg.add_term(rd.add(*[rd.exp(v) for v in xs]))
+    assert eg.find(root) == eg.find(sums)
+
+
+def test_time_limit_on_adversarial_sum_returns_correct_term() -> None:
+    xs = [rd.scalar(f"x{i}") for i in range(40)]
+    term = rd.add(*[v * 1.0 + rd.sin(v) * rd.cos(v) for v in xs])
+    vals = {v: np.float64(i / 7) for i, v in enumerate(xs)}
+    text = "\n".join(
+        [
+            "rule x * y + x * z => x * (y + z)",
+            "rule x * (y + z) => x * y + x * z",
+            "rule x + y => x + y + 0",
+            "rule x * y => x * y * 1",
+            "rule x * 1 => x",
+        ]
+    )
+    rws = rewrites(text)
+    t0 = time.perf_counter()
+    eg = EGraph()
+    root = eg.add_term(term)
+    report = Runner(rws, time_limit=0.2, node_limit=100_000, iter_limit=1000).run(eg)
+    elapsed = time.perf_counter() - t0
+    assert report.stop_reason in ("time limit", "node limit", "saturated")
+    assert elapsed < 1.0
+    ex = Extractor(eg)
+    ex.run([root])
+    (out,) = ex.build([root])
+    np.testing.assert_allclose(evaluate(out, vals), evaluate(term, vals))
+
+
+def test_node_and_iteration_limits() -> None:
+    xs = [rd.scalar(f"x{i}") for i in range(8)]
+    term = rd.add(*xs)
+    rws = rewrites("rule x + y => x + y + 0\nrule x + 0 => x")
+    _, _, report = _run(term, rws, node_limit=50, time_limit=5.0)
+    assert report.stop_reason == "node limit"
+    _, _, report = _run(term, rws, iter_limit=2, time_limit=5.0)
+    assert report.stop_reason in ("iteration limit", "saturated") and report.iterations <= 2
+    assert "stopped:" in str(report)
+
+
+def test_default_rules_compile() -> None:
+    rws = default_rewrites()
+    assert len(rws) > 40
+    assert any(rw.stabilizes for rw in rws)
