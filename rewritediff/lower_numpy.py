@@ -146,7 +146,7 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
         dead = sorted({names[a] for a, j in last.items() if j == i and a not in keep and names[a].startswith("t")})
         if dead:
             body.append(f"del {', '.join(dead)}")
-    outs = ", ".join(names[o.uid] for o in outputs)
+    outs = ", ".join(f"np.array({names[o.uid]})" if _may_alias(o) else names[o.uid] for o in outputs)
     if updates:
         for k, (var, val) in enumerate(updates):
             namespace[f"_upd{k}"] = var
@@ -154,6 +154,16 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     body.append(f"return ({outs},)")
     source = f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     return source, namespace
+
+
+_VIEW_OPS = frozenset({"subtensor", "dimshuffle", "reshape", "reshape_like", "broadcast_to", "broadcast_like", "expand_like", "specify_shape"})
+
+
+def _may_alias(term: Term) -> bool:
+    """Whether an output may share memory with an argument, a shared value or a constant (then it is copied)."""
+    if term.is_leaf or term.op in _VIEW_OPS:
+        return True
+    return get_op(term.op).emit == "{0}"
 
 
 def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
@@ -202,7 +212,7 @@ def _ne_literal(t: Term) -> str | None:
     """A numexpr literal for a finite 0-d float constant (None if it must be passed in)."""
     if t.op == "const" and t.ndim == 0 and t.dtype == "float64":
         v = float(t.value)
-        if np.isfinite(v):
+        if np.isfinite(v) and v != 0.0:
             return repr(v)
     return None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff.errors import RewriteDiffTypeError
 from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, broadcast_shapes, promote
 from rewritediff.terms import TensorType, check_dtype
@@ -31,11 +32,31 @@ def _round(x: np.ndarray) -> np.ndarray:
     return np.round(x)
 
 
+_PROBED: dict[tuple, str] = {}
+
+
+def numpy_dtype(name: str, dtypes: tuple) -> str:
+    """The dtype numpy itself gives for op ``name`` on these argument dtypes (so types match run time)."""
+    key = (name, dtypes)
+    if key not in _PROBED:
+        from rewritediff.ops import get_op
+
+        try:
+            with np.errstate(all="ignore"):
+                out = np.asarray(get_op(name).impl(*[np.ones((), dtype=d) for d in dtypes]))
+        except TypeError as exc:
+            raise RewriteDiffTypeError(f"{name}: not defined for arguments of dtype {', '.join(dtypes)} ({exc})") from None
+        _PROBED[key] = out.dtype.name
+    return _PROBED[key]
+
+
 def _make_infer(name: str, rule: str) -> Any:
     def infer(args: tuple, attrs: dict) -> TensorType:
         shape = broadcast_shapes(name, [a.static_shape for a in args])
         dts = [a.dtype for a in args]
-        if rule == "promote":
+        if rule in ("promote", "float", "switch") and any(d not in ("float64", "float32", "int64") for d in dts):
+            dt = numpy_dtype(name, tuple(dts))
+        elif rule == "promote":
             dt = promote(dts)
         elif rule == "float":
             dt = as_float(promote(dts))
