@@ -342,3 +342,43 @@ def parse(text: str, filename: str = "<string>") -> Parsed:
     except VisitError as exc:  # pragma: no cover - the grammar only produces valid trees
         raise RuleError(f"{filename}:0:0: {exc.orig_exc}") from None
     return Parsed(rules if isinstance(rules, list) else [], positions, keep)
+
+
+# ---- single expressions (the command line) -----------------------------------------------------
+_EXPR_PARSER: Lark | None = None
+
+
+def _expr_parser() -> Lark:
+    global _EXPR_PARSER
+    if _EXPR_PARSER is None:
+        _EXPR_PARSER = Lark(
+            grammar_text(), parser="lalr", lexer="contextual", start="expr_start", postlex=_BracketNewlines(), propagate_positions=True, maybe_placeholders=False
+        )
+    return _EXPR_PARSER
+
+
+@dataclass
+class ParsedExpression:
+    """One expression in the rule language's syntax, with the positions of its names and calls."""
+
+    expr: Any
+    text: str
+    filename: str = "<expr>"
+    positions: dict[int, tuple[int, int]] = field(default_factory=dict)
+    keep: list = field(default_factory=list)
+
+    def pos(self, node: Any) -> tuple[int, int]:
+        """(line, col) of ``node``, or (1, 1) when unknown."""
+        return self.positions.get(id(node), (1, 1))
+
+
+def parse_expression(text: str, filename: str = "<expr>") -> ParsedExpression:
+    """Parse one expression (``sum(tanh(W @ x)){axis=0}``) with the rule grammar; syntax errors are RuleErrors with file:line:col."""
+    try:
+        tree = _expr_parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, filename, text) from None
+    positions: dict = {}
+    keep: list = []
+    tree = _ToAst(filename, text, positions, keep).transform(tree)
+    return ParsedExpression(tree.children[0], text, filename, positions, keep)
