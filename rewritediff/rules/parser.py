@@ -352,7 +352,13 @@ def _expr_parser() -> Lark:
     global _EXPR_PARSER
     if _EXPR_PARSER is None:
         _EXPR_PARSER = Lark(
-            grammar_text(), parser="lalr", lexer="contextual", start="expr_start", postlex=_BracketNewlines(), propagate_positions=True, maybe_placeholders=False
+            grammar_text(),
+            parser="lalr",
+            lexer="contextual",
+            start="expr_start",
+            postlex=_BracketNewlines(),
+            propagate_positions=True,
+            maybe_placeholders=False,
         )
     return _EXPR_PARSER
 
