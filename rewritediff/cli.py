@@ -1,23 +1,662 @@
-"""The ``rewritediff`` command."""
+"""The ``rewritediff`` command: gradients, R-ops, Jacobians and Hessians of expressions typed on the
+command line, simplification with a trace, and listing or checking rules.
+
+Expressions use the rule language's syntax (``rules.md``) and are parsed by its lark grammar, never
+by Python: ``sum(tanh(W @ x))``, ``mean(x){axis=0}``, ``dot(W, x)``. Every name in an expression
+must be declared with ``--var NAME:KIND[:SHAPE]``. Mistakes in the expression or the declarations
+print one line ``error: <expr>:LINE:COL: ...`` and exit with status 2 (``--debug`` shows the traceback).
+"""
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+KINDS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4}
+EXPR_FILE = "<expr>"
+DEFAULT_DIM = 3
+TOLERANCE = 1e-4
+
+DEMO_EXPR = "-mean(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w)))"
+DEMO_VARS = ["X:matrix:100,3", "y:vector:100", "w:vector:3"]
+
+
+class CliError(Exception):
+    """A user mistake: printed as one line ``error: ...``, exit status 2."""
+
+
+# ---- declarations ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VarSpec:
+    """One declared variable: ``name:kind[:shape]`` with None for an unknown dim."""
+
+    name: str
+    kind: str
+    shape: tuple[int | None, ...]
+
+
+def parse_var(spec: str) -> list[VarSpec]:
+    """``x:vector``, ``W:matrix:3,4``, ``W:matrix:3,?`` or ``a,b:scalar`` -> the declared variables (KIND defaults to scalar)."""
+    parts = spec.split(":")
+    if len(parts) > 3 or not parts[0]:
+        raise CliError(f"--var {spec!r}: expected NAME:KIND[:SHAPE], e.g. x:vector or W:matrix:3,4")
+    names = [n.strip() for n in parts[0].split(",")]
+    kind = parts[1].strip() if len(parts) > 1 and parts[1].strip() else "scalar"
+    if kind not in KINDS:
+        hint = difflib.get_close_matches(kind, list(KINDS), n=1)
+        raise CliError(f"--var {spec!r}: unknown kind {kind!r}" + (f" (did you mean {hint[0]}?)" if hint else f" (one of: {', '.join(KINDS)})"))
+    ndim = KINDS[kind]
+    shape: tuple[int | None, ...] = (None,) * ndim
+    if len(parts) == 3:
+        dims = [d.strip() for d in parts[2].split(",")] if parts[2].strip() else []
+        if len(dims) != ndim:
+            raise CliError(f"--var {spec!r}: a {kind} needs {ndim} dim(s) in SHAPE, got {len(dims)}")
+        try:
+            shape = tuple(None if d in ("?", "") else int(d) for d in dims)
+        except ValueError:
+            raise CliError(f"--var {spec!r}: SHAPE must be comma-separated integers or '?', e.g. 3,4 or 3,?") from None
+        if any(d is not None and d < 0 for d in shape):
+            raise CliError(f"--var {spec!r}: negative dim in SHAPE")
+    out = []
+    for name in names:
+        if not name.isidentifier():
+            raise CliError(f"--var {spec!r}: {name!r} is not a valid name")
+        out.append(VarSpec(name, kind, shape))
+    return out
+
+
+def declare(specs: Sequence[str], static: bool = False, default_dim: int = DEFAULT_DIM) -> dict[str, Any]:
+    """Symbolic float64 variables for the ``--var`` declarations (with ``static``, unknown dims become ``default_dim``)."""
+    import rewritediff as rd
+
+    variables: dict[str, Any] = {}
+    for spec in specs:
+        for v in parse_var(spec):
+            if v.name in variables:
+                raise CliError(f"--var {spec!r}: {v.name!r} is declared twice")
+            shape = tuple(default_dim if (static and d is None) else d for d in v.shape)
+            variables[v.name] = rd.tensor(v.name, shape=shape, dtype="float64")
+    return variables
+
+
+# ---- expressions -----------------------------------------------------------------------------------
+_KIND_HINT = "x:scalar, x:vector, x:matrix, ..."
+
+
+class _ExprBuilder:
+    """Terms from a parsed expression: names are the declared variables, calls are registry ops."""
+
+    def __init__(self, parsed: Any, variables: dict[str, Any]) -> None:
+        self.parsed = parsed
+        self.variables = variables
+
+    def fail(self, node: Any, what: str) -> CliError:
+        line, col = self.parsed.pos(node)
+        return CliError(f"{self.parsed.filename}:{line}:{col}: {what}")
+
+    def term(self, node: Any) -> Any:
+        from rewritediff.rules import Num, instantiate
+
+        val = self.build(node)
+        if isinstance(val, Num):
+            return instantiate(val, {})
+        return val
+
+    def build(self, node: Any) -> Any:
+        from rewritediff.rules import Call, NoneLit, Num, Special, Star, Str, Tuple, Var
+
+        if isinstance(node, Var):
+            if node.name not in self.variables:
+                hint = f"declare it with --var {node.name}:KIND, e.g. {_KIND_HINT.replace('x:', node.name + ':')}"
+                raise self.fail(node, f"unknown name {node.name!r} ({hint})")
+            return self.variables[node.name]
+        if isinstance(node, Num):
+            return node
+        if isinstance(node, Call):
+            return self.call(node)
+        if isinstance(node, Special):
+            raise self.fail(node, f"{node.kind!r} is rule syntax, not allowed in an expression")
+        if isinstance(node, Str):
+            raise self.fail(node, f"a string ({node.value!r}) is not a tensor; strings are only allowed as attribute values")
+        if isinstance(node, Tuple):
+            raise self.fail(node, "a tuple is not a tensor; tuples are only allowed as attribute values")
+        if isinstance(node, NoneLit):
+            raise self.fail(node, "None is not a tensor")
+        if isinstance(node, Star):
+            raise self.fail(node, "*name is rule syntax, not allowed in an expression")
+        raise self.fail(node, f"cannot evaluate {node!r}")
+
+    def call(self, node: Any) -> Any:
+        from rewritediff.ops import REGISTRY
+        from rewritediff.rules import Call, Num, Var, instantiate
+
+        if node.op in ("and", "or", "not"):
+            raise self.fail(node, f"{node.op!r} is for rule guards; use and_/or_/not_ (elementwise) in expressions")
+        if node.op not in REGISTRY:
+            close = difflib.get_close_matches(node.op, sorted(REGISTRY), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else " (`rewritediff rules list` shows the ops that have rules)"
+            raise self.fail(node, f"unknown op {node.op!r}{hint}")
+        od = REGISTRY[node.op]
+        for name, _ in node.attrs:
+            if name not in od.attrs:
+                known = ", ".join(sorted(od.attrs)) or "none"
+                raise self.fail(node, f"{node.op}: unknown attribute {name!r} (attributes: {known})")
+        env: dict[str, Any] = dict(self.variables)
+        args = []
+        for i, a in enumerate(node.args):
+            val = self.build(a)
+            if isinstance(val, Num):
+                args.append(val)
+            else:
+                key = f"#{i}"
+                env[key] = val
+                args.append(Var(key))
+        like = next((env[a.name] for a in args if isinstance(a, Var)), None)
+        op = node.op
+        if op == "matmul" and len(args) == 2 and all(isinstance(a, Var) and 1 <= env[a.name].ndim <= 2 for a in args):
+            op = "dot"  # the frontend's canonical form of a 1-D/2-D product (rd.matmul does the same)
+        try:
+            return instantiate(Call(op, tuple(args), node.attrs), env, like=like)
+        except Exception as exc:  # noqa: BLE001 - every construction error becomes one positioned line
+            raise self.fail(node, _one_line(exc)) from exc
+
+
+def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_FILE) -> Any:
+    """The term an expression denotes, with its names bound to ``variables``; mistakes raise CliError with file:line:col."""
+    from rewritediff.errors import RuleError
+    from rewritediff.rules.parser import parse_expression
+
+    try:
+        parsed = parse_expression(text, filename)
+    except RuleError as exc:
+        raise CliError(str(exc).splitlines()[0]) from exc
+    return _ExprBuilder(parsed, variables).term(parsed.expr)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
+    text = str(exc).strip()
+    if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
+        text = text[1:-1]
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ---- shared pieces of the commands -------------------------------------------------------------------
+@dataclass
+class _Problem:
+    """The parsed expression, its declared variables and the variables differentiated."""
+
+    text: str
+    expr: Any
+    variables: dict[str, Any]
+    wrt: list[Any]
+
+    @property
+    def inputs(self) -> list[Any]:
+        """The declared variables the expression uses, in declaration order."""
+        from rewritediff.terms import inputs_of
+
+        used = {t.uid for t in inputs_of([self.expr])}
+        return [v for v in self.variables.values() if v.uid in used]
+
+
+def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = True) -> _Problem:
+    variables = declare(args.var or [], static=static, default_dim=args.dim)
+    expr = build_expression(args.expr, variables)
+    wrt = []
+    if need_wrt:
+        names = [n.strip() for spec in args.wrt for n in spec.split(",") if n.strip()]
+        if not names:
+            raise CliError("--wrt needs a variable name")
+        for name in names:
+            if name not in variables:
+                raise CliError(f"--wrt {name}: unknown name {name!r} (declare it with --var {name}:KIND)")
+            if variables[name] in wrt:
+                raise CliError(f"--wrt {name}: given twice")
+            wrt.append(variables[name])
+    return _Problem(args.expr, expr, variables, wrt)
+
+
+def _short_path(where: str) -> str:
+    """A rule location with the package's parent directory stripped (``rewritediff/rules/x.rules:3``)."""
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    return where[len(root) :] if where.startswith(root) else where
+
+
+def _simplified(terms: list[Any], args: argparse.Namespace, out: Callable[[str], None]) -> list[Any]:
+    """``terms`` simplified (unless --no-simplify); with --trace, print the rules that fired."""
+    import rewritediff as rd
+
+    if getattr(args, "no_simplify", False):
+        return terms
+    expl = rd.explain(list(terms))
+    if getattr(args, "trace", False):
+        _print_trace(expl, out)
+    return list(expl.result)
+
+
+def _print_trace(expl: Any, out: Callable[[str], None]) -> None:
+    steps = list(getattr(expl, "steps", []))
+    out(f"# rules that fired while simplifying ({len(steps)}):" if steps else "# no simplification rule changed the result")
+    for s in steps:
+        rule = getattr(s.rewrite, "rule", None)
+        text = rule.text.strip() if rule is not None and rule.text else s.rewrite.name
+        out(f"#   {_short_path(s.rewrite.where)}: {text}")
+
+
+def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[Any], inputs: list[Any], out: Callable[[str], None]) -> None:
+    """Print the outputs (pprint, and the --latex, --dot, --source views)."""
+    import rewritediff as rd
+
+    out(f"# {header}")
+    if len(outs) == 1:
+        out(rd.pprint(outs[0]))
+    else:
+        out("# " + ", ".join(f"out{i} = {label}" for i, label in enumerate(labels)))
+        out(rd.pprint(outs))
+    if getattr(args, "latex", False):
+        out("# LaTeX")
+        out(rd.latex(outs[0] if len(outs) == 1 else outs))
+    if getattr(args, "dot", None):
+        rd.dot_graph(outs[0] if len(outs) == 1 else outs, args.dot)
+        out(f"# wrote the graph to {args.dot}")
+    if getattr(args, "source", False):
+        f = rd.function(inputs, outs, on_unused_input="ignore")
+        out(f"# generated code: compiled({', '.join(v.name for v in inputs)})")
+        out(f.source.rstrip("\n"))
+
+
+def random_inputs(variables: Sequence[Any], seed: int, default_dim: int = DEFAULT_DIM) -> list[np.ndarray]:
+    """Seeded random values in [0.5, 1.5) (positive, so log and sqrt are defined) of the variables' shapes (unknown dims: ``default_dim``)."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(0.5, 1.5, size=tuple(default_dim if d is None else d for d in v.static_shape)) for v in variables]
+
+
+def compare(analytic: Sequence[Any], numeric: Sequence[Any], tol: float = TOLERANCE) -> tuple[float, float, bool]:
+    """Max absolute and relative errors, and whether every element is within ``tol`` (absolute or relative)."""
+    max_abs = max_rel = 0.0
+    ok = True
+    for a, n in zip(analytic, numeric):
+        a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+        if a.shape != n.shape:
+            raise CliError(f"evaluation: the result has shape {a.shape}, finite differences give {n.shape}")
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
+            return float("nan"), float("nan"), False
+        err = np.abs(a - n)
+        rel = err / np.maximum(np.abs(a) + np.abs(n), 1e-8)
+        if err.size:
+            max_abs, max_rel = max(max_abs, float(err.max())), max(max_rel, float(rel.max()))
+            ok = ok and bool(np.all((err <= tol) | (rel <= tol)))
+    return max_abs, max_rel, ok
+
+
+def _central_jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """d fn(x) / d x by central differences: shape ``fn(x).shape + x.shape``."""
+    base = np.asarray(fn(x), dtype=float)
+    jac = np.zeros(base.shape + x.shape)
+    for idx in np.ndindex(*x.shape):
+        step = np.zeros_like(x)
+        step[idx] = h
+        jac[(..., *idx)] = (np.asarray(fn(x + step)) - np.asarray(fn(x - step))) / (2 * h)
+    return jac
+
+
+def _call(f: Any, values: list[np.ndarray]) -> Any:
+    try:
+        return f(*values)
+    except Exception as exc:  # noqa: BLE001 - shape mismatches of the random inputs
+        raise CliError(f"evaluation at random inputs failed: {_one_line(exc)} (give consistent shapes with --var NAME:KIND:SHAPE)") from exc
+
+
+def _report(ok: bool, max_abs: float, max_rel: float, what: str, args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    verdict = "ok" if ok else "MISMATCH"
+    out(f"# check against {what} at random inputs (seed {args.seed}): max abs error {max_abs:.2e}, max rel error {max_rel:.2e}: {verdict}")
+    return 0 if ok else 1
+
+
+def _with(values: list[np.ndarray], positions: list[int], new: Sequence[np.ndarray]) -> list[np.ndarray]:
+    vals = list(values)
+    for p, v in zip(positions, new):
+        vals[p] = v
+    return vals
+
+
+def _wrt_positions(prob: _Problem, inputs: list[Any]) -> list[int]:
+    return [next(i for i, v in enumerate(inputs) if v is w) for w in prob.wrt]
+
+
+def _require_used(prob: _Problem, inputs: list[Any]) -> None:
+    for w in prob.wrt:
+        if all(v is not w for v in inputs):
+            raise CliError(f"--wrt {w.name}: the expression does not depend on {w.name}")
+
+
+# ---- commands --------------------------------------------------------------------------------------
+def cmd_grad(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff grad``: the simplified gradient of a scalar expression."""
+    import rewritediff as rd
+
+    prob = _problem(args)
+    inputs = prob.inputs
+    _require_used(prob, inputs)
+    if prob.expr.ndim != 0:
+        raise CliError(f"grad needs a scalar expression; {args.expr!r} has ndim {prob.expr.ndim} (wrap it in sum(...), or use `rewritediff jacobian`)")
+    grads = _simplified(list(rd.grad(prob.expr, prob.wrt)), args, out)
+    names = [w.name for w in prob.wrt]
+    _show(args, f"gradient of {args.expr} with respect to {', '.join(names)}", [f"d/d{n}" for n in names], grads, inputs, out)
+    if not args.eval:
+        return 0
+    values = random_inputs(inputs, args.seed, args.dim)
+    pos = _wrt_positions(prob, inputs)
+    f = rd.function(inputs, prob.expr)
+    g = rd.function(inputs, grads, on_unused_input="ignore")
+    analytic = _call(g, values)
+    if not np.isfinite(_call(f, values)):
+        raise CliError("evaluation at random inputs gives a non-finite value")
+    num = rd.numeric_grad(lambda *ws: f(*_with(values, pos, ws)), [values[p] for p in pos])
+    numeric = num.gf if isinstance(num.gf, list) else [num.gf]
+    return _report(*_errors(analytic, numeric), "finite differences", args, out)
+
+
+def _errors(analytic: Sequence[Any], numeric: Sequence[Any]) -> tuple[bool, float, float]:
+    max_abs, max_rel, ok = compare(analytic, numeric)
+    return ok, max_abs, max_rel
+
+
+def _tangent_name(name: str, taken: set[str]) -> str:
+    cand = f"d{name}"
+    while cand in taken:
+        cand = "d" + cand
+    return cand
+
+
+def cmd_rop(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff rop``: the R-operator (Jacobian times an eval point ``d<NAME>``)."""
+    import rewritediff as rd
+
+    prob = _problem(args)
+    inputs = prob.inputs
+    _require_used(prob, inputs)
+    taken = set(prob.variables)
+    points = []
+    for w in prob.wrt:
+        name = _tangent_name(w.name, taken)
+        taken.add(name)
+        points.append(rd.tensor(name, shape=w.static_shape, dtype=w.dtype))
+    res = rd.Rop(prob.expr, prob.wrt, points)
+    res = _simplified(list(res) if isinstance(res, list | tuple) else [res], args, out)
+    total = res[0] if len(res) == 1 else rd.add(*res)
+    header = f"R-op of {args.expr}: " + " + ".join(f"J_{w.name} @ {p.name}" for w, p in zip(prob.wrt, points))
+    all_inputs = inputs + points
+    _show(args, header, [header], [total], all_inputs, out)
+    if not args.eval:
+        return 0
+    values = random_inputs(all_inputs, args.seed, args.dim)
+    f = rd.function(inputs, prob.expr)
+    r = rd.function(all_inputs, total, on_unused_input="ignore")
+    analytic = _call(r, values)
+    base = values[: len(inputs)]
+    pos = _wrt_positions(prob, inputs)
+    tangents = values[len(inputs) :]
+    h = 1e-6
+    plus = _call(f, _with(base, pos, [base[p] + h * t for p, t in zip(pos, tangents)]))
+    minus = _call(f, _with(base, pos, [base[p] - h * t for p, t in zip(pos, tangents)]))
+    numeric = (np.asarray(plus) - np.asarray(minus)) / (2 * h)
+    return _report(*_errors([analytic], [numeric]), "central differences", args, out)
+
+
+def cmd_jacobian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff jacobian``: the Jacobian (static shapes: unknown dims become ``--dim``)."""
+    import rewritediff as rd
+
+    prob = _problem(args, static=True)
+    inputs = prob.inputs
+    _require_used(prob, inputs)
+    jacs = rd.jacobian(prob.expr, prob.wrt)
+    jacs = _simplified(list(jacs) if isinstance(jacs, list | tuple) else [jacs], args, out)
+    names = [w.name for w in prob.wrt]
+    _show(args, f"Jacobian of {args.expr} with respect to {', '.join(names)}", [f"J_{n}" for n in names], jacs, inputs, out)
+    if not args.eval:
+        return 0
+    values = random_inputs(inputs, args.seed, args.dim)
+    f = rd.function(inputs, prob.expr)
+    j = rd.function(inputs, jacs, on_unused_input="ignore")
+    analytic = _call(j, values)
+    numeric = [_central_jacobian(lambda x, p=p: f(*_with(values, [p], [x])), values[p]) for p in _wrt_positions(prob, inputs)]
+    return _report(*_errors(analytic, numeric), "central differences", args, out)
+
+
+def _central_hessian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """Second derivatives of a scalar function of a vector by central differences."""
+    n = x.shape[0]
+    hess = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            ei, ej = np.zeros(n), np.zeros(n)
+            ei[i], ej[j] = h, h
+            hess[i, j] = (fn(x + ei + ej) - fn(x + ei - ej) - fn(x - ei + ej) + fn(x - ei - ej)) / (4 * h * h)
+    return hess
+
+
+def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff hessian``: the Hessian of a scalar expression with respect to vectors."""
+    import rewritediff as rd
+
+    prob = _problem(args, static=True)
+    inputs = prob.inputs
+    _require_used(prob, inputs)
+    if prob.expr.ndim != 0:
+        raise CliError(f"hessian needs a scalar expression; {args.expr!r} has ndim {prob.expr.ndim}")
+    for w in prob.wrt:
+        if w.ndim != 1:
+            raise CliError(f"--wrt {w.name}: hessian is taken with respect to vectors, {w.name} has ndim {w.ndim}")
+    hs = rd.hessian(prob.expr, prob.wrt)
+    hs = _simplified(list(hs) if isinstance(hs, list | tuple) else [hs], args, out)
+    names = [w.name for w in prob.wrt]
+    _show(args, f"Hessian of {args.expr} with respect to {', '.join(names)}", [f"H_{n}" for n in names], hs, inputs, out)
+    if not args.eval:
+        return 0
+    values = random_inputs(inputs, args.seed, args.dim)
+    f = rd.function(inputs, prob.expr)
+    hf = rd.function(inputs, hs, on_unused_input="ignore")
+    analytic = _call(hf, values)
+    numeric = [_central_hessian(lambda x, p=p: float(f(*_with(values, [p], [x]))), values[p]) for p in _wrt_positions(prob, inputs)]
+    max_abs, max_rel, ok = compare(analytic, numeric, tol=1e-3)
+    return _report(ok, max_abs, max_rel, "central differences", args, out)
+
+
+def cmd_simplify(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff simplify``: the simplified expression, with ``--trace`` the rules that fired."""
+    import rewritediff as rd
+
+    prob = _problem(args, need_wrt=False)
+    expl = rd.explain(prob.expr)
+    result = expl.result
+    _show(args, f"simplified {args.expr}  ({rd.count_ops(prob.expr)} -> {rd.count_ops(result)} ops)", ["result"], [result], prob.inputs, out)
+    if args.trace:
+        _print_trace(expl, out)
+    return 0
+
+
+def _rule_line(rule: Any) -> str:
+    return f"{_short_path(f'{rule.source.file}:{rule.source.line}')}: {rule.text}"
+
+
+def cmd_rules_list(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff rules list [OP]``: the rules (of one op) with file:line."""
+    from rewritediff.ops import REGISTRY
+    from rewritediff.rules import KINDS as RULE_KINDS
+    from rewritediff.rules import default_rules
+
+    rs = default_rules()
+    if args.kind is not None and args.kind not in RULE_KINDS:
+        raise CliError(f"--kind {args.kind!r}: one of {', '.join(RULE_KINDS)}")
+    if args.op is None:
+        rules = rs.rules(args.kind)
+    else:
+        if args.op not in REGISTRY:
+            close = difflib.get_close_matches(args.op, sorted(REGISTRY), n=3)
+            raise CliError(f"unknown op {args.op!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        rules = rs.rules_for(args.op, args.kind)
+        if not rules:
+            out(f"# no rules for {args.op}" + (f" of kind {args.kind}" if args.kind else ""))
+            return 0
+    for rule in rules:
+        out(_rule_line(rule))
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff rules check [FILE]...``: validate rule files against the shipped rules and check ``d`` rules with SymPy."""
+    from rewritediff.errors import RuleError
+    from rewritediff.rules import RuleSet, default_rules
+
+    shipped = default_rules()
+    if not args.files:
+        problems = shipped.check()
+        for p in problems:
+            out(_short_path(str(p)))
+        out(f"# {len(shipped)} shipped rules, {len(shipped.rules('d'))} d rules checked against SymPy: {len(problems)} problem(s)")
+        return 1 if problems else 0
+    fresh = shipped.copy()
+    loaded = []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            raise CliError(f"{name}: no such file")
+        try:
+            loaded += fresh.load(path, replace=args.replace)
+        except RuleError as exc:
+            out(str(exc))
+            return 1
+    mine = RuleSet()
+    for rule in loaded:
+        if rule.kind == "d":
+            mine.add(rule, replace=True)
+    problems = mine.check()
+    for p in problems:
+        out(str(p))
+    out(f"# {len(loaded)} rule(s) loaded from {', '.join(args.files)}; {len(mine)} d rule(s) checked against SymPy: {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_demo(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """``rewritediff demo``: the gradient of a logistic-regression loss, its generated code and a finite-difference check."""
+    out("# rewritediff demo: logistic regression, written naively")
+    out(f"#   loss = {DEMO_EXPR}")
+    out(f"#   {', '.join(DEMO_VARS)}")
+    out("# the same as: rewritediff grad '<loss>' --wrt w " + " ".join(f"--var {v}" for v in DEMO_VARS) + " --trace --source --eval")
+    demo = argparse.Namespace(**vars(args))
+    demo.expr, demo.var, demo.wrt = DEMO_EXPR, list(DEMO_VARS), ["w"]
+    demo.source, demo.eval, demo.trace, demo.latex, demo.dot, demo.no_simplify = True, True, True, False, None, False
+    return cmd_grad(demo, out)
+
+
+# ---- argument parsing --------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks on errors")
+
+    def expr_parser(sub: Any, name: str, help_text: str, wrt: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.add_argument("expr", metavar="EXPR", help="an expression in the rule language's syntax, e.g. 'sum(tanh(W @ x))'")
+        if wrt:
+            p.add_argument(
+                "--wrt", action="append", required=True, metavar="NAME", help="the variable(s) to differentiate with respect to (repeat or NAME,NAME)"
+            )
+        p.add_argument(
+            "--var",
+            action="append",
+            metavar="NAME:KIND[:SHAPE]",
+            help=f"declare a float64 variable; KIND is one of {', '.join(KINDS)} (default scalar); SHAPE like 3,4 or 3,? (repeatable)",
+        )
+        p.add_argument("--no-simplify", action="store_true", help="print the result as the rules build it, before simplification")
+        p.add_argument("--trace", action="store_true", help="list the simplification rules that fired, with file:line")
+        p.add_argument("--source", action="store_true", help="also print the generated numpy code")
+        p.add_argument("--latex", action="store_true", help="also print LaTeX")
+        p.add_argument("--dot", metavar="FILE", help="write the Graphviz graph to FILE (.dot, or .svg/.png when Graphviz is installed)")
+        p.add_argument(
+            "--dim", type=int, default=DEFAULT_DIM, metavar="N", help=f"size of unknown dims for --eval (and for jacobian/hessian) (default {DEFAULT_DIM})"
+        )
+        if wrt:
+            p.add_argument(
+                "--eval", action="store_true", help="evaluate at seeded random inputs in [0.5, 1.5) and compare with finite differences (exit 1 on mismatch)"
+            )
+            p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+        return p
+
+    parser = argparse.ArgumentParser(
+        prog="rewritediff",
+        description="Differentiate tensor expressions by term rewriting. Names in EXPR must be declared with --var NAME:KIND[:SHAPE].",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    expr_parser(sub, "grad", "the simplified gradient of a scalar expression").set_defaults(func=cmd_grad)
+    expr_parser(sub, "rop", "the R-op: the Jacobian of EXPR times an eval point named d<NAME>").set_defaults(func=cmd_rop)
+    expr_parser(sub, "jacobian", "the Jacobian of EXPR (unknown dims become --dim)").set_defaults(func=cmd_jacobian)
+    expr_parser(sub, "hessian", "the Hessian of a scalar EXPR with respect to vectors (unknown dims become --dim)").set_defaults(func=cmd_hessian)
+    p = expr_parser(sub, "simplify", "simplify EXPR with the shipped rules", wrt=False)
+    p.set_defaults(func=cmd_simplify)
+    rules = sub.add_parser("rules", parents=[common], help="list or check rules", description="list or check rules")
+    rsub = rules.add_subparsers(dest="rules_command", metavar="ACTION")
+    rsub.required = True
+    p = rsub.add_parser(
+        "list", parents=[common], help="the shipped rules (of one op) with file:line", description="the shipped rules (of one op) with file:line"
+    )
+    p.add_argument("op", nargs="?", metavar="OP", help="an op name, e.g. tanh")
+    p.add_argument("--kind", help="only rules of this kind (d, vjp, jvp, transpose, rewrite, equal, def)")
+    p.set_defaults(func=cmd_rules_list)
+    p = rsub.add_parser(
+        "check",
+        parents=[common],
+        help="validate rule files and check d rules against SymPy (exit 1 on problems)",
+        description="validate rule files (loaded on top of the shipped rules) and check their d rules against SymPy; without FILE, check the shipped rules",
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="rule files (default: the shipped rules)")
+    p.add_argument("--replace", action="store_true", help="let the files override shipped rules of the same kind and op")
+    p.set_defaults(func=cmd_rules_check)
+    p = sub.add_parser("demo", parents=[common], help="the gradient of a logistic-regression loss, its code and a check", description="a short demonstration")
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--dim", type=int, default=DEFAULT_DIM, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_demo)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``rewritediff`` console script."""
-    import numpy as np
+    """Entry point of the ``rewritediff`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error (argparse has printed it)
+        return exc.code if isinstance(exc.code, int) else 2
+    debug = getattr(args, "debug", False)
 
-    import rewritediff as rd
+    def out(text: str) -> None:
+        print(text, flush=True)
 
-    argv = sys.argv[1:] if argv is None else argv
-    x = rd.vector("x")
-    W = rd.matrix("W")
-    f = rd.function([W, x], rd.tanh(W @ x).sum())
-    print(f.source)
-    print(f(np.eye(3), np.ones(3)))
-    return 0
+    try:
+        return args.func(args, out)
+    except CliError as exc:
+        if debug:
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the command prints one line; --debug shows the traceback
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from rewritediff.tensorize import (
     sum_to_like,
     zeros_for,
 )
-from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, toposort
+from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, toposort
 
 __all__ = [
     "grad",
@@ -316,8 +316,7 @@ def grad(
             override[var.uid] = g
             seeds[var] = g
     if cost is not None and cost.uid not in override:
-        seed = apply("ones_like", cost, dtype=float_dtype(cost))
-        seeds[cost] = seed
+        seeds[cost] = constant(1.0, float_dtype(cost))  # the cost is 0-d: its seed is the constant 1
     roots = list(seeds)
     _, reach = _relevant(roots, wrt_list, consider)
     disconnected_first = set()

@@ -18,7 +18,7 @@ import numpy as np
 from rewritediff import runtime as rt
 from rewritediff.errors import CallError, RewriteDiffTypeError
 from rewritediff.ops import get_op
-from rewritediff.terms import NullType, TensorType, Term, inputs_of, toposort
+from rewritediff.terms import NullType, TensorType, Term, apply, inputs_of, toposort
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
@@ -166,6 +166,36 @@ def _may_alias(term: Term) -> bool:
     return get_op(term.op).emit == "{0}"
 
 
+def shape_source(term: Term) -> Term:
+    """The earliest term known to have ``term``'s run-time shape (following ops' ``shape_from``)."""
+    while term.args:
+        opdef = get_op(term.op)
+        src = opdef.shape_from
+        if src is None or term.attr("batch", 0):
+            break
+        term = term.args[src]
+    return term
+
+
+def redirect_shape_args(outputs: list[Term]) -> list[Term]:
+    """Point every shape-only argument at its shape source, so no value is computed just for its shape."""
+    new: dict[int, Term] = {}
+    for node in toposort(outputs):
+        if not node.args:
+            new[node.uid] = node
+            continue
+        opdef = get_op(node.op)
+        args = [new[a.uid] for a in node.args]
+        for i in opdef.shape_args:
+            if i < len(args):
+                args[i] = shape_source(args[i])
+        if all(a is b for a, b in zip(args, node.args)):
+            new[node.uid] = node
+        else:
+            new[node.uid] = apply(node.op, *args, **node.attr_dict)
+    return [new[o.uid] for o in outputs]
+
+
 def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
     """Source of one op applied with numpy (its template, or a call of its impl)."""
     opdef = get_op(node.op)
@@ -180,6 +210,7 @@ def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
 
 
 _FUSABLE_DTYPES = ("float64", "bool")
+_NE_MAX_INPUTS = 24  # numexpr takes at most 32 operands
 
 
 def _fusable(node: Term) -> bool:
@@ -196,15 +227,21 @@ def _fusion_groups(order: list[Term], roots: list[Term]) -> dict[int, list[Term]
     for r in roots:
         consumers[r.uid] = consumers.get(r.uid, 0) + 2
     members: dict[int, list[Term]] = {}
+    params: dict[int, set[int]] = {}
     for node in order:
         if not node.args or not _fusable(node):
             continue
         group: list[Term] = []
+        inputs: set[int] = set()
         for a in node.args:
-            if a.uid in members and consumers.get(a.uid, 0) == 1:
+            if a.uid in members and consumers.get(a.uid, 0) == 1 and len(inputs | params[a.uid]) <= _NE_MAX_INPUTS:
                 group.extend(members.pop(a.uid))
+                inputs |= params.pop(a.uid)
+            else:
+                inputs.add(a.uid)
         group.append(node)
         members[node.uid] = group
+        params[node.uid] = inputs
     return {uid: g for uid, g in members.items() if len(g) >= 2}
 
 
@@ -300,6 +337,8 @@ def function(
 
         simplified = simplify_terms(outs + upd_vals)
         compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
+    redirected = redirect_shape_args(list(compute) + list(upd_vals))
+    compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
     source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)])
     fn = Function(inputs, outs, single, updates, source, namespace)
     _CACHE[key] = fn

@@ -45,25 +45,6 @@ OP_RANGES: dict[str, int] = {
 
 
 #: Ops whose output has the run-time shape of one of their arguments (op -> argument index).
-SHAPE_FROM_ARG: dict[str, int] = {
-    "sum_to": 1,
-    "broadcast_like": 1,
-    "expand_like": 1,
-    "reshape_like": 1,
-    "zeros_like": 0,
-    "ones_like": 0,
-    "fill": 0,
-    "specify_shape": 0,
-    "softmax": 0,
-    "log_softmax": 0,
-}
-
-
-def register_shape_from(op: str, arg: int) -> None:
-    """Declare that ``op``'s output always has the run-time shape of its argument ``arg``."""
-    SHAPE_FROM_ARG[op] = arg
-
-
 def register_range(op: str, facts: int) -> None:
     """Declare sign facts (bits POS, NONNEG, NONZERO, NEG, NONPOS) that hold for every output of ``op``."""
     OP_RANGES[op] = facts
@@ -171,9 +152,7 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     """Dim tokens of an e-node's value, falling back to its static shape."""
     opdef = REGISTRY.get(op)
     out: tuple | None = None
-    src = getattr(opdef, "shape_from", None) if opdef is not None else None
-    if src is None:
-        src = SHAPE_FROM_ARG.get(op)
+    src = opdef.shape_from if opdef is not None else None
     if src is not None and src < len(child_dims):
         out = child_dims[src]
     elif opdef is not None and opdef.elementwise and child_dims and all(c is not None for c in child_dims):

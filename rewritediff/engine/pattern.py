@@ -198,18 +198,34 @@ class Matcher:
         return out
 
     def _context_matches(self, lhs: Call, children: tuple) -> Iterator[dict]:
+        """Matches of ``op(p, q)`` against two of the node's arguments, the others carried as context.
+
+        A hash join on the variables p and q share: each argument is matched once against p
+        and once against q, so the cost is linear in the arguments, not quadratic.
+        """
         p, q = lhs.args
+        shared = sorted(_pattern_vars(p) & _pattern_vars(q))
+        by_key: dict[tuple, list[tuple[int, dict]]] = {}
+        for j, c in enumerate(children):
+            for s2 in self.match_class(q, c, {}):
+                key = tuple(_hashable(self._canon_binding(s2[v])) for v in shared)
+                by_key.setdefault(key, []).append((j, s2))
+        if not by_key:
+            return
         n = len(children)
         for i in range(n):
             for s1 in self.match_class(p, children[i], {}):
-                for j in range(n):
+                key = tuple(_hashable(self._canon_binding(s1[v])) for v in shared)
+                for j, s2 in by_key.get(key, ()):
                     if j == i:
                         continue
+                    merged = dict(s1)
+                    for k, v in s2.items():
+                        if k not in merged:
+                            merged[k] = v
                     rest = children[: min(i, j)] + children[min(i, j) + 1 : max(i, j)] + children[max(i, j) + 1 :]
-                    for s2 in self.match_class(q, children[j], s1):
-                        s3 = dict(s2)
-                        s3[CTX] = Rest(lhs.op, rest)
-                        yield s3
+                    merged[CTX] = Rest(lhs.op, rest)
+                    yield merged
 
     def _subst_key(self, s: dict) -> tuple:
         out = []
@@ -217,6 +233,30 @@ class Matcher:
             v = self._canon_binding(s[k])
             out.append((k, (v.op, v.children) if isinstance(v, Rest) else v))
         return tuple(out)
+
+
+def _pattern_vars(pat: Any) -> set[str]:
+    """Names of the pattern variables in ``pat`` (argument and attribute positions)."""
+    out: set[str] = set()
+    stack = [pat]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Var):
+            out.add(e.name)
+        elif isinstance(e, Call):
+            stack.extend(e.args)
+            stack.extend(v for _, v in e.attrs)
+    return out
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, Rest):
+        return ("rest", v.op, v.children)
+    try:
+        hash(v)
+    except TypeError:
+        return repr(v)
+    return v
 
 
 def _chain(*its: Iterator[dict]) -> Iterator[dict]:

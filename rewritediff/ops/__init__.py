@@ -35,7 +35,13 @@ class OpDef:
     group: str = ""
     differentiable: bool = True
     prepare: Callable[[tuple, dict], dict] | None = None
+    shape_from: int | None = None  # the output always has the run-time shape of this argument
+    shape_args: tuple = ()  # arguments used only for their shape (their values are never read)
     expand: Callable[[tuple, dict], Any] | None = None  # composite ops (rule-language ``def``): args, attrs -> the expansion Term
+
+    def __post_init__(self) -> None:
+        if self.shape_from is None and self.elementwise and self.arity == 1:
+            self.shape_from = 0
 
     def arity_ok(self, n: int) -> bool:
         """Whether ``n`` arguments suit this op."""

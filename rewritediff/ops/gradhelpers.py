@@ -39,6 +39,8 @@ def _batched_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="expand_like",
+        shape_from=1,
+        shape_args=(1,),
         infer=_batched_infer,
         impl=lambda g, x, axis=None, keepdims=False, batch=0: rt.expand_like(g, np.shape(x), axis, keepdims, batch),
         arity=2,
@@ -53,6 +55,8 @@ register(
 register(
     OpDef(
         name="reshape_like",
+        shape_from=1,
+        shape_args=(1,),
         infer=_batched_infer,
         impl=lambda g, x, batch=0: np.reshape(g, np.shape(g)[:batch] + np.shape(x)),
         arity=2,
@@ -74,6 +78,7 @@ def _count_impl(x: Any, axis: Any = None) -> np.int64:
 register(
     OpDef(
         name="count",
+        shape_args=(0,),
         infer=lambda args, attrs: TensorType("int64", ()),
         impl=_count_impl,
         attrs={"axis": None},
@@ -149,6 +154,8 @@ def _phi(x: np.ndarray) -> np.ndarray:
 register(
     OpDef(
         name="eye_like",
+        shape_from=0,
+        shape_args=(0,),
         infer=lambda args, attrs: TensorType(as_float(args[0].dtype), args[0].static_shape),
         impl=_eye_like,
         attrs={"k": 0},
@@ -160,6 +167,8 @@ register(
 register(
     OpDef(
         name="diag_embed_like",
+        shape_from=1,
+        shape_args=(1,),
         infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
         impl=_diag_embed_like,
         arity=2,
@@ -171,6 +180,8 @@ register(
 register(
     OpDef(
         name="unrepeat",
+        shape_from=1,
+        shape_args=(1,),
         infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
         impl=_unrepeat,
         arity=2,
@@ -182,6 +193,8 @@ register(
 register(
     OpDef(
         name="untile",
+        shape_from=1,
+        shape_args=(1,),
         infer=lambda args, attrs: TensorType(args[0].dtype, args[1].static_shape),
         impl=_untile,
         arity=2,
@@ -193,6 +206,7 @@ register(
 register(
     OpDef(
         name="phi",
+        shape_from=0,
         infer=lambda args, attrs: args[0].type,
         impl=_phi,
         doc="phi(x): the lower triangle of x with its diagonal halved",

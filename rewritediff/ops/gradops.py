@@ -41,6 +41,7 @@ for _name, _attrs, _prepare, _doc in GRADOPS:
     register(
         OpDef(
             name=_name,
+            shape_from=0,
             infer=same_type,
             impl=_identity,
             attrs=_attrs,

@@ -143,6 +143,8 @@ def _like_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="broadcast_like",
+        shape_from=1,
+        shape_args=(1,),
         infer=_like_infer,
         impl=lambda g, x, batch=0: rt.broadcast_batched(g, np.shape(x), batch),
         arity=2,
@@ -168,6 +170,8 @@ def _sum_to_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="sum_to",
+        shape_from=1,
+        shape_args=(1,),
         infer=_sum_to_infer,
         impl=lambda g, x, batch=0: rt.sum_to(g, np.shape(x), batch),
         arity=2,
@@ -224,6 +228,8 @@ for _name, _val in (("zeros_like", 0), ("ones_like", 1)):
     register(
         OpDef(
             name=_name,
+            shape_from=0,
+            shape_args=(0,),
             infer=_fill_infer,
             impl=(lambda v: lambda x, dtype=None: np.full(np.shape(x), v, dtype=dtype or np.asarray(x).dtype))(_val),
             attrs={"dtype": None},
@@ -252,6 +258,8 @@ def _fill_like_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="fill",
+        shape_from=0,
+        shape_args=(0,),
         infer=_fill_like_infer,
         impl=lambda x, v: np.full(np.shape(x), v),
         arity=2,
@@ -266,6 +274,7 @@ register(
 register(
     OpDef(
         name="shape",
+        shape_args=(0,),
         infer=lambda args, attrs: TensorType("int64", (args[0].ndim,)),
         impl=lambda x: np.array(np.shape(x), dtype=np.int64),
         emit="np.array(np.shape({0}), dtype=np.int64)",
@@ -287,6 +296,7 @@ def _shape_i_prepare(args: tuple, attrs: dict) -> dict:
 register(
     OpDef(
         name="shape_i",
+        shape_args=(0,),
         infer=lambda args, attrs: TensorType("int64", ()),
         impl=lambda x, i: np.int64(np.shape(x)[i]),
         attrs={"i": 0},
@@ -313,6 +323,7 @@ def _spec_prepare(args: tuple, attrs: dict) -> dict:
 register(
     OpDef(
         name="specify_shape",
+        shape_from=0,
         infer=lambda args, attrs: TensorType(args[0].dtype, tuple(s if s is not None else d for s, d in zip(attrs["shape"], args[0].static_shape))),
         impl=rt.specify_shape,
         attrs={"shape": ()},

@@ -60,6 +60,7 @@ for _name, _doc in (
     register(
         OpDef(
             name=_name,
+            shape_from=0,
             infer=_same_infer,
             impl=_impl(_name),
             attrs={"axis": None},
