@@ -513,6 +513,10 @@ def cmd_rules_list(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     return 0
 
 
+def _count(problems: list) -> str:
+    return "no problems" if not problems else f"{len(problems)} problem(s)"
+
+
 def cmd_rules_check(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff rules check [FILE]...``: validate rule files against the shipped rules and check ``d`` rules with SymPy."""
     from rewritediff.errors import RuleError
@@ -523,7 +527,7 @@ def cmd_rules_check(args: argparse.Namespace, out: Callable[[str], None]) -> int
         problems = shipped.check()
         for p in problems:
             out(_short_path(str(p)))
-        out(f"# {len(shipped)} shipped rules, {len(shipped.rules('d'))} d rules checked against SymPy: {len(problems)} problem(s)")
+        out(f"# {len(shipped)} shipped rules; their {len(shipped.rules('d'))} d rules checked against SymPy (where it has the op): {_count(problems)}")
         return 1 if problems else 0
     fresh = shipped.copy()
     loaded = []
@@ -543,7 +547,7 @@ def cmd_rules_check(args: argparse.Namespace, out: Callable[[str], None]) -> int
     problems = mine.check()
     for p in problems:
         out(str(p))
-    out(f"# {len(loaded)} rule(s) loaded from {', '.join(args.files)}; {len(mine)} d rule(s) checked against SymPy: {len(problems)} problem(s)")
+    out(f"# {len(loaded)} rule(s) loaded from {', '.join(args.files)}; {len(mine)} d rule(s) checked against SymPy: {_count(problems)}")
     return 1 if problems else 0
 
 
