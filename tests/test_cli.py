@@ -1,0 +1,213 @@
+"""The ``rewritediff`` command, run in-process through ``main([...])``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rewritediff.cli import CliError, main, parse_var
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str) -> str:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+# ---- grad ------------------------------------------------------------------------------------------
+def test_grad_prints_simplified_gradient(capsys):
+    code, out, err = run(capsys, "grad", "sum(tanh(W @ x))", "--wrt", "W", "--var", "W:matrix", "--var", "x:vector")
+    assert code == 0, err
+    assert out.startswith("# gradient of sum(tanh(W @ x)) with respect to W")
+    assert "tanh(dot(W, x))" in out or "tanh(t1)" in out
+    assert "sum(tanh" not in out.split("\n", 1)[1]
+
+
+def test_grad_eval_passes_on_a_correct_case(capsys):
+    code, out, err = run(capsys, "grad", "sum(log(1 + exp(A @ x)))", "--wrt", "A,x", "--var", "A:matrix:4,3", "--var", "x:vector", "--eval")
+    assert code == 0, err
+    assert "# out0 = d/dA, out1 = d/dx" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("# check against finite differences") and last.endswith(": ok")
+
+
+def test_grad_source_latex_and_dot(capsys, tmp_path):
+    dot = tmp_path / "g.dot"
+    code, out, err = run(capsys, "grad", "x * sin(x)", "--wrt", "x", "--var", "x", "--source", "--latex", "--dot", str(dot))
+    assert code == 0, err
+    assert "def compiled(x):" in out
+    assert "\\sin" in out
+    assert dot.read_text().startswith("digraph")
+
+
+def test_grad_trace_and_no_simplify(capsys):
+    code, out, _ = run(capsys, "grad", "sum(log(sigmoid(x)))", "--wrt", "x", "--var", "x:vector", "--trace")
+    assert code == 0
+    assert "# rules that fired" in out or "# no simplification rule" in out
+    code, out, _ = run(capsys, "grad", "x * x", "--wrt", "x", "--var", "x", "--no-simplify")
+    assert code == 0
+
+
+def test_grad_of_attrs_and_function_forms(capsys):
+    code, out, err = run(capsys, "grad", "sum(mean(W){axis=0} * dot(W, x)) - 2 ** x[0:1]", "--wrt", "x", "--var", "W:matrix:3,3", "--var", "x:vector")
+    assert code == 2  # no indexing syntax
+    code, out, err = run(capsys, "grad", "sum(mean(W){axis=0} * dot(W, x))", "--wrt", "W", "--var", "W:matrix:3,3", "--var", "x:vector", "--eval")
+    assert code == 0, err
+    assert out.strip().endswith(": ok")
+
+
+def test_grad_needs_scalar(capsys):
+    code, _, err = run(capsys, "grad", "tanh(x)", "--wrt", "x", "--var", "x:vector")
+    line = assert_one_line_error(code, err)
+    assert "scalar" in line and "jacobian" in line
+
+
+# ---- rop, jacobian, hessian ---------------------------------------------------------------------------
+def test_rop(capsys):
+    code, out, err = run(capsys, "rop", "tanh(W @ x)", "--wrt", "x", "--var", "W:matrix:2,3", "--var", "x:vector", "--eval")
+    assert code == 0, err
+    assert "dx" in out
+    assert out.strip().endswith(": ok")
+
+
+def test_jacobian_defaults_unknown_dims(capsys):
+    code, out, err = run(capsys, "jacobian", "exp(x) * y", "--wrt", "x", "--var", "x,y:vector", "--eval", "--source")
+    assert code == 0, err
+    assert "def compiled(x, y):" in out
+    assert out.strip().endswith(": ok")
+
+
+def test_hessian(capsys):
+    code, out, err = run(capsys, "hessian", "sum(x * x * x) + sum(A @ x)", "--wrt", "x", "--var", "A:matrix:2,3", "--var", "x:vector", "--eval")
+    assert code == 0, err
+    assert out.strip().endswith(": ok")
+    code, _, err = run(capsys, "hessian", "sum(A @ x)", "--wrt", "A", "--var", "A:matrix:2,3", "--var", "x:vector")
+    assert "vectors" in assert_one_line_error(code, err)
+
+
+# ---- simplify ---------------------------------------------------------------------------------------
+def test_simplify_trace_names_rules_with_file_line(capsys):
+    code, out, err = run(capsys, "simplify", "log(exp(x)) * 1", "--var", "x:vector", "--trace")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[1] == "x"
+    assert any("rewritediff/rules/simplify.rules:" in line and "log(exp(x)) => x" in line for line in lines)
+
+
+# ---- errors -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("expr", "needle"),
+    [
+        ("__import__('os')", "<expr>:1:1: unknown op '__import__'"),
+        ("sum(x", "<expr>:1:5: syntax error: unexpected end of input"),
+        ("sum(tanh(W @ z))", "<expr>:1:14: unknown name 'z' (declare it with --var z:KIND"),
+        ("x @ W", "<expr>:1:1: dot: shapes"),
+        ("sum(x){axs=0}", "unknown attribute 'axs'"),
+        ("sum(x, x)", "sum: takes 1 argument"),
+        ("x + 'a'", "<expr>:1:5: a string"),
+        ("x.sum()", "<expr>:1:2: syntax error"),
+        ("sum(x) if x", "syntax error"),
+    ],
+)
+def test_errors_are_one_line_with_position(capsys, expr, needle):
+    code, out, err = run(capsys, "grad", expr, "--wrt", "x", "--var", "x:vector:3", "--var", "W:matrix:4,4")
+    line = assert_one_line_error(code, err)
+    assert needle in line
+    assert out == ""
+
+
+def test_import_is_a_parse_error_not_code(capsys, tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "simplify", f"__import__('os').system('touch {marker}')")
+    assert_one_line_error(code, err)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["grad", "x", "--wrt", "y", "--var", "x"], "--wrt y: unknown name 'y'"),
+        (["grad", "x", "--wrt", "x", "--var", "x:vectr"], "unknown kind 'vectr' (did you mean vector?)"),
+        (["grad", "x", "--wrt", "x", "--var", "x:matrix:3"], "needs 2 dim(s)"),
+        (["grad", "x", "--wrt", "x", "--var", "x:vector:a"], "SHAPE must be"),
+        (["grad", "sum(y)", "--wrt", "x", "--var", "x", "--var", "y:vector"], "does not depend on x"),
+        (["rules", "list", "tanhh"], "unknown op 'tanhh' (did you mean tanh"),
+        (["rules", "check", "/nonexistent/file.rules"], "no such file"),
+    ],
+)
+def test_usage_errors(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert needle in assert_one_line_error(code, err)
+
+
+def test_debug_shows_the_traceback(capsys):
+    with pytest.raises(CliError):
+        main(["grad", "q", "--wrt", "x", "--var", "x", "--debug"])
+
+
+def test_parse_var():
+    (v,) = parse_var("W:matrix:3,?")
+    assert (v.name, v.kind, v.shape) == ("W", "matrix", (3, None))
+    assert [v.name for v in parse_var("a,b")] == ["a", "b"]
+    with pytest.raises(CliError):
+        parse_var("x:vector:3:4")
+
+
+# ---- rules ------------------------------------------------------------------------------------------
+def test_rules_list_op(capsys):
+    code, out, _ = run(capsys, "rules", "list", "tanh")
+    assert code == 0
+    assert "rewritediff/rules/elementwise.rules:" in out and "d tanh(x) =" in out
+    code, out, _ = run(capsys, "rules", "list", "--kind", "def")
+    assert code == 0 and all(": def " in line for line in out.strip().splitlines())
+
+
+def test_rules_check_reports_wrong_partial_with_line(capsys, tmp_path):
+    path = tmp_path / "mine.rules"
+    path.write_text("def cli_logcosh(x) = log(cosh(x))\n\n# wrong on purpose: should be tanh(x)\nd cli_logcosh(x) = sinh(x)\n")
+    code, out, _ = run(capsys, "rules", "check", str(path))
+    assert code == 1
+    assert f"{path}:4:1: d cli_logcosh" in out
+    path.write_text("def cli_logcosh(x) = log(cosh(x))\nd cli_logcosh(x) = tanh(x)\n")
+    code, out, _ = run(capsys, "rules", "check", str(path))
+    assert code == 0, out
+    assert "no problems" in out
+
+
+def test_rules_check_reports_load_errors_with_line(capsys, tmp_path):
+    path = tmp_path / "bad.rules"
+    path.write_text("# a comment\nd cli_nosuchop(x) = x\n")
+    code, out, _ = run(capsys, "rules", "check", str(path))
+    assert code == 1
+    assert f"{path}:2:" in out and "unknown op 'cli_nosuchop'" in out
+
+
+# ---- demo -------------------------------------------------------------------------------------------
+def test_demo(capsys):
+    code, out, err = run(capsys, "demo")
+    assert code == 0, err
+    assert "def compiled(X, y, w):" in out
+    assert "softplus" in out  # log(sigmoid(.)) was stabilised
+    assert out.strip().endswith(": ok")
+
+
+def test_help_and_module_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "rewritediff", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0
+    for cmd in ("grad", "rop", "jacobian", "hessian", "simplify", "rules", "demo"):
+        assert cmd in proc.stdout
