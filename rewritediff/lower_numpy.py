@@ -141,9 +141,13 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     for i, (_, _, argids) in enumerate(stmts):
         for a in argids:
             last[a] = i
-    for i, (node, line, _) in enumerate(stmts):
+    dies: dict[int, set[str]] = {}
+    for a, j in last.items():
+        if a not in keep and names[a].startswith("t"):
+            dies.setdefault(j, set()).add(names[a])
+    for i, (_, line, _) in enumerate(stmts):
         body.append(line)
-        dead = sorted({names[a] for a, j in last.items() if j == i and a not in keep and names[a].startswith("t")})
+        dead = sorted(dies.get(i, ()), key=lambda n: int(n[1:]))
         if dead:
             body.append(f"del {', '.join(dead)}")
     outs = ", ".join(f"np.array({names[o.uid]})" if _may_alias(o) else names[o.uid] for o in outputs)
@@ -210,7 +214,8 @@ def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
 
 
 _FUSABLE_DTYPES = ("float64", "bool")
-_NE_MAX_INPUTS = 24  # numexpr takes at most 32 operands
+_NE_MAX_INPUTS = 24
+_NE_CACHE: dict[tuple, Any] = {}  # precompiled numexpr programs by (expression, signature); they hold no state  # numexpr takes at most 32 operands
 
 
 def _fusable(node: Term) -> bool:
@@ -279,7 +284,11 @@ def _numexpr_call(group: list[Term], names: dict[int, str], namespace: dict, tna
     expr = text[group[-1].uid]
     signature = [(f"v{i}", bool if p.dtype == "bool" else np.dtype(p.dtype).type) for i, p in enumerate(params)]
     fname = f"_ne_{tname}"
-    namespace[fname] = numexpr.NumExpr(expr, signature=signature)
+    key = (expr, tuple((n, t.__name__) for n, t in signature))
+    compiled = _NE_CACHE.get(key)
+    if compiled is None:
+        compiled = _NE_CACHE[key] = numexpr.NumExpr(expr, signature=signature)
+    namespace[fname] = compiled
     namespace.setdefault("_ne_text", {})[fname] = expr
     args = ", ".join(names[p.uid] for p in params)
     return f"{fname}({args})  # {expr}", [p.uid for p in params]

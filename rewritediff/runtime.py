@@ -220,3 +220,23 @@ def prod_others(x: np.ndarray, axis: Any) -> np.ndarray:
     right = np.concatenate([np.cumprod(flat[..., ::-1], axis=-1)[..., : n - 1][..., ::-1], ones], axis=-1) if n else flat
     out = (left * right).reshape(moved.shape)
     return np.moveaxis(out, tuple(range(x.ndim - len(axes), x.ndim)), axes)
+
+
+def add_n(*xs: np.ndarray) -> np.ndarray:
+    """The sum of many broadcastable arrays, accumulated left to right."""
+    out = np.add(xs[0], xs[1])
+    for x in xs[2:]:
+        out = np.add(out, x, out=out) if np.shape(out) == np.broadcast_shapes(np.shape(out), np.shape(x)) and out.dtype == np.result_type(out, x) else out + x
+    return out
+
+
+def mul_n(*xs: np.ndarray) -> np.ndarray:
+    """The product of many broadcastable arrays, accumulated left to right."""
+    out = np.multiply(xs[0], xs[1])
+    for x in xs[2:]:
+        out = (
+            np.multiply(out, x, out=out)
+            if np.shape(out) == np.broadcast_shapes(np.shape(out), np.shape(x)) and out.dtype == np.result_type(out, x)
+            else out * x
+        )
+    return out

@@ -71,14 +71,21 @@ def _make_infer(name: str, rule: str) -> Any:
     return infer
 
 
+def _nary(args: list[str], sep: str, many: str) -> str:
+    """Infix source for a few operands; a call for many (a long infix chain nests too deep for Python's compiler)."""
+    if len(args) <= 32:
+        return "(" + sep.join(args) + ")"
+    return f"{many}({', '.join(args)})"
+
+
 def _np(fn: str) -> str:
     return f"np.{fn}({{0}})"
 
 
 # name, arity, dtype rule, numpy source, numexpr source, sympy, doc
 ELEMENTWISE: list[tuple] = [
-    ("add", (2, None), "promote", lambda a, k: "(" + " + ".join(a) + ")", lambda a: "(" + " + ".join(a) + ")", "Add", "x + y + ..."),
-    ("mul", (2, None), "promote", lambda a, k: "(" + " * ".join(a) + ")", lambda a: "(" + " * ".join(a) + ")", "Mul", "x * y * ..."),
+    ("add", (2, None), "promote", lambda a, k: _nary(a, " + ", "rt.add_n"), lambda a: "(" + " + ".join(a) + ")", "Add", "x + y + ..."),
+    ("mul", (2, None), "promote", lambda a, k: _nary(a, " * ", "rt.mul_n"), lambda a: "(" + " * ".join(a) + ")", "Mul", "x * y * ..."),
     ("sub", 2, "promote", "({0} - {1})", "({0} - {1})", "sub", "x - y"),
     ("true_div", 2, "float", "({0} / {1})", "({0} / {1})", "div", "x / y"),
     ("neg", 1, "promote", "(-{0})", "(-{0})", "neg", "-x"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,11 @@ def broadcast_shapes(op: str, shapes: Sequence[tuple]) -> tuple:
 
 def promote(dtypes: Sequence[str]) -> str:
     """numpy's result dtype of the given dtypes."""
+    return _promote(tuple(dtypes))
+
+
+@functools.lru_cache(maxsize=1024)
+def _promote(dtypes: tuple) -> str:
     return np.result_type(*[np.dtype(d) for d in dtypes]).name
 
 
