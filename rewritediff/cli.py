@@ -207,6 +207,12 @@ class _Problem:
         return [v for v in self.variables.values() if v.uid in used]
 
 
+def _static_note(args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    """Say so when unknown dims were fixed to --dim (jacobian and hessian need static shapes)."""
+    if any(None in v.shape for spec in args.var or [] for v in parse_var(spec)):
+        out(f"# unknown dims taken as {args.dim} (set shapes with --var NAME:KIND:SHAPE, or --dim N)")
+
+
 def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = True) -> _Problem:
     variables = declare(args.var or [], static=static, default_dim=args.dim)
     expr = build_expression(args.expr, variables)
@@ -422,6 +428,7 @@ def cmd_jacobian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     jacs = rd.jacobian(prob.expr, prob.wrt)
     jacs = _simplified(list(jacs) if isinstance(jacs, list | tuple) else [jacs], args, out)
     names = [w.name for w in prob.wrt]
+    _static_note(args, out)
     _show(args, f"Jacobian of {args.expr} with respect to {', '.join(names)}", [f"J_{n}" for n in names], jacs, inputs, out)
     if not args.eval:
         return 0
@@ -460,6 +467,7 @@ def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     hs = rd.hessian(prob.expr, prob.wrt)
     hs = _simplified(list(hs) if isinstance(hs, list | tuple) else [hs], args, out)
     names = [w.name for w in prob.wrt]
+    _static_note(args, out)
     _show(args, f"Hessian of {args.expr} with respect to {', '.join(names)}", [f"H_{n}" for n in names], hs, inputs, out)
     if not args.eval:
         return 0

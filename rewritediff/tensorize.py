@@ -266,7 +266,9 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     dtype = float_dtype(expression)
     u = variable(type(expression.type)(dtype, out_shape), "cotangent")
     rows = pullback(expression, wrt, u, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
-    eye = constant(np.eye(n, dtype=dtype).reshape((n, *out_shape)))
+    eye = apply("eye", n=n, dtype=dtype)
+    if out_shape != (n,):
+        eye = apply("reshape", eye, shape=(n, *out_shape))
     try:
         batched = vectorize(rows, {u: eye}, n)
     except NoBatchRule:

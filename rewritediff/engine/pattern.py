@@ -311,6 +311,12 @@ def eval_guard(eg: EGraph, expr: Any, s: dict) -> Any:
             return v.value.value if isinstance(v.value, Constant) else v.value
         if isinstance(v, int) and not isinstance(v, bool):
             return ClassRef(eg.find(v))
+        if isinstance(v, Rest):
+            # the rest of an n-ary node: add it (it is a sound term) so guards see its facts
+            try:
+                return ClassRef(eg.find(eg.add_term(apply(v.op, *[eg.rep(c) for c in v.children]))))
+            except Exception:  # noqa: BLE001 - an unbuildable rest leaves the guard undecided
+                return None
         return None
     if isinstance(expr, Num | Str | NoneLit):
         return literal(expr)

@@ -264,7 +264,29 @@ def concat(*tuples: Any) -> tuple:
     return out
 
 
+def broadcasts_into(x: Any, y: Any) -> bool:
+    """True when broadcasting x against y provably leaves y's static shape unchanged."""
+    if not (isinstance(x, Term) and isinstance(y, Term) and isinstance(x.type, TensorType) and isinstance(y.type, TensorType)):
+        return False
+    a, b = x.static_shape, y.static_shape
+    if len(a) > len(b):
+        return False
+    return all(p == 1 or (p is not None and p == q) for p, q in zip(a, b[len(b) - len(a) :]))
+
+
+def is_identity(x: Any) -> bool:
+    """True for an identity matrix: the ``eye`` op with k=0 and a square shape, or such a constant."""
+    if not isinstance(x, Term) or not isinstance(x.type, TensorType) or x.ndim != 2:
+        return False
+    if x.op == "eye":
+        return x.attr("k", 0) == 0 and x.attr("m") in (None, x.attr("n"))
+    v = _const_array(x)
+    return v is not None and v.shape[0] == v.shape[1] and bool(np.array_equal(v, np.eye(v.shape[0])))
+
+
 PREDICATES: dict[str, Callable[..., Any]] = {
+    "broadcasts_into": broadcasts_into,
+    "is_identity": is_identity,
     "ndim": ndim,
     "dtype": dtype,
     "dtype_is_float": dtype_is_float,
