@@ -170,30 +170,40 @@ def _may_alias(term: Term) -> bool:
     return get_op(term.op).emit == "{0}"
 
 
-def shape_source(term: Term) -> Term:
-    """The earliest term known to have ``term``'s run-time shape (following ops' ``shape_from``)."""
-    while term.args:
-        opdef = get_op(term.op)
-        src = opdef.shape_from
-        if src is None or term.attr("batch", 0):
-            break
-        term = term.args[src]
-    return term
+def _can_stand_in(node: Term) -> bool:
+    opdef = get_op(node.op)
+    return bool(node.args) and opdef.runtime_shape is not None and not node.attr("batch", 0) and isinstance(node.type, TensorType)
 
 
-def redirect_shape_args(outputs: list[Term]) -> list[Term]:
-    """Point every shape-only argument at its shape source, so no value is computed just for its shape."""
+def stand_in_shapes(outputs: list[Term]) -> list[Term]:
+    """Replace every term whose value is never read, only its shape, by a ``stand_in`` computed from shapes alone.
+
+    A term is used for its shape when it sits in an op's ``shape_args``; if nothing reads its
+    value and its op can give its run-time shape from its arguments' shapes, its arguments are
+    in turn needed for their shapes only, and so on down.
+    """
+    order = toposort(outputs)
+    need_value = {o.uid for o in outputs}
+    need_shape: set[int] = set()
+    for node in reversed(order):
+        if not node.args:
+            continue
+        if node.uid in need_value or (node.uid in need_shape and not _can_stand_in(node)):
+            need_value.add(node.uid)
+            shape_args = get_op(node.op).shape_args
+            for i, a in enumerate(node.args):
+                (need_shape if i in shape_args else need_value).add(a.uid)
+        elif node.uid in need_shape:
+            need_shape.update(a.uid for a in node.args)
     new: dict[int, Term] = {}
-    for node in toposort(outputs):
+    for node in order:
         if not node.args:
             new[node.uid] = node
             continue
-        opdef = get_op(node.op)
         args = [new[a.uid] for a in node.args]
-        for i in opdef.shape_args:
-            if i < len(args):
-                args[i] = shape_source(args[i])
-        if all(a is b for a, b in zip(args, node.args)):
+        if node.uid not in need_value:
+            new[node.uid] = apply("stand_in", *args, of=node.op, of_attrs=node.attrs, dtype=node.dtype)
+        elif all(a is b for a, b in zip(args, node.args)):
             new[node.uid] = node
         else:
             new[node.uid] = apply(node.op, *args, **node.attr_dict)
@@ -346,7 +356,7 @@ def function(
 
         simplified = simplify_terms(outs + upd_vals)
         compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
-    redirected = redirect_shape_args(list(compute) + list(upd_vals))
+    redirected = stand_in_shapes(list(compute) + list(upd_vals))
     compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
     source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)])
     fn = Function(inputs, outs, single, updates, source, namespace)

@@ -37,11 +37,15 @@ class OpDef:
     prepare: Callable[[tuple, dict], dict] | None = None
     shape_from: int | None = None  # the output always has the run-time shape of this argument
     shape_args: tuple = ()  # arguments used only for their shape (their values are never read)
+    runtime_shape: Callable[[list, dict], tuple] | None = None  # the output's run-time shape from the arguments' run-time shapes
     expand: Callable[[tuple, dict], Any] | None = None  # composite ops (rule-language ``def``): args, attrs -> the expansion Term
 
     def __post_init__(self) -> None:
         if self.shape_from is None and self.elementwise and self.arity == 1:
             self.shape_from = 0
+        if self.runtime_shape is None and self.shape_from is not None:
+            src = self.shape_from
+            self.runtime_shape = lambda shapes, attrs: None if attrs.get("batch") else tuple(shapes[src])
 
     def arity_ok(self, n: int) -> bool:
         """Whether ``n`` arguments suit this op."""

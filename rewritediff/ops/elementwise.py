@@ -155,6 +155,7 @@ for _name, _arity, _rule, _src, _ne, _sym, _doc in ELEMENTWISE:
             attrs={"dtype": None} if _name == "cast" else {},
             emit=_src,
             elementwise=True,
+            runtime_shape=lambda shapes, attrs: np.broadcast_shapes(*shapes),
             numexpr=_ne,
             sympy=_sym,
             nary=_name in ("add", "mul"),

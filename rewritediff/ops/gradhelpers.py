@@ -333,3 +333,34 @@ register(
         group="gradient-helper",
     )
 )
+
+
+# ---- stand-ins: values needed only for their shape ---------------------------------------------------------------
+def _stand_in_infer(args: tuple, attrs: dict) -> TensorType:
+    from rewritediff.ops import get_op
+
+    return get_op(attrs["of"]).infer(args, dict(attrs["of_attrs"]))
+
+
+def _stand_in(*refs: Any, of: str = "", of_attrs: tuple = (), dtype: str = "float64") -> np.ndarray:
+    """A zero-strided array with the run-time shape ``of(*refs)`` would have, computed from the refs' shapes alone."""
+    from rewritediff.ops import get_op
+
+    shape = get_op(of).runtime_shape([np.shape(r) for r in refs], dict(of_attrs))
+    return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+
+
+register(
+    OpDef(
+        name="stand_in",
+        infer=_stand_in_infer,
+        impl=_stand_in,
+        arity=(1, None),
+        attrs={"of": "", "of_attrs": (), "dtype": "float64"},
+        emit=lambda a, k: f"rt.stand_in(({', '.join(f'np.shape({x})' for x in a)},), {k['of']!r}, {k['of_attrs']!r}, {k['dtype']!r})",
+        shape_args=(),
+        doc="stand_in(*refs){of, of_attrs, dtype}: stands for of(*refs) where only its shape is used (no values computed)",
+        group="gradient-helper",
+        differentiable=False,
+    )
+)

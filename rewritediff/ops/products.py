@@ -56,9 +56,28 @@ def _dot_infer(args: tuple, attrs: dict) -> TensorType:
     return _matmul_infer(args, attrs, "dot")
 
 
+def _matmul_runtime_shape(shapes: list, attrs: dict) -> tuple:
+    a, b = tuple(shapes[0]), tuple(shapes[1])
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    if len(b) == 1:
+        return a[:-1]
+    return tuple(np.broadcast_shapes(a[:-2], b[:-2])) + (a[-2], b[-1])
+
+
+def _dot_runtime_shape(shapes: list, attrs: dict) -> tuple:
+    a, b = tuple(shapes[0]), tuple(shapes[1])
+    if not a or not b:
+        return a or b
+    return _matmul_runtime_shape(shapes, attrs)
+
+
 register(
     OpDef(
         name="matmul",
+        runtime_shape=_matmul_runtime_shape,
         infer=_matmul_infer,
         impl=np.matmul,
         arity=2,
@@ -70,6 +89,7 @@ register(
 register(
     OpDef(
         name="dot",
+        runtime_shape=_dot_runtime_shape,
         infer=_dot_infer,
         impl=np.dot,
         arity=2,

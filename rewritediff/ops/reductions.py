@@ -67,6 +67,13 @@ def _infer(rule: str) -> Any:
     return infer
 
 
+def reduced_runtime_shape(shapes: list, attrs: dict) -> tuple:
+    """A reduction's run-time output shape from its argument's run-time shape."""
+    shape, axis, keep = tuple(shapes[0]), attrs.get("axis"), attrs.get("keepdims", False)
+    axes = range(len(shape)) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+    return tuple(1 if i in axes else d for i, d in enumerate(shape)) if keep else tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
 def _src(fn: str, *extra: str) -> Any:
     def emit(a: list[str], k: dict) -> str:
         parts = [a[0]]
@@ -109,6 +116,7 @@ for _name, _fn, _srcname, _rule, _doc in REDUCTIONS:
             attrs={"axis": None, "keepdims": False},
             emit=_src(_srcname),
             prepare=_prepare(_name),
+            runtime_shape=reduced_runtime_shape,
             doc=_doc,
             group="reduction",
             differentiable=_rule not in ("bool",),
@@ -124,6 +132,7 @@ for _name, _fn, _srcname in (("var", np.var, "np.var"), ("std", np.std, "np.std"
             attrs={"axis": None, "keepdims": False, "ddof": 0},
             emit=_src(_srcname, "ddof"),
             prepare=_prepare(_name),
+            runtime_shape=reduced_runtime_shape,
             doc=f"{'variance' if _name == 'var' else 'standard deviation'} over axes (ddof as numpy)",
             group="reduction",
         )
@@ -138,6 +147,7 @@ for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
             attrs={"axis": None, "keepdims": False},
             emit=_src(f"np.{_name}"),
             prepare=_prepare_arg(_name),
+            runtime_shape=reduced_runtime_shape,
             doc=f"index of the {_name[3:]}imum along an axis (flat index when axis is None)",
             group="reduction",
             differentiable=False,

@@ -67,6 +67,7 @@ def _ds_emit(a: list[str], k: dict) -> str:
 register(
     OpDef(
         name="dimshuffle",
+        runtime_shape=lambda shapes, attrs: tuple(1 if p == "x" else shapes[0][p] for p in attrs["pattern"]),
         infer=_ds_infer,
         impl=rt.dimshuffle,
         attrs={"pattern": ()},
