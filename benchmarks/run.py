@@ -77,6 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=300.0, help="cap per build in seconds (default 300)")
     p.add_argument("--deep-cap", type=float, default=60.0, help="cap for the compile-only D=10000 depth case (default 60)")
     p.add_argument("--threads", type=int, default=None, help="restart with BLAS/numexpr/XLA thread pools capped at N (steadier numbers on a busy machine)")
+    p.add_argument("--slow-call", type=float, default=2.0, help="a first call slower than this many seconds is the only eval sample (default 2)")
     p.add_argument("--json", default=None, help="write the raw numbers to this path")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p.parse_args(argv)
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if not cases:
         print(f"no case matches --only {a.only!r}", file=sys.stderr)
         return 2
-    opts = Options(repeat=max(1, a.repeat), budget_s=a.budget, timeout_s=a.timeout, deep_cap_s=a.deep_cap)
+    opts = Options(repeat=max(1, a.repeat), budget_s=a.budget, timeout_s=a.timeout, deep_cap_s=a.deep_cap, slow_call_s=a.slow_call)
 
     def log(msg: str) -> None:
         if not a.quiet:
