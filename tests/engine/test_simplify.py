@@ -187,7 +187,10 @@ def test_simplify_preserves_value_and_never_raises_cost(tree: tuple) -> None:
     assert got.shape == want.shape and ex.result.type == term.type
     ok = np.isfinite(want) & (np.abs(want) < 1e100)
     np.testing.assert_allclose(got[ok], want[ok], rtol=1e-7, atol=1e-9)
-    if not any("stabilize" in r for r in ex.rules):
+    stable_ops = {"softplus", "logsumexp", "log_softmax", "softmax", "log1p", "expm1"}
+    introduced = {t.op for t in rd.terms.toposort([ex.result])} - {t.op for t in rd.terms.toposort([term])}
+    if not any("stabilize" in r for r in ex.rules) and not introduced & stable_ops:
+        # a stabilized form may cost more: it is chosen for accuracy, not speed
         assert dag_cost([ex.result]) <= dag_cost([term]) + 1e-6
 
 
