@@ -439,3 +439,28 @@ def test_deep_chain_gradient_no_recursion():
         x = rd.sin(x) * x + x0
     g = rd.grad(x.sum(), x0)
     assert g.ndim == 1
+
+
+def test_mlp_softmax_cross_entropy_matches_hand_backprop():
+    X, Y = rd.matrix("X"), rd.matrix("Y")
+    W1, b1, W2, b2 = rd.matrix("W1"), rd.vector("b1"), rd.matrix("W2"), rd.vector("b2")
+    h = rd.tanh(X @ W1 + b1)
+    z = h @ W2 + b2
+    cost = -rd.mean(rd.sum(Y * rd.log_softmax(z, axis=1), axis=1))
+    grads = rd.grad(cost, [W1, b1, W2, b2])
+    rng = np.random.default_rng(3)
+    n = 16
+    Xv = rng.normal(size=(n, 784))
+    Yv = np.eye(10)[rng.integers(0, 10, n)]
+    W1v, b1v = rng.normal(size=(784, 256)) * 0.05, rng.normal(size=256) * 0.1
+    W2v, b2v = rng.normal(size=(256, 10)) * 0.1, rng.normal(size=10) * 0.1
+    got = ev(list(grads), [X, Y, W1, b1, W2, b2], Xv, Yv, W1v, b1v, W2v, b2v)
+    # backpropagation by hand
+    hv = np.tanh(Xv @ W1v + b1v)
+    zv = hv @ W2v + b2v
+    p = np.exp(zv - zv.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz = (p - Yv) / n
+    da = (dz @ W2v.T) * (1 - hv**2)
+    for g, want in zip(got, [Xv.T @ da, da.sum(0), hv.T @ dz, dz.sum(0)]):
+        np.testing.assert_allclose(g, want, rtol=1e-9, atol=1e-12)
