@@ -145,6 +145,7 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     for a, j in last.items():
         if a not in keep and names[a].startswith("t"):
             dies.setdefault(j, set()).add(names[a])
+    stmts = _reuse_buffers(stmts, names, last, keep, groups)
     for i, (_, line, _) in enumerate(stmts):
         body.append(line)
         dead = sorted(dies.get(i, ()), key=lambda n: int(n[1:]))
@@ -208,6 +209,55 @@ def stand_in_shapes(outputs: list[Term]) -> list[Term]:
         else:
             new[node.uid] = apply(node.op, *args, **node.attr_dict)
     return [new[o.uid] for o in outputs]
+
+
+def _shape_keys(order: list[Term]) -> dict[int, Any]:
+    """A key per term such that equal keys mean equal run-time shapes (a cheap, sound shape equality)."""
+    keys: dict[int, Any] = {}
+    for t in order:
+        if not isinstance(t.type, TensorType):
+            keys[t.uid] = ("uid", t.uid)
+            continue
+        if None not in t.static_shape:
+            keys[t.uid] = ("static", t.static_shape)
+            continue
+        key: Any = ("uid", t.uid)
+        if t.args:
+            opdef = get_op(t.op)
+            if opdef.shape_from is not None and not t.attr("batch", 0):
+                key = keys[t.args[opdef.shape_from].uid]
+            elif opdef.elementwise:
+                full = {keys[a.uid] for a in t.args if a.ndim == t.ndim and not all(d == 1 for d in a.static_shape)}
+                small = all(a.ndim < t.ndim or all(d == 1 for d in a.static_shape) for a in t.args if a.ndim != t.ndim or keys[a.uid] not in full)
+                if len(full) == 1 and small:
+                    key = next(iter(full))
+        keys[t.uid] = key
+    return keys
+
+
+def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], groups: dict) -> list:
+    """Let an elementwise ufunc write into an argument's buffer when that argument dies there.
+
+    Only buffers this closure allocated itself (not inputs, constants or views) of the same
+    shape (by :func:`_shape_keys`) and dtype are reused.
+    """
+    keys = _shape_keys(toposort([s[0] for s in stmts]))
+    owned: set[int] = set()
+    out = []
+    for i, (node, line, argids) in enumerate(stmts):
+        opdef = get_op(node.op)
+        fresh = node.uid in groups or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in ("dot", "matmul")
+        if opdef.ufunc and node.uid not in groups and node.ndim >= 1 and len(node.args) <= 2:
+            for a in node.args:
+                if a.uid in owned and last.get(a.uid) == i and a.uid not in keep and a.dtype == node.dtype and keys.get(a.uid) == keys.get(node.uid):
+                    tname = line.split(" = ", 1)[0]
+                    argnames = ", ".join(names[b.uid] for b in node.args)
+                    line = f"{tname} = np.{opdef.ufunc}({argnames}, out={names[a.uid]})"
+                    break
+        if fresh and node.ndim >= 1:
+            owned.add(node.uid)
+        out.append((node, line, argids))
+    return out
 
 
 def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:

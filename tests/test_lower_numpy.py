@@ -60,3 +60,23 @@ def test_unused_input():
 def test_nulltype_output_refuses_to_compile():
     with pytest.raises(TypeError):
         rd.function([], rd.NullType("why")())
+
+
+def test_dead_buffers_are_reused_and_inputs_never_written():
+    x = rd.vector("x")
+    y = rd.exp(rd.sin(x) * rd.cos(x)) / (1.0 + x**2)
+    f = rd.function([x], y)
+    assert "out=" in f.source
+    xv = np.linspace(-2.0, 2.0, 7)
+    before = xv.copy()
+    np.testing.assert_allclose(f(xv), np.exp(np.sin(xv) * np.cos(xv)) / (1 + xv**2))
+    np.testing.assert_array_equal(xv, before)
+
+
+def test_no_buffer_reuse_across_broadcasting():
+    # the dying argument is smaller than the result: writing into it would be wrong
+    r, m = rd.vector("r"), rd.matrix("m")
+    y = rd.exp(rd.sin(r)) * m
+    f = rd.function([r, m], y)
+    rv, mv = np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(f(rv, mv), np.exp(np.sin(rv)) * mv)

@@ -37,6 +37,7 @@ class OpDef:
     prepare: Callable[[tuple, dict], dict] | None = None
     shape_from: int | None = None  # the output always has the run-time shape of this argument
     shape_args: tuple = ()  # arguments used only for their shape (their values are never read)
+    ufunc: str | None = None  # the numpy ufunc computing this elementwise op (lets the lowering write into a dead buffer)
     runtime_shape: Callable[[list, dict], tuple] | None = None  # the output's run-time shape from the arguments' run-time shapes
     expand: Callable[[tuple, dict], Any] | None = None  # composite ops (rule-language ``def``): args, attrs -> the expansion Term
 

@@ -133,6 +133,33 @@ ELEMENTWISE: list[tuple] = [
 ]
 
 _SPECIAL_IMPL = {"sigmoid": _sigmoid, "softplus": _softplus, "round": _round}
+# numpy ufuncs for the ops that have one (binary add and mul only: n-ary ones are chains)
+UFUNCS = {
+    "add": "add",
+    "mul": "multiply",
+    "sub": "subtract",
+    "true_div": "true_divide",
+    "neg": "negative",
+    "pow": "power",
+    "sqr": "square",
+    "exp": "exp",
+    "log": "log",
+    "log1p": "log1p",
+    "expm1": "expm1",
+    "sqrt": "sqrt",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "tanh": "tanh",
+    "arcsin": "arcsin",
+    "arccos": "arccos",
+    "arctan": "arctan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "abs": "absolute",
+    "maximum": "maximum",
+    "minimum": "minimum",
+}
 
 
 def _impl_from_source(src: Any, nargs: Any) -> Any:
@@ -160,6 +187,7 @@ for _name, _arity, _rule, _src, _ne, _sym, _doc in ELEMENTWISE:
             elementwise=True,
             runtime_shape=lambda shapes, attrs: np.broadcast_shapes(*shapes),
             numexpr=_ne,
+            ufunc=UFUNCS.get(_name),
             sympy=_sym,
             nary=_name in ("add", "mul"),
             doc=_doc,
