@@ -91,7 +91,7 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     roots = list(outputs) + [v for _, v in updates]
     order = toposort(roots)
     names: dict[int, str] = {}
-    namespace: dict[str, Any] = {"np": np, "rt": rt, "_check": _check_arg}
+    namespace: dict[str, Any] = {"np": np, "rt": rt, "_check": _check_arg, "_ndarray": np.ndarray}
     used: set[str] = set()
     params = []
     for i, var in enumerate(inputs):
@@ -104,7 +104,11 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     body: list[str] = []
     for i, (var, name) in enumerate(zip(inputs, params)):
         namespace[f"_in{i}"] = var
-        body.append(f"{name} = _check({name}, _in{i}, {i})")
+        namespace[f"_dt{i}"] = np.dtype(var.dtype)
+        static = "".join(f" or {name}.shape[{k}] != {d}" for k, d in enumerate(var.static_shape) if d is not None)
+        # fast path: an ndarray of the right dtype, ndim and static dims is taken as it is
+        body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
+        body.append(f"    {name} = _check({name}, _in{i}, {i})")
     n_tmp = n_const = n_shared = 0
     groups = _fusion_groups(order, roots)
     absorbed = {m.uid for members in groups.values() for m in members[:-1]}
