@@ -115,12 +115,72 @@ def node_signs(op: str, child_signs: list[int]) -> int:
 
 # ---- symbolic dims -----------------------------------------------------------------------------
 # A dim token is an int (known statically), ("d", leaf_uid, axis) (the run-time length of that
-# axis of that leaf) or None (unknown). Two equal non-None tokens are equal at run time.
+# axis of that leaf), ("off", token, k) with k > 0 (max(0, n - k) where n is the length the inner
+# token names), ("min", token, k) with k >= 0 (min(n, k)) or None (unknown). Two equal non-None
+# tokens are equal at run time.
+#
+# Slices. numpy clips a slice's bounds, so the length of x[a:b] (step 1) on a dim of length n is
+# max(0, stop' - start') with start' and stop' the clipped bounds. For a start a >= 0 (or None, 0)
+# and a stop -b with b > 0 (or None, b = 0): start' = min(a, n), stop' = max(n - b, 0), and the
+# length is max(0, n - a - b) for every n >= 0 (if n >= a + b it is n - a - b; otherwise either
+# n < a, and stop' <= n = start', or a <= n < a + b, and stop' = max(n - b, 0) < a = start' when
+# a > 0, or stop' = 0 = start' when a = 0). So x[1:] and x[:-1] both have length max(0, n - 1):
+# the token ("off", n, 1), whatever n is, with no assumption that the forward computation is
+# valid. Offsets compose: max(0, max(0, n - a) - b) = max(0, n - a - b). A start -k (k > 0) with
+# no stop, or no start and a stop k >= 0, gives min(n, k) for every n. Any other slice (a step
+# other than 1, mixed-sign bounds) gets no token.
 
 
 def leaf_dims(uid: int, shape: tuple) -> tuple:
     """Dim tokens of a leaf: its static dims, or a token naming the leaf's axis."""
     return tuple(d if d is not None else ("d", uid, i) for i, d in enumerate(shape))
+
+
+def offset_dim(tok: Any, k: int) -> Any:
+    """The token of max(0, n - k) for the length n that ``tok`` names (k >= 0)."""
+    if tok is None or k == 0:
+        return tok
+    if isinstance(tok, int):
+        return max(0, tok - k)
+    if tok[0] == "off":
+        return ("off", tok[1], tok[2] + k)
+    return ("off", tok, k)
+
+
+def slice_dim(tok: Any, start: Any, stop: Any, step: Any) -> Any:
+    """The token of the length of a basic slice ``[start:stop:step]`` of a dim named ``tok`` (None if unknown)."""
+    if tok is None or step not in (None, 1):
+        return None
+    if isinstance(tok, int):
+        return len(range(*slice(start, stop, step).indices(tok)))
+    a = 0 if start is None else start
+    if a >= 0 and (stop is None or stop < 0):
+        return offset_dim(tok, a + (0 if stop is None else -stop))
+    if stop is None and a < 0:
+        return ("min", tok, -a)
+    if start is None and stop >= 0:
+        return ("min", tok, stop)
+    return None
+
+
+def subtensor_dims(idx: tuple, src: tuple) -> tuple | None:
+    """Dim tokens of ``x[idx]`` for basic indexing (ints, slices, None); None with index arrays."""
+    out: list = []
+    dim = 0
+    for e in idx:
+        kind = e[0]
+        if kind == "none":
+            out.append(1)
+        elif kind == "int":
+            dim += 1
+        elif kind == "slice":
+            if dim >= len(src):
+                return None
+            out.append(slice_dim(src[dim], *e[1:]))
+            dim += 1
+        else:
+            return None
+    return (*out, *src[dim:])
 
 
 def broadcast_dims(shapes: list[tuple]) -> tuple | None:
@@ -155,6 +215,10 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     src = opdef.shape_from if opdef is not None else None
     if src is not None and src < len(child_dims):
         out = child_dims[src]
+    elif op in ("set_subtensor", "inc_subtensor") and child_dims:
+        out = child_dims[0]
+    elif op == "subtensor" and child_dims and child_dims[0] is not None:
+        out = subtensor_dims(dict(attrs).get("idx", ()), child_dims[0])
     elif opdef is not None and opdef.elementwise and child_dims and all(c is not None for c in child_dims):
         out = broadcast_dims(child_dims)  # type: ignore[arg-type]
     elif opdef is not None and opdef.group == "reduction" and child_dims and child_dims[0] is not None:

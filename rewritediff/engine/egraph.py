@@ -316,6 +316,98 @@ class EGraph:
             v.sort()
         self.by_op = by_op
 
+    # ---- associativity of the n-ary ops -------------------------------------------------------
+    def normalize_nary(self, budget: int) -> int:
+        """Add flattened forms of n-ary float nodes whose argument classes hold a node of the same op.
+
+        A class that a rewrite merged with a sum (or product) makes its users' nodes nested again:
+        ``mul(a, B)`` with ``B`` now also ``mul(b1, b2)``. For each such node one variant with every
+        nestable argument spliced in (the first same-op node of that argument's class, none that
+        refers back to itself or to the user, and only from an argument class with no other user, so
+        no shared work is duplicated) is added to the user's class, and 0-d constants of the
+        node's dtype are folded into one. Only float dtypes (reassociation does not change what is
+        computed beyond rounding; bool and integer sums and products could). At most ``budget`` new
+        nodes; returns how many were added.
+        """
+        added = 0
+        for op in sorted(self.nary):
+            for cid in self.classes_with(op):
+                if added >= budget:
+                    return added
+                cls = self.classes.get(cid)
+                if cls is None or not str(getattr(cls.data.type, "dtype", "")).startswith("float"):
+                    continue
+                for node in list(cls.nodes):
+                    if node[0] != op:
+                        continue
+                    new = self._flat_variant(cid, node)
+                    if new is not None and self._insert(new, cid):
+                        added += 1
+        return added
+
+    def _flat_variant(self, cid: int, node: ENode) -> ENode | None:
+        op, attrs, ch = node
+        dtype = self.classes[cid].data.type.dtype
+        find = self.find
+        out: list[int] = []
+        changed = False
+        for i, c in enumerate(ch):
+            c = find(c)
+            sub = None
+            if c != cid:
+                ccls = self.classes[c]
+                if ccls.data.type.dtype == dtype and self._single_user(ccls):
+                    for n in ccls.nodes:
+                        if n[0] == op and n[1] == attrs and n[2] and all(find(k) not in (c, cid) for k in n[2]):
+                            sub = n
+                            break
+            if sub is not None and len(out) + len(sub[2]) + len(ch) - i - 1 <= MAX_FLAT:
+                out.extend(find(k) for k in sub[2])
+                changed = True
+            else:
+                out.append(c)
+        consts = [c for c in out if self._scalar_const(c, dtype) is not None]
+        if len(consts) >= 2:
+            vals = [self._scalar_const(c, dtype) for c in consts]
+            with np.errstate(all="ignore"):
+                v = np.sum(vals, dtype=dtype) if op == "add" else np.prod(vals, dtype=dtype)
+            if np.isfinite(v):
+                folded = self.add_term(constant(np.asarray(v, dtype=dtype), dtype))
+                drop = set(consts)
+                out = [c for c in out if c not in drop] + [folded]
+                changed = True
+        if not changed or len(out) < 2:
+            return None
+        return (op, attrs, tuple(sorted(out)))
+
+    def _single_user(self, cls: EClass) -> bool:
+        """Whether every node using the class belongs to one class (splicing it in then duplicates no work)."""
+        find = self.find
+        users = {find(pc) for _, pc in cls.parents}
+        users.discard(find(cls.id))
+        return len(users) <= 1
+
+    def _scalar_const(self, cid: int, dtype: str) -> Any:
+        d = self.classes[self.find(cid)].data
+        if d.const is None or d.const.shape != () or d.type.dtype != dtype:
+            return None
+        return d.const
+
+    def _insert(self, node: ENode, cid: int) -> bool:
+        """Put ``node`` (canonical) into class ``cid``; True if the graph changed."""
+        node = self.canon(node)
+        hit = self.hashcons.get(node)
+        if hit is not None:
+            return self.union(hit, cid)
+        cid = self.find(cid)
+        cls = self.classes[cid]
+        cls.nodes.append(node)
+        self.hashcons[node] = cid
+        for c in dict.fromkeys(node[2]):
+            self.classes[self.find(c)].parents.append((node, cid))
+        self.by_op.setdefault(node[0], []).append(cid)
+        return True
+
     def classes_with(self, op: str) -> list[int]:
         """Canonical ids of the classes holding an ``op`` node, sorted."""
         return sorted({self.find(c) for c in self.by_op.get(op, ())})

@@ -184,6 +184,8 @@ class Runner:
         stats = [_Stats() for _ in self.rewrites]
         matcher = Matcher(eg)
         eg.rebuild()
+        if eg.normalize_nary(self.node_limit - eg.num_nodes):
+            eg.rebuild()
         reason = ""
         it = 0
         while not reason:
@@ -228,6 +230,8 @@ class Runner:
                         reason = "node limit"
                         break
             eg.rebuild()
+            if not reason and eg.normalize_nary(self.node_limit - eg.num_nodes):
+                eg.rebuild()
             if reason:
                 break
             if eg.num_nodes > self.node_limit:
