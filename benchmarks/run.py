@@ -76,7 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated subset of {','.join(BACKENDS)}")
     p.add_argument("--timeout", type=float, default=300.0, help="cap per build in seconds (default 300)")
     p.add_argument("--deep-cap", type=float, default=60.0, help="cap for the compile-only D=10000 depth case (default 60)")
-    p.add_argument("--threads", type=int, default=None, help="restart with BLAS/numexpr/XLA thread pools capped at N (steadier numbers on a busy machine)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="restart with the BLAS/OpenMP/numexpr/XLA thread pools capped at N (default 1: steady numbers on a shared machine; 0 keeps the libraries' defaults)",
+    )
     p.add_argument("--slow-call", type=float, default=2.0, help="a first call slower than this many seconds is the only eval sample (default 2)")
     p.add_argument("--json", default=None, help="write the raw numbers to this path")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
