@@ -74,6 +74,7 @@ class EGraph:
         self._fold_queue: list[int] = []
         self._dirty = False
         self.unions = 0
+        self.touched: set[int] = set()  # classes whose nodes, members or facts changed since take_touched()
         self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
 
     # ---- union-find ----------------------------------------------------------------------
@@ -168,6 +169,7 @@ class EGraph:
         self.uf.append(cid)
         data = self._make(node, term)
         self.classes[cid] = EClass(cid, node, data)
+        self.touched.add(cid)
         self.hashcons[node] = cid
         for c in dict.fromkeys(node[2]):
             self.classes[c].parents.append((node, cid))
@@ -223,6 +225,7 @@ class EGraph:
         ca.data = merged
         del self.classes[b]
         self._pending.append(a)
+        self.touched.add(a)
         self._dirty = True
         self.unions += 1
         return True
@@ -284,6 +287,7 @@ class EGraph:
             merged = self._merge_data(old, fresh)
             if merged.key() != old.key():
                 pcls.data = merged
+                self.touched.add(pc)
                 self._analysis_pending.append(pc)
                 if merged.const is not None and old.const is None:
                     self._fold_queue.append(pc)
@@ -402,11 +406,26 @@ class EGraph:
         cid = self.find(cid)
         cls = self.classes[cid]
         cls.nodes.append(node)
+        self.touched.add(cid)
         self.hashcons[node] = cid
         for c in dict.fromkeys(node[2]):
             self.classes[self.find(c)].parents.append((node, cid))
         self.by_op.setdefault(node[0], []).append(cid)
         return True
+
+    def take_touched(self) -> set[int]:
+        """The canonical ids of the classes touched since the last call (and forget them)."""
+        out = {self.find(c) for c in self.touched}
+        self.touched = set()
+        return out
+
+    def parent_classes(self, cid: int) -> set[int]:
+        """Canonical ids of the classes holding a node that uses class ``cid``."""
+        cls = self.classes.get(self.find(cid))
+        if cls is None:
+            return set()
+        find = self.find
+        return {find(pc) for _, pc in cls.parents}
 
     def classes_with(self, op: str) -> list[int]:
         """Canonical ids of the classes holding an ``op`` node, sorted."""

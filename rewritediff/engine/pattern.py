@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from rewritediff.engine.analysis import PREDICATES, ClassRef
-from rewritediff.engine.egraph import EGraph
+from rewritediff.engine.egraph import MAX_FLAT, EGraph
+from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var
 from rewritediff.terms import Constant, Term, apply
+from rewritediff.terms import _freeze as freeze
 
 CTX = "#ctx"
 MAX_CONTEXT_ARGS = 24  # longest n-ary node tried for the two-argument-with-context match
@@ -71,6 +73,47 @@ class Matcher:
 
     def __init__(self, eg: EGraph) -> None:
         self.eg = eg
+        self._with: dict[str, list[int]] = {}
+        self._ops: dict[int, frozenset] = {}
+        self._scalar: dict[int, Any] = {}
+
+    def reset(self) -> None:
+        """Forget what was cached about the graph (call after the graph changed)."""
+        self._with = {}
+        self._ops = {}
+        self._scalar = {}
+
+    def _class_ops(self, cid: int) -> frozenset:
+        ops = self._ops.get(cid)
+        if ops is None:
+            ops = self._ops[cid] = frozenset(n[0] for n in self.eg.classes[self.eg.find(cid)].nodes)
+        return ops
+
+    def _const_is(self, cid: int, value: Any) -> bool:
+        """Whether the class is a constant all of whose elements equal ``value``."""
+        v = self._scalar.get(cid, _MISSING)
+        if v is _MISSING:
+            c = self.eg.data(cid).const
+            v = None
+            if c is not None and c.size:
+                first = c.flat[0]
+                if _all_equal(c, first):
+                    v = first
+            self._scalar[cid] = v
+        if v is None:
+            return False
+        try:
+            return bool(v == value)
+        except (TypeError, ValueError):
+            return False
+
+    def _may(self, pat: Any, cid: int) -> bool:
+        """A cheap necessary condition for ``pat`` to match class ``cid``."""
+        if isinstance(pat, Call):
+            return pat.op in self._class_ops(cid)
+        if isinstance(pat, Num):
+            return self._const_is(cid, pat.value)
+        return True
 
     # ---- bindings ---------------------------------------------------------------------------
     def _canon_binding(self, v: Any) -> Any:
@@ -100,8 +143,7 @@ class Matcher:
                 yield s2
             return
         if isinstance(pat, Num):
-            c = self.eg.data(cid).const
-            if c is not None and c.size and _all_equal(c, pat.value):
+            if self._const_is(cid, pat.value):
                 yield s
             return
         if isinstance(pat, Call):
@@ -157,36 +199,89 @@ class Matcher:
         args, n = pat.args, len(children)
         if pat.op in self.eg.nary:
             if len(args) == 2 and n == 2:
-                yield from self._match_seq([(args[0], children[0]), (args[1], children[1])], s2)
-                if children[0] != children[1]:
-                    yield from self._match_seq([(args[0], children[1]), (args[1], children[0])], s2)
+                a0, a1 = args
+                c0, c1 = children
+                may = self._may
+                if may(a0, c0) and may(a1, c1):
+                    yield from self._match_seq([(a0, c0), (a1, c1)], s2)
+                if c0 != c1 and may(a0, c1) and may(a1, c0):
+                    yield from self._match_seq([(a0, c1), (a1, c0)], s2)
             elif len(args) == 2 and n > 2:
+                a0, a1 = args
+                # which argument patterns can match the rest (a sub-sum or sub-product): a variable or the same op
+                r0 = isinstance(a0, Var) or isinstance(a0, Call) and a0.op == pat.op
+                r1 = isinstance(a1, Var) or isinstance(a1, Call) and a1.op == pat.op
+                may = self._may
                 for i in range(n):
-                    if i and children[i] == children[i - 1]:
+                    c = children[i]
+                    if i and c == children[i - 1]:
+                        continue
+                    m0 = r1 and may(a0, c)
+                    m1 = r0 and may(a1, c)
+                    if not (m0 or m1):
                         continue
                     rest = Rest(pat.op, children[:i] + children[i + 1 :])
-                    yield from self._match_seq([(args[0], children[i]), (args[1], rest)], s2)
-                    yield from self._match_seq([(args[1], children[i]), (args[0], rest)], s2)
+                    if m0:
+                        yield from self._match_seq([(a0, c), (a1, rest)], s2)
+                    if m1:
+                        yield from self._match_seq([(a1, c), (a0, rest)], s2)
             elif len(args) == n:
                 yield from self._match_seq(list(zip(args, children)), s2)
             return
         if len(args) != n:
             return
-        yield from self._match_seq(list(zip(args, children)), s2)
+        may = self._may
+        if all(may(a, c) for a, c in zip(args, children)):
+            yield from self._match_seq(list(zip(args, children)), s2)
 
-    def search(self, lhs: Call, limit: int) -> list[tuple[int, tuple, dict]]:
-        """Matches ``(class id, root e-node, substitution)`` of ``lhs`` anywhere in the graph (stops past ``limit``)."""
+    def search(
+        self,
+        lhs: Call,
+        limit: int,
+        only: set[int] | None = None,
+        dirty: set[int] | None = None,
+        done: set | None = None,
+    ) -> list[tuple[int, tuple, dict]]:
+        """Matches ``(class id, root e-node, substitution)`` of ``lhs`` in the graph (stops past ``limit``).
+
+        Incremental search: with ``only``, only nodes of those classes are roots; with ``done`` (the
+        canonical root nodes searched before, updated here) and ``dirty`` (the classes whose
+        sub-graph, to the pattern's depth less one, changed since), a root node searched before
+        is searched again only if one of its arguments is dirty, and its context matches
+        (two of its arguments, the others carried along) only for pairs with a dirty argument.
+        """
         eg = self.eg
         out: list[tuple[int, tuple, dict]] = []
         seen: set = set()
         context = lhs.op in eg.nary and len(lhs.args) == 2 and not any(isinstance(a, Var) for a in lhs.args)
-        for cid in eg.classes_with(lhs.op):
-            for node in eg.classes[cid].nodes:
+        roots = self._with.get(lhs.op)
+        if roots is None:
+            roots = self._with[lhs.op] = eg.classes_with(lhs.op)
+        if only is not None:
+            roots = [c for c in roots if c in only]
+        for cid in roots:
+            nodes = eg.classes[cid].nodes
+            ctx_node = None
+            if context:
+                # context matches on one node per class: the one with the fewest arguments (the
+                # runner composes one iteration's rewrites of a class into one node, so that is
+                # the most rewritten one); every other node would repeat its matches
+                sizes = [(len(n[2]), i) for i, n in enumerate(nodes) if n[0] == lhs.op]
+                ctx_node = nodes[min(sizes)[1]] if sizes else None
+            for node in nodes:
                 if node[0] != lhs.op:
                     continue
+                fresh = True
+                if done is not None:
+                    if node in done:
+                        if dirty is None or not any(c in dirty for c in node[2]):
+                            continue
+                        fresh = False
+                    else:
+                        done.add(node)
                 found = self.match_node(lhs, node[1], node[2], {})
-                if context and 2 < len(node[2]) <= MAX_CONTEXT_ARGS:
-                    found = _chain(found, self._context_matches(lhs, node[2]))
+                if node is ctx_node and 2 < len(node[2]) <= MAX_CONTEXT_ARGS:
+                    found = _chain(found, self._context_matches(lhs, node[2], None if fresh else dirty))
                 for s in found:
                     key = (cid, self._subst_key(s))
                     if key in seen:
@@ -197,11 +292,12 @@ class Matcher:
                         return out
         return out
 
-    def _context_matches(self, lhs: Call, children: tuple) -> Iterator[dict]:
+    def _context_matches(self, lhs: Call, children: tuple, dirty: set[int] | None = None) -> Iterator[dict]:
         """Matches of ``op(p, q)`` against two of the node's arguments, the others carried as context.
 
         A hash join on the variables p and q share: each argument is matched once against p
-        and once against q, so the cost is linear in the arguments, not quadratic.
+        and once against q, so the cost is linear in the arguments, not quadratic. With
+        ``dirty``, only pairs with at least one argument in it.
         """
         p, q = lhs.args
         shared = sorted(_pattern_vars(p) & _pattern_vars(q))
@@ -217,7 +313,7 @@ class Matcher:
             for s1 in self.match_class(p, children[i], {}):
                 key = tuple(_hashable(self._canon_binding(s1[v])) for v in shared)
                 for j, s2 in by_key.get(key, ()):
-                    if j == i:
+                    if j == i or dirty is not None and children[i] not in dirty and children[j] not in dirty:
                         continue
                     merged = dict(s1)
                     for k, v in s2.items():
@@ -392,6 +488,89 @@ def instantiate(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_h
         return apply(expr.op, *args, **attrs)
     except Exception as exc:  # noqa: BLE001 - a right-hand side that does not type-check is not used
         raise Unbuildable(str(exc)) from exc
+
+
+def lookup_rhs(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_helpers: dict | None = None) -> int | None:
+    """The class that already holds the right-hand side ``expr`` under ``s``, or None (then build it with :func:`instantiate`).
+
+    Mirrors :func:`instantiate` without creating terms: each sub-expression is looked up in the
+    hash-cons by its arguments' classes (attributes normalised as ``apply`` does, n-ary arguments
+    flattened as :meth:`EGraph.node_of` does). Most matches of a saturating rule rewrite to what
+    the class already holds; this finds that cheaply.
+    """
+    term = _lookup_term(eg, expr, s, like, attr_helpers)
+    if term is None:
+        return None
+    cid = eg.term_class.get(term.uid) if isinstance(term, Term) else term
+    return None if cid is None else eg.find(cid)
+
+
+def _lookup_term(eg: EGraph, expr: Any, s: dict, like: Term | None, helpers: dict | None) -> Term | int | None:
+    """A term (for literals and bound classes' representatives) or a class id for ``expr``; None if absent."""
+    if isinstance(expr, Var):
+        v = s.get(expr.name, _MISSING)
+        if isinstance(v, Rest):
+            return _lookup_node(eg, v.op, {}, [eg.rep(c) for c in v.children])
+        if isinstance(v, int) and not isinstance(v, bool):
+            return eg.rep(v)
+        return None
+    if isinstance(expr, Num):
+        if isinstance(expr.value, bool) or expr.value is None:
+            return None
+        try:
+            return _weak_const(expr.value, like)
+        except Exception:  # noqa: BLE001 - not a constant we can make: no lookup
+            return None
+    if not isinstance(expr, Call):
+        return None
+    built: list[Any] = [None if isinstance(a, Num) else _lookup_term(eg, a, s, None, helpers) for a in expr.args]
+    if any(b is None for b, a in zip(built, expr.args) if not isinstance(a, Num)):
+        return None
+    terms = [eg.rep(b) if isinstance(b, int) and not isinstance(b, Term) else b for b in built]
+    ref = next((t for t in terms if t is not None), like)
+    args = [t if t is not None else _lookup_term(eg, a, s, ref, helpers) for a, t in zip(expr.args, terms)]
+    if any(a is None for a in args):
+        return None
+    try:
+        attrs = {name: _attr_value(eg, e, s, helpers) for name, e in expr.attrs}
+    except Unbuildable:
+        return None
+    return _lookup_node(eg, expr.op, attrs, args)
+
+
+def _lookup_node(eg: EGraph, op: str, attrs: dict, args: list) -> Term | int | None:
+    """The class of ``op(args){attrs}`` if the graph holds that node (None otherwise)."""
+    opdef = REGISTRY.get(op)
+    if opdef is None:
+        return None
+    tc = eg.term_class
+    if any(not isinstance(a, Term) or a.uid not in tc for a in args):
+        return None
+    try:
+        canon = opdef.canonicalize(tuple(args), attrs)
+    except Exception:  # noqa: BLE001 - the builder would reject it too
+        return None
+    if isinstance(canon, Term):
+        return canon
+    cargs, full = canon
+    frozen = tuple(sorted((k, freeze(v)) for k, v in full.items()))
+    if op in eg.nary:
+        ch: list[int] = []
+        stack = list(reversed(cargs))
+        while stack:
+            a = stack.pop()
+            if a.op == op and len(ch) + len(stack) + len(a.args) <= MAX_FLAT:
+                stack.extend(reversed(a.args))
+            else:
+                c = tc.get(a.uid)
+                if c is None:
+                    return None
+                ch.append(c)
+        node = (op, frozen, tuple(ch))
+    else:
+        node = (op, frozen, tuple(tc[a.uid] for a in cargs))
+    hit = eg.hashcons.get(eg.canon(node))
+    return None if hit is None else eg.find(hit)
 
 
 def _attr_value(eg: EGraph, expr: Any, s: dict, helpers: dict | None) -> Any:

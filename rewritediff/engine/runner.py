@@ -9,12 +9,13 @@ run; :class:`RunReport` says why it stopped and how often each rule matched and 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rewritediff.engine.egraph import EGraph
-from rewritediff.engine.pattern import CTX, Matcher, Rest, Unbuildable, eval_guard, instantiate
+from rewritediff.engine.pattern import CTX, Matcher, Rest, Unbuildable, eval_guard, instantiate, lookup_rhs
 from rewritediff.rules.ast import Call, Num, Rule, Special, Tuple, Var
 from rewritediff.terms import TensorType, apply
 
@@ -36,6 +37,7 @@ class Rewrite:
     rule: Rule | None = None
     stabilizes: bool = False
     needs: frozenset = frozenset()  # ops (and "const" for literals) the left-hand side needs present
+    depth: int = 1  # nesting depth of the left-hand side (a variable or literal is depth 0)
 
     def applicable(self, eg: EGraph) -> bool:
         """Whether every op of the left-hand side occurs in the graph (a cheap pre-filter)."""
@@ -79,6 +81,19 @@ def pattern_ops(expr: Any) -> frozenset:
     return frozenset(out)
 
 
+def pattern_depth(expr: Any) -> int:
+    """Nesting depth of a pattern: 0 for a variable or literal, 1 + the deepest argument for a call."""
+    best = 0
+    stack = [(expr, 0)]
+    while stack:
+        e, d = stack.pop()
+        if isinstance(e, Call):
+            d += 1
+            stack.extend((a, d) for a in e.args)
+        best = max(best, d)
+    return best
+
+
 def _has_special(expr: Any) -> bool:
     stack = [expr]
     while stack:
@@ -106,9 +121,9 @@ def compile_rules(rules: list[Rule]) -> list[Rewrite]:
         stab = Path(r.source.file).stem.startswith("stabiliz")
         lv = pattern_vars(r.lhs)
         if pattern_vars(rhs) <= lv:
-            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs)))
+            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs), pattern_depth(r.lhs)))
         if r.kind == "equal" and isinstance(rhs, Call) and lv <= pattern_vars(rhs) and (r.guard is None or pattern_vars(r.guard) <= pattern_vars(rhs)):
-            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r, stab, pattern_ops(rhs)))
+            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r, stab, pattern_ops(rhs), pattern_depth(rhs)))
     return out
 
 
@@ -147,11 +162,50 @@ class RunReport:
 
 
 class _Stats:
-    __slots__ = ("times_banned", "banned_until")
+    __slots__ = ("times_banned", "banned_until", "searched", "done")
 
     def __init__(self) -> None:
         self.times_banned = 0
         self.banned_until = 0
+        self.searched = -1  # the iteration of the last complete search whose matches were all applied (-1: none)
+        self.done: set = set()  # canonical root nodes searched since (valid while searched >= 0)
+
+
+def _rebase(eg: EGraph, current: list[int] | None, node: tuple, ctx: Rest) -> list[int] | None:
+    """The context of a two-argument match moved onto the class's latest sum (or product) of this iteration.
+
+    A context match names two arguments of ``node`` and carries the others (``ctx``). Once a match
+    of the same rule rewrote the class in this iteration, its arguments are ``current`` (a list of
+    classes whose sum, or product, is the class's value); the next match applies to that, so the
+    rewrites of one iteration compose into one node instead of one node per rewrite. None when the
+    two arguments are no longer both there.
+    """
+    find = eg.find
+    pair = Counter(find(c) for c in node[2])
+    pair.subtract(find(c) for c in ctx.children)
+    if current is None:
+        return [find(c) for c in ctx.children]
+    rest = Counter(find(c) for c in current)
+    for c, m in pair.items():
+        if m > 0:
+            if rest[c] < m:
+                return None
+            rest[c] -= m
+    return sorted(rest.elements())
+
+
+def _closure(eg: EGraph, touched: set[int], depth: int) -> list[set[int]]:
+    """``touched`` and its ancestors: entry d holds the classes at most d uses above a touched class."""
+    levels = [set(touched)]
+    frontier = touched
+    for _ in range(depth):
+        nxt: set[int] = set()
+        for c in frontier:
+            nxt |= eg.parent_classes(c)
+        nxt -= levels[-1]
+        levels.append(levels[-1] | nxt)
+        frontier = nxt
+    return levels
 
 
 class Runner:
@@ -175,6 +229,7 @@ class Runner:
         self.match_limit = match_limit
         self.ban_length = ban_length
         self.attr_helpers = attr_helpers
+        self._rhs_class: int | None = None  # class of the last applied right-hand side (before its context was added)
 
     def run(self, eg: EGraph, start: float | None = None) -> RunReport:
         """Saturate ``eg`` until no rule changes it or a limit is hit."""
@@ -186,12 +241,21 @@ class Runner:
         eg.rebuild()
         if eg.normalize_nary(self.node_limit - eg.num_nodes):
             eg.rebuild()
+        max_depth = max((rw.depth for rw in self.rewrites), default=1)
+        # Incremental matching: a match rooted in class c can only be new if some class within the
+        # pattern's depth below c gained a node, was merged or changed its facts since the rule's last
+        # search. changed[e][d] holds the classes touched in iteration e and their ancestors up to d levels.
+        changed: list[list[set[int]]] = []
+        eg.take_touched()
         reason = ""
         it = 0
         while not reason:
             if it >= self.iter_limit:
                 reason = "iteration limit"
                 break
+            if it:
+                changed.append(_closure(eg, eg.take_touched(), max_depth))
+            matcher.reset()
             before = (eg.num_nodes, eg.unions)
             found: list[tuple[int, list]] = []
             banned_any = False
@@ -203,15 +267,33 @@ class Runner:
                 if rw.needs and not rw.applicable(eg):
                     continue
                 limit = self.match_limit << st.times_banned
-                ms = matcher.search(rw.lhs, limit)
+                only = dirty = None
+                if st.searched >= 0:
+                    only, dirty = set(), set()
+                    d = min(rw.depth, max_depth)
+                    for e in range(st.searched, it):
+                        only |= changed[e][d]
+                        dirty |= changed[e][d - 1]
+                    if not only:
+                        st.searched = it
+                        continue
+                    only = {eg.find(c) for c in only}
+                    dirty = {eg.find(c) for c in dirty}
+                    st.done = {eg.canon(n) for n in st.done}
+                else:
+                    st.done = set()
+                ms = matcher.search(rw.lhs, limit, only, dirty, st.done)
                 report.matches[rw.where] = report.matches.get(rw.where, 0) + len(ms)
                 if len(ms) > limit:
                     st.banned_until = it + (self.ban_length << st.times_banned)
                     st.times_banned += 1
+                    st.searched = -1
                     report.bans[rw.where] = report.bans.get(rw.where, 0) + 1
                     banned_any = True
-                elif ms:
-                    found.append((k, ms))
+                else:
+                    st.searched = it
+                    if ms:
+                        found.append((k, ms))
                 if time.perf_counter() > deadline:
                     reason = "time limit"
                     break
@@ -220,9 +302,19 @@ class Runner:
                 if reason:
                     break
                 rw = self.rewrites[k]
+                sums: dict[int, list[int]] = {}
                 for n, (cid, node, s) in enumerate(ms):
+                    ctx = s.get(CTX)
+                    args: list[int] | None = None
+                    if isinstance(ctx, Rest):
+                        args = _rebase(eg, sums.get(eg.find(cid)), node, ctx)
+                        if args is None:
+                            continue
+                        s = {**s, CTX: Rest(ctx.op, tuple(args))}
                     if self._apply(eg, rw, cid, node, s, it, report):
                         report.fired[rw.where] = report.fired.get(rw.where, 0) + 1
+                        if args is not None and self._rhs_class is not None:
+                            sums[eg.find(cid)] = sorted(eg.find(c) for c in [*args, self._rhs_class])
                     if n % 32 == 31 and time.perf_counter() > deadline:
                         reason = "time limit"
                         break
@@ -252,11 +344,15 @@ class Runner:
         return report
 
     def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> bool:
+        like = eg.rep(cid)
+        if self._present(eg, rw, cid, s, like):
+            if rw.stabilizes:
+                eg.unstable.append(node)
+            return False
         if rw.guard is not None and eval_guard(eg, rw.guard, s) is not True:
             return False
-        like = eg.rep(cid)
         try:
-            term = instantiate(eg, rw.rhs, s, like, self.attr_helpers)
+            term = rhs = instantiate(eg, rw.rhs, s, like, self.attr_helpers)
             ctx = s.get(CTX)
             if isinstance(ctx, Rest):
                 term = apply(ctx.op, term, *[eg.rep(c) for c in ctx.children])
@@ -267,9 +363,20 @@ class Runner:
         if not isinstance(term.type, TensorType) or term.type != like.type:
             return False
         new = eg.add_term(term)
+        self._rhs_class = eg.term_class.get(rhs.uid)
         if rw.stabilizes:
             eg.unstable.append(node)
         if eg.union(cid, new):
             report.steps.append(Step(it, rw, eg.find(cid), term))
             return True
         return False
+
+    def _present(self, eg: EGraph, rw: Rewrite, cid: int, s: dict, like: Any) -> bool:
+        """Whether the class already holds the right-hand side (then applying the match changes nothing)."""
+        hit = lookup_rhs(eg, rw.rhs, s, like, self.attr_helpers)
+        if hit is None:
+            return False
+        ctx = s.get(CTX)
+        if isinstance(ctx, Rest):
+            hit = lookup_rhs(eg, Var("#rhs"), {"#rhs": Rest(ctx.op, (hit, *ctx.children))}, like, self.attr_helpers)
+        return hit is not None and hit == eg.find(cid)
