@@ -321,21 +321,29 @@ class EGraph:
         self.by_op = by_op
 
     # ---- associativity of the n-ary ops -------------------------------------------------------
-    def normalize_nary(self, budget: int) -> int:
+    def normalize_nary(self, budget: int, touched: set[int] | None = None) -> int:
         """Add flattened forms of n-ary float nodes whose argument classes hold a node of the same op.
 
         A class that a rewrite merged with a sum (or product) makes its users' nodes nested again:
         ``mul(a, B)`` with ``B`` now also ``mul(b1, b2)``. For each such node one variant with every
         nestable argument spliced in (the first same-op node of that argument's class, none that
         refers back to itself or to the user, and only from an argument class with no other user, so
-        no shared work is duplicated) is added to the user's class, and 0-d constants of the
-        node's dtype are folded into one. Only float dtypes (reassociation does not change what is
-        computed beyond rounding; bool and integer sums and products could). At most ``budget`` new
-        nodes; returns how many were added.
+        no shared work is duplicated) is added to the user's class, 0-d constants of the node's
+        dtype are folded into one and a 0-d identity (0 of a sum, 1 of a product) is dropped.
+        Only float dtypes (reassociation does not change what is computed beyond rounding; bool
+        and integer sums and products could). At most ``budget`` new nodes; with ``touched``, only
+        nodes of those classes and of their users are looked at. Returns how many were added.
         """
         added = 0
+        near: set[int] | None = None
+        if touched is not None:
+            near = {self.find(c) for c in touched}
+            for c in list(near):
+                near |= self.parent_classes(c)
         for op in sorted(self.nary):
             for cid in self.classes_with(op):
+                if near is not None and cid not in near:
+                    continue
                 if added >= budget:
                     return added
                 cls = self.classes.get(cid)
@@ -380,6 +388,11 @@ class EGraph:
                 drop = set(consts)
                 out = [c for c in out if c not in drop] + [folded]
                 changed = True
+        # the identity (0 of a sum, 1 of a product) as a 0-d constant changes neither value nor type
+        unit = 0 if op == "add" else 1
+        kept = [c for c in out if not (self._scalar_const(c, dtype) is not None and self._scalar_const(c, dtype) == unit)]
+        if len(kept) < len(out) and kept:
+            out, changed = kept, True
         if not changed or len(out) < 2:
             return None
         return (op, attrs, tuple(sorted(out)))

@@ -76,12 +76,14 @@ class Matcher:
         self._with: dict[str, list[int]] = {}
         self._ops: dict[int, frozenset] = {}
         self._scalar: dict[int, Any] = {}
+        self._rests: dict[Rest, Any] = {}
 
     def reset(self) -> None:
         """Forget what was cached about the graph (call after the graph changed)."""
         self._with = {}
         self._ops = {}
         self._scalar = {}
+        self._rests = {}
 
     def _class_ops(self, cid: int) -> frozenset:
         ops = self._ops.get(cid)
@@ -119,9 +121,12 @@ class Matcher:
     def _canon_binding(self, v: Any) -> Any:
         eg = self.eg
         if isinstance(v, Rest):
-            ch = tuple(sorted(eg.find(c) for c in v.children))
-            hit = eg.hashcons.get((v.op, (), ch))
-            return eg.find(hit) if hit is not None else Rest(v.op, ch)
+            hit = self._rests.get(v, _MISSING)
+            if hit is _MISSING:
+                ch = tuple(sorted(eg.find(c) for c in v.children))
+                node = eg.hashcons.get((v.op, (), ch))
+                hit = self._rests[v] = eg.find(node) if node is not None else Rest(v.op, ch)
+            return hit
         if isinstance(v, int) and not isinstance(v, bool):
             return eg.find(v)
         return v
@@ -132,6 +137,10 @@ class Matcher:
             s2 = dict(s)
             s2[name] = value
             return s2
+        if old is value:
+            return s
+        if type(old) is int and type(value) is int:
+            return s if self.eg.find(old) == self.eg.find(value) else None
         return s if self._canon_binding(old) == self._canon_binding(value) else None
 
     # ---- matching -----------------------------------------------------------------------------
@@ -253,7 +262,7 @@ class Matcher:
         eg = self.eg
         out: list[tuple[int, tuple, dict]] = []
         seen: set = set()
-        context = lhs.op in eg.nary and len(lhs.args) == 2 and not any(isinstance(a, Var) for a in lhs.args)
+        context = lhs.op in eg.nary and len(lhs.args) == 2 and _context_ok(lhs)
         roots = self._with.get(lhs.op)
         if roots is None:
             roots = self._with[lhs.op] = eg.classes_with(lhs.op)
@@ -329,6 +338,22 @@ class Matcher:
             v = self._canon_binding(s[k])
             out.append((k, (v.op, v.children) if isinstance(v, Rest) else v))
         return tuple(out)
+
+
+def _context_ok(lhs: Call) -> bool:
+    """Whether a binary n-ary pattern may match two arguments of a longer node: no argument is a free variable.
+
+    ``x * y + x * z`` qualifies, and so does ``(x / y) * y`` (its variable argument is bound by the
+    other argument); ``x * 1`` does not (its ``x`` is the whole rest of the node).
+    """
+    p, q = lhs.args
+    if isinstance(p, Var) and isinstance(q, Var):
+        return False
+    if isinstance(p, Var):
+        return p.name in _pattern_vars(q)
+    if isinstance(q, Var):
+        return q.name in _pattern_vars(p)
+    return True
 
 
 def _pattern_vars(pat: Any) -> set[str]:

@@ -24,6 +24,10 @@ from rewritediff.terms import TensorType, apply
 DEFAULT_ITER_LIMIT = 4
 DEFAULT_NODE_LIMIT = 10_000
 DEFAULT_TIME_LIMIT = 1.0
+# Before the main iterations, up to this many iterations of the reducing rules alone (those whose
+# right-hand side is smaller: x * 1 => x, x + -y => x - y, ...): raw gradients are full of such
+# redexes, and clearing them first leaves the main iterations for the rewrites that need them.
+DEFAULT_PRE_ITERS = 4
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Rewrite:
     stabilizes: bool = False
     needs: frozenset = frozenset()  # ops (and "const" for literals) the left-hand side needs present
     depth: int = 1  # nesting depth of the left-hand side (a variable or literal is depth 0)
+    reduces: bool = False  # the right-hand side has fewer ops and literals than the left (run first, see Runner)
 
     def applicable(self, eg: EGraph) -> bool:
         """Whether every op of the left-hand side occurs in the graph (a cheap pre-filter)."""
@@ -81,6 +86,26 @@ def pattern_ops(expr: Any) -> frozenset:
     return frozenset(out)
 
 
+def pattern_size(expr: Any) -> int:
+    """Number of calls and numeric literals in a pattern or right-hand side."""
+    n = 0
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Call):
+            n += 1
+            stack.extend(e.args)
+        elif isinstance(e, Num):
+            n += 1
+    return n
+
+
+def _reduces(lhs: Call, rhs: Any) -> bool:
+    """A cheap rule to run before the others: a smaller right-hand side, and no two-argument match inside longer sums or products."""
+    context = lhs.op in ("add", "mul") and len(lhs.args) == 2 and not any(isinstance(a, Var) for a in lhs.args)
+    return not context and pattern_size(rhs) < pattern_size(lhs)
+
+
 def pattern_depth(expr: Any) -> int:
     """Nesting depth of a pattern: 0 for a variable or literal, 1 + the deepest argument for a call."""
     best = 0
@@ -121,9 +146,9 @@ def compile_rules(rules: list[Rule]) -> list[Rewrite]:
         stab = Path(r.source.file).stem.startswith("stabiliz")
         lv = pattern_vars(r.lhs)
         if pattern_vars(rhs) <= lv:
-            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs), pattern_depth(r.lhs)))
+            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs), pattern_depth(r.lhs), _reduces(r.lhs, rhs)))
         if r.kind == "equal" and isinstance(rhs, Call) and lv <= pattern_vars(rhs) and (r.guard is None or pattern_vars(r.guard) <= pattern_vars(rhs)):
-            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r, stab, pattern_ops(rhs), pattern_depth(rhs)))
+            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r, stab, pattern_ops(rhs), pattern_depth(rhs), _reduces(rhs, r.lhs)))
     return out
 
 
@@ -143,6 +168,7 @@ class RunReport:
 
     stop_reason: str = ""
     iterations: int = 0
+    pre_iterations: int = 0
     nodes: int = 0
     classes: int = 0
     seconds: float = 0.0
@@ -221,6 +247,7 @@ class Runner:
         match_limit: int = 1000,
         ban_length: int = 5,
         attr_helpers: dict | None = None,
+        pre_iters: int = DEFAULT_PRE_ITERS,
     ) -> None:
         self.rewrites = rewrites
         self.iter_limit = iter_limit
@@ -229,6 +256,7 @@ class Runner:
         self.match_limit = match_limit
         self.ban_length = ban_length
         self.attr_helpers = attr_helpers
+        self.pre_iters = pre_iters
         self._rhs_class: int | None = None  # class of the last applied right-hand side (before its context was added)
 
     def run(self, eg: EGraph, start: float | None = None) -> RunReport:
@@ -249,17 +277,51 @@ class Runner:
         eg.take_touched()
         reason = ""
         it = 0
+        pre = [k for k, rw in enumerate(self.rewrites) if rw.reduces]
+        phases = [(pre, min(self.pre_iters, self.iter_limit)), (list(range(len(self.rewrites))), self.iter_limit)]
+        for phase, (active, phase_limit) in enumerate(phases):
+            if reason in ("time limit", "node limit") or not active or not phase_limit:
+                continue
+            reason, n = self._phase(eg, matcher, stats, active, phase_limit, it, changed, max_depth, deadline, report)
+            it += n
+            if phase == 0:
+                report.pre_iterations = n
+        report.stop_reason = reason
+        report.iterations = it - report.pre_iterations
+        report.nodes = eg.num_nodes
+        report.classes = eg.num_classes
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _phase(
+        self,
+        eg: EGraph,
+        matcher: Matcher,
+        stats: list,
+        active: list[int],
+        iters: int,
+        it: int,
+        changed: list,
+        max_depth: int,
+        deadline: float,
+        report: RunReport,
+    ) -> tuple[str, int]:
+        """Iterations of the rules ``active`` from global iteration ``it``: why they stopped, and how many ran."""
+        reason = ""
+        start = it
         while not reason:
-            if it >= self.iter_limit:
+            if it - start >= iters:
                 reason = "iteration limit"
                 break
             if it:
                 changed.append(_closure(eg, eg.take_touched(), max_depth))
             matcher.reset()
+            since: dict[tuple[int, int], set[int]] = {}  # classes changed since an iteration, to a depth
             before = (eg.num_nodes, eg.unions)
             found: list[tuple[int, list]] = []
             banned_any = False
-            for k, rw in enumerate(self.rewrites):
+            for k in active:
+                rw = self.rewrites[k]
                 st = stats[k]
                 if st.banned_until > it:
                     banned_any = True
@@ -269,19 +331,18 @@ class Runner:
                 limit = self.match_limit << st.times_banned
                 only = dirty = None
                 if st.searched >= 0:
-                    only, dirty = set(), set()
                     d = min(rw.depth, max_depth)
-                    for e in range(st.searched, it):
-                        only |= changed[e][d]
-                        dirty |= changed[e][d - 1]
+                    only = since.get((st.searched, d))
+                    if only is None:
+                        only = since[(st.searched, d)] = {eg.find(c) for e in range(st.searched, it) for c in changed[e][d]}
                     if not only:
                         st.searched = it
                         continue
-                    only = {eg.find(c) for c in only}
-                    dirty = {eg.find(c) for c in dirty}
-                    st.done = {eg.canon(n) for n in st.done}
+                    dirty = since.get((st.searched, d - 1))
+                    if dirty is None:
+                        dirty = since[(st.searched, d - 1)] = {eg.find(c) for e in range(st.searched, it) for c in changed[e][d - 1]}
                 else:
-                    st.done = set()
+                    st.done = set()  # (nodes recorded in an older canonical form never equal a current node: searched again)
                 ms = matcher.search(rw.lhs, limit, only, dirty, st.done)
                 report.matches[rw.where] = report.matches.get(rw.where, 0) + len(ms)
                 if len(ms) > limit:
@@ -322,7 +383,7 @@ class Runner:
                         reason = "node limit"
                         break
             eg.rebuild()
-            if not reason and eg.normalize_nary(self.node_limit - eg.num_nodes):
+            if not reason and eg.normalize_nary(self.node_limit - eg.num_nodes, eg.touched):
                 eg.rebuild()
             if reason:
                 break
@@ -336,12 +397,7 @@ class Runner:
                 else:
                     for st in stats:
                         st.banned_until = min(st.banned_until, it)
-        report.stop_reason = reason
-        report.iterations = it
-        report.nodes = eg.num_nodes
-        report.classes = eg.num_classes
-        report.seconds = time.perf_counter() - t0
-        return report
+        return reason, it - start
 
     def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> bool:
         like = eg.rep(cid)
