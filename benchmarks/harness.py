@@ -250,7 +250,7 @@ class PyTensor(Backend):
             build_s = time.perf_counter() - t0
         n_ops = len(f.maker.fgraph.apply_nodes)
         linker = type(getattr(f.maker, "linker", None)).__name__
-        return Built(call=lambda: f(*args), build_s=build_s, op_count=lambda: n_ops, note=f"{linker}; first call compiles lazily", lazy=True)
+        return Built(call=lambda: f(*args), build_s=build_s, op_count=lambda: n_ops, note=f"{linker}: compiles on 1st call", lazy=True)
 
 
 def count_jaxpr_eqns(jaxpr: Any) -> int:
@@ -317,7 +317,7 @@ class Jax(Backend):
             build_s=build_s,
             op_count=ops,
             tracks_memory=False,
-            note="peak memory n/a (XLA buffers are invisible to tracemalloc)",
+            note="peak n/a: XLA memory",
         )
 
 
