@@ -215,6 +215,12 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     src = opdef.shape_from if opdef is not None else None
     if src is not None and src < len(child_dims):
         out = child_dims[src]
+    elif op in ("dot", "matmul") and len(child_dims) == 2 and all(c is not None for c in child_dims):
+        out = product_dims(op, child_dims[0], child_dims[1])  # type: ignore[arg-type]
+    elif op == "dimshuffle" and child_dims and child_dims[0] is not None:
+        src = child_dims[0]
+        pattern = dict(attrs).get("pattern", ())
+        out = tuple(1 if p == "x" else src[p] for p in pattern) if all(p == "x" or isinstance(p, int) and p < len(src) for p in pattern) else None
     elif op in ("set_subtensor", "inc_subtensor") and child_dims:
         out = child_dims[0]
     elif op == "subtensor" and child_dims and child_dims[0] is not None:
@@ -230,6 +236,13 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     if out is None or len(out) != len(shape):
         return tuple(shape)
     return tuple(s if s is not None else d for s, d in zip(shape, out))
+
+
+def product_dims(op: str, a: tuple, b: tuple) -> tuple | None:
+    """Dim tokens of ``dot(a, b)`` / ``matmul(a, b)`` for operands of at most two dims (None otherwise)."""
+    if len(a) > 2 or len(b) > 2 or not a or not b:
+        return None
+    return (*a[:-1], *b[:-2], *b[-1:]) if len(b) == 2 else tuple(a[:-1])
 
 
 def merge_dims(a: tuple, b: tuple) -> tuple:
@@ -274,6 +287,18 @@ def fold(op: str, attrs: tuple, values: list[np.ndarray], ttype: Any) -> np.ndar
     if cast.dtype.kind in "iub" and out.dtype.kind == "f" and not np.array_equal(cast, out):
         return None
     return cast
+
+
+def fold_shape_only(op: str, attrs: tuple, types: list[Any], ttype: Any) -> np.ndarray | None:
+    """Evaluate an op that reads only its arguments' shapes (``count``, ``shape_i``) when those shapes are static."""
+    opdef = REGISTRY.get(op)
+    if opdef is None or not opdef.shape_args or set(range(len(types))) - set(opdef.shape_args):
+        return None
+    shapes = [getattr(t, "shape", None) for t in types]
+    if any(s is None or None in s for s in shapes):
+        return None
+    stand_ins = [np.broadcast_to(np.zeros((), dtype=t.dtype), s) for t, s in zip(types, shapes)]
+    return fold(op, attrs, stand_ins, ttype)
 
 
 # ---- guard predicates ----------------------------------------------------------------------------

@@ -193,6 +193,8 @@ class EGraph:
         const = None
         if all(k.const is not None for k in kids) and (ch or REGISTRY.get(op) is not None and REGISTRY[op].group == "constructor"):
             const = an.fold(op, attrs, [k.const for k in kids], ttype)
+        if const is None and ch and len(ttype.shape) == 0:
+            const = an.fold_shape_only(op, attrs, [k.type for k in kids], ttype)
         signs = an.node_signs(op, [k.signs for k in kids])
         if const is not None:
             signs |= an.const_signs(const)
