@@ -101,9 +101,19 @@ def pattern_size(expr: Any) -> int:
 
 
 def _reduces(lhs: Call, rhs: Any) -> bool:
-    """A cheap rule to run before the others: a smaller right-hand side, and no two-argument match inside longer sums or products."""
-    context = lhs.op in ("add", "mul") and len(lhs.args) == 2 and not any(isinstance(a, Var) for a in lhs.args)
-    return not context and pattern_size(rhs) < pattern_size(lhs)
+    """A cheap rule to run before the others: a smaller right-hand side, and at most one sum or product in the pattern.
+
+    Patterns with two or more sums or products (factoring: ``x * y + x * z``) are matched modulo
+    commutativity against every pair of arguments, which is what makes them expensive.
+    """
+    nary = 0
+    stack = [lhs]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Call):
+            nary += e.op in ("add", "mul")
+            stack.extend(e.args)
+    return nary <= 1 and pattern_size(rhs) < pattern_size(lhs)
 
 
 def pattern_depth(expr: Any) -> int:
