@@ -240,25 +240,56 @@ def _shape_keys(order: list[Term]) -> dict[int, Any]:
 
 
 def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], groups: dict) -> list:
-    """Let an elementwise ufunc write into an argument's buffer when that argument dies there.
+    """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
 
-    Only buffers this closure allocated itself (not inputs, constants or views) of the same
-    shape (by :func:`_shape_keys`) and dtype are reused.
+    Only buffers this closure allocated itself (fresh results of elementwise ops, reductions,
+    dot/matmul and numexpr calls; never inputs, constants or views) of the same shape (by
+    :func:`_shape_keys`) and dtype are reused, and only when nothing that may share its
+    memory (a view made from it by any other op: dimshuffle, subtensor, a broadcast ...) is
+    used later or returned.
     """
     keys = _shape_keys(toposort([s[0] for s in stmts]))
+    parent: dict[int, int] = {}
+
+    def root(u: int) -> int:
+        while parent.get(u, u) != u:
+            u = parent[u]
+        return u
+
+    fresh_ids: set[int] = set()
+    for node, _, _ in stmts:
+        opdef = get_op(node.op)
+        if node.uid in groups or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in ("dot", "matmul"):
+            fresh_ids.add(node.uid)
+        else:  # may return (a view of) any of its arguments
+            for a in node.args:
+                parent[root(a.uid)] = root(node.uid)
+    end = len(stmts)
+    group_last: dict[int, int] = {}
+    for u, j in last.items():
+        r = root(u)
+        group_last[r] = max(group_last.get(r, -1), end if u in keep else j)
+    for u in keep:
+        group_last[root(u)] = end
     owned: set[int] = set()
     out = []
     for i, (node, line, argids) in enumerate(stmts):
         opdef = get_op(node.op)
-        fresh = node.uid in groups or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in ("dot", "matmul")
         if opdef.ufunc and node.uid not in groups and node.ndim >= 1 and len(node.args) <= 2:
             for a in node.args:
-                if a.uid in owned and last.get(a.uid) == i and a.uid not in keep and a.dtype == node.dtype and keys.get(a.uid) == keys.get(node.uid):
+                if (
+                    a.uid in owned
+                    and group_last.get(root(a.uid)) == i
+                    and a.uid not in keep
+                    and a.dtype == node.dtype
+                    and keys.get(a.uid) == keys.get(node.uid)
+                ):
                     tname = line.split(" = ", 1)[0]
                     argnames = ", ".join(names[b.uid] for b in node.args)
                     line = f"{tname} = np.{opdef.ufunc}({argnames}, out={names[a.uid]})"
+                    parent[root(node.uid)] = root(a.uid)
                     break
-        if fresh and node.ndim >= 1:
+        if node.uid in fresh_ids and node.ndim >= 1:
             owned.add(node.uid)
         out.append((node, line, argids))
     return out

@@ -80,3 +80,12 @@ def test_no_buffer_reuse_across_broadcasting():
     f = rd.function([r, m], y)
     rv, mv = np.array([0.1, 0.2, 0.3]), np.arange(6.0).reshape(2, 3)
     np.testing.assert_allclose(f(rv, mv), np.exp(np.sin(rv)) * mv)
+
+
+def test_no_buffer_reuse_while_a_view_of_it_lives():
+    # -a must not be written into exp(v)'s buffer: a broadcast view of that buffer is used later
+    z, v = rd.matrix("z", shape=(3, 2)), rd.vector("v", shape=(3,))
+    a = rd.exp(v)
+    out = rd.apply("expand_like", a, z, axis=1) * z + rd.apply("expand_like", -a, z, axis=1)
+    f = rd.function([z, v], out, simplify=False)
+    np.testing.assert_array_equal(f(np.ones((3, 2)), np.zeros(3)), np.zeros((3, 2)))
