@@ -204,7 +204,14 @@ def broadcast_dims(shapes: list[tuple]) -> tuple | None:
             out.append(seen[0])
         else:
             ints = [d for d in seen if isinstance(d, int)]
-            out.append(ints[0] if len(set(ints)) == 1 else None)
+            if len(set(ints)) == 1:
+                out.append(ints[0])
+            elif ints or any(d is None for d in seen):
+                out.append(None)
+            else:
+                # lengths named by different tokens broadcast to one length (or fail at run time):
+                # name it by the set of tokens, so every broadcast of the same dims shares the name
+                out.append(("bcast", *sorted(seen, key=repr)))
     return tuple(out)
 
 
@@ -258,7 +265,7 @@ def merge_dims(a: tuple, b: tuple) -> tuple:
         elif y is None:
             out.append(x)
         else:
-            out.append(min(x, y))
+            out.append(min(x, y, key=repr))
     return tuple(out)
 
 

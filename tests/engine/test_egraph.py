@@ -72,5 +72,8 @@ def test_symbolic_dims() -> None:
     b = eg.data(eg.add_term(x.sum(keepdims=True) * x))
     c = eg.data(eg.add_term(x + y))
     assert a.dims == b.dims == (("d", x.uid, 0),)
-    assert c.dims == (None,)
+    # x + y has a length no leaf names: a token for "x's and y's lengths broadcast", shared by
+    # every broadcast of the same two lengths and equal to neither
+    assert c.dims[0][0] == "bcast" and c.dims != a.dims
+    assert eg.data(eg.add_term(rd.exp(y * x))).dims == c.dims
     np.testing.assert_equal(eg.data(eg.add_term(x)).const, None)
