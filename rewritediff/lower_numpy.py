@@ -329,12 +329,17 @@ def _fusion_groups(order: list[Term], roots: list[Term]) -> dict[int, list[Term]
     members: dict[int, list[Term]] = {}
     params: dict[int, set[int]] = {}
     for node in order:
-        if not node.args or not _fusable(node):
+        if not node.args or len(node.args) > _NE_MAX_INPUTS or not _fusable(node):
             continue
         group: list[Term] = []
         inputs: set[int] = set()
         for a in node.args:
-            if a.uid in members and consumers.get(a.uid, 0) == 1 and len(inputs | params[a.uid]) <= _NE_MAX_INPUTS:
+            if (
+                a.uid in members
+                and consumers.get(a.uid, 0) == 1
+                and len(inputs | params[a.uid]) <= _NE_MAX_INPUTS
+                and len(group) + len(members[a.uid]) < _NE_MAX_OPS
+            ):
                 group.extend(members.pop(a.uid))
                 inputs |= params.pop(a.uid)
             else:

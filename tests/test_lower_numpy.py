@@ -89,3 +89,10 @@ def test_no_buffer_reuse_while_a_view_of_it_lives():
     out = rd.apply("expand_like", a, z, axis=1) * z + rd.apply("expand_like", -a, z, axis=1)
     f = rd.function([z, v], out, simplify=False)
     np.testing.assert_array_equal(f(np.ones((3, 2)), np.zeros(3)), np.zeros((3, 2)))
+
+
+def test_very_wide_sum_compiles():
+    x = rd.vector("x")
+    ys = [rd.vector(f"y{i}") for i in range(3000)]
+    f = rd.function([x, *ys], rd.add(*[x * y for y in ys]))
+    np.testing.assert_allclose(f(np.ones(2), *[np.full(2, 0.5)] * 3000), [1500.0, 1500.0])
