@@ -310,6 +310,7 @@ def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
 
 _FUSABLE_DTYPES = ("float64", "bool")
 _NE_MAX_INPUTS = 24
+_NE_MAX_OPS = 64  # numexpr parses its expression recursively: keep each one shallow
 _NE_CACHE: dict[tuple, Any] = {}  # precompiled numexpr programs by (expression, signature); they hold no state  # numexpr takes at most 32 operands
 
 
