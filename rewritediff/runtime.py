@@ -222,11 +222,21 @@ def prod_others(x: np.ndarray, axis: Any) -> np.ndarray:
     return np.moveaxis(out, tuple(range(x.ndim - len(axes), x.ndim)), axes)
 
 
+def _can_accumulate(out: Any, x: Any) -> bool:
+    """Whether ``out`` (a fresh array) can take ``out op x`` in place."""
+    return (
+        isinstance(out, np.ndarray)
+        and out.ndim > 0
+        and np.shape(out) == np.broadcast_shapes(np.shape(out), np.shape(x))
+        and out.dtype == np.result_type(out, x)
+    )
+
+
 def add_n(*xs: np.ndarray) -> np.ndarray:
     """The sum of many broadcastable arrays, accumulated left to right."""
     out = np.add(xs[0], xs[1])
     for x in xs[2:]:
-        out = np.add(out, x, out=out) if np.shape(out) == np.broadcast_shapes(np.shape(out), np.shape(x)) and out.dtype == np.result_type(out, x) else out + x
+        out = np.add(out, x, out=out) if _can_accumulate(out, x) else out + x
     return out
 
 
