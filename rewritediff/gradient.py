@@ -26,7 +26,6 @@ from rewritediff.tensorize import (
     lift_jvp,
     lift_vjp,
     linear_jvp,
-    sum_to_like,
     zeros_for,
 )
 from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, toposort
@@ -339,11 +338,18 @@ def grad(
             continue
         if w.type.is_float and g.dtype != w.dtype:
             g = cast_to(g, w.dtype)
-        g = sum_to_like(g, w) if g.static_shape != w.static_shape else g
+        g = _with_static_shape(g, w)
         if add_names and cost is not None and cost.name and w.name and g is not seeds.get(cost) and w.uid not in override and g.name is None:
             g.name = f"(d{cost.name}/d{w.name})"
         results.append(g)
     return _container(wrt, results)
+
+
+def _with_static_shape(g: Term, w: Term) -> Term:
+    """``g`` (which has ``w``'s run-time shape by construction) carrying ``w``'s static dims too."""
+    if g.static_shape == w.static_shape or all(d is None for d in w.static_shape):
+        return g
+    return apply("specify_shape", g, shape=tuple(d if d is not None else gd for d, gd in zip(w.static_shape, g.static_shape)))
 
 
 def _disconnected_value(w: Term, option: str) -> Any:
@@ -398,7 +404,7 @@ def pullback(
             continue
         if w.type.is_float and g.dtype != w.dtype:
             g = cast_to(g, w.dtype)
-        out.append(g)
+        out.append(_with_static_shape(g, w))
     return _container(wrt, out)
 
 

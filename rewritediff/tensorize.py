@@ -186,7 +186,12 @@ def _batch_ref_op(node: Term, args: list[Term], flags: list[bool], n: int) -> Te
     return apply(node.op, args[0], args[1], **attrs)
 
 
+def _batch_specify_shape(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
+    return apply("specify_shape", args[0], shape=(n, *node.attr("shape")))
+
+
 _BATCH_BY_OP = {
+    "specify_shape": _batch_specify_shape,
     "sum_to": _batch_ref_op,
     "broadcast_like": _batch_ref_op,
     "expand_like": _batch_ref_op,

@@ -220,7 +220,10 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     opdef = REGISTRY.get(op)
     out: tuple | None = None
     src = opdef.shape_from if opdef is not None else None
-    if src is not None and src < len(child_dims):
+    batch = dict(attrs).get("batch", 0)
+    if batch and op in ("sum_to", "broadcast_like", "expand_like", "reshape_like") and len(child_dims) == 2 and all(c is not None for c in child_dims):
+        out = tuple(child_dims[0][:batch]) + tuple(child_dims[1])  # type: ignore[index]
+    elif src is not None and src < len(child_dims) and not batch:
         out = child_dims[src]
     elif op in ("dot", "matmul") and len(child_dims) == 2 and all(c is not None for c in child_dims):
         out = product_dims(op, child_dims[0], child_dims[1])  # type: ignore[arg-type]
@@ -243,6 +246,20 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     if out is None or len(out) != len(shape):
         return tuple(shape)
     return tuple(s if s is not None else d for s, d in zip(shape, out))
+
+
+def forced_equal_dims(op: str, attrs: tuple, child_dims: list[tuple]) -> list[tuple]:
+    """Pairs of dims that must be equal for this node to run at all (numpy raises otherwise).
+
+    A contraction never broadcasts: in dot/matmul the last dim of a equals the contracted dim
+    of b. Elementwise broadcasting is not used here: a run-time length of 1 may broadcast.
+    """
+    if op in ("dot", "matmul") and len(child_dims) == 2:
+        a, b = child_dims
+        if a and b and (len(a) >= 1 and len(b) >= 1):
+            kb = b[0] if len(b) == 1 else b[-2]
+            return [(a[-1], kb)]
+    return []
 
 
 def product_dims(op: str, a: tuple, b: tuple) -> tuple | None:
@@ -330,11 +347,25 @@ def _sign_pred(bit: int) -> Callable[..., bool]:
     return pred
 
 
+def _dims(eg: Any, d: Any) -> tuple:
+    return tuple(None if t is None else eg.dim_find(t) for t in d.dims)
+
+
 def _same_shape(eg: Any, x: Any, y: Any) -> bool:
     a, b = _cls(eg, x), _cls(eg, y)
     if a is None or b is None:
         return False
-    return len(a.dims) == len(b.dims) and all(p is not None and p == q for p, q in zip(a.dims, b.dims))
+    da, db = _dims(eg, a), _dims(eg, b)
+    return len(da) == len(db) and all(p is not None and p == q for p, q in zip(da, db))
+
+
+def _same_shape_after(eg: Any, x: Any, y: Any, batch: Any) -> bool:
+    """x's dims after its first ``batch`` ones are y's dims."""
+    a, b = _cls(eg, x), _cls(eg, y)
+    if a is None or b is None or not isinstance(batch, int):
+        return False
+    da, db = _dims(eg, a)[batch:], _dims(eg, b)
+    return len(da) == len(db) and all(p is not None and p == q for p, q in zip(da, db))
 
 
 def _broadcasts_into(eg: Any, x: Any, y: Any) -> bool:
@@ -342,8 +373,9 @@ def _broadcasts_into(eg: Any, x: Any, y: Any) -> bool:
     a, b = _cls(eg, x), _cls(eg, y)
     if a is None or b is None or len(a.dims) > len(b.dims):
         return False
-    tail = b.dims[len(b.dims) - len(a.dims) :]
-    return all(p == 1 or (p is not None and p == q) for p, q in zip(a.dims, tail))
+    da, db = _dims(eg, a), _dims(eg, b)
+    tail = db[len(db) - len(da) :]
+    return all(p == 1 or (p is not None and p == q) for p, q in zip(da, tail))
 
 
 def _ndim(eg: Any, x: Any) -> Any:
@@ -383,6 +415,7 @@ PREDICATES: dict[str, Callable[..., Any]] = {
     "negative": _sign_pred(NEG),
     "nonpositive": _sign_pred(NONPOS),
     "same_shape": _same_shape,
+    "same_shape_after": _same_shape_after,
     "broadcasts_into": _broadcasts_into,
     "ndim": _ndim,
     "is_const": _is_const,

@@ -76,6 +76,27 @@ class EGraph:
         self.unions = 0
         self.touched: set[int] = set()  # classes whose nodes, members or facts changed since take_touched()
         self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
+        self.dim_parent: dict[Any, Any] = {}  # dims that must be equal for the graph to run (e.g. dot's contraction)
+
+    # ---- dims that the computation forces equal ----------------------------------------------
+    def dim_find(self, d: Any) -> Any:
+        """The representative of a dim token (an int when the dim is known to be that length)."""
+        while d in self.dim_parent:
+            d = self.dim_parent[d]
+        return d
+
+    def dim_union(self, a: Any, b: Any) -> None:
+        """Record that two dims are equal wherever the graph runs; ints win as representatives."""
+        if a is None or b is None:
+            return
+        a, b = self.dim_find(a), self.dim_find(b)
+        if a == b or (isinstance(a, int) and isinstance(b, int)):
+            return
+        if isinstance(a, int):
+            a, b = b, a
+        elif not isinstance(b, int) and repr(b) > repr(a):
+            a, b = b, a
+        self.dim_parent[a] = b
 
     # ---- union-find ----------------------------------------------------------------------
     def find(self, cid: int) -> int:
@@ -199,6 +220,8 @@ class EGraph:
         if const is not None:
             signs |= an.const_signs(const)
         dims = an.node_dims(op, attrs, [k.dims for k in kids], ttype.shape)
+        for a, b in an.forced_equal_dims(op, attrs, [k.dims for k in kids]):
+            self.dim_union(a, b)
         return ClassData(ttype, term, const, signs, dims)
 
     @staticmethod

@@ -121,6 +121,11 @@ def dag_cost(terms: list[Term], eg: EGraph | None = None) -> float:
     return total
 
 
+def _shapes_compatible(a: tuple, b: tuple) -> bool:
+    """Same ndim, and no static dim that contradicts the other's (rewrites may learn or lose static dims)."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
 class Extractor:
     """Chooses one node per class, greedily, and rebuilds the choice as Terms."""
 
@@ -281,7 +286,8 @@ class Extractor:
                     t = apply(node[0], *[made[eg.find(c)] for c in node[2]], **dict(node[1]))
                 except Exception:  # noqa: BLE001 - should not happen; the caller keeps the input then
                     return None
-                if not isinstance(t.type, TensorType) or t.type != eg.classes[cid].data.type:
+                want = eg.classes[cid].data.type
+                if not isinstance(t.type, TensorType) or t.type.dtype != want.dtype or not _shapes_compatible(t.type.shape, want.shape):
                     return None
                 made[cid] = t
         return [made[eg.find(r)] for r in roots]

@@ -244,6 +244,22 @@ def _closure(eg: EGraph, touched: set[int], depth: int) -> list[set[int]]:
     return levels
 
 
+def _refines(new: TensorType, old: TensorType) -> bool:
+    """Whether a rewrite's result type may stand for the matched term's: same dtype and ndim, and
+    every static dim of the old type kept (an unknown dim may become known, as the guard proved)."""
+    return new.dtype == old.dtype and len(new.shape) == len(old.shape) and all(o is None or n == o for n, o in zip(new.shape, old.shape))
+
+
+def _compatible(new: TensorType, old: TensorType) -> bool:
+    return new.dtype == old.dtype and len(new.shape) == len(old.shape)
+
+
+def _dims_agree(eg: EGraph, a: int, b: int) -> bool:
+    """Whether two classes' dims are provably the same lengths (through the dims the graph forces equal)."""
+    da, db = eg.data(a).dims, eg.data(b).dims
+    return len(da) == len(db) and all(x is not None and y is not None and eg.dim_find(x) == eg.dim_find(y) for x, y in zip(da, db))
+
+
 class Runner:
     """Equality saturation over an e-graph with back-off scheduling and hard limits."""
 
@@ -426,9 +442,11 @@ class Runner:
             return False
         except Exception:  # noqa: BLE001 - a right-hand side that fails to build is not applied
             return False
-        if not isinstance(term.type, TensorType) or term.type != like.type:
+        if not isinstance(term.type, TensorType) or not _compatible(term.type, like.type):
             return False
         new = eg.add_term(term)
+        if not _refines(term.type, like.type) and not _dims_agree(eg, new, cid):
+            return False
         self._rhs_class = eg.term_class.get(rhs.uid)
         if rw.stabilizes:
             eg.unstable.append(node)

@@ -284,9 +284,18 @@ def is_identity(x: Any) -> bool:
     return v is not None and v.shape[0] == v.shape[1] and bool(np.array_equal(v, np.eye(v.shape[0])))
 
 
+def same_shape_after(x: Any, y: Any, batch: Any) -> bool:
+    """True when x's static dims after its first ``batch`` ones are y's, all known."""
+    if not (isinstance(x, Term) and isinstance(y, Term) and isinstance(x.type, TensorType) and isinstance(y.type, TensorType)):
+        return False
+    rest = x.static_shape[int(batch) :]
+    return rest == y.static_shape and None not in rest
+
+
 PREDICATES: dict[str, Callable[..., Any]] = {
     "broadcasts_into": broadcasts_into,
     "is_identity": is_identity,
+    "same_shape_after": same_shape_after,
     "ndim": ndim,
     "dtype": dtype,
     "dtype_is_float": dtype_is_float,
