@@ -464,3 +464,25 @@ def test_mlp_softmax_cross_entropy_matches_hand_backprop():
     da = (dz @ W2v.T) * (1 - hv**2)
     for g, want in zip(got, [Xv.T @ da, da.sum(0), hv.T @ dz, dz.sum(0)]):
         np.testing.assert_allclose(g, want, rtol=1e-9, atol=1e-12)
+
+
+def test_logistic_hessian_with_unknown_rows_is_closed_form():
+    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w", shape=(4,))
+    cost = rd.mean(rd.log1p(rd.exp(-y * (X @ w)))) + 0.05 * rd.sum(w**2)
+    H = rd.hessian(cost, w)
+    Xv, yv, wv = RNG.normal(size=(9, 4)), np.sign(RNG.normal(size=9)), RNG.normal(size=4)
+    s = 1 / (1 + np.exp(yv * (Xv @ wv)))  # sigmoid(-y Xw)
+    want = Xv.T @ (Xv * (s * (1 - s))[:, None]) / 9 + 0.1 * np.eye(4)
+    np.testing.assert_allclose(ev(H, [X, y, w], Xv, yv, wv), want, rtol=1e-10, atol=1e-12)
+    assert rd.count_ops(rd.simplify(H)) < rd.count_ops(H) // 2 + 5
+
+
+def test_jacobian_through_an_op_without_batching_rule_falls_back_to_rows():
+    x = rd.vector("x", shape=(4,))
+    y = x[np.array([3, 0, 0])] * x[1:].sum()  # advanced indexing has no batching rule
+    J = rd.jacobian(y, x)
+    xv = RNG.normal(size=4)
+    eps = 1e-6
+    f = rd.function([x], y)
+    num = np.stack([(f(xv + eps * e) - f(xv - eps * e)) / (2 * eps) for e in np.eye(4)], axis=-1)
+    np.testing.assert_allclose(ev(J, [x], xv), num, rtol=1e-6, atol=1e-8)
