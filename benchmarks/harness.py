@@ -93,6 +93,8 @@ class Row:
     ratio: float | None = None
     peak_bytes: int | None = None
     ops: int | None = None
+    raw_ops: int | None = None
+    engine_s: float | None = None
     rel_err: float | None = None
     finite: bool | None = None
     note: str = ""
@@ -149,18 +151,12 @@ class NumpyHand(Backend):
         return Built(call=lambda: fn(*args), build_s=None)
 
 
-def rd_op_count(rd: Any, outs: list) -> int | None:
-    """Distinct non-leaf nodes of the simplified outputs (``rd.count_ops``, or a toposort count)."""
-    if hasattr(rd, "simplify"):
-        try:
-            outs = list(rd.simplify(list(outs)))
-        except Exception:  # noqa: BLE001 - count the unsimplified graph instead
-            pass
-    if hasattr(rd, "count_ops"):
-        return int(rd.count_ops(list(outs)))
-    from rewritediff.terms import toposort
-
-    return sum(1 for t in toposort(list(outs)) if t.args)
+def rd_op_count(rd: Any, outs: list) -> tuple[int, int, float]:
+    """(raw op count, simplified op count, engine seconds) of the gradient outputs (distinct non-leaf nodes)."""
+    raw = int(rd.count_ops(list(outs)))
+    t0 = time.perf_counter()
+    simplified = list(rd.simplify(list(outs)))
+    return raw, int(rd.count_ops(simplified)), time.perf_counter() - t0
 
 
 class Rewritediff(Backend):
@@ -200,7 +196,7 @@ class Rewritediff(Backend):
                 errors.append(f"[{variant}] {first_line(exc)}")
                 continue
 
-            def ops(outs: list = outs) -> int | None:
+            def ops(outs: list = outs) -> tuple[int, int, float]:
                 with time_limit(cap):
                     return rd_op_count(rd, outs)
 
@@ -390,7 +386,11 @@ def measure(case: Case, backend: Backend, args: list[np.ndarray], ref: list[np.n
         return row, None
     row.build_s, row.note = built.build_s, built.note
     try:
-        row.ops = built.op_count()
+        counted = built.op_count()
+        if isinstance(counted, tuple):
+            row.raw_ops, row.ops, row.engine_s = counted
+        else:
+            row.ops = counted
     except BaseException as exc:  # noqa: BLE001 - op counting is auxiliary (BuildTimeout included)
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -492,6 +492,7 @@ def format_table(rows: Sequence[Row]) -> str:
         "× numpy-hand",
         "peak MB",
         "ops",
+        "engine ms",
         "max rel err",
         "finite",
         "notes",
@@ -512,7 +513,8 @@ def format_table(rows: Sequence[Row]) -> str:
             _num(r.eval_n, "d"),
             _num(r.ratio, ".2f"),
             _num(None if r.peak_bytes is None else r.peak_bytes / 2**20, ".2f"),
-            _num(r.ops, "d"),
+            _num(r.ops, "d") if r.raw_ops is None else f"{r.raw_ops}→{r.ops}",
+            _num(None if r.engine_s is None else 1e3 * r.engine_s, ".1f"),
             _num(r.rel_err, ".1e"),
             "—" if r.finite is None else ("yes" if r.finite else "NO"),
             notes.replace("\n", " "),
