@@ -257,3 +257,17 @@ def stand_in(shapes: tuple, of: str, of_attrs: tuple, dtype: str) -> np.ndarray:
     from rewritediff.ops import get_op
 
     return np.broadcast_to(np.zeros((), dtype=dtype), get_op(of).runtime_shape(list(shapes), dict(of_attrs)))
+
+
+_EINSUM_PATHS: dict[tuple, Any] = {}
+
+
+def einsum(subscripts: str, *operands: np.ndarray) -> np.ndarray:
+    """np.einsum over three or more operands with the contraction order computed once per shape signature."""
+    key = (subscripts, tuple(np.shape(o) for o in operands))
+    path = _EINSUM_PATHS.get(key)
+    if path is None:
+        if len(_EINSUM_PATHS) > 1024:
+            _EINSUM_PATHS.clear()
+        path = _EINSUM_PATHS[key] = np.einsum_path(subscripts, *operands, optimize="optimal")[0]
+    return np.asarray(np.einsum(subscripts, *operands, optimize=path))

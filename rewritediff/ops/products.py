@@ -291,7 +291,7 @@ register(
         impl=lambda *xs, subscripts: np.asarray(np.einsum(subscripts, *xs)),
         arity=(1, None),
         attrs={"subscripts": ""},
-        emit=lambda a, k: f"np.einsum({k['subscripts']!r}, {', '.join(a)})",
+        emit=lambda a, k: f"rt.einsum({k['subscripts']!r}, {', '.join(a)})" if len(a) > 2 else f"np.einsum({k['subscripts']!r}, {', '.join(a)})",
         prepare=_einsum_prepare,
         doc="Einstein summation over the operands (numpy's subscripts, explicit form)",
         group="product",
