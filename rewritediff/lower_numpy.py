@@ -8,6 +8,7 @@ temporaries deleted after their last use. ``f.source`` shows the code.
 from __future__ import annotations
 
 import keyword
+import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -74,13 +75,19 @@ def _check_arg(value: Any, var: Term, pos: int) -> np.ndarray:
     return arr
 
 
+_GENERATED = re.compile(r"(t|c|s|in)\d+")
+_TEMP = re.compile(r"t\d+")
+
+
 def _ident(name: str | None) -> str | None:
+    """The variable's own name as a parameter, unless it clashes with Python or the generated names."""
     if (
         name
         and name.isidentifier()
         and not keyword.iskeyword(name)
-        and name not in ("np", "rt", "ne", "compiled")
-        and not name.startswith(("_", "t", "c", "s"))
+        and name not in ("np", "rt", "compiled")
+        and not name.startswith("_")
+        and not _GENERATED.fullmatch(name)
     ):
         return name
     return None
@@ -147,7 +154,7 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
             last[a] = i
     dies: dict[int, set[str]] = {}
     for a, j in last.items():
-        if a not in keep and names[a].startswith("t"):
+        if a not in keep and _TEMP.fullmatch(names[a]):
             dies.setdefault(j, set()).add(names[a])
     stmts = _reuse_buffers(stmts, names, last, keep, groups)
     for i, (_, line, _) in enumerate(stmts):
