@@ -23,7 +23,9 @@ import numpy as np
 from rewritediff.engine.analysis import PREDICATES, ClassRef
 from rewritediff.engine.egraph import MAX_FLAT, EGraph
 from rewritediff.ops import REGISTRY
-from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var
+from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var, names_in
+from rewritediff.rules.helpers import ARITH as _ARITH
+from rewritediff.rules.helpers import COMPARE as _COMPARE
 from rewritediff.terms import Constant, Term, apply
 from rewritediff.terms import _freeze as freeze
 
@@ -309,7 +311,7 @@ class Matcher:
         ``dirty``, only pairs with at least one argument in it.
         """
         p, q = lhs.args
-        shared = sorted(_pattern_vars(p) & _pattern_vars(q))
+        shared = sorted(names_in(p) & names_in(q))
         by_key: dict[tuple, list[tuple[int, dict]]] = {}
         for j, c in enumerate(children):
             for s2 in self.match_class(q, c, {}):
@@ -350,24 +352,10 @@ def _context_ok(lhs: Call) -> bool:
     if isinstance(p, Var) and isinstance(q, Var):
         return False
     if isinstance(p, Var):
-        return p.name in _pattern_vars(q)
+        return p.name in names_in(q)
     if isinstance(q, Var):
-        return q.name in _pattern_vars(p)
+        return q.name in names_in(p)
     return True
-
-
-def _pattern_vars(pat: Any) -> set[str]:
-    """Names of the pattern variables in ``pat`` (argument and attribute positions)."""
-    out: set[str] = set()
-    stack = [pat]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Var):
-            out.add(e.name)
-        elif isinstance(e, Call):
-            stack.extend(e.args)
-            stack.extend(v for _, v in e.attrs)
-    return out
 
 
 def _hashable(v: Any) -> Any:
@@ -394,22 +382,6 @@ def _all_equal(c: np.ndarray, value: Any) -> bool:
 
 
 # ---- guards ----------------------------------------------------------------------------------
-_COMPARE = {
-    "eq": lambda a, b: a == b,
-    "neq": lambda a, b: a != b,
-    "lt": lambda a, b: a < b,
-    "gt": lambda a, b: a > b,
-    "le": lambda a, b: a <= b,
-    "ge": lambda a, b: a >= b,
-}
-_ARITH = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "true_div": lambda a, b: a / b,
-    "pow": lambda a, b: a**b,
-    "neg": lambda a: -a,
-}
 
 
 def _rule_tables() -> tuple[dict, dict]:

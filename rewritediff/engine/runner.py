@@ -16,7 +16,7 @@ from typing import Any
 
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.pattern import CTX, Matcher, Rest, Unbuildable, eval_guard, instantiate, lookup_rhs
-from rewritediff.rules.ast import Call, Num, Rule, Special, Tuple, Var
+from rewritediff.rules.ast import Call, Num, Rule, Special, Var, names_in
 from rewritediff.terms import TensorType, apply
 
 # Iterations are the deterministic limit (the same input always gives the same graph); the time
@@ -54,22 +54,6 @@ class Rewrite:
         if self.rule is not None:
             return f"{self.rule.source.file}:{self.rule.source.line}"
         return self.name
-
-
-def pattern_vars(expr: Any, out: set | None = None) -> set:
-    """Names a pattern binds (argument and attribute variables)."""
-    out = set() if out is None else out
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Var):
-            out.add(e.name)
-        elif isinstance(e, Call):
-            stack.extend(e.args)
-            stack.extend(v for _, v in e.attrs)
-        elif isinstance(e, Tuple):
-            stack.extend(e.items)
-    return out
 
 
 def pattern_ops(expr: Any) -> frozenset:
@@ -154,10 +138,10 @@ def compile_rules(rules: list[Rule]) -> list[Rewrite]:
             continue
         where = f"{r.source.file}:{r.source.line}"
         stab = Path(r.source.file).stem.startswith("stabiliz")
-        lv = pattern_vars(r.lhs)
-        if pattern_vars(rhs) <= lv:
+        lv = names_in(r.lhs)
+        if names_in(rhs) <= lv:
             out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs), pattern_depth(r.lhs), _reduces(r.lhs, rhs)))
-        if r.kind == "equal" and isinstance(rhs, Call) and lv <= pattern_vars(rhs) and (r.guard is None or pattern_vars(r.guard) <= pattern_vars(rhs)):
+        if r.kind == "equal" and isinstance(rhs, Call) and lv <= names_in(rhs) and (r.guard is None or names_in(r.guard) <= names_in(rhs)):
             out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r, stab, pattern_ops(rhs), pattern_depth(rhs), _reduces(rhs, r.lhs)))
     return out
 

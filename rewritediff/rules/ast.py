@@ -7,6 +7,7 @@ unary ``-`` neg, ``<`` lt, ``>`` gt, ``<=`` le, ``>=`` ge, ``==`` eq, ``!=`` neq
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,21 @@ class Star:
 @dataclass(frozen=True)
 class NoneLit:
     """The literal ``None`` (attribute values and attribute patterns such as ``{axis=None}``)."""
+
+
+def names_in(expr: Any) -> set[str]:
+    """Every name an expression mentions (arguments, attributes and tuples; no recursion)."""
+    out: set[str] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Var):
+            out.add(e.name)
+        elif isinstance(e, Call):
+            stack.extend(e.args)
+            stack.extend(v for _, v in e.attrs)
+        elif isinstance(e, Tuple):
+            stack.extend(e.items)
+        elif isinstance(e, tuple):
+            stack.extend(e)
+    return out

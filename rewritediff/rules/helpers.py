@@ -353,7 +353,7 @@ ATTR_HELPERS: dict[str, Callable[..., Any]] = {
 """Functions computing attribute values in right-hand sides (``{pattern=inverse_pattern(pattern)}``)."""
 
 _LOGIC = ("and", "or", "not")
-_COMPARE = {
+COMPARE = {
     "eq": lambda a, b: a == b,
     "neq": lambda a, b: a != b,
     "lt": lambda a, b: a < b,
@@ -361,18 +361,20 @@ _COMPARE = {
     "le": lambda a, b: a <= b,
     "ge": lambda a, b: a >= b,
 }
-_ARITH = {
+ARITH = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "true_div": lambda a, b: a / b,
     "pow": lambda a, b: a**b,
+    "neg": lambda a: -a,
 }
+"""Comparisons and arithmetic on plain values in guards and attribute expressions."""
 
 
 def guard_names() -> list[str]:
     """Every name a guard may call (predicates, attribute helpers, logic, comparisons, arithmetic)."""
-    return sorted({*PREDICATES, *ATTR_HELPERS, *_LOGIC, *_COMPARE, *_ARITH, "neg"})
+    return sorted({*PREDICATES, *ATTR_HELPERS, *_LOGIC, *COMPARE, *ARITH, "neg"})
 
 
 def lookup(name: str, facts: Any = None) -> Callable[..., Any] | None:
@@ -421,10 +423,10 @@ def eval_value(expr: Any, env: dict, facts: Any = None) -> Any:
             return not eval_value(expr.args[0], env, facts)
         fn = lookup(op, facts)
         if fn is None:
-            if op in _COMPARE:
-                fn = _COMPARE[op]
-            elif op in _ARITH:
-                fn = _ARITH[op]
+            if op in COMPARE:
+                fn = COMPARE[op]
+            elif op in ARITH:
+                fn = ARITH[op]
             elif op == "neg":
                 fn = lambda a: -a  # noqa: E731
             else:

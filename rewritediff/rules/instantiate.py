@@ -14,7 +14,7 @@ from typing import Any
 
 from rewritediff.errors import RuleError
 from rewritediff.ops import REGISTRY
-from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, Tuple, Var
+from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, Tuple, Var, names_in
 from rewritediff.rules.helpers import const_value, eval_attr, literal_value
 from rewritediff.terms import TensorType, Term, apply
 
@@ -235,23 +235,9 @@ def bind_arg(rule: Rule, env: dict, i: int) -> dict:
     env[f"{star}_i"] = args[i]
     env["i"] = i
     env["others"] = tuple(others)
-    if others and _uses(rule, "rest"):
+    if others and "rest" in names_in(rule.rhs):
         env["rest"] = others[0] if len(others) == 1 else apply(rule.lhs.op, *others, **dict(env["out"].attrs))
     return env
-
-
-def _uses(rule: Rule, name: str) -> bool:
-    stack = list(rule.rhs)
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Var) and e.name == name:
-            return True
-        if isinstance(e, Call):
-            stack.extend(e.args)
-            stack.extend(v for _, v in e.attrs)
-        elif isinstance(e, Tuple):
-            stack.extend(e.items)
-    return False
 
 
 def instantiate_for_arg(rule: Rule, env: dict, i: int, facts: Any = None) -> Term | Special:

@@ -12,7 +12,7 @@ from typing import Any
 from rewritediff.errors import RuleError
 from rewritediff.ops import REGISTRY, OpDef
 from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, Tuple, Var
-from rewritediff.rules.helpers import _ARITH, _COMPARE, _LOGIC, ATTR_HELPERS, PREDICATES
+from rewritediff.rules.helpers import _LOGIC, ARITH, ATTR_HELPERS, COMPARE, PREDICATES
 from rewritediff.rules.parser import Parsed
 
 DERIVATIVE_KINDS = ("d", "vjp", "jvp", "transpose")
@@ -136,7 +136,7 @@ class Validator:
                 raise fail(rule, self.pos(expr, rule), f"unbound name {expr.name!r} in an attribute: {self.binds_text(bound)}")
             return
         if isinstance(expr, Call):
-            if expr.op not in ATTR_HELPERS and expr.op not in PREDICATES and expr.op not in _ARITH and expr.op != "neg":
+            if expr.op not in ATTR_HELPERS and expr.op not in PREDICATES and expr.op not in ARITH and expr.op != "neg":
                 raise fail(rule, self.pos(expr, rule), f"unknown attribute helper {expr.op!r} (known: {', '.join(sorted(ATTR_HELPERS))})")
             for a in expr.args:
                 self.check_attr_expr(rule, a, bound)
@@ -160,8 +160,8 @@ class Validator:
                 expr.op not in PREDICATES
                 and expr.op not in ATTR_HELPERS
                 and expr.op not in _LOGIC
-                and expr.op not in _COMPARE
-                and expr.op not in _ARITH
+                and expr.op not in COMPARE
+                and expr.op not in ARITH
                 and expr.op != "neg"
             ):
                 raise fail(rule, self.pos(expr, rule), f"unknown guard predicate {expr.op!r} (known: {', '.join(sorted(PREDICATES))})")
