@@ -297,14 +297,7 @@ def grad(
     for w in wrt_list:
         if not isinstance(w, Term):
             raise TypeError(f"Expected a rewritediff term in wrt, got {type(w).__name__}")
-    consider: set[int] = set()
-    if consider_constant is not None:
-        if not isinstance(consider_constant, Iterable):
-            raise TypeError("consider_constant must be an iterable of variables")
-        for c in consider_constant:
-            if not isinstance(c, Term):
-                raise TypeError(f"consider_constant elements must be variables, got {type(c).__name__}")
-            consider.add(c.uid)
+    consider = _consider_set(consider_constant)
     seeds: dict[Term, Term] = {}
     override: dict[int, Term] = {}
     if known_grads is not None:
@@ -316,15 +309,32 @@ def grad(
             seeds[var] = g
     if cost is not None and cost.uid not in override:
         seeds[cost] = constant(1.0, float_dtype(cost))  # the cost is 0-d: its seed is the constant 1
-    roots = list(seeds)
-    _, reach = _relevant(roots, wrt_list, consider)
-    disconnected_first = set()
+    exempt = set(override) | ({cost.uid} if cost is not None else set())
+    results = _reverse(seeds, wrt_list, consider, override, exempt, disconnected_inputs, return_disconnected, null_gradients)
+    for w, g in zip(wrt_list, results):
+        named = isinstance(g, Term) and isinstance(g.type, TensorType) and g.name is None and w.uid not in override
+        if add_names and named and cost is not None and cost.name and w.name and g is not seeds.get(cost):
+            g.name = f"(d{cost.name}/d{w.name})"
+    return _container(wrt, results)
+
+
+def _reverse(
+    seeds: dict[Term, Term],
+    wrt_list: list[Term],
+    consider: set[int],
+    override: dict[int, Term],
+    exempt: set[int],
+    disconnected_inputs: str,
+    return_disconnected: str,
+    null_gradients: str,
+) -> list[Any]:
+    """The reverse sweep and PyTensor's post-processing of each requested gradient (shared by grad and pullback)."""
+    _, reach = _relevant(list(seeds), wrt_list, consider)
     for w in wrt_list:
-        if w.uid not in reach and w.uid not in override and (cost is None or w is not cost):
+        if w.uid not in reach and w.uid not in exempt:
             _handle_disconnected(w, disconnected_inputs)
-            disconnected_first.add(w.uid)
     grads = _sweep(seeds, wrt_list, consider, override)
-    results = []
+    results: list[Any] = []
     for w in wrt_list:
         g = grads.get(w.uid)
         if g is not None and _is_null(g):
@@ -338,11 +348,8 @@ def grad(
             continue
         if w.type.is_float and g.dtype != w.dtype:
             g = cast_to(g, w.dtype)
-        g = _with_static_shape(g, w)
-        if add_names and cost is not None and cost.name and w.name and g is not seeds.get(cost) and w.uid not in override and g.name is None:
-            g.name = f"(d{cost.name}/d{w.name})"
-        results.append(g)
-    return _container(wrt, results)
+        results.append(_with_static_shape(g, w))
+    return results
 
 
 def _with_static_shape(g: Term, w: Term) -> Term:
@@ -350,6 +357,19 @@ def _with_static_shape(g: Term, w: Term) -> Term:
     if g.static_shape == w.static_shape or all(d is None for d in w.static_shape):
         return g
     return apply("specify_shape", g, shape=tuple(d if d is not None else gd for d, gd in zip(w.static_shape, g.static_shape)))
+
+
+def _consider_set(consider_constant: Any) -> set[int]:
+    """The uids of consider_constant, validated as PyTensor does."""
+    consider: set[int] = set()
+    if consider_constant is not None:
+        if not isinstance(consider_constant, Iterable):
+            raise TypeError("consider_constant must be an iterable of variables")
+        for c in consider_constant:
+            if not isinstance(c, Term):
+                raise TypeError(f"consider_constant elements must be variables, got {type(c).__name__}")
+            consider.add(c.uid)
+    return consider
 
 
 def _disconnected_value(w: Term, option: str) -> Any:
@@ -378,34 +398,14 @@ def pullback(
     if len(fs) != len(cts):
         raise ValueError(f"pullback: {len(fs)} outputs but {len(cts)} cotangents")
     wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
-    consider = {c.uid for c in consider_constant} if consider_constant is not None else set()
+    consider = _consider_set(consider_constant)
     seeds: dict[Term, Term] = {}
     for y, u in zip(fs, cts):
         _check_grad_value(u, "pullback")
         if u.type.is_float and y.ndim != u.ndim:
             raise ValueError(f"pullback: cotangent of ndim {u.ndim} for an output of ndim {y.ndim}")
         seeds[y] = _sum_contribs([seeds[y], u]) if y in seeds else u
-    _, reach = _relevant(list(seeds), wrt_list, consider)
-    disconnected_first = set()
-    for w in wrt_list:
-        if w.uid not in reach:
-            _handle_disconnected(w, disconnected_inputs)
-            disconnected_first.add(w.uid)
-    grads = _sweep(seeds, wrt_list, consider, {})
-    out = []
-    for w in wrt_list:
-        g = grads.get(w.uid)
-        if g is not None and _is_null(g):
-            raise NullTypeGradError(f"`grad` encountered a NaN. {g.type.why_null}")
-        if g is None or _is_disc(g):
-            if w.uid not in disconnected_first:
-                _handle_disconnected(w, disconnected_inputs)
-            out.append(_disconnected_value(w, return_disconnected))
-            continue
-        if w.type.is_float and g.dtype != w.dtype:
-            g = cast_to(g, w.dtype)
-        out.append(_with_static_shape(g, w))
-    return _container(wrt, out)
+    return _container(wrt, _reverse(seeds, wrt_list, consider, {}, set(), disconnected_inputs, return_disconnected, "raise"))
 
 
 def Lop(
