@@ -246,6 +246,10 @@ def _shape_keys(order: list[Term]) -> dict[int, Any]:
     return keys
 
 
+_FRESH_OPS = ("dot", "matmul", "zeros_like", "ones_like", "fill", "alloc", "set_subtensor", "inc_subtensor")  # results are new arrays
+_SCATTERS = ("set_subtensor", "inc_subtensor")
+
+
 def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], groups: dict) -> list:
     """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
 
@@ -266,7 +270,7 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
     fresh_ids: set[int] = set()
     for node, _, _ in stmts:
         opdef = get_op(node.op)
-        if node.uid in groups or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in ("dot", "matmul"):
+        if node.uid in groups or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in _FRESH_OPS:
             fresh_ids.add(node.uid)
         else:  # may return (a view of) any of its arguments
             for a in node.args:
@@ -278,10 +282,23 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
         group_last[r] = max(group_last.get(r, -1), end if u in keep else j)
     for u in keep:
         group_last[root(u)] = end
+
+    def merge(result: int, buffer: int) -> None:
+        """The result now lives in the buffer: one group, alive until either's last use."""
+        a, b = root(result), root(buffer)
+        if a != b:
+            parent[a] = b
+            group_last[b] = max(group_last.get(a, -1), group_last.get(b, -1))
+
     owned: set[int] = set()
     out = []
     for i, (node, line, argids) in enumerate(stmts):
         opdef = get_op(node.op)
+        x = node.args[0] if node.args else None
+        if node.op in _SCATTERS and x is not None and x.uid in owned and group_last.get(root(x.uid)) == i and x.uid not in keep and x.dtype == node.dtype:
+            # writing into a dead buffer of ours: no copy
+            line = line[: line.rindex(")")] + ", inplace=True)"
+            merge(node.uid, x.uid)
         if opdef.ufunc and node.uid not in groups and node.ndim >= 1 and len(node.args) <= 2:
             for a in node.args:
                 if (
@@ -294,7 +311,7 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
                     tname = line.split(" = ", 1)[0]
                     argnames = ", ".join(names[b.uid] for b in node.args)
                     line = f"{tname} = np.{opdef.ufunc}({argnames}, out={names[a.uid]})"
-                    parent[root(node.uid)] = root(a.uid)
+                    merge(node.uid, a.uid)
                     break
         if node.uid in fresh_ids and node.ndim >= 1:
             owned.add(node.uid)

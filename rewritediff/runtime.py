@@ -161,16 +161,16 @@ def _has_array(index: tuple) -> bool:
     return any(isinstance(i, np.ndarray) and (i.ndim > 0 or i.dtype.kind == "b") for i in index)
 
 
-def set_subtensor(x: np.ndarray, y: Any, index: tuple) -> np.ndarray:
-    """A copy of ``x`` with ``x[index] = y``."""
-    out = np.array(x, copy=True)
+def set_subtensor(x: np.ndarray, y: Any, index: tuple, inplace: bool = False) -> np.ndarray:
+    """A copy of ``x`` with ``x[index] = y`` (``x`` itself, written, when ``inplace``: a dead buffer)."""
+    out = x if inplace else np.array(x, copy=True)
     out[index if isinstance(index, tuple) else (index,)] = np.asarray(y).astype(out.dtype, copy=False)
     return out
 
 
-def inc_subtensor(x: np.ndarray, y: Any, index: tuple) -> np.ndarray:
-    """A copy of ``x`` with ``y`` added at ``x[index]``; repeated advanced indices accumulate."""
-    out = np.array(x, copy=True)
+def inc_subtensor(x: np.ndarray, y: Any, index: tuple, inplace: bool = False) -> np.ndarray:
+    """A copy of ``x`` with ``y`` added at ``x[index]``, repeated advanced indices accumulating (``x`` itself when ``inplace``)."""
+    out = x if inplace else np.array(x, copy=True)
     y = np.asarray(y).astype(out.dtype, copy=False)
     index = index if isinstance(index, tuple) else (index,)
     if _has_array(index):

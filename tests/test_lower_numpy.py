@@ -96,3 +96,20 @@ def test_very_wide_sum_compiles():
     ys = [rd.vector(f"y{i}") for i in range(3000)]
     f = rd.function([x, *ys], rd.add(*[x * y for y in ys]))
     np.testing.assert_allclose(f(np.ones(2), *[np.full(2, 0.5)] * 3000), [1500.0, 1500.0])
+
+
+def test_scatter_writes_in_place_only_into_dead_buffers_of_its_own():
+    x, a = rd.vector("x"), rd.vector("a")
+    z = rd.exp(x)
+    inc = rd.inc_subtensor(z[1:3], a)
+    f = rd.function([x, a], [inc, z * 2.0])  # z lives on: no in-place write into it
+    xv, av = np.zeros(4), np.array([1.0, 2.0])
+    got_inc, got_z2 = f(xv, av)
+    np.testing.assert_array_equal(got_inc, [1.0, 2.0, 3.0, 1.0])
+    np.testing.assert_array_equal(got_z2, [2.0, 2.0, 2.0, 2.0])
+    g = rd.function([x, a], rd.set_subtensor(x[1:3], a))  # never into an input
+    g(xv, av)
+    np.testing.assert_array_equal(xv, np.zeros(4))
+    h = rd.function([x, a], rd.inc_subtensor(rd.zeros_like(x)[1:3], a) * 3.0)
+    assert "inplace=True" in h.source
+    np.testing.assert_array_equal(h(xv, av), [0.0, 3.0, 6.0, 0.0])
