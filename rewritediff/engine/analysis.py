@@ -211,7 +211,10 @@ def broadcast_dims(shapes: list[tuple]) -> tuple | None:
             else:
                 # lengths named by different tokens broadcast to one length (or fail at run time):
                 # name it by the set of tokens, so every broadcast of the same dims shares the name
-                out.append(("bcast", *sorted(seen, key=repr)))
+                members: set = set()
+                for d in seen:
+                    members.update(d[1:] if isinstance(d, tuple) and d and d[0] == "bcast" else (d,))
+                out.append(next(iter(members)) if len(members) == 1 else ("bcast", *sorted(members, key=repr)))
     return tuple(out)
 
 
