@@ -264,6 +264,7 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
 
     def root(u: int) -> int:
         while parent.get(u, u) != u:
+            parent[u] = parent.get(parent[u], parent[u])  # path halving
             u = parent[u]
         return u
 
