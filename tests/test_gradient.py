@@ -486,3 +486,12 @@ def test_jacobian_through_an_op_without_batching_rule_falls_back_to_rows():
     f = rd.function([x], y)
     num = np.stack([(f(xv + eps * e) - f(xv - eps * e)) / (2 * eps) for e in np.eye(4)], axis=-1)
     np.testing.assert_allclose(ev(J, [x], xv), num, rtol=1e-6, atol=1e-8)
+
+
+def test_trace_gradient_simplifies_to_closed_form_for_square_shapes():
+    A, X, B = rd.matrix("A", shape=(4, 4)), rd.matrix("X", shape=(4, 3)), rd.matrix("B", shape=(3, 3))
+    g = rd.grad(rd.trace(A @ X @ B @ X.T), X)
+    s = rd.simplify(g)
+    assert not any(t.op in ("eye_like", "eye") for t in rd.terms.toposort([s]))
+    Av, Xv, Bv = RNG.normal(size=(4, 4)), RNG.normal(size=(4, 3)), RNG.normal(size=(3, 3))
+    np.testing.assert_allclose(ev(g, [A, X, B], Av, Xv, Bv), Av.T @ Xv @ Bv.T + Av @ Xv @ Bv)

@@ -280,6 +280,9 @@ def is_identity(x: Any) -> bool:
         return False
     if x.op == "eye":
         return x.attr("k", 0) == 0 and x.attr("m") in (None, x.attr("n"))
+    if x.op == "eye_like":
+        n, m = x.static_shape
+        return x.attr("k", 0) == 0 and n is not None and n == m
     v = _const_array(x)
     return v is not None and v.shape[0] == v.shape[1] and bool(np.array_equal(v, np.eye(v.shape[0])))
 
