@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff import runtime as rt
-from rewritediff.errors import CallError, RewriteDiffTypeError
+from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError, ShapeError
 from rewritediff.ops import get_op
 from rewritediff.terms import NullType, TensorType, Term, apply, inputs_of, toposort
 
@@ -43,8 +43,26 @@ class Function:
         if len(args) != len(self.inputs):
             names = ", ".join(repr(i) for i in self.inputs)
             raise CallError(f"function takes {len(self.inputs)} argument(s) ({names}), got {len(args)}")
-        outs = self._fn(*args)
+        try:
+            outs = self._fn(*args)
+        except RewriteDiffError:
+            raise
+        except Exception as exc:  # numpy's own error, from inside the generated code
+            raise self._explain(exc, args) from exc
         return outs[0] if self._single else list(outs)
+
+    def _explain(self, exc: Exception, args: tuple) -> Exception:
+        """A ShapeError naming the generated statement that failed and the argument shapes."""
+        tb = exc.__traceback__
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == "<rewritediff>":
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        lines = self.source.splitlines()
+        where = f" in `{lines[line - 1].strip()}` (line {line} of f.source)" if line and line <= len(lines) else ""
+        shapes = ", ".join(f"{v!r}: {np.shape(a)}" for v, a in zip(self.inputs, args))
+        return ShapeError(f"{type(exc).__name__}: {exc}{where}; argument shapes {shapes}")
 
     def __repr__(self) -> str:
         return f"<rewritediff.Function {self.inputs} -> {self.outputs}>"

@@ -113,3 +113,10 @@ def test_scatter_writes_in_place_only_into_dead_buffers_of_its_own():
     h = rd.function([x, a], rd.inc_subtensor(rd.zeros_like(x)[1:3], a) * 3.0)
     assert "inplace=True" in h.source
     np.testing.assert_array_equal(h(xv, av), [0.0, 3.0, 6.0, 0.0])
+
+
+def test_run_time_shape_errors_name_the_statement_and_shapes():
+    x, m = rd.vector("x"), rd.matrix("m")
+    f = rd.function([m, x], rd.dot(m, x))
+    with pytest.raises(rd.ShapeError, match=r"np\.dot\(m, x\).*m: \(2, 3\), x: \(4,\)"):
+        f(np.ones((2, 3)), np.ones(4))
