@@ -14,6 +14,7 @@ pattern's depth, never by the graph's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -311,7 +312,7 @@ class Matcher:
         ``dirty``, only pairs with at least one argument in it.
         """
         p, q = lhs.args
-        shared = sorted(names_in(p) & names_in(q))
+        shared = sorted(_names(p) & _names(q))
         by_key: dict[tuple, list[tuple[int, dict]]] = {}
         for j, c in enumerate(children):
             for s2 in self.match_class(q, c, {}):
@@ -352,9 +353,9 @@ def _context_ok(lhs: Call) -> bool:
     if isinstance(p, Var) and isinstance(q, Var):
         return False
     if isinstance(p, Var):
-        return p.name in names_in(q)
+        return p.name in _names(q)
     if isinstance(q, Var):
-        return q.name in names_in(p)
+        return q.name in _names(p)
     return True
 
 
@@ -366,6 +367,12 @@ def _hashable(v: Any) -> Any:
     except TypeError:
         return repr(v)
     return v
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(pat: Any) -> frozenset:
+    """The names in a (hashable, immutable) pattern, computed once per pattern."""
+    return frozenset(names_in(pat))
 
 
 def _chain(*its: Iterator[dict]) -> Iterator[dict]:
