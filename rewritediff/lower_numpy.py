@@ -19,6 +19,7 @@ import numpy as np
 from rewritediff import runtime as rt
 from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError, ShapeError
 from rewritediff.ops import get_op
+from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import NullType, TensorType, Term, apply, inputs_of, toposort
 
 _CACHE: OrderedDict = OrderedDict()
@@ -240,30 +241,6 @@ def stand_in_shapes(outputs: list[Term]) -> list[Term]:
     return [new[o.uid] for o in outputs]
 
 
-def _shape_keys(order: list[Term]) -> dict[int, Any]:
-    """A key per term such that equal keys mean equal run-time shapes (a cheap, sound shape equality)."""
-    keys: dict[int, Any] = {}
-    for t in order:
-        if not isinstance(t.type, TensorType):
-            keys[t.uid] = ("uid", t.uid)
-            continue
-        if None not in t.static_shape:
-            keys[t.uid] = ("static", t.static_shape)
-            continue
-        key: Any = ("uid", t.uid)
-        if t.args:
-            opdef = get_op(t.op)
-            if opdef.shape_from is not None and not t.attr("batch", 0):
-                key = keys[t.args[opdef.shape_from].uid]
-            elif opdef.elementwise:
-                full = {keys[a.uid] for a in t.args if a.ndim == t.ndim and not all(d == 1 for d in a.static_shape)}
-                small = all(a.ndim < t.ndim or all(d == 1 for d in a.static_shape) for a in t.args if a.ndim != t.ndim or keys[a.uid] not in full)
-                if len(full) == 1 and small:
-                    key = next(iter(full))
-        keys[t.uid] = key
-    return keys
-
-
 _FRESH_OPS = ("dot", "matmul", "zeros_like", "ones_like", "fill", "alloc", "set_subtensor", "inc_subtensor")  # results are new arrays
 _SCATTERS = ("set_subtensor", "inc_subtensor")
 
@@ -273,11 +250,11 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
 
     Only buffers this closure allocated itself (fresh results of elementwise ops, reductions,
     dot/matmul and numexpr calls; never inputs, constants or views) of the same shape (by
-    :func:`_shape_keys`) and dtype are reused, and only when nothing that may share its
+    :func:`shape_keys`) and dtype are reused, and only when nothing that may share its
     memory (a view made from it by any other op: dimshuffle, subtensor, a broadcast ...) is
     used later or returned.
     """
-    keys = _shape_keys(toposort([s[0] for s in stmts]))
+    keys = shape_keys(toposort([s[0] for s in stmts]))
     parent: dict[int, int] = {}
 
     def root(u: int) -> int:

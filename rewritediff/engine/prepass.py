@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rewritediff.engine.analysis import fold
+from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import Term, apply, constant, toposort
 
 _IDENTITY = {"add": 0, "mul": 1}
@@ -23,15 +24,24 @@ def _is_identity(t: Term, value: int) -> bool:
     return v.size > 0 and bool(np.all(v == value))
 
 
+_SHAPE_NO_OPS = ("sum_to", "broadcast_like")
+
+
 def prepass(terms: list[Term]) -> list[Term]:
-    """``terms`` with constants folded and n-ary identities dropped, in one bottom-up pass."""
+    """``terms`` with constants folded, n-ary identities dropped and provable no-op ``sum_to`` /
+    ``broadcast_like`` removed (by the lowering's sound shape keys), in one bottom-up pass."""
+    order = toposort(terms)
+    keys = shape_keys(order)
     new: dict[int, Term] = {}
-    for t in toposort(terms):
+    for t in order:
         if not t.args:
             new[t.uid] = t
             continue
         args = [new[a.uid] for a in t.args]
         out = t
+        if t.op in _SHAPE_NO_OPS and not t.attr("batch", 0) and keys.get(t.args[0].uid) == keys.get(t.args[1].uid) and args[0].dtype == t.dtype:
+            new[t.uid] = args[0]  # g already has x's shape: summing or broadcasting to it is the identity
+            continue
         if all(a.op == "const" for a in args):
             v = fold(t.op, t.attrs, [a.value for a in args], t.type)
             if v is not None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
-from rewritediff.terms import FLOAT_DTYPES, TensorType, floatX
+from rewritediff.terms import FLOAT_DTYPES, TensorType, Term, floatX
 
 
 def fmt_shape(shape: Sequence) -> str:
@@ -97,3 +97,29 @@ def same_type(args: tuple, attrs: dict) -> TensorType:
 def dims_equal(a: Any, b: Any) -> bool:
     """Whether two static dims may be equal (unknown matches anything)."""
     return a is None or b is None or a == b
+
+
+def shape_keys(order: list[Term]) -> dict[int, Any]:
+    """A key per term such that equal keys mean equal run-time shapes (a cheap, sound shape equality)."""
+    from rewritediff.ops import get_op
+
+    keys: dict[int, Any] = {}
+    for t in order:
+        if not isinstance(t.type, TensorType):
+            keys[t.uid] = ("uid", t.uid)
+            continue
+        if None not in t.static_shape:
+            keys[t.uid] = ("static", t.static_shape)
+            continue
+        key: Any = ("uid", t.uid)
+        if t.args:
+            opdef = get_op(t.op)
+            if opdef.shape_from is not None and not t.attr("batch", 0):
+                key = keys[t.args[opdef.shape_from].uid]
+            elif opdef.elementwise:
+                full = {keys[a.uid] for a in t.args if a.ndim == t.ndim and not all(d == 1 for d in a.static_shape)}
+                small = all(a.ndim < t.ndim or all(d == 1 for d in a.static_shape) for a in t.args if a.ndim != t.ndim or keys[a.uid] not in full)
+                if len(full) == 1 and small:
+                    key = next(iter(full))
+        keys[t.uid] = key
+    return keys
