@@ -48,7 +48,7 @@ def _ds_prepare(args: tuple, attrs: dict) -> dict:
     for i in set(range(x.ndim)) - set(dims):
         if x.static_shape[i] not in (1, None):
             raise ShapeError(f"dimshuffle: pattern {pattern!r} drops dim {i} of shape {fmt_shape(x.static_shape)}, which is not of length 1")
-    return {"pattern": tuple(int(p) if p != "x" else "x" for p in pattern)}
+    return {"pattern": tuple(int(p) if p != "x" else "x" for p in pattern), "ndim_in": x.ndim}
 
 
 def _ds_infer(args: tuple, attrs: dict) -> TensorType:
@@ -57,10 +57,13 @@ def _ds_infer(args: tuple, attrs: dict) -> TensorType:
 
 
 def _ds_emit(a: list[str], k: dict) -> str:
-    pattern = k["pattern"]
-    if "x" not in pattern and sorted(pattern) == list(range(len(pattern))):
-        # a permutation, unless trailing length-1 dims are dropped (the argument's ndim is not an attribute)
-        return f"rt.transpose({a[0]}, {pattern!r})"
+    pattern, nd = k["pattern"], k.get("ndim_in")
+    kept = [p for p in pattern if p != "x"]
+    if nd is not None and len(kept) == nd:  # nothing dropped: a view by plain numpy
+        if kept == list(range(nd)):
+            return f"{a[0]}[{', '.join('None' if p == 'x' else ':' for p in pattern)}]"
+        if "x" not in pattern:
+            return f"{a[0]}.T" if pattern == (1, 0) else f"np.transpose({a[0]}, {pattern!r})"
     return f"rt.dimshuffle({a[0]}, {pattern!r})"
 
 
@@ -69,8 +72,8 @@ register(
         name="dimshuffle",
         runtime_shape=lambda shapes, attrs: tuple(1 if p == "x" else shapes[0][p] for p in attrs["pattern"]),
         infer=_ds_infer,
-        impl=rt.dimshuffle,
-        attrs={"pattern": ()},
+        impl=lambda x, pattern, ndim_in=None: rt.dimshuffle(x, pattern),
+        attrs={"pattern": (), "ndim_in": None},
         emit=_ds_emit,
         prepare=_ds_prepare,
         doc="permute dims, insert broadcastable dims ('x'), drop length-1 dims",
