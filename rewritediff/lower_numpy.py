@@ -233,7 +233,11 @@ def stand_in_shapes(outputs: list[Term]) -> list[Term]:
             continue
         args = [new[a.uid] for a in node.args]
         if node.uid not in need_value:
-            new[node.uid] = apply("stand_in", *args, of=node.op, of_attrs=node.attrs, dtype=node.dtype)
+            src = get_op(node.op).shape_from
+            if src is not None and not node.attr("batch", 0) and args[src].dtype == node.dtype:
+                new[node.uid] = args[src]  # same shape (and dtype): the argument itself stands in
+            else:
+                new[node.uid] = apply("stand_in", *args, of=node.op, of_attrs=node.attrs, dtype=node.dtype)
         elif all(a is b for a, b in zip(args, node.args)):
             new[node.uid] = node
         else:
