@@ -149,102 +149,11 @@ class Matcher:
     # ---- matching -----------------------------------------------------------------------------
     def match_class(self, pat: Any, cid: int, s: dict) -> Iterator[dict]:
         """All extensions of ``s`` under which ``pat`` matches class ``cid``."""
-        if isinstance(pat, Var):
-            s2 = self._bind(s, pat.name, cid)
-            if s2 is not None:
-                yield s2
-            return
-        if isinstance(pat, Num):
-            if self._const_is(cid, pat.value):
-                yield s
-            return
-        if isinstance(pat, Call):
-            for node in self.eg.classes[self.eg.find(cid)].nodes:
-                if node[0] == pat.op:
-                    yield from self.match_node(pat, node[1], node[2], s)
-
-    def _match_target(self, pat: Any, target: Any, s: dict) -> Iterator[dict]:
-        if not isinstance(target, Rest):
-            yield from self.match_class(pat, target, s)
-            return
-        if isinstance(pat, Var):
-            s2 = self._bind(s, pat.name, target)
-            if s2 is not None:
-                yield s2
-        elif isinstance(pat, Call) and pat.op == target.op:
-            yield from self.match_node(pat, (), target.children, s)
-
-    def _match_seq(self, pairs: list, s: dict) -> Iterator[dict]:
-        if not pairs:
-            yield s
-            return
-        (pat, target), rest = pairs[0], pairs[1:]
-        for s2 in self._match_target(pat, target, s):
-            yield from self._match_seq(rest, s2)
-
-    def _match_attrs(self, pat: Call, attrs: tuple, s: dict) -> dict | None:
-        if not pat.attrs:
-            return s
-        have = dict(attrs)
-        for name, e in pat.attrs:
-            v = have.get(name, _MISSING)
-            if v is _MISSING:
-                return None
-            if isinstance(e, Var):
-                s = self._bind(s, e.name, AttrVal(v))
-                if s is None:
-                    return None
-            else:
-                try:
-                    lit = literal(e)
-                except TypeError:
-                    return None
-                if not _attr_equal(lit, v):
-                    return None
-        return s
+        return iter(_compiled(pat, self.eg.nary).cls(self, cid, s))
 
     def match_node(self, pat: Call, attrs: tuple, children: tuple, s: dict) -> Iterator[dict]:
         """All extensions of ``s`` under which ``pat`` matches an e-node with these attrs and children."""
-        s2 = self._match_attrs(pat, attrs, s)
-        if s2 is None:
-            return
-        args, n = pat.args, len(children)
-        if pat.op in self.eg.nary:
-            if len(args) == 2 and n == 2:
-                a0, a1 = args
-                c0, c1 = children
-                may = self._may
-                if may(a0, c0) and may(a1, c1):
-                    yield from self._match_seq([(a0, c0), (a1, c1)], s2)
-                if c0 != c1 and may(a0, c1) and may(a1, c0):
-                    yield from self._match_seq([(a0, c1), (a1, c0)], s2)
-            elif len(args) == 2 and n > 2:
-                a0, a1 = args
-                # which argument patterns can match the rest (a sub-sum or sub-product): a variable or the same op
-                r0 = isinstance(a0, Var) or isinstance(a0, Call) and a0.op == pat.op
-                r1 = isinstance(a1, Var) or isinstance(a1, Call) and a1.op == pat.op
-                may = self._may
-                for i in range(n):
-                    c = children[i]
-                    if i and c == children[i - 1]:
-                        continue
-                    m0 = r1 and may(a0, c)
-                    m1 = r0 and may(a1, c)
-                    if not (m0 or m1):
-                        continue
-                    rest = Rest(pat.op, children[:i] + children[i + 1 :])
-                    if m0:
-                        yield from self._match_seq([(a0, c), (a1, rest)], s2)
-                    if m1:
-                        yield from self._match_seq([(a1, c), (a0, rest)], s2)
-            elif len(args) == n:
-                yield from self._match_seq(list(zip(args, children)), s2)
-            return
-        if len(args) != n:
-            return
-        may = self._may
-        if all(may(a, c) for a, c in zip(args, children)):
-            yield from self._match_seq(list(zip(args, children)), s2)
+        return iter(_compiled(pat, self.eg.nary).node(self, attrs, children, s))
 
     def search(
         self,
@@ -271,6 +180,7 @@ class Matcher:
             roots = self._with[lhs.op] = eg.classes_with(lhs.op)
         if only is not None:
             roots = [c for c in roots if c in only]
+        node_match = _compiled(lhs, eg.nary).node
         for cid in roots:
             nodes = eg.classes[cid].nodes
             ctx_node = None
@@ -291,7 +201,7 @@ class Matcher:
                         fresh = False
                     else:
                         done.add(node)
-                found = self.match_node(lhs, node[1], node[2], {})
+                found = node_match(self, node[1], node[2], {})
                 if node is ctx_node and 2 < len(node[2]) <= MAX_CONTEXT_ARGS:
                     found = _chain(found, self._context_matches(lhs, node[2], None if fresh else dirty))
                 for s in found:
@@ -314,15 +224,16 @@ class Matcher:
         p, q = lhs.args
         shared = sorted(_names(p) & _names(q))
         by_key: dict[tuple, list[tuple[int, dict]]] = {}
+        p_cls, q_cls = _compiled(p, self.eg.nary).cls, _compiled(q, self.eg.nary).cls
         for j, c in enumerate(children):
-            for s2 in self.match_class(q, c, {}):
+            for s2 in q_cls(self, c, {}):
                 key = tuple(_hashable(self._canon_binding(s2[v])) for v in shared)
                 by_key.setdefault(key, []).append((j, s2))
         if not by_key:
             return
         n = len(children)
         for i in range(n):
-            for s1 in self.match_class(p, children[i], {}):
+            for s1 in p_cls(self, children[i], {}):
                 key = tuple(_hashable(self._canon_binding(s1[v])) for v in shared)
                 for j, s2 in by_key.get(key, ()):
                     if j == i or dirty is not None and children[i] not in dirty and children[j] not in dirty:
@@ -341,6 +252,254 @@ class Matcher:
             v = self._canon_binding(s[k])
             out.append((k, (v.op, v.children) if isinstance(v, Rest) else v))
         return tuple(out)
+
+
+# ---- compiled patterns -------------------------------------------------------------------------
+# Each pattern is compiled once into closures specialised on its shape: ``cls(m, cid, s)`` (the
+# pattern against a class), ``rest(m, rest, s)`` (against a Rest), ``may(m, cid)`` (a cheap
+# necessary condition, None when always true) and, for calls, ``node(m, attrs, children, s)``.
+# Each returns the list of extended substitutions in the order of a depth-first enumeration.
+
+
+def _nothing(m: Matcher, target: Any, s: dict) -> list:
+    return []
+
+
+class _Compiled:
+    """A pattern compiled into matching closures."""
+
+    __slots__ = ("pat", "cls", "rest", "may", "node")
+
+    def __init__(self, pat: Any, cls: Any, rest: Any, may: Any, node: Any = None) -> None:
+        self.pat = pat
+        self.cls = cls
+        self.rest = rest
+        self.may = may
+        self.node = node
+
+
+_COMPILED: dict[tuple[int, frozenset], _Compiled] = {}
+
+
+def _compiled(pat: Any, nary: frozenset) -> _Compiled:
+    """The compiled form of ``pat`` for a graph whose n-ary ops are ``nary`` (cached while the pattern lives)."""
+    key = (id(pat), nary)
+    hit = _COMPILED.get(key)
+    if hit is None or hit.pat is not pat:
+        if len(_COMPILED) > 8192:
+            _COMPILED.clear()
+        hit = _COMPILED[key] = _compile(pat, nary)
+    return hit
+
+
+def _compile(pat: Any, nary: frozenset) -> _Compiled:
+    if isinstance(pat, Var):
+        return _compile_var(pat)
+    if isinstance(pat, Num):
+        value = pat.value
+
+        def num_cls(m: Matcher, cid: int, s: dict) -> list:
+            return [s] if m._const_is(cid, value) else []
+
+        def num_may(m: Matcher, cid: int) -> bool:
+            return m._const_is(cid, value)
+
+        return _Compiled(pat, num_cls, _nothing, num_may)
+    if isinstance(pat, Call):
+        return _compile_call(pat, nary)
+    return _Compiled(pat, _nothing, _nothing, None)
+
+
+def _compile_var(pat: Var) -> _Compiled:
+    name = pat.name
+
+    def var_bind(m: Matcher, target: Any, s: dict) -> list:
+        if name in s:
+            s2 = m._bind(s, name, target)
+            return [] if s2 is None else [s2]
+        s2 = s.copy()
+        s2[name] = target
+        return [s2]
+
+    return _Compiled(pat, var_bind, var_bind, None)
+
+
+def _compile_attrs(pat: Call) -> Any:
+    """A function ``(m, attrs, s) -> s or None`` checking and binding the pattern's attributes (None: no attributes)."""
+    if not pat.attrs:
+        return None
+    specs: list[tuple[str, str | None, Any]] = []
+    for name, e in pat.attrs:
+        if isinstance(e, Var):
+            specs.append((name, e.name, None))
+            continue
+        try:
+            specs.append((name, None, literal(e)))
+        except TypeError:
+            # every match reaches this attribute (or fails before it): none succeeds
+            return lambda m, attrs, s: None
+
+    def match_attrs(m: Matcher, attrs: tuple, s: dict) -> dict | None:
+        have = dict(attrs)
+        for name, var, lit in specs:
+            v = have.get(name, _MISSING)
+            if v is _MISSING:
+                return None
+            if var is not None:
+                s = m._bind(s, var, AttrVal(v))
+                if s is None:
+                    return None
+            elif not _attr_equal(lit, v):
+                return None
+        return s
+
+    return match_attrs
+
+
+def _seq2(m: Matcher, f0: Any, t0: Any, f1: Any, t1: Any, s: dict) -> list:
+    r = f0(m, t0, s)
+    if not r:
+        return r
+    if len(r) == 1:
+        return f1(m, t1, r[0])
+    out: list = []
+    for s2 in r:
+        out += f1(m, t1, s2)
+    return out
+
+
+def _seq(m: Matcher, fns: tuple, targets: tuple, s: dict) -> list:
+    res = [s]
+    for f, t in zip(fns, targets):
+        nxt: list = []
+        for s2 in res:
+            nxt += f(m, t, s2)
+        if not nxt:
+            return nxt
+        res = nxt
+    return res
+
+
+def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
+    op = pat.op
+    args = pat.args
+    subs = [_compiled(a, nary) for a in args]
+    clss = tuple(c.cls for c in subs)
+    mays = tuple(c.may for c in subs)
+    att = _compile_attrs(pat)
+    nargs = len(args)
+
+    if op in nary and nargs == 2:
+        a0, a1 = args
+        f0, f1 = clss
+        g0, g1 = subs[0].rest, subs[1].rest
+        may0, may1 = mays
+        # which argument patterns can match the rest (a sub-sum or sub-product): a variable or the same op
+        r0 = isinstance(a0, Var) or isinstance(a0, Call) and a0.op == op
+        r1 = isinstance(a1, Var) or isinstance(a1, Call) and a1.op == op
+
+        def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
+            if att is not None:
+                s = att(m, attrs, s)
+                if s is None:
+                    return []
+            n = len(children)
+            out: list = []
+            if n == 2:
+                c0, c1 = children
+                if (may0 is None or may0(m, c0)) and (may1 is None or may1(m, c1)):
+                    out += _seq2(m, f0, c0, f1, c1, s)
+                if c0 != c1 and (may0 is None or may0(m, c1)) and (may1 is None or may1(m, c0)):
+                    out += _seq2(m, f0, c1, f1, c0, s)
+                return out
+            if n < 2:
+                return out
+            prev = None
+            for i in range(n):
+                c = children[i]
+                if i and c == prev:
+                    continue
+                prev = c
+                m0 = r1 and (may0 is None or may0(m, c))
+                m1 = r0 and (may1 is None or may1(m, c))
+                if not (m0 or m1):
+                    continue
+                rest = Rest(op, children[:i] + children[i + 1 :])
+                if m0:
+                    out += _seq2(m, f0, c, g1, rest, s)
+                if m1:
+                    out += _seq2(m, f1, c, g0, rest, s)
+            return out
+
+    elif op in nary:
+
+        def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
+            if len(children) != nargs:
+                return []
+            if att is not None:
+                s = att(m, attrs, s)
+                if s is None:
+                    return []
+            return _seq(m, clss, children, s)
+
+    elif nargs == 1:
+        (f0,) = clss
+        (may0,) = mays
+
+        def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
+            if len(children) != 1 or may0 is not None and not may0(m, children[0]):
+                return []
+            if att is not None:
+                s = att(m, attrs, s)
+                if s is None:
+                    return []
+            return f0(m, children[0], s)
+
+    elif nargs == 2:
+        f0, f1 = clss
+        may0, may1 = mays
+
+        def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
+            if len(children) != 2:
+                return []
+            c0, c1 = children
+            if may0 is not None and not may0(m, c0) or may1 is not None and not may1(m, c1):
+                return []
+            if att is not None:
+                s = att(m, attrs, s)
+                if s is None:
+                    return []
+            return _seq2(m, f0, c0, f1, c1, s)
+
+    else:
+
+        def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
+            if len(children) != nargs:
+                return []
+            for may, c in zip(mays, children):
+                if may is not None and not may(m, c):
+                    return []
+            if att is not None:
+                s = att(m, attrs, s)
+                if s is None:
+                    return []
+            return _seq(m, clss, children, s) if nargs else [s]
+
+    def call_cls(m: Matcher, cid: int, s: dict) -> list:
+        eg = m.eg
+        out: list = []
+        for nd in eg.classes[eg.find(cid)].nodes:
+            if nd[0] == op:
+                out += node(m, nd[1], nd[2], s)
+        return out
+
+    def call_rest(m: Matcher, rest: Rest, s: dict) -> list:
+        return node(m, (), rest.children, s) if rest.op == op else []
+
+    def call_may(m: Matcher, cid: int) -> bool:
+        return op in m._class_ops(cid)
+
+    return _Compiled(pat, call_cls, call_rest, call_may, node)
 
 
 def _context_ok(lhs: Call) -> bool:
