@@ -1,0 +1,143 @@
+"""Checking gradients numerically: PyTensor's ``numeric_grad`` and ``verify_grad``.
+
+One-sided finite differences along a random projection of the output, compared with the
+analytic gradient under per-dtype tolerances; a failure is a ``GradientError`` carrying the
+position and the errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rewritediff.errors import GradientError
+from rewritediff.gradient import _as_term, grad
+
+
+class numeric_grad:  # noqa: N801 - PyTensor's name
+    """One-sided finite-difference gradient of a scalar function at ``pt`` (PyTensor's numeric_grad)."""
+
+    type_eps = {"float64": 1e-7, "float32": 3e-4, "float16": 1e-1, np.dtype("float64"): 1e-7, np.dtype("float32"): 3e-4, np.dtype("float16"): 1e-1}
+
+    def __init__(self, f: Any, pt: Any, eps: float | None = None, out_type: Any = None) -> None:
+        single = not isinstance(pt, list | tuple)
+        pts = [np.array(p) for p in ([pt] if single else pt)]
+        dtype = max((p.dtype for p in pts), key=lambda d: np.dtype(d).itemsize)
+        if eps is None:
+            eps = max(self.type_eps[np.dtype(p.dtype)] for p in pts)
+        sizes = [p.size for p in pts]
+        flat = np.concatenate([p.ravel().astype(dtype) for p in pts]) if pts else np.zeros(0, dtype)
+        shapes = [p.shape for p in pts]
+
+        def unpack(vec: np.ndarray) -> list[np.ndarray]:
+            out, k = [], 0
+            for s, n, p in zip(shapes, sizes, pts):
+                out.append(vec[k : k + n].reshape(s).astype(p.dtype))
+                k += n
+            return out
+
+        f_x = np.asarray(f(*unpack(flat)))
+        gf = np.zeros_like(flat)
+        for i in range(flat.size):
+            x = flat.copy()
+            x[i] += eps
+            gf[i] = (np.asarray(f(*unpack(x))) - f_x) / eps
+        parts = unpack(gf.astype(dtype))
+        self.gf = parts[0] if single else parts
+
+    @staticmethod
+    def abs_rel_err(a: Any, b: Any) -> tuple[Any, Any]:
+        """Absolute and relative error of a against b (denominator floored at 1e-8)."""
+        abs_err = np.abs(a - b)
+        rel_err = abs_err / np.maximum(np.abs(a) + np.abs(b), 1e-8)
+        return abs_err, rel_err
+
+    def abs_rel_errors(self, g_pt: Any) -> list[tuple[Any, Any]]:
+        """Per-input (abs, rel) errors of g_pt against the numeric gradient."""
+        gf = self.gf if isinstance(self.gf, list) else [self.gf]
+        g_pt = g_pt if isinstance(g_pt, list | tuple) else [g_pt]
+        if len(g_pt) != len(gf):
+            raise ValueError(f"argument has wrong number of elements: {len(g_pt)} vs {len(gf)}")
+        errs = []
+        for i, (a, b) in enumerate(zip(g_pt, gf)):
+            a = np.asarray(a)
+            if a.shape != b.shape:
+                raise ValueError(f"argument element {i} has wrong shape {a.shape} vs {b.shape}")
+            errs.append(numeric_grad.abs_rel_err(a, b))
+        return errs
+
+    def max_err(self, g_pt: Any, abs_tol: float, rel_tol: float) -> tuple[int, int, float, float]:
+        """(arg, flat position, abs error, rel error) at the worst scaled error min(abs/abs_tol, rel/rel_tol)."""
+        best = (-1.0, 0, 0, 0.0, 0.0)
+        for i, (abs_e, rel_e) in enumerate(self.abs_rel_errors(g_pt)):
+            if not (np.all(np.isfinite(abs_e)) and np.all(np.isfinite(rel_e))):
+                raise ValueError(f"abs or rel error is not finite for argument {i}")
+            scaled = np.minimum(abs_e / abs_tol, rel_e / rel_tol).ravel()
+            if scaled.size == 0:
+                continue
+            pos = int(np.argmax(scaled))
+            if scaled[pos] > best[0]:
+                best = (float(scaled[pos]), i, pos, float(abs_e.ravel()[pos]), float(rel_e.ravel()[pos]))
+        return best[1], best[2], best[3], best[4]
+
+
+_TOL = {"float16": 5e-2, "float32": 1e-2, "float64": 1e-4}
+
+
+def verify_grad(
+    fun: Any,
+    pt: Sequence[Any],
+    n_tests: int = 2,
+    rng: Any = None,
+    eps: float | None = None,
+    out_type: Any = None,
+    abs_tol: float | None = None,
+    rel_tol: float | None = None,
+    mode: Any = None,
+    cast_to_output_type: bool = False,
+    no_debug_ref: bool = True,
+) -> None:
+    """Check ``grad`` of ``fun`` against finite differences along random projections; raise GradientError."""
+    from rewritediff.lower_numpy import function
+    from rewritediff.tensor import tensor
+
+    if not isinstance(pt, list | tuple):
+        raise TypeError("verify_grad can work only with a list or tuple of points")
+    pt = [np.array(p) for p in pt]
+    for p in pt:
+        if p.dtype.name not in _TOL:
+            raise TypeError(f"verify_grad can work only with floating point inputs, but input has dtype {p.dtype}")
+    tol = max(_TOL[p.dtype.name] for p in pt)
+    abs_tol = tol if abs_tol is None else abs_tol
+    rel_tol = tol if rel_tol is None else rel_tol
+    rng = np.random.default_rng() if rng is None else rng
+    inputs = [tensor(f"input {i}", shape=p.shape, dtype=p.dtype) for i, p in enumerate(pt)]
+    out = fun(*inputs)
+    if isinstance(out, list):
+        raise NotImplementedError("verify_grad can't deal with multiple outputs (fun returned a list)")
+    if isinstance(out, tuple):
+        raise TypeError("verify_grad: fun must return a single term, not a tuple")
+    out = _as_term(out)
+    f_out = function(inputs, out, on_unused_input="ignore")
+    o_val = np.asarray(f_out(*pt))
+    for _ in range(n_tests):
+        u = rng.random(o_val.shape) + 0.5
+        if cast_to_output_type and o_val.dtype == np.float32:
+            u = u.astype("float32")
+        from rewritediff.terms import constant
+
+        proj = constant(u)
+        cost = (out * proj).sum()
+        gs = grad(cost, inputs, disconnected_inputs="ignore")
+        g_fn = function(inputs, list(gs), on_unused_input="ignore")
+        cost_fn = function(inputs, cost, on_unused_input="ignore")
+        analytic = [np.asarray(g) for g in g_fn(*pt)]
+        num = numeric_grad(cost_fn, pt, eps, out_type)
+        arg, pos, abs_err, rel_err = num.max_err(analytic, abs_tol, rel_tol)
+        if abs_err > abs_tol and rel_err > rel_tol:
+            gf = num.gf if isinstance(num.gf, list) else [num.gf]
+            raise GradientError(
+                arg, pos, analytic[arg].shape, float(analytic[arg].ravel()[pos]), float(gf[arg].ravel()[pos]), abs_err, rel_err, abs_tol, rel_tol
+            )
