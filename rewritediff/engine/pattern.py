@@ -80,6 +80,7 @@ class Matcher:
         self._ops: dict[int, frozenset] = {}
         self._scalar: dict[int, Any] = {}
         self._rests: dict[Rest, Any] = {}
+        self._users: dict[tuple[str, str], set[int]] = {}
 
     def reset(self) -> None:
         """Forget what was cached about the graph (call after the graph changed)."""
@@ -87,6 +88,24 @@ class Matcher:
         self._ops = {}
         self._scalar = {}
         self._rests = {}
+        self._users = {}
+
+    def _classes_with(self, op: str) -> list[int]:
+        roots = self._with.get(op)
+        if roots is None:
+            roots = self._with[op] = self.eg.classes_with(op)
+        return roots
+
+    def _users_of(self, arg_op: str, op: str) -> set[int]:
+        """The classes holding an ``op`` node one of whose arguments holds an ``arg_op`` node."""
+        key = (arg_op, op)
+        hit = self._users.get(key)
+        if hit is None:
+            eg = self.eg
+            find = eg.find
+            classes = eg.classes
+            hit = self._users[key] = {find(pc) for c in self._classes_with(arg_op) for node, pc in classes[c].parents if node[0] == op}
+        return hit
 
     def _class_ops(self, cid: int) -> frozenset:
         ops = self._ops.get(cid)
@@ -123,6 +142,8 @@ class Matcher:
     # ---- bindings ---------------------------------------------------------------------------
     def _canon_binding(self, v: Any) -> Any:
         eg = self.eg
+        if type(v) is int:
+            return eg.find(v)
         if isinstance(v, Rest):
             hit = self._rests.get(v, _MISSING)
             if hit is _MISSING:
@@ -140,7 +161,7 @@ class Matcher:
             s2 = dict(s)
             s2[name] = value
             return s2
-        if old is value:
+        if old is value or old == value and type(old) is int and type(value) is int:
             return s
         if type(old) is int and type(value) is int:
             return s if self.eg.find(old) == self.eg.find(value) else None
@@ -174,38 +195,45 @@ class Matcher:
         eg = self.eg
         out: list[tuple[int, tuple, dict]] = []
         seen: set = set()
-        context = lhs.op in eg.nary and len(lhs.args) == 2 and _context_ok(lhs)
-        roots = self._with.get(lhs.op)
-        if roots is None:
-            roots = self._with[lhs.op] = eg.classes_with(lhs.op)
+        op = lhs.op
+        compiled = _compiled(lhs, eg.nary)
+        node_match = compiled.node
+        context = op in eg.nary and compiled.shared is not None
+        roots = self._classes_with(op)
         if only is not None:
             roots = [c for c in roots if c in only]
-        node_match = _compiled(lhs, eg.nary).node
+        for arg_op in compiled.arg_ops:
+            if not roots:
+                break
+            users = self._users_of(arg_op, op)
+            roots = [c for c in roots if c in users]
+        classes = eg.classes
+        subst_key = self._subst_key
         for cid in roots:
-            nodes = eg.classes[cid].nodes
+            nodes = classes[cid].nodes
             ctx_node = None
             if context:
                 # context matches on one node per class: the one with the fewest arguments (the
                 # runner composes one iteration's rewrites of a class into one node, so that is
                 # the most rewritten one); every other node would repeat its matches
-                sizes = [(len(n[2]), i) for i, n in enumerate(nodes) if n[0] == lhs.op]
+                sizes = [(len(n[2]), i) for i, n in enumerate(nodes) if n[0] == op]
                 ctx_node = nodes[min(sizes)[1]] if sizes else None
             for node in nodes:
-                if node[0] != lhs.op:
+                if node[0] != op:
                     continue
                 fresh = True
                 if done is not None:
                     if node in done:
-                        if dirty is None or not any(c in dirty for c in node[2]):
+                        if dirty is None or dirty.isdisjoint(node[2]):
                             continue
                         fresh = False
                     else:
                         done.add(node)
                 found = node_match(self, node[1], node[2], {})
                 if node is ctx_node and 2 < len(node[2]) <= MAX_CONTEXT_ARGS:
-                    found = _chain(found, self._context_matches(lhs, node[2], None if fresh else dirty))
+                    found = found + self._context_matches(lhs, node[2], None if fresh else dirty)
                 for s in found:
-                    key = (cid, self._subst_key(s))
+                    key = (cid, subst_key(s))
                     if key in seen:
                         continue
                     seen.add(key)
@@ -214,7 +242,7 @@ class Matcher:
                         return out
         return out
 
-    def _context_matches(self, lhs: Call, children: tuple, dirty: set[int] | None = None) -> Iterator[dict]:
+    def _context_matches(self, lhs: Call, children: tuple, dirty: set[int] | None = None) -> list[dict]:
         """Matches of ``op(p, q)`` against two of the node's arguments, the others carried as context.
 
         A hash join on the variables p and q share: each argument is matched once against p
@@ -222,15 +250,16 @@ class Matcher:
         ``dirty``, only pairs with at least one argument in it.
         """
         p, q = lhs.args
-        shared = sorted(_names(p) & _names(q))
+        shared = _compiled(lhs, self.eg.nary).shared or ()
         by_key: dict[tuple, list[tuple[int, dict]]] = {}
         p_cls, q_cls = _compiled(p, self.eg.nary).cls, _compiled(q, self.eg.nary).cls
         for j, c in enumerate(children):
             for s2 in q_cls(self, c, {}):
                 key = tuple(_hashable(self._canon_binding(s2[v])) for v in shared)
                 by_key.setdefault(key, []).append((j, s2))
+        out: list[dict] = []
         if not by_key:
-            return
+            return out
         n = len(children)
         for i in range(n):
             for s1 in p_cls(self, children[i], {}):
@@ -244,7 +273,8 @@ class Matcher:
                             merged[k] = v
                     rest = children[: min(i, j)] + children[min(i, j) + 1 : max(i, j)] + children[max(i, j) + 1 :]
                     merged[CTX] = Rest(lhs.op, rest)
-                    yield merged
+                    out.append(merged)
+        return out
 
     def _subst_key(self, s: dict) -> tuple:
         out = []
@@ -268,7 +298,7 @@ def _nothing(m: Matcher, target: Any, s: dict) -> list:
 class _Compiled:
     """A pattern compiled into matching closures."""
 
-    __slots__ = ("pat", "cls", "rest", "may", "node")
+    __slots__ = ("pat", "cls", "rest", "may", "node", "arg_ops", "shared")
 
     def __init__(self, pat: Any, cls: Any, rest: Any, may: Any, node: Any = None) -> None:
         self.pat = pat
@@ -276,6 +306,10 @@ class _Compiled:
         self.rest = rest
         self.may = may
         self.node = node
+        self.arg_ops = _arg_ops(pat) if isinstance(pat, Call) else ()
+        # for a binary pattern that may match two arguments of a longer n-ary node: the names its arguments share
+        ok = isinstance(pat, Call) and len(pat.args) == 2 and _context_ok(pat)
+        self.shared = tuple(sorted(_names(pat.args[0]) & _names(pat.args[1]))) if ok else None
 
 
 _COMPILED: dict[tuple[int, frozenset], _Compiled] = {}
@@ -420,15 +454,18 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
                 if i and c == prev:
                     continue
                 prev = c
-                m0 = r1 and (may0 is None or may0(m, c))
-                m1 = r0 and (may1 is None or may1(m, c))
-                if not (m0 or m1):
+                # the argument against one pattern first; the rest (a slice of the node) only when that matched
+                h0 = f0(m, c, s) if r1 and (may0 is None or may0(m, c)) else None
+                h1 = f1(m, c, s) if r0 and (may1 is None or may1(m, c)) else None
+                if not h0 and not h1:
                     continue
                 rest = Rest(op, children[:i] + children[i + 1 :])
-                if m0:
-                    out += _seq2(m, f0, c, g1, rest, s)
-                if m1:
-                    out += _seq2(m, f1, c, g0, rest, s)
+                if h0:
+                    for s2 in h0:
+                        out += g1(m, rest, s2)
+                if h1:
+                    for s2 in h1:
+                        out += g0(m, rest, s2)
             return out
 
     elif op in nary:
@@ -497,7 +534,8 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
         return node(m, (), rest.children, s) if rest.op == op else []
 
     def call_may(m: Matcher, cid: int) -> bool:
-        return op in m._class_ops(cid)
+        ops = m._ops.get(cid)
+        return op in (m._class_ops(cid) if ops is None else ops)
 
     return _Compiled(pat, call_cls, call_rest, call_may, node)
 
@@ -528,15 +566,20 @@ def _hashable(v: Any) -> Any:
     return v
 
 
+def _arg_ops(pat: Call) -> tuple[str, ...]:
+    """Ops that some argument of every node matching ``pat`` holds: those of its call arguments.
+
+    An argument pattern ``f(...)`` matches one argument class of the node (never, for an n-ary node, its
+    rest, unless ``f`` is the node's own op, which is left out), so a matching node has an argument
+    holding an ``f`` node. Sorted, so the filtering order is fixed.
+    """
+    return tuple(sorted({a.op for a in pat.args if isinstance(a, Call) and a.op != pat.op}))
+
+
 @functools.lru_cache(maxsize=4096)
 def _names(pat: Any) -> frozenset:
     """The names in a (hashable, immutable) pattern, computed once per pattern."""
     return frozenset(names_in(pat))
-
-
-def _chain(*its: Iterator[dict]) -> Iterator[dict]:
-    for it in its:
-        yield from it
 
 
 def _all_equal(c: np.ndarray, value: Any) -> bool:
@@ -709,6 +752,12 @@ def _lookup_node(eg: EGraph, op: str, attrs: dict, args: list) -> Term | int | N
     tc = eg.term_class
     if any(not isinstance(a, Term) or a.uid not in tc for a in args):
         return None
+    if not attrs and not opdef.attrs and opdef.prepare is None and not opdef.nary:
+        # what canonicalize would give: no attributes, the arguments as they are
+        if not opdef.arity_ok(len(args)):
+            return None
+        hit = eg.hashcons.get(eg.canon((op, (), tuple(tc[a.uid] for a in args))))
+        return None if hit is None else eg.find(hit)
     try:
         canon = opdef.canonicalize(tuple(args), attrs)
     except Exception:  # noqa: BLE001 - the builder would reject it too
