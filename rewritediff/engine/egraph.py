@@ -393,11 +393,13 @@ class EGraph:
             sub = None
             if c != cid:
                 ccls = self.classes[c]
-                if ccls.data.type.dtype == dtype and self._single_user(ccls):
+                if ccls.data.type.dtype == dtype:
                     for n in ccls.nodes:
                         if n[0] == op and n[1] == attrs and n[2] and all(find(k) not in (c, cid) for k in n[2]):
                             sub = n
                             break
+                    if sub is not None and not self._single_user(ccls):
+                        sub = None
             if sub is not None and len(out) + len(sub[2]) + len(ch) - i - 1 <= MAX_FLAT:
                 out.extend(find(k) for k in sub[2])
                 changed = True
@@ -425,9 +427,16 @@ class EGraph:
     def _single_user(self, cls: EClass) -> bool:
         """Whether every node using the class belongs to one class (splicing it in then duplicates no work)."""
         find = self.find
-        users = {find(pc) for _, pc in cls.parents}
-        users.discard(find(cls.id))
-        return len(users) <= 1
+        me = find(cls.id)
+        user = None
+        for _, pc in cls.parents:
+            u = find(pc)
+            if u == me or u == user:
+                continue
+            if user is not None:
+                return False
+            user = u
+        return True
 
     def _scalar_const(self, cid: int, dtype: str) -> Any:
         d = self.classes[self.find(cid)].data

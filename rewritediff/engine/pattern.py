@@ -24,6 +24,7 @@ import numpy as np
 from rewritediff.engine.analysis import PREDICATES, ClassRef
 from rewritediff.engine.egraph import MAX_FLAT, EGraph
 from rewritediff.ops import REGISTRY
+from rewritediff.rules import helpers as _helpers
 from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var, names_in
 from rewritediff.rules.helpers import ARITH as _ARITH
 from rewritediff.rules.helpers import COMPARE as _COMPARE
@@ -594,11 +595,7 @@ def _all_equal(c: np.ndarray, value: Any) -> bool:
 
 
 def _rule_tables() -> tuple[dict, dict]:
-    try:
-        from rewritediff.rules import helpers
-    except ImportError:
-        return {}, {}
-    return getattr(helpers, "PREDICATES", {}), getattr(helpers, "ATTR_HELPERS", {})
+    return getattr(_helpers, "PREDICATES", {}), getattr(_helpers, "ATTR_HELPERS", {})
 
 
 def _as_term(eg: EGraph, v: Any) -> Any:
@@ -663,10 +660,15 @@ class Unbuildable(Exception):
     """The right-hand side cannot be built for this match (bad types, unknown helper, ...)."""
 
 
-def _weak_const(value: Any, like: Term | None) -> Term:
-    from rewritediff.tensor import as_term
+_AS_TERM: list = []
 
-    return as_term(value, like)
+
+def _weak_const(value: Any, like: Term | None) -> Term:
+    if not _AS_TERM:
+        from rewritediff.tensor import as_term
+
+        _AS_TERM.append(as_term)
+    return _AS_TERM[0](value, like)
 
 
 def instantiate(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_helpers: dict | None = None) -> Term:
@@ -729,14 +731,29 @@ def _lookup_term(eg: EGraph, expr: Any, s: dict, like: Term | None, helpers: dic
             return None
     if not isinstance(expr, Call):
         return None
-    built: list[Any] = [None if isinstance(a, Num) else _lookup_term(eg, a, s, None, helpers) for a in expr.args]
-    if any(b is None for b, a in zip(built, expr.args) if not isinstance(a, Num)):
+    # every non-literal argument first (all of them, in order), then the literals typed like the first
+    terms: list[Any] = []
+    missing = nums = False
+    for a in expr.args:
+        if isinstance(a, Num):
+            terms.append(None)
+            nums = True
+            continue
+        b = _lookup_term(eg, a, s, None, helpers)
+        if b is None:
+            missing = True
+        elif type(b) is int:
+            b = eg.rep(b)
+        terms.append(b)
+    if missing:
         return None
-    terms = [eg.rep(b) if isinstance(b, int) and not isinstance(b, Term) else b for b in built]
-    ref = next((t for t in terms if t is not None), like)
-    args = [t if t is not None else _lookup_term(eg, a, s, ref, helpers) for a, t in zip(expr.args, terms)]
-    if any(a is None for a in args):
-        return None
+    if nums:
+        ref = next((t for t in terms if t is not None), like)
+        args = [t if t is not None else _lookup_term(eg, a, s, ref, helpers) for a, t in zip(expr.args, terms)]
+        if any(a is None for a in args):
+            return None
+    else:
+        args = terms
     try:
         attrs = {name: _attr_value(eg, e, s, helpers) for name, e in expr.attrs}
     except Unbuildable:
