@@ -112,6 +112,15 @@ class EGraph:
         op, attrs, ch = node
         if not ch:
             return node
+        uf = self.uf
+        prev = -1
+        for c in ch:
+            if uf[c] != c or c < prev:
+                break
+            prev = c
+        else:
+            # every child canonical and (whatever the op) in order: the node is its own canonical form
+            return node
         find = self.find
         ch = tuple(find(c) for c in ch)
         if op in self.nary:

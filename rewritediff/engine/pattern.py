@@ -278,9 +278,14 @@ class Matcher:
         return out
 
     def _subst_key(self, s: dict) -> tuple:
+        find = self.eg.find
         out = []
         for k in sorted(s):
-            v = self._canon_binding(s[k])
+            v = s[k]
+            if type(v) is int:
+                out.append((k, find(v)))
+                continue
+            v = self._canon_binding(v)
             out.append((k, (v.op, v.children) if isinstance(v, Rest) else v))
         return tuple(out)
 
@@ -349,12 +354,18 @@ def _compile_var(pat: Var) -> _Compiled:
     name = pat.name
 
     def var_bind(m: Matcher, target: Any, s: dict) -> list:
-        if name in s:
-            s2 = m._bind(s, name, target)
-            return [] if s2 is None else [s2]
-        s2 = s.copy()
-        s2[name] = target
-        return [s2]
+        old = s.get(name, _MISSING)
+        if old is _MISSING:
+            s2 = s.copy()
+            s2[name] = target
+            return [s2]
+        if type(old) is int and type(target) is int:
+            if old == target:
+                return [s]
+            find = m.eg.find
+            return [s] if find(old) == find(target) else []
+        s2 = m._bind(s, name, target)
+        return [] if s2 is None else [s2]
 
     return _Compiled(pat, var_bind, var_bind, None)
 
@@ -432,6 +443,10 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
         # which argument patterns can match the rest (a sub-sum or sub-product): a variable or the same op
         r0 = isinstance(a0, Var) or isinstance(a0, Call) and a0.op == op
         r1 = isinstance(a1, Var) or isinstance(a1, Call) and a1.op == op
+        # with two equal argument patterns the swapped assignment finds the same substitutions again
+        # (the search keeps the first of equal substitutions): it is skipped
+        swap = a0 != a1
+        r0 = r0 and swap
 
         def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
             if att is not None:
@@ -444,7 +459,7 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
                 c0, c1 = children
                 if (may0 is None or may0(m, c0)) and (may1 is None or may1(m, c1)):
                     out += _seq2(m, f0, c0, f1, c1, s)
-                if c0 != c1 and (may0 is None or may0(m, c1)) and (may1 is None or may1(m, c0)):
+                if swap and c0 != c1 and (may0 is None or may0(m, c1)) and (may1 is None or may1(m, c0)):
                     out += _seq2(m, f0, c1, f1, c0, s)
                 return out
             if n < 2:

@@ -8,6 +8,7 @@ run; :class:`RunReport` says why it stopped and how often each rule matched and 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class Rewrite:
         """Whether every op of the left-hand side occurs in the graph (a cheap pre-filter)."""
         return all(eg.by_op.get(op) for op in self.needs)
 
-    @property
+    @functools.cached_property
     def where(self) -> str:
         """``file:line`` of the rule (or the rewrite's name)."""
         if self.rule is not None:
@@ -330,13 +331,14 @@ class Runner:
             before = (eg.num_nodes, eg.unions)
             found: list[tuple[int, list]] = []
             banned_any = False
+            by_op = eg.by_op
             for k in active:
                 rw = self.rewrites[k]
                 st = stats[k]
                 if st.banned_until > it:
                     banned_any = True
                     continue
-                if rw.needs and not rw.applicable(eg):
+                if rw.needs and not all(by_op.get(op) for op in rw.needs):
                     continue
                 limit = self.match_limit << st.times_banned
                 only = dirty = None
