@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,8 +36,7 @@ MAX_CONTEXT_ARGS = 24  # longest n-ary node tried for the two-argument-with-cont
 _MISSING = object()
 
 
-@dataclass(frozen=True)
-class Rest:
+class Rest(NamedTuple):
     """An n-ary node of ``op`` over some classes, which may not exist in the e-graph yet."""
 
     op: str
@@ -776,6 +775,10 @@ def _lookup_term(eg: EGraph, expr: Any, s: dict, like: Term | None, helpers: dic
     return _lookup_node(eg, expr.op, attrs, args)
 
 
+def _uid(t: Term) -> int:
+    return t.uid
+
+
 def _lookup_node(eg: EGraph, op: str, attrs: dict, args: list) -> Term | int | None:
     """The class of ``op(args){attrs}`` if the graph holds that node (None otherwise)."""
     opdef = REGISTRY.get(op)
@@ -784,20 +787,28 @@ def _lookup_node(eg: EGraph, op: str, attrs: dict, args: list) -> Term | int | N
     tc = eg.term_class
     if any(not isinstance(a, Term) or a.uid not in tc for a in args):
         return None
-    if not attrs and not opdef.attrs and opdef.prepare is None and not opdef.nary:
-        # what canonicalize would give: no attributes, the arguments as they are
-        if not opdef.arity_ok(len(args)):
+    if not attrs and not opdef.attrs and opdef.prepare is None:
+        # what canonicalize would give: no attributes; the arguments as they are (sorted by uid for an n-ary op)
+        if not opdef.nary:
+            if not opdef.arity_ok(len(args)):
+                return None
+            hit = eg.hashcons.get(eg.canon((op, (), tuple(tc[a.uid] for a in args))))
+            return None if hit is None else eg.find(hit)
+        if len(args) == 1:
+            return args[0]
+        cargs = sorted(args, key=_uid)
+        if not opdef.arity_ok(len(cargs)):
             return None
-        hit = eg.hashcons.get(eg.canon((op, (), tuple(tc[a.uid] for a in args))))
-        return None if hit is None else eg.find(hit)
-    try:
-        canon = opdef.canonicalize(tuple(args), attrs)
-    except Exception:  # noqa: BLE001 - the builder would reject it too
-        return None
-    if isinstance(canon, Term):
-        return canon
-    cargs, full = canon
-    frozen = tuple(sorted((k, freeze(v)) for k, v in full.items()))
+        frozen: tuple = ()
+    else:
+        try:
+            canon = opdef.canonicalize(tuple(args), attrs)
+        except Exception:  # noqa: BLE001 - the builder would reject it too
+            return None
+        if isinstance(canon, Term):
+            return canon
+        cargs, full = canon
+        frozen = tuple(sorted((k, freeze(v)) for k, v in full.items()))
     if op in eg.nary:
         ch: list[int] = []
         stack = list(reversed(cargs))
