@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_random_trees import broadcastable
 
 import rewritediff as rd
 
@@ -39,14 +40,6 @@ BINARY = [
 REDUCE = ["sum", "mean", "prod"]
 
 
-def _broadcastable(s1: tuple, s2: tuple) -> bool:
-    try:
-        np.broadcast_shapes(s1, s2)
-    except ValueError:
-        return False
-    return True
-
-
 @st.composite
 def programs(draw: st.DrawFn) -> tuple:
     """Inputs, their values, and the output terms of a random smooth program."""
@@ -61,7 +54,7 @@ def programs(draw: st.DrawFn) -> tuple:
         if kind == "unary":
             pool.append((draw(st.sampled_from(UNARY))(t), shape))
         elif kind == "binary":
-            t2, s2 = draw(st.sampled_from([p for p in pool if _broadcastable(shape, p[1])]))
+            t2, s2 = draw(st.sampled_from([p for p in pool if broadcastable(shape, p[1])]))
             pool.append((draw(st.sampled_from(BINARY))(t, t2), np.broadcast_shapes(shape, s2)))
         elif kind == "reduce" and len(shape) >= 1:
             axis = draw(st.sampled_from([None, *range(-len(shape), len(shape))]))
