@@ -412,6 +412,8 @@ def _numexpr_call(group: list[Term], names: dict[int, str], namespace: dict, tna
     key = (expr, tuple((n, t.__name__) for n, t in signature))
     compiled = _NE_CACHE.get(key)
     if compiled is None:
+        if len(_NE_CACHE) >= 4096:
+            _NE_CACHE.clear()
         compiled = _NE_CACHE[key] = numexpr.NumExpr(expr, signature=signature)
     namespace[fname] = compiled
     namespace.setdefault("_ne_text", {})[fname] = expr
