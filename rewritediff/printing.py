@@ -654,27 +654,6 @@ def latex(expr: Any) -> str:
 
 
 # ---- SymPy ---------------------------------------------------------------------------------
-def _sympy_table() -> dict[str, Callable[..., Any]]:
-    import sympy as sp
-
-    return {
-        "Add": lambda *a: sp.Add(*a),
-        "Mul": lambda *a: sp.Mul(*a),
-        "sub": lambda a, b: a - b,
-        "div": lambda a, b: a / b,
-        "neg": lambda a: -a,
-        "reciprocal": lambda a: 1 / a,
-        "Pow": lambda a, b: a**b,
-        "sqr": lambda a: a**2,
-        "log1p": lambda a: sp.log(1 + a),
-        "expm1": lambda a: sp.exp(a) - 1,
-        "sigmoid": lambda a: 1 / (1 + sp.exp(-a)),
-        "softplus": lambda a: sp.log(1 + sp.exp(a)),
-        "Piecewise": lambda c, a, b: sp.Piecewise((a, c), (b, True)),
-        "clip": lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi),
-    }
-
-
 def _sympy_number(arr: np.ndarray) -> Any:
     import sympy as sp
 
@@ -699,9 +678,8 @@ def to_sympy(expr: Term, symbols: dict[Term, Any] | None = None) -> Any:
 
     if not isinstance(expr, Term):
         raise RewriteDiffTypeError(f"to_sympy: expected a term, got {type(expr).__name__}")
-    from rewritediff.ops import REGISTRY
+    from rewritediff.rules.sympy_check import sympy_function  # the one table of SymPy forms
 
-    table = _sympy_table()
     order = _ordered([expr])
     names = _leaf_names(order)
     given = {t.uid: s for t, s in (symbols or {}).items()}
@@ -727,18 +705,9 @@ def to_sympy(expr: Term, symbols: dict[Term, Any] | None = None) -> Any:
                 done[node.uid] = args[0]
                 continue
             raise RewriteDiffTypeError(f"to_sympy: op 'cast' to {node.dtype} has no SymPy equivalent")
-        opdef = REGISTRY.get(node.op)
-        spec = opdef.sympy if opdef is not None else None
-        if spec is None:
+        fn = sympy_function(node.op)
+        if fn is None:
             raise RewriteDiffTypeError(f"to_sympy: op {node.op!r} has no SymPy equivalent (only elementwise ops convert)")
-        if callable(spec):
-            fn = spec
-        elif spec in table:
-            fn = table[spec]
-        elif hasattr(sp, spec):
-            fn = getattr(sp, spec)
-        else:
-            raise RewriteDiffTypeError(f"to_sympy: op {node.op!r} has no SymPy equivalent")
         attrs = dict(node.attrs)
         done[node.uid] = fn(*args, **attrs) if attrs else fn(*args)
     return done[expr.uid]
