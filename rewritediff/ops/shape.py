@@ -370,16 +370,22 @@ def _join_prepare(args: tuple, attrs: dict) -> dict:
     return {"axis": _axis_in("join", attrs["axis"], nd, _shapes_text(args))}
 
 
-def _join_infer(args: tuple, attrs: dict) -> TensorType:
-    axis = attrs["axis"]
+def _common_shape(args: tuple, skip: int | None, mismatch: Any) -> list:
+    """The static shape the arguments agree on (dim ``skip`` excepted); ``mismatch(i, a, b)`` gives the error."""
     shape: list = list(args[0].static_shape)
     for a in args[1:]:
         for i, d in enumerate(a.static_shape):
-            if i == axis:
+            if i == skip:
                 continue
             if not dims_equal(shape[i], d):
-                raise ShapeError(f"join: shapes {_shapes_text(args)} differ off the join axis {axis} (dim {i}: {shape[i]} vs {d})")
+                raise mismatch(i, shape[i], d)
             shape[i] = shape[i] if shape[i] is not None else d
+    return shape
+
+
+def _join_infer(args: tuple, attrs: dict) -> TensorType:
+    axis = attrs["axis"]
+    shape = _common_shape(args, axis, lambda i, a, b: ShapeError(f"join: shapes {_shapes_text(args)} differ off the join axis {axis} (dim {i}: {a} vs {b})"))
     lens = [a.static_shape[axis] for a in args]
     shape[axis] = None if None in lens else sum(lens)
     return TensorType(promote([a.dtype for a in args]), tuple(shape))
@@ -408,12 +414,7 @@ def _stack_prepare(args: tuple, attrs: dict) -> dict:
 
 
 def _stack_infer(args: tuple, attrs: dict) -> TensorType:
-    shape: list = list(args[0].static_shape)
-    for a in args[1:]:
-        for i, d in enumerate(a.static_shape):
-            if not dims_equal(shape[i], d):
-                raise ShapeError(f"stack: arguments must have the same shape, got shapes {_shapes_text(args)}")
-            shape[i] = shape[i] if shape[i] is not None else d
+    shape = _common_shape(args, None, lambda i, a, b: ShapeError(f"stack: arguments must have the same shape, got shapes {_shapes_text(args)}"))
     shape.insert(attrs["axis"], len(args))
     return TensorType(promote([a.dtype for a in args]), tuple(shape))
 
