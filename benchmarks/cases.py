@@ -170,15 +170,15 @@ def rd_w4(rd: Any, variant: str | None) -> tuple[list, list]:
     return [x], [rd.grad(cost, x)]
 
 
-def rd_w7a(rd: Any, variant: str | None) -> tuple[list, list]:
-    """W7a: grad of log(det(A))."""
-    A = rd.matrix("A")
+def rd_w7a(rd: Any, variant: str | None, n: int) -> tuple[list, list]:
+    """W7a: grad of log(det(A)) (static shapes, like W8)."""
+    A = rd.matrix("A", shape=(n, n))
     return [A], [rd.grad(rd.log(rd.linalg.det(A)), A)]
 
 
-def rd_w7b(rd: Any, variant: str | None) -> tuple[list, list]:
-    """W7b: grad of trace(A @ X @ B @ X.T) wrt X (``trace`` op or sum of the diagonal)."""
-    A, X, B = rd.matrix("A"), rd.matrix("X"), rd.matrix("B")
+def rd_w7b(rd: Any, variant: str | None, n: int) -> tuple[list, list]:
+    """W7b: grad of trace(A @ X @ B @ X.T) wrt X (``trace`` op or sum of the diagonal; static shapes, like W8)."""
+    A, X, B = rd.matrix("A", shape=(n, n)), rd.matrix("X", shape=(n, n)), rd.matrix("B", shape=(n, n))
     M = A @ X @ B @ X.T
     cost = rd.trace(M) if variant == "trace" else rd.sum(rd.diag(M))
     return [A, X, B], [rd.grad(cost, X)]
@@ -468,7 +468,18 @@ def cases_for(size: str, include_fixed: bool = True) -> list[Case]:
             jax_fn=_jax("W6"),
             params=f6,
         ),
-        Case("W7a", "W7", "grad log det A (SPD)", "fixed", lambda: spd_data(f7["n"]), hand.logdet_grad, rd_w7a, pt_graph=pt_w7a, jax_fn=_jax("W7a"), params=f7),
+        Case(
+            "W7a",
+            "W7",
+            "grad log det A (SPD)",
+            "fixed",
+            lambda: spd_data(f7["n"]),
+            hand.logdet_grad,
+            lambda rd, v: rd_w7a(rd, v, f7["n"]),
+            pt_graph=pt_w7a,
+            jax_fn=_jax("W7a"),
+            params=f7,
+        ),
         Case(
             "W7b",
             "W7",
@@ -476,7 +487,7 @@ def cases_for(size: str, include_fixed: bool = True) -> list[Case]:
             "fixed",
             lambda: trace_data(f7["n"]),
             hand.trace_grad,
-            rd_w7b,
+            lambda rd, v: rd_w7b(rd, v, f7["n"]),
             rd_variants=("trace", "sum-of-diag"),
             pt_graph=pt_w7b,
             jax_fn=_jax("W7b"),
