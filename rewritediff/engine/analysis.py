@@ -185,6 +185,16 @@ def subtensor_dims(idx: tuple, src: tuple) -> tuple | None:
 
 def broadcast_dims(shapes: list[tuple]) -> tuple | None:
     """Dim tokens after numpy broadcasting (None where the result cannot be named)."""
+    first = None
+    for s in shapes:
+        if s:
+            if first is None:
+                first = s
+            elif s != first:
+                break
+    else:
+        # every argument of the same dims (0-d ones aside): broadcasting keeps them as they are
+        return () if first is None else tuple(first)
     nd = max((len(s) for s in shapes), default=0)
     out: list = []
     for i in range(nd):
@@ -223,7 +233,7 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     opdef = REGISTRY.get(op)
     out: tuple | None = None
     src = opdef.shape_from if opdef is not None else None
-    batch = dict(attrs).get("batch", 0)
+    batch = dict(attrs).get("batch", 0) if attrs else 0
     if batch and op in ("sum_to", "broadcast_like", "expand_like", "reshape_like") and len(child_dims) == 2 and all(c is not None for c in child_dims):
         out = tuple(child_dims[0][:batch]) + tuple(child_dims[1])  # type: ignore[index]
     elif src is not None and src < len(child_dims) and not batch:

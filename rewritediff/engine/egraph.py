@@ -72,6 +72,7 @@ class EGraph:
         self._pending: list[int] = []
         self._analysis_pending: list[int] = []
         self._fold_queue: list[int] = []
+        self._stale: list[int] = []  # classes that may hold non-canonical or duplicate nodes (compacted in rebuild)
         self._dirty = False
         self.unions = 0
         self.touched: set[int] = set()  # classes whose nodes, members or facts changed since take_touched()
@@ -219,17 +220,25 @@ class EGraph:
                 v = term.value
                 return ClassData(ttype, term, v, an.const_signs(v), tuple(ttype.shape))
             return ClassData(ttype, term, None, 0, an.leaf_dims(term.uid, ttype.shape))
-        kids = [self.classes[self.find(c)].data for c in ch]
+        classes, find = self.classes, self.find
+        kids = [classes[find(c)].data for c in ch]
         const = None
-        if all(k.const is not None for k in kids) and (ch or REGISTRY.get(op) is not None and REGISTRY[op].group == "constructor"):
-            const = an.fold(op, attrs, [k.const for k in kids], ttype)
-        if const is None and ch and len(ttype.shape) == 0:
-            const = an.fold_shape_only(op, attrs, [k.type for k in kids], ttype)
+        if ch:
+            for k in kids:
+                if k.const is None:
+                    break
+            else:
+                const = an.fold(op, attrs, [k.const for k in kids], ttype)
+            if const is None and not ttype.shape:
+                const = an.fold_shape_only(op, attrs, [k.type for k in kids], ttype)
+        elif REGISTRY.get(op) is not None and REGISTRY[op].group == "constructor":
+            const = an.fold(op, attrs, [], ttype)
         signs = an.node_signs(op, [k.signs for k in kids])
         if const is not None:
             signs |= an.const_signs(const)
-        dims = an.node_dims(op, attrs, [k.dims for k in kids], ttype.shape)
-        for a, b in an.forced_equal_dims(op, attrs, [k.dims for k in kids]):
+        kid_dims = [k.dims for k in kids]
+        dims = an.node_dims(op, attrs, kid_dims, ttype.shape)
+        for a, b in an.forced_equal_dims(op, attrs, kid_dims):
             self.dim_union(a, b)
         return ClassData(ttype, term, const, signs, dims)
 
@@ -249,6 +258,9 @@ class EGraph:
             a, b = b, a
         ca, cb = self.classes[a], self.classes[b]
         self.uf[b] = a
+        # the nodes that name b are no longer canonical: their classes are compacted in rebuild
+        self._stale.extend(pc for _, pc in cb.parents)
+        self._stale.append(a)
         ca.nodes.extend(cb.nodes)
         ca.parents.extend(cb.parents)
         merged = self._merge_data(ca.data, cb.data)
@@ -341,18 +353,22 @@ class EGraph:
         self.union(cid, self.add_term(t))
 
     def _compact(self) -> None:
-        """Canonicalise and deduplicate every class's nodes and the op index."""
-        by_op: dict[str, list[int]] = {}
-        for cid, cls in self.classes.items():
+        """Canonicalise and deduplicate the nodes of the classes unions touched, and the op index.
+
+        Only a class holding a node that names a merged-away class (a parent of it) or the class a
+        merge extended can hold a non-canonical or duplicate node: the others are left as they are.
+        """
+        find, canon, classes = self.find, self.canon, self.classes
+        for cid in sorted({find(c) for c in self._stale}):
+            cls = classes[cid]
             seen: dict[ENode, None] = {}
             for n in cls.nodes:
-                seen[self.canon(n)] = None
-            cls.nodes = list(seen)
-            for op in dict.fromkeys(n[0] for n in cls.nodes):
-                by_op.setdefault(op, []).append(cid)
-        for v in by_op.values():
-            v.sort()
-        self.by_op = by_op
+                seen[canon(n)] = None
+            if len(seen) != len(cls.nodes) or any(a is not b for a, b in zip(seen, cls.nodes)):
+                cls.nodes = list(seen)
+        self._stale.clear()
+        for op, v in self.by_op.items():
+            v[:] = sorted({find(c) for c in v})
 
     # ---- associativity of the n-ary ops -------------------------------------------------------
     def normalize_nary(self, budget: int, touched: set[int] | None = None) -> int:
@@ -414,21 +430,25 @@ class EGraph:
                 changed = True
             else:
                 out.append(c)
-        consts = [c for c in out if self._scalar_const(c, dtype) is not None]
+        scalar = self._scalar_const
+        known = {c: scalar(c, dtype) for c in out}
+        consts = [c for c in out if known[c] is not None]
         if len(consts) >= 2:
-            vals = [self._scalar_const(c, dtype) for c in consts]
+            vals = [known[c] for c in consts]
             with np.errstate(all="ignore"):
                 v = np.sum(vals, dtype=dtype) if op == "add" else np.prod(vals, dtype=dtype)
             if np.isfinite(v):
                 folded = self.add_term(constant(np.asarray(v, dtype=dtype), dtype))
                 drop = set(consts)
                 out = [c for c in out if c not in drop] + [folded]
+                known[folded] = scalar(folded, dtype)
                 changed = True
         # the identity (0 of a sum, 1 of a product) as a 0-d constant changes neither value nor type
-        unit = 0 if op == "add" else 1
-        kept = [c for c in out if not (self._scalar_const(c, dtype) is not None and self._scalar_const(c, dtype) == unit)]
-        if len(kept) < len(out) and kept:
-            out, changed = kept, True
+        if consts:
+            unit = 0 if op == "add" else 1
+            kept = [c for c in out if not (known[c] is not None and known[c] == unit)]
+            if len(kept) < len(out) and kept:
+                out, changed = kept, True
         if not changed or len(out) < 2:
             return None
         return (op, attrs, tuple(sorted(out)))

@@ -219,6 +219,9 @@ class Extractor:
         work = list(reach)
         queued = set(work)
         rounds = 0
+        find = eg.find
+        cost_of = chosen_cost.__getitem__
+        empty: frozenset = frozenset()
         while work and rounds < 64:
             rounds += 1
             nxt: list[int] = []
@@ -227,17 +230,17 @@ class Extractor:
                 cur = best.get(cid)
                 improved = False
                 for node in eg.classes[cid].nodes:
-                    ch = list(dict.fromkeys(eg.find(c) for c in node[2]))
-                    if any(c not in best for c in ch):
+                    kids = [best.get(c) for c in dict.fromkeys(find(c) for c in node[2])]
+                    if None in kids:
                         continue
-                    if any(cid in best[c][1] for c in ch):
+                    if any(cid in k[1] for k in kids):
                         continue
-                    if len(ch) == 1:
-                        deps = best[ch[0]][1]
+                    if len(kids) == 1:
+                        deps = kids[0][1]
                     else:
-                        deps = frozenset().union(*(best[c][1] for c in ch)) if ch else frozenset()
+                        deps = empty.union(*(k[1] for k in kids)) if kids else empty
                     mine = own[(cid, node)]
-                    total = mine + sum(chosen_cost[d] for d in deps)
+                    total = mine + sum(map(cost_of, deps))
                     if cur is None or total < cur[0] - 1e-9:
                         cur = (total, deps | {cid})
                         self.choice[cid] = node

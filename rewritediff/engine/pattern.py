@@ -183,6 +183,7 @@ class Matcher:
         only: set[int] | None = None,
         dirty: set[int] | None = None,
         done: set | None = None,
+        keys: list | None = None,
     ) -> list[tuple[int, tuple, dict]]:
         """Matches ``(class id, root e-node, substitution)`` of ``lhs`` in the graph (stops past ``limit``).
 
@@ -191,6 +192,7 @@ class Matcher:
         sub-graph, to the pattern's depth less one, changed since), a root node searched before
         is searched again only if one of its arguments is dirty, and its context matches
         (two of its arguments, the others carried along) only for pairs with a dirty argument.
+        With ``keys``, each match's key ``(class id, canonical substitution)`` is appended to it.
         """
         eg = self.eg
         out: list[tuple[int, tuple, dict]] = []
@@ -238,6 +240,8 @@ class Matcher:
                         continue
                     seen.add(key)
                     out.append((cid, node, s))
+                    if keys is not None:
+                        keys.append(key)
                     if len(out) > limit:
                         return out
         return out

@@ -182,14 +182,23 @@ class RunReport:
         return "\n".join(lines)
 
 
+# What applying one match did (Runner._apply). Every outcome but GUARD is final: the same match
+# (same root class, same classes bound) applied again changes nothing, as the class already holds
+# the right-hand side or the right-hand side cannot be built with the class's dtype and rank.
+FIRED, NOOP, MARKED, GUARD = 0, 1, 2, 3  # MARKED: a no-op that marked the root node unstable
+
+
 class _Stats:
-    __slots__ = ("times_banned", "banned_until", "searched", "done")
+    __slots__ = ("times_banned", "banned_until", "searched", "done", "applied")
 
     def __init__(self) -> None:
         self.times_banned = 0
         self.banned_until = 0
         self.searched = -1  # the iteration of the last complete search whose matches were all applied (-1: none)
         self.done: set = set()  # canonical root nodes searched since (valid while searched >= 0)
+        # keys (class id, canonical substitution) of matches applied before: applying them again changes
+        # nothing (class ids only ever name growing classes, so a key names the same classes forever)
+        self.applied: dict[tuple, bool] = {}
 
 
 def _rebase(eg: EGraph, current: list[int] | None, node: tuple, ctx: Rest) -> list[int] | None:
@@ -329,7 +338,7 @@ class Runner:
             matcher.reset()
             since: dict[tuple[int, int], set[int]] = {}  # classes changed since an iteration, to a depth
             before = (eg.num_nodes, eg.unions)
-            found: list[tuple[int, list]] = []
+            found: list[tuple[int, list, list]] = []
             banned_any = False
             by_op = eg.by_op
             for k in active:
@@ -355,7 +364,8 @@ class Runner:
                         dirty = since[(st.searched, d - 1)] = {eg.find(c) for e in range(st.searched, it) for c in changed[e][d - 1]}
                 else:
                     st.done = set()  # (nodes recorded in an older canonical form never equal a current node: searched again)
-                ms = matcher.search(rw.lhs, limit, only, dirty, st.done)
+                keys: list = []
+                ms = matcher.search(rw.lhs, limit, only, dirty, st.done, keys)
                 report.matches[rw.where] = report.matches.get(rw.where, 0) + len(ms)
                 if len(ms) > limit:
                     st.banned_until = it + (self.ban_length << st.times_banned)
@@ -366,25 +376,40 @@ class Runner:
                 else:
                     st.searched = it
                     if ms:
-                        found.append((k, ms))
+                        found.append((k, ms, keys))
                 if time.perf_counter() > deadline:
                     reason = "time limit"
                     break
             it += 1
-            for k, ms in found:
+            for k, ms, keys in found:
                 if reason:
                     break
                 rw = self.rewrites[k]
+                applied = stats[k].applied
+                uf = eg.uf
                 sums: dict[int, list[int]] = {}
                 for n, (cid, node, s) in enumerate(ms):
                     ctx = s.get(CTX)
                     args: list[int] | None = None
+                    key = keys[n]
                     if isinstance(ctx, Rest):
                         args = _rebase(eg, sums.get(eg.find(cid)), node, ctx)
                         if args is None:
                             continue
                         s = {**s, CTX: Rest(ctx.op, tuple(args))}
-                    if self._apply(eg, rw, cid, node, s, it, report):
+                        key = (eg.find(cid), matcher._subst_key(s))
+                    elif uf[cid] != cid or any(type(v) is int and uf[v] != v for _, v in key[1]):
+                        # classes merged by this iteration's earlier matches: the key in today's ids
+                        key = (eg.find(cid), matcher._subst_key(s))
+                    marked = applied.get(key)
+                    if marked is not None:
+                        if marked:
+                            eg.unstable.append(node)
+                        continue
+                    status = self._apply(eg, rw, cid, node, s, it, report)
+                    if status != GUARD:
+                        applied[key] = status == MARKED or status == FIRED and rw.stabilizes
+                    if status == FIRED:
                         report.fired[rw.where] = report.fired.get(rw.where, 0) + 1
                         if args is not None and self._rhs_class is not None:
                             sums[eg.find(cid)] = sorted(eg.find(c) for c in [*args, self._rhs_class])
@@ -411,35 +436,36 @@ class Runner:
                         st.banned_until = min(st.banned_until, it)
         return reason, it - start
 
-    def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> bool:
+    def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> int:
         like = eg.rep(cid)
         if self._present(eg, rw, cid, s, like):
             if rw.stabilizes:
                 eg.unstable.append(node)
-            return False
+                return MARKED
+            return NOOP
         if rw.guard is not None and eval_guard(eg, rw.guard, s) is not True:
-            return False
+            return GUARD
         try:
             term = rhs = instantiate(eg, rw.rhs, s, like, self.attr_helpers)
             ctx = s.get(CTX)
             if isinstance(ctx, Rest):
                 term = apply(ctx.op, term, *[eg.rep(c) for c in ctx.children])
         except Unbuildable:
-            return False
+            return GUARD
         except Exception:  # noqa: BLE001 - a right-hand side that fails to build is not applied
-            return False
+            return GUARD
         if not isinstance(term.type, TensorType) or not _compatible(term.type, like.type):
-            return False
+            return NOOP
         new = eg.add_term(term)
         if not _refines(term.type, like.type) and not _dims_agree(eg, new, cid):
-            return False
+            return GUARD
         self._rhs_class = eg.term_class.get(rhs.uid)
         if rw.stabilizes:
             eg.unstable.append(node)
         if eg.union(cid, new):
             report.steps.append(Step(it, rw, eg.find(cid), term))
-            return True
-        return False
+            return FIRED
+        return MARKED if rw.stabilizes else NOOP
 
     def _present(self, eg: EGraph, rw: Rewrite, cid: int, s: dict, like: Any) -> bool:
         """Whether the class already holds the right-hand side (then applying the match changes nothing)."""

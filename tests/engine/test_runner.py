@@ -100,3 +100,29 @@ def test_default_rules_compile() -> None:
     rws = default_rewrites()
     assert len(rws) > 40
     assert any(rw.stabilizes for rw in rws)
+
+
+class _CountingRunner(Runner):
+    """A runner that records each match it applies as (rule, class, bindings' classes)."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.applied: list[tuple] = []
+
+    def _apply(self, eg: EGraph, rw: object, cid: int, node: tuple, s: dict, it: int, report: object) -> int:  # type: ignore[override]
+        self.applied.append((rw.name, eg.find(cid), tuple(sorted((k, eg.find(v)) for k, v in s.items() if type(v) is int))))  # type: ignore[attr-defined]
+        return super()._apply(eg, rw, cid, node, s, it, report)  # type: ignore[arg-type]
+
+
+def test_a_match_applied_once_is_not_applied_again() -> None:
+    # exp(x) gains a node in every iteration, so the class of exp(x) * 1 is searched again each time and
+    # finds the same match of x * 1; once applied (or found already present) it is not applied again
+    x = rd.vector("x")
+    rws = rewrites("rule x * 1 => x\nrule exp(x) => exp(x * 1)")
+    eg = EGraph()
+    root = eg.add_term(rd.exp(x) * 1.0)
+    runner = _CountingRunner(rws, iter_limit=4, pre_iters=0, time_limit=5.0)
+    report = runner.run(eg)
+    assert report.iterations >= 2
+    assert len(runner.applied) == len(set(runner.applied))
+    assert eg.find(root) == eg.find(eg.add_term(rd.exp(x)))
