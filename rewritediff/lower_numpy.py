@@ -18,6 +18,7 @@ import numpy as np
 
 from rewritediff import runtime as rt
 from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError, ShapeError
+from rewritediff.fusion import Kernel, kernel_groups, kernel_source, numexpr_call, numexpr_groups, schedule
 from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import NullType, TensorType, Term, apply, inputs_of, toposort
@@ -112,8 +113,8 @@ def _ident(name: str | None) -> str | None:
     return None
 
 
-def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Term]]) -> tuple[str, dict]:
-    """Generate the closure's source and namespace for outputs (and update values)."""
+def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Term]], fusion: str = "kernels") -> tuple[str, dict]:
+    """Generate the closure's source and namespace for outputs (and update values); see :mod:`rewritediff.fusion`."""
     roots = list(outputs) + [v for _, v in updates]
     order = toposort(roots)
     names: dict[int, str] = {}
@@ -136,10 +137,26 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
         body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
         body.append(f"    {name} = _check({name}, _in{i}, {i})")
     n_tmp = n_const = n_shared = 0
-    groups = _fusion_groups(order, roots)
+    kernels = kernel_groups(order, roots) if fusion == "kernels" else []
+    groups = numexpr_groups(order, roots) if fusion == "numexpr" else {}
     absorbed = {m.uid for members in groups.values() for m in members[:-1]}
-    stmts: list[tuple[Term, str, list[int]]] = []
-    for node in order:
+    kernel_defs: list[str] = []
+    stmts: list[tuple[Term, str, list[int], list[Term], bool]] = []  # (node, line, argument uids, results, fused)
+    for item in schedule(order, kernels):
+        if isinstance(item, Kernel):
+            fname = f"_k{len(kernel_defs)}"
+            consts = {a.uid: names[a.uid] for a in item.inputs if a.op == "const"}
+            kernel_defs.append(kernel_source(item, fname, consts))
+            outnames = []
+            for o in item.outputs:
+                names[o.uid] = f"t{n_tmp}"
+                outnames.append(f"t{n_tmp}")
+                n_tmp += 1
+            passed = [a for a in item.inputs if a.uid not in consts]
+            call = f"{', '.join(outnames)} = {fname}({', '.join(names[a.uid] for a in passed)})"
+            stmts.append((item.outputs[0], call, [a.uid for a in passed], item.outputs, True))
+            continue
+        node = item
         if node.uid in names or node.uid in absorbed:
             continue
         if node.op == "const":
@@ -160,23 +177,23 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
         tname = f"t{n_tmp}"
         n_tmp += 1
         if node.uid in groups:
-            src, argids = _numexpr_call(groups[node.uid], names, namespace, tname)
+            src, argids = numexpr_call(groups[node.uid], names, namespace, tname)
         else:
             src, argids = _numpy_call(node, names, namespace), [a.uid for a in node.args]
         names[node.uid] = tname
-        stmts.append((node, f"{tname} = {src}", argids))
+        stmts.append((node, f"{tname} = {src}", argids, [node], node.uid in groups))
     # free temporaries after their last use
     keep = {o.uid for o in roots}
     last: dict[int, int] = {}
-    for i, (_, _, argids) in enumerate(stmts):
+    for i, (_, _, argids, _, _) in enumerate(stmts):
         for a in argids:
             last[a] = i
     dies: dict[int, set[str]] = {}
     for a, j in last.items():
         if a not in keep and _TEMP.fullmatch(names[a]):
             dies.setdefault(j, set()).add(names[a])
-    stmts = _reuse_buffers(stmts, names, last, keep, groups)
-    for i, (_, line, _) in enumerate(stmts):
+    stmts = _reuse_buffers(stmts, names, last, keep)
+    for i, (_, line, _, _, _) in enumerate(stmts):
         body.append(line)
         dead = sorted(dies.get(i, ()), key=lambda n: int(n[1:]))
         if dead:
@@ -187,7 +204,7 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
             namespace[f"_upd{k}"] = var
             body.append(f"_upd{k}.tag['value'] = np.asarray({names[val.uid]}, dtype=np.{var.dtype})")
     body.append(f"return ({outs},)")
-    source = f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
+    source = "".join(k + "\n\n" for k in kernel_defs) + f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     return source, namespace
 
 
@@ -249,11 +266,11 @@ _FRESH_OPS = ("dot", "matmul", "zeros_like", "ones_like", "fill", "alloc", "set_
 _SCATTERS = ("set_subtensor", "inc_subtensor")
 
 
-def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], groups: dict) -> list:
+def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int]) -> list:
     """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
 
     Only buffers this closure allocated itself (fresh results of elementwise ops, reductions,
-    dot/matmul and numexpr calls; never inputs, constants or views) of the same shape (by
+    dot/matmul, kernels and numexpr calls; never inputs, constants or views) of the same shape (by
     :func:`shape_keys`) and dtype are reused, and only when nothing that may share its
     memory (a view made from it by any other op: dimshuffle, subtensor, a broadcast ...) is
     used later or returned.
@@ -268,10 +285,10 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
         return u
 
     fresh_ids: set[int] = set()
-    for node, _, _ in stmts:
+    for node, _, _, results, fused in stmts:
         opdef = get_op(node.op)
-        if node.uid in groups or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in _FRESH_OPS:
-            fresh_ids.add(node.uid)
+        if fused or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in _FRESH_OPS:
+            fresh_ids.update(r.uid for r in results)
         else:  # may return (a view of) any of its arguments
             for a in node.args:
                 parent[root(a.uid)] = root(node.uid)
@@ -292,14 +309,18 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
 
     owned: set[int] = set()
     out = []
-    for i, (node, line, argids) in enumerate(stmts):
+    for i, (node, line, argids, results, fused) in enumerate(stmts):
+        if fused:
+            owned.update(r.uid for r in results if r.ndim >= 1)
+            out.append((node, line, argids, results, fused))
+            continue
         opdef = get_op(node.op)
         x = node.args[0] if node.args else None
         if node.op in _SCATTERS and x is not None and x.uid in owned and group_last.get(root(x.uid)) == i and x.uid not in keep and x.dtype == node.dtype:
             # writing into a dead buffer of ours: no copy
             line = line[: line.rindex(")")] + ", inplace=True)"
             merge(node.uid, x.uid)
-        if opdef.ufunc and node.uid not in groups and node.ndim >= 1 and len(node.args) <= 2:
+        if opdef.ufunc and node.ndim >= 1 and len(node.args) <= 2:
             for a in node.args:
                 if (
                     a.uid in owned
@@ -315,7 +336,7 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
                     break
         if node.uid in fresh_ids and node.ndim >= 1:
             owned.add(node.uid)
-        out.append((node, line, argids))
+        out.append((node, line, argids, results, fused))
     return out
 
 
@@ -332,103 +353,19 @@ def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
     return src
 
 
-_FUSABLE_DTYPES = ("float64", "bool")
-_NE_MAX_INPUTS = 24
-_NE_MAX_OPS = 64  # numexpr parses its expression recursively: keep each one shallow
-_NE_CACHE: dict[tuple, Any] = {}  # precompiled numexpr programs by (expression, signature); they hold no state  # numexpr takes at most 32 operands
-
-
-def _fusable(node: Term) -> bool:
-    opdef = get_op(node.op)
-    return opdef.elementwise and opdef.numexpr is not None and node.dtype in _FUSABLE_DTYPES and all(a.dtype in _FUSABLE_DTYPES for a in node.args)
-
-
-def _fusion_groups(order: list[Term], roots: list[Term]) -> dict[int, list[Term]]:
-    """Maximal elementwise trees (members used once, inside the tree) worth one numexpr call; keyed by root uid."""
-    consumers: dict[int, int] = {}
-    for node in order:
-        for a in node.args:
-            consumers[a.uid] = consumers.get(a.uid, 0) + 1
-    for r in roots:
-        consumers[r.uid] = consumers.get(r.uid, 0) + 2
-    members: dict[int, list[Term]] = {}
-    params: dict[int, set[int]] = {}
-    for node in order:
-        if not node.args or len(node.args) > _NE_MAX_INPUTS or not _fusable(node):
-            continue
-        group: list[Term] = []
-        inputs: set[int] = set()
-        for a in node.args:
-            if (
-                a.uid in members
-                and consumers.get(a.uid, 0) == 1
-                and len(inputs | params[a.uid]) <= _NE_MAX_INPUTS
-                and len(group) + len(members[a.uid]) < _NE_MAX_OPS
-            ):
-                group.extend(members.pop(a.uid))
-                inputs |= params.pop(a.uid)
-            else:
-                inputs.add(a.uid)
-        group.append(node)
-        members[node.uid] = group
-        params[node.uid] = inputs
-    return {uid: g for uid, g in members.items() if len(g) >= 2}
-
-
-def _ne_literal(t: Term) -> str | None:
-    """A numexpr literal for a finite 0-d float constant (None if it must be passed in)."""
-    if t.op == "const" and t.ndim == 0 and t.dtype == "float64":
-        v = float(t.value)
-        if np.isfinite(v) and v != 0.0:
-            return repr(v)
-    return None
-
-
-def _numexpr_call(group: list[Term], names: dict[int, str], namespace: dict, tname: str) -> tuple[str, list[int]]:
-    """Compile a fused elementwise tree into one precompiled numexpr call; returns (source, argument uids)."""
-    import numexpr
-
-    inside = {m.uid for m in group}
-    text: dict[int, str] = {}
-    params: list[Term] = []
-    for m in group:
-        parts = []
-        for a in m.args:
-            if a.uid in inside:
-                parts.append(text[a.uid])
-                continue
-            lit = _ne_literal(a)
-            if lit is not None:
-                parts.append(lit)
-                continue
-            if all(p is not a for p in params):
-                params.append(a)
-            parts.append(f"v{next(i for i, p in enumerate(params) if p is a)}")
-        tmpl = get_op(m.op).numexpr
-        text[m.uid] = tmpl(parts) if callable(tmpl) else tmpl.format(*parts)
-    expr = text[group[-1].uid]
-    signature = [(f"v{i}", bool if p.dtype == "bool" else np.dtype(p.dtype).type) for i, p in enumerate(params)]
-    fname = f"_ne_{tname}"
-    key = (expr, tuple((n, t.__name__) for n, t in signature))
-    compiled = _NE_CACHE.get(key)
-    if compiled is None:
-        if len(_NE_CACHE) >= 4096:
-            _NE_CACHE.clear()
-        compiled = _NE_CACHE[key] = numexpr.NumExpr(expr, signature=signature)
-    namespace[fname] = compiled
-    namespace.setdefault("_ne_text", {})[fname] = expr
-    args = ", ".join(names[p.uid] for p in params)
-    return f"{fname}({args})  # {expr}", [p.uid for p in params]
-
-
 def function(
     inputs: Sequence[Term],
     outputs: Term | Sequence[Term],
     updates: Any = None,
     on_unused_input: str = "raise",
     simplify: bool = True,
+    fusion: str = "kernels",
 ) -> Function:
-    """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``)."""
+    """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``).
+
+    ``fusion``: how elementwise work is fused, ``"kernels"`` (blocked numpy loops),
+    ``"numexpr"`` (numexpr programs of the arithmetic) or ``"none"``.
+    """
     from rewritediff.tensor import as_term
 
     inputs = list(inputs)
@@ -452,6 +389,8 @@ def function(
             raise RewriteDiffTypeError(f"function: updates may only assign shared variables, not {var!r}")
         if val.ndim != var.ndim:
             raise RewriteDiffTypeError(f"function: update of {var!r} has ndim {val.ndim}, the variable has ndim {var.ndim}")
+    if fusion not in ("kernels", "numexpr", "none"):
+        raise ValueError(f"function: fusion must be 'kernels', 'numexpr' or 'none', got {fusion!r}")
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
     used = {t.uid for t in inputs_of(outs + [v for _, v in updates])}
@@ -461,7 +400,7 @@ def function(
         if on_unused_input == "raise":
             raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
         warnings.warn(msg, stacklevel=2)
-    key = (tuple(v.uid for v in inputs), tuple(o.uid for o in outs), tuple((k.uid, v.uid) for k, v in updates), single, simplify)
+    key = (tuple(v.uid for v in inputs), tuple(o.uid for o in outs), tuple((k.uid, v.uid) for k, v in updates), single, simplify, fusion)
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
@@ -475,7 +414,7 @@ def function(
         compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
     redirected = stand_in_shapes(list(compute) + list(upd_vals))
     compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
-    source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)])
+    source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)], fusion)
     fn = Function(inputs, outs, single, updates, source, namespace)
     _CACHE[key] = fn
     if len(_CACHE) > _CACHE_SIZE:

@@ -1,0 +1,140 @@
+"""Blocked elementwise kernels: results against plain numpy at every size, grouping, fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rewritediff as rd
+from rewritediff.fusion import BLOCK, MAX_MEMBERS, kernel_groups
+from rewritediff.terms import toposort
+
+SIZES = [1, 7, BLOCK, BLOCK + 1, 3 * BLOCK + 17]
+
+
+def chain(x: rd.Term) -> rd.Term:
+    return rd.exp(rd.sin(x) * rd.cos(x)) / (1.0 + x**2)
+
+
+def chain_np(x: np.ndarray) -> np.ndarray:
+    return np.exp(np.sin(x) * np.cos(x)) / (1.0 + x**2)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_kernel_matches_numpy_at_every_size(n: int) -> None:
+    x = rd.vector("x")
+    f = rd.function([x], chain(x), simplify=False)
+    assert "_k0(" in f.source and "for i in range(0, n" in f.source
+    v = np.random.default_rng(n).standard_normal(n)
+    np.testing.assert_allclose(f(v), chain_np(v), rtol=1e-14)
+
+
+def test_several_outputs_and_two_dims() -> None:
+    x, y = rd.matrix("x"), rd.matrix("y")
+    a = rd.tanh(x) * y
+    f = rd.function([x, y], [a + 1.0, a * rd.exp(y), rd.sum(a)], simplify=False)
+    rng = np.random.default_rng(0)
+    for shape in [(3, 5), (300, 70)]:
+        xv, yv = rng.standard_normal(shape), rng.standard_normal(shape)
+        got = f(xv, yv)
+        av = np.tanh(xv) * yv
+        np.testing.assert_allclose(got[0], av + 1.0, rtol=1e-14)
+        np.testing.assert_allclose(got[1], av * np.exp(yv), rtol=1e-14)
+        np.testing.assert_allclose(got[2], av.sum(), rtol=1e-12)
+
+
+def test_non_contiguous_inputs() -> None:
+    x, y = rd.matrix("x"), rd.matrix("y")
+    f = rd.function([x, y], rd.sin(x) * y + x, simplify=False)
+    rng = np.random.default_rng(1)
+    xv = rng.standard_normal((400, 300)).T  # Fortran-ordered view
+    yv = rng.standard_normal((300, 800))[:, ::2]  # strided view
+    np.testing.assert_allclose(f(xv, yv), np.sin(xv) * yv + xv, rtol=1e-14)
+
+
+def test_runtime_broadcast_falls_back_to_numpy() -> None:
+    # unknown shapes: nothing proves x and y equal, so the kernel checks and broadcasts when they differ
+    x, y = rd.matrix("x"), rd.matrix("y")
+    f = rd.function([x, y], rd.exp(x) * rd.cos(y) + x, simplify=False)
+    rng = np.random.default_rng(2)
+    for sx, sy in [((200, 100), (200, 100)), ((200, 100), (200, 1)), ((1, 100), (200, 100))]:
+        xv, yv = rng.standard_normal(sx), rng.standard_normal(sy)
+        np.testing.assert_allclose(f(xv, yv), np.exp(xv) * np.cos(yv) + xv, rtol=1e-14)
+    with pytest.raises(rd.ShapeError):
+        f(np.ones((200, 100)), np.ones((200, 99)))
+
+
+def test_lower_ndim_arguments_broadcast_into_row_blocks() -> None:
+    X, v, c = rd.matrix("X"), rd.vector("v"), rd.vector("c")
+    f = rd.function([X, v, c], rd.tanh(X * v) * rd.exp(v) + c, simplify=False)
+    assert "np.broadcast_shapes" in f.source
+    rng = np.random.default_rng(7)
+    for rows, cols in [(5, 3), (3000, 7), (7, 3000), (2, 40000)]:
+        Xv, vv, cv = rng.standard_normal((rows, cols)), rng.standard_normal(cols), rng.standard_normal(cols)
+        np.testing.assert_allclose(f(Xv, vv, cv), np.tanh(Xv * vv) * np.exp(vv) + cv, rtol=1e-14)
+    # a column of X stretched by the vector at run time: plain numpy takes over
+    Xv, vv, cv = rng.standard_normal((40000, 1)), rng.standard_normal(3), rng.standard_normal(3)
+    np.testing.assert_allclose(f(Xv, vv, cv), np.tanh(Xv * vv) * np.exp(vv) + cv, rtol=1e-14)
+
+
+def test_bool_members_and_ops_without_ufunc() -> None:
+    x = rd.vector("x")
+    out = rd.switch(x > 0.0, rd.sigmoid(x), rd.softplus(x)) * x
+    f = rd.function([x], out, simplify=False)
+    v = np.linspace(-30, 30, 2 * BLOCK + 3)
+    sig = 1.0 / (1.0 + np.exp(-v))
+    np.testing.assert_allclose(f(v), np.where(v > 0, sig, np.logaddexp(0, v)) * v, rtol=1e-13)
+
+
+def test_no_kernel_needs_its_own_output() -> None:
+    # exp(x) feeds a sum, whose value feeds elementwise work again: two kernels, in order
+    x = rd.vector("x")
+    e = rd.exp(rd.sin(x))
+    out = rd.tanh(e / rd.sum(e) * x) + e
+    f = rd.function([x], out, simplify=False)
+    v = np.random.default_rng(3).standard_normal(BLOCK * 2 + 5)
+    ev = np.exp(np.sin(v))
+    np.testing.assert_allclose(f(v), np.tanh(ev / ev.sum() * v) + ev, rtol=1e-13)
+    kernels = kernel_groups(toposort([out]), [out])
+    member_sets = [{m.uid for m in k.members} for k in kernels]
+    for k, members in zip(kernels, member_sets):
+        assert not any(a.uid in members for a in k.inputs)
+
+
+def test_long_chain_is_split_and_deep_graphs_work() -> None:
+    x0 = rd.vector("x0")
+    x = x0
+    for _ in range(1000):
+        x = rd.sin(x) * x + x0
+    out = rd.grad(rd.sum(x), x0)
+    f = rd.function([x0], out)
+    assert f.source.count("def _k") >= 2000 // MAX_MEMBERS
+    v = np.random.default_rng(4).uniform(-1, 1, BLOCK + 9)
+    g = rd.function([x0], out, fusion="none")
+    np.testing.assert_allclose(f(v), g(v), rtol=1e-12)
+
+
+def test_small_static_shapes_are_not_fused() -> None:
+    x = rd.vector("x", shape=(100,))
+    assert "_k0" not in rd.function([x], chain(x)).source
+    y = rd.vector("y", shape=(BLOCK + 1,))
+    assert "_k0" in rd.function([y], chain(y)).source
+
+
+def test_fusion_modes_agree() -> None:
+    x = rd.vector("x")
+    v = np.random.default_rng(5).standard_normal(BLOCK + 100)
+    results = [rd.function([x], rd.grad(rd.sum(chain(x)), x), fusion=mode)(v) for mode in ("kernels", "numexpr", "none")]
+    for r in results[1:]:
+        np.testing.assert_allclose(results[0], r, rtol=1e-13)
+    with pytest.raises(ValueError, match="fusion"):
+        rd.function([x], chain(x), fusion="fast")
+
+
+def test_broadcast_against_a_smaller_argument_gets_a_fresh_buffer() -> None:
+    # z (3, 1) + a vector (4,) is (3, 4): z's buffer must not be reused for the result
+    x, y, z, s = rd.matrix("x"), rd.vector("y"), rd.matrix("z"), rd.scalar("s")
+    f = rd.function([x, y, z, s], z + s + rd.dot(x, y), simplify=False, fusion="none")
+    rng = np.random.default_rng(6)
+    xv, yv, zv = rng.standard_normal((4, 4)), rng.standard_normal(4), rng.standard_normal((3, 1))
+    np.testing.assert_allclose(f(xv, yv, zv, 0.5), (zv + 0.5) + xv @ yv)
