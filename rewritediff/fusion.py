@@ -167,11 +167,12 @@ def schedule(order: list[Term], kernels: list[Kernel]) -> list[Term | Kernel]:
     return out
 
 
-def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str]) -> str:
+def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: list[str | None]) -> str:
     """The source of ``def fname(v0, v1, ...)`` computing the kernel's outputs (a tuple if several).
 
-    ``constants`` names the 0-d constant arguments already in the closure's namespace; they are
-    read from there instead of being passed.
+    ``constants`` names the constant arguments already in the closure's namespace; they are
+    read from there instead of being passed. ``pools[i]`` names a list in that namespace which
+    may hold a recycled buffer for output ``i`` (see :func:`rewritediff.runtime.take`).
     """
     params = [a for a in kernel.inputs if a.uid not in constants]
     arg_name = {a.uid: f"v{i}" for i, a in enumerate(params)}
@@ -199,8 +200,8 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str]) -> str:
     # large arrays: one pass over blocks of rows (axis 0), every op writing into a block-sized buffer
     lines.append(f"    shape = {first}.shape")
     lines.append(f"    n, r = shape[0], max(1, {BLOCK} * shape[0] // {first}.size)  # rows, rows per block")
-    for i, m in enumerate(kernel.outputs):
-        lines.append(f"    o{i} = np.empty(shape, dtype=np.{m.dtype})")
+    for i, (m, pool) in enumerate(zip(kernel.outputs, pools)):
+        lines.append(f"    o{i} = rt.take({pool}, shape, np.{m.dtype})" if pool else f"    o{i} = np.empty(shape, dtype=np.{m.dtype})")
     block = {a.uid: f"b{i}" for i, a in enumerate(full)}
     body, scratch = _block_body(kernel, arg_name, block, out_index)
     if scratch:

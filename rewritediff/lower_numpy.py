@@ -140,13 +140,13 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     kernels = kernel_groups(order, roots) if fusion == "kernels" else []
     groups = numexpr_groups(order, roots) if fusion == "numexpr" else {}
     absorbed = {m.uid for members in groups.values() for m in members[:-1]}
-    kernel_defs: list[str] = []
+    kernel_defs: list[tuple[Kernel, str, dict[int, str]]] = []
     stmts: list[tuple[Term, str, list[int], list[Term], bool]] = []  # (node, line, argument uids, results, fused)
     for item in schedule(order, kernels):
         if isinstance(item, Kernel):
             fname = f"_k{len(kernel_defs)}"
             consts = {a.uid: names[a.uid] for a in item.inputs if a.op == "const"}
-            kernel_defs.append(kernel_source(item, fname, consts))
+            kernel_defs.append((item, fname, consts))
             outnames = []
             for o in item.outputs:
                 names[o.uid] = f"t{n_tmp}"
@@ -192,10 +192,20 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     for a, j in last.items():
         if a not in keep and _TEMP.fullmatch(names[a]):
             dies.setdefault(j, set()).add(names[a])
-    stmts = _reuse_buffers(stmts, names, last, keep)
+    stmts, unaliased = _reuse_buffers(stmts, names, last, keep)
+    # a kernel's large result that nothing else aliases goes back to a pool of its own when it
+    # dies, and the next call's kernel writes into it: no fresh pages to fault in on each call
+    pools: dict[int, str] = {}
+    for kernel, _, _ in kernel_defs:
+        for o in kernel.outputs:
+            if o.uid in unaliased and o.uid not in keep:
+                pools[o.uid] = f"_pool{len(pools)}"
+                namespace[pools[o.uid]] = []
+    pool_of_name = {names[u]: p for u, p in pools.items()}
     for i, (_, line, _, _, _) in enumerate(stmts):
         body.append(line)
         dead = sorted(dies.get(i, ()), key=lambda n: int(n[1:]))
+        body.extend(f"rt.give({pool_of_name[n]}, {n})" for n in dead if n in pool_of_name)
         if dead:
             body.append(f"del {', '.join(dead)}")
     outs = ", ".join(f"np.array({names[o.uid]})" if _may_alias(o) else names[o.uid] for o in outputs)
@@ -204,7 +214,8 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
             namespace[f"_upd{k}"] = var
             body.append(f"_upd{k}.tag['value'] = np.asarray({names[val.uid]}, dtype=np.{var.dtype})")
     body.append(f"return ({outs},)")
-    source = "".join(k + "\n\n" for k in kernel_defs) + f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
+    kernels_src = "".join(kernel_source(k, fname, consts, [pools.get(o.uid) for o in k.outputs]) + "\n\n" for k, fname, consts in kernel_defs)
+    source = kernels_src + f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     return source, namespace
 
 
@@ -266,8 +277,11 @@ _FRESH_OPS = ("dot", "matmul", "zeros_like", "ones_like", "fill", "alloc", "set_
 _SCATTERS = ("set_subtensor", "inc_subtensor")
 
 
-def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int]) -> list:
+def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int]) -> tuple[list, set[int]]:
     """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
+
+    Also returns the buffers of ours that no other value ever shares (no view, no in-place
+    result): those may be recycled once dead.
 
     Only buffers this closure allocated itself (fresh results of elementwise ops, reductions,
     dot/matmul, kernels and numexpr calls; never inputs, constants or views) of the same shape (by
@@ -337,7 +351,11 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
         if node.uid in fresh_ids and node.ndim >= 1:
             owned.add(node.uid)
         out.append((node, line, argids, results, fused))
-    return out
+    members: dict[int, int] = {}
+    for u in set(parent) | set(parent.values()):
+        members[root(u)] = members.get(root(u), 0) + 1
+    unaliased = {u for u in owned if members.get(root(u), 1) == 1}
+    return out, unaliased
 
 
 def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:

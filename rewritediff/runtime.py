@@ -271,3 +271,20 @@ def einsum(subscripts: str, *operands: np.ndarray) -> np.ndarray:
             _EINSUM_PATHS.clear()
         path = _EINSUM_PATHS[key] = np.einsum_path(subscripts, *operands, optimize="optimal")[0]
     return np.asarray(np.einsum(subscripts, *operands, optimize=path))
+
+
+def take(pool: list, shape: tuple, dtype: Any) -> np.ndarray:
+    """A recycled buffer of this shape and dtype from ``pool`` if it holds one, else a new one."""
+    try:
+        buf = pool.pop()
+    except IndexError:  # empty, or another thread took it first
+        return np.empty(shape, dtype=dtype)
+    if buf.shape == shape and buf.dtype == dtype:
+        return buf
+    return np.empty(shape, dtype=dtype)
+
+
+def give(pool: list, buf: np.ndarray) -> None:
+    """Keep a dead buffer for the next call (one per pool: the pool never grows)."""
+    if not pool:
+        pool.append(buf)

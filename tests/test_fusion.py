@@ -114,6 +114,42 @@ def test_long_chain_is_split_and_deep_graphs_work() -> None:
     np.testing.assert_allclose(f(v), g(v), rtol=1e-12)
 
 
+def rosenbrock(x: rd.Term) -> rd.Term:
+    return rd.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_grad(v: np.ndarray) -> np.ndarray:
+    r = v[1:] - v[:-1] ** 2
+    g = np.zeros_like(v)
+    g[1:] += 200.0 * r
+    g[:-1] += -400.0 * r * v[:-1] - 2.0 * (1.0 - v[:-1])
+    return g
+
+
+def test_recycled_buffers_never_leak_into_results() -> None:
+    x = rd.vector("x")
+    f = rd.function([x], rd.grad(rosenbrock(x), x))
+    assert "rt.give(_pool" in f.source and "rt.take(_pool" in f.source
+    rng = np.random.default_rng(8)
+    values = [rng.uniform(-2, 2, n) for n in (3 * BLOCK, 3 * BLOCK, 50, 3 * BLOCK + 1, 3 * BLOCK)]
+    results = [f(v) for v in values]
+    for v, r in zip(values, results):  # earlier results are untouched by later calls
+        np.testing.assert_allclose(r, rosenbrock_grad(v), rtol=1e-12, atol=1e-9)
+
+
+def test_concurrent_calls_agree() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = rd.vector("x")
+    f = rd.function([x], rd.grad(rosenbrock(x), x))
+    rng = np.random.default_rng(9)
+    values = [rng.uniform(-2, 2, 4 * BLOCK) for _ in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(f, values))
+    for v, r in zip(values, results):
+        np.testing.assert_allclose(r, rosenbrock_grad(v), rtol=1e-12, atol=1e-9)
+
+
 def test_small_static_shapes_are_not_fused() -> None:
     x = rd.vector("x", shape=(100,))
     assert "_k0" not in rd.function([x], chain(x)).source
@@ -138,3 +174,17 @@ def test_broadcast_against_a_smaller_argument_gets_a_fresh_buffer() -> None:
     rng = np.random.default_rng(6)
     xv, yv, zv = rng.standard_normal((4, 4)), rng.standard_normal(4), rng.standard_normal((3, 1))
     np.testing.assert_allclose(f(xv, yv, zv, 0.5), (zv + 0.5) + xv @ yv)
+
+
+def test_a_viewed_buffer_is_not_recycled() -> None:
+    x, M = rd.vector("x"), rd.matrix("M")
+    a = rd.exp(rd.sin(x)) * x
+    f = rd.function([x, M], [rd.dot(M, a), a[1:]], simplify=False)
+    assert "_k0" in f.source and "rt.give" not in f.source  # a[1:] shares a's memory
+    rng = np.random.default_rng(10)
+    v, Mv = rng.standard_normal(2 * BLOCK), rng.standard_normal((3, 2 * BLOCK))
+    first = f(v, Mv)
+    f(v + 1.0, Mv)
+    av = np.exp(np.sin(v)) * v
+    np.testing.assert_allclose(first[1], av[1:], rtol=1e-14)
+    np.testing.assert_allclose(first[0], Mv @ av, rtol=1e-12)
