@@ -264,7 +264,8 @@ class EGraph:
         ca.nodes.extend(cb.nodes)
         ca.parents.extend(cb.parents)
         merged = self._merge_data(ca.data, cb.data)
-        if merged.key() != ca.data.key() or merged.key() != cb.data.key():
+        key = merged.key()
+        if key != ca.data.key() or key != cb.data.key():
             self._analysis_pending.append(a)
         if merged.const is not None and (ca.data.const is None or cb.data.const is None):
             self._fold_queue.append(a)

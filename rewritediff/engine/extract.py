@@ -140,20 +140,29 @@ class Extractor:
     def run(self, roots: list[int]) -> None:
         """Choose nodes for every class reachable from ``roots``."""
         eg = self.eg
+        find, classes = eg.find, eg.classes
         bad = self.unstable_nodes()
         reach = self._reachable(roots)
+        dag = len(reach) <= DAG_LIMIT
         own: dict[tuple[int, ENode], float] = {}
+        # per class: (node, its own cost, its distinct argument classes), in the class's node order
+        rows: dict[int, list[tuple[ENode, float, tuple]]] = {}
         for cid in reach:
-            ttype = eg.classes[cid].data.type
-            for node in eg.classes[cid].nodes:
+            ttype = classes[cid].data.type
+            mine: list[tuple[ENode, float, tuple]] = []
+            for node in classes[cid].nodes:
                 if is_leaf_node(node):
-                    own[(cid, node)] = 0.0
+                    cost = 0.0
                 else:
-                    own[(cid, node)] = op_cost(node[0], node[1], ttype, [eg.classes[eg.find(c)].data.type for c in node[2]])
+                    cost = op_cost(node[0], node[1], ttype, [classes[find(c)].data.type for c in node[2]])
                     if node in bad:
-                        own[(cid, node)] += UNSTABLE
-        if len(reach) <= DAG_LIMIT:
-            self._dag(reach, own)
+                        cost += UNSTABLE
+                own[(cid, node)] = cost
+                if dag:
+                    mine.append((node, cost, tuple(dict.fromkeys(find(c) for c in node[2]))))
+            rows[cid] = mine
+        if dag:
+            self._dag(reach, rows)
         else:
             self._tree(reach, own)
 
@@ -211,15 +220,17 @@ class Extractor:
                             nxt.append(u)
             work = nxt
 
-    def _dag(self, reach: list[int], own: dict) -> None:
-        eg = self.eg
+    def _dag(self, reach: list[int], rows: dict[int, list[tuple[ENode, float, tuple]]]) -> None:
         best: dict[int, tuple[float, frozenset]] = {}
         chosen_cost: dict[int, float] = {}
-        users = self._parents_map(reach)
+        users: dict[int, list[int]] = {c: [] for c in reach}
+        for cid in reach:
+            for _, _, kids in rows[cid]:
+                for ch in kids:
+                    users[ch].append(cid)
         work = list(reach)
         queued = set(work)
         rounds = 0
-        find = eg.find
         cost_of = chosen_cost.__getitem__
         empty: frozenset = frozenset()
         while work and rounds < 64:
@@ -229,17 +240,16 @@ class Extractor:
                 queued.discard(cid)
                 cur = best.get(cid)
                 improved = False
-                for node in eg.classes[cid].nodes:
-                    kids = [best.get(c) for c in dict.fromkeys(find(c) for c in node[2])]
-                    if None in kids:
+                for node, mine, kids in rows[cid]:
+                    got = [best.get(c) for c in kids]
+                    if None in got:
                         continue
-                    if any(cid in k[1] for k in kids):
+                    if any(cid in k[1] for k in got):
                         continue
-                    if len(kids) == 1:
-                        deps = kids[0][1]
+                    if len(got) == 1:
+                        deps = got[0][1]
                     else:
-                        deps = empty.union(*(k[1] for k in kids)) if kids else empty
-                    mine = own[(cid, node)]
+                        deps = empty.union(*(k[1] for k in got)) if got else empty
                     total = mine + sum(map(cost_of, deps))
                     if cur is None or total < cur[0] - 1e-9:
                         cur = (total, deps | {cid})

@@ -81,6 +81,11 @@ class Matcher:
         self._scalar: dict[int, Any] = {}
         self._rests: dict[Rest, Any] = {}
         self._users: dict[tuple[str, str], set[int]] = {}
+        # matches of a call pattern against a class under no bindings, (pattern, class id) -> substitutions:
+        # patterns of different rules (and the argument patterns of one rule, at every root) meet the same
+        # classes again and again while the graph stands still; valid for the graph state in _memo_state
+        self._memo: dict[tuple[int, int], list] = {}
+        self._memo_state: tuple[int, int] = (-1, -1)
 
     def reset(self) -> None:
         """Forget what was cached about the graph (call after the graph changed)."""
@@ -89,6 +94,15 @@ class Matcher:
         self._scalar = {}
         self._rests = {}
         self._users = {}
+        self._memo = {}
+        self._memo_state = (-1, -1)
+
+    def _check_memo(self) -> None:
+        """Drop the memo of class matches if the graph changed since it was filled."""
+        state = (len(self.eg.hashcons), self.eg.unions)
+        if state != self._memo_state:
+            self._memo = {}
+            self._memo_state = state
 
     def _classes_with(self, op: str) -> list[int]:
         roots = self._with.get(op)
@@ -170,10 +184,12 @@ class Matcher:
     # ---- matching -----------------------------------------------------------------------------
     def match_class(self, pat: Any, cid: int, s: dict) -> Iterator[dict]:
         """All extensions of ``s`` under which ``pat`` matches class ``cid``."""
-        return iter(_compiled(pat, self.eg.nary).cls(self, cid, s))
+        self._check_memo()
+        return iter(list(_compiled(pat, self.eg.nary).cls(self, cid, s)))
 
     def match_node(self, pat: Call, attrs: tuple, children: tuple, s: dict) -> Iterator[dict]:
         """All extensions of ``s`` under which ``pat`` matches an e-node with these attrs and children."""
+        self._check_memo()
         return iter(_compiled(pat, self.eg.nary).node(self, attrs, children, s))
 
     def search(
@@ -195,6 +211,7 @@ class Matcher:
         With ``keys``, each match's key ``(class id, canonical substitution)`` is appended to it.
         """
         eg = self.eg
+        self._check_memo()
         out: list[tuple[int, tuple, dict]] = []
         seen: set = set()
         op = lhs.op
@@ -225,12 +242,12 @@ class Matcher:
                     continue
                 fresh = True
                 if done is not None:
-                    if node in done:
+                    n_done = len(done)
+                    done.add(node)
+                    if len(done) == n_done:  # searched before
                         if dirty is None or dirty.isdisjoint(node[2]):
                             continue
                         fresh = False
-                    else:
-                        done.add(node)
                 found = node_match(self, node[1], node[2], {})
                 if node is ctx_node and 2 < len(node[2]) <= MAX_CONTEXT_ARGS:
                     found = found + self._context_matches(lhs, node[2], None if fresh else dirty)
@@ -255,18 +272,21 @@ class Matcher:
         """
         p, q = lhs.args
         shared = _compiled(lhs, self.eg.nary).shared or ()
-        by_key: dict[tuple, list[tuple[int, dict]]] = {}
         p_cls, q_cls = _compiled(p, self.eg.nary).cls, _compiled(q, self.eg.nary).cls
+        out: list[dict] = []
+        # the matches of p first (a call, or a variable that q binds): without one there is no pair
+        p_hits = [(i, p_cls(self, c, {})) for i, c in enumerate(children)]
+        if not any(h for _, h in p_hits):
+            return out
+        by_key: dict[tuple, list[tuple[int, dict]]] = {}
         for j, c in enumerate(children):
             for s2 in q_cls(self, c, {}):
                 key = tuple(_hashable(self._canon_binding(s2[v])) for v in shared)
                 by_key.setdefault(key, []).append((j, s2))
-        out: list[dict] = []
         if not by_key:
             return out
-        n = len(children)
-        for i in range(n):
-            for s1 in p_cls(self, children[i], {}):
+        for i, hits in p_hits:
+            for s1 in hits:
                 key = tuple(_hashable(self._canon_binding(s1[v])) for v in shared)
                 for j, s2 in by_key.get(key, ()):
                     if j == i or dirty is not None and children[i] not in dirty and children[j] not in dirty:
@@ -282,11 +302,12 @@ class Matcher:
 
     def _subst_key(self, s: dict) -> tuple:
         find = self.eg.find
+        uf = self.eg.uf
         out = []
         for k in sorted(s):
             v = s[k]
             if type(v) is int:
-                out.append((k, find(v)))
+                out.append((k, v if uf[v] == v else find(v)))
                 continue
             v = self._canon_binding(v)
             out.append((k, (v.op, v.children) if isinstance(v, Rest) else v))
@@ -429,8 +450,12 @@ def _seq(m: Matcher, fns: tuple, targets: tuple, s: dict) -> list:
     return res
 
 
+_IDENTS = iter(range(1 << 62))  # a distinct number per compiled call pattern (its key in Matcher._memo)
+
+
 def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
     op = pat.op
+    ident = next(_IDENTS)
     args = pat.args
     subs = [_compiled(a, nary) for a in args]
     clss = tuple(c.cls for c in subs)
@@ -543,10 +568,17 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
 
     def call_cls(m: Matcher, cid: int, s: dict) -> list:
         eg = m.eg
+        if not s:
+            key = (ident, cid)
+            hit = m._memo.get(key)
+            if hit is not None:
+                return hit
         out: list = []
         for nd in eg.classes[eg.find(cid)].nodes:
             if nd[0] == op:
                 out += node(m, nd[1], nd[2], s)
+        if not s:
+            m._memo[key] = out
         return out
 
     def call_rest(m: Matcher, rest: Rest, s: dict) -> list:
@@ -622,55 +654,96 @@ def _as_term(eg: EGraph, v: Any) -> Any:
 
 def eval_guard(eg: EGraph, expr: Any, s: dict) -> Any:
     """Evaluate a guard on e-class facts (and the loader's term predicates on class representatives); undecidable gives None."""
+    return _compiled_guard(expr)(eg, s)
+
+
+_GUARDS: dict[int, tuple[Any, Any]] = {}
+
+
+def _compiled_guard(expr: Any) -> Any:
+    """The guard ``expr`` compiled into a function ``(eg, s) -> value`` (cached while the expression lives)."""
+    hit = _GUARDS.get(id(expr))
+    if hit is None or hit[0] is not expr:
+        if len(_GUARDS) > 8192:
+            _GUARDS.clear()
+        hit = _GUARDS[id(expr)] = (expr, _compile_guard(expr))
+    return hit[1]
+
+
+def _compile_guard(expr: Any) -> Any:
+    """One guard expression as a closure; the same values as a direct reading (see :func:`eval_guard`)."""
     if isinstance(expr, Var):
-        v = s.get(expr.name)
-        if isinstance(v, AttrVal):
-            return v.value.value if isinstance(v.value, Constant) else v.value
-        if isinstance(v, int) and not isinstance(v, bool):
-            return ClassRef(eg.find(v))
-        if isinstance(v, Rest):
-            # the rest of an n-ary node: add it (it is a sound term) so guards see its facts
-            try:
-                return ClassRef(eg.find(eg.add_term(apply(v.op, *[eg.rep(c) for c in v.children]))))
-            except Exception:  # noqa: BLE001 - an unbuildable rest leaves the guard undecided
-                return None
-        return None
+        name = expr.name
+
+        def var(eg: EGraph, s: dict) -> Any:
+            v = s.get(name)
+            if isinstance(v, AttrVal):
+                return v.value.value if isinstance(v.value, Constant) else v.value
+            if isinstance(v, int) and not isinstance(v, bool):
+                return ClassRef(eg.find(v))
+            if isinstance(v, Rest):
+                # the rest of an n-ary node: add it (it is a sound term) so guards see its facts
+                try:
+                    return ClassRef(eg.find(eg.add_term(apply(v.op, *[eg.rep(c) for c in v.children]))))
+                except Exception:  # noqa: BLE001 - an unbuildable rest leaves the guard undecided
+                    return None
+            return None
+
+        return var
     if isinstance(expr, Num | Str | NoneLit):
-        return literal(expr)
+        value = literal(expr)
+        return lambda eg, s: value
     if isinstance(expr, Tuple):
-        return tuple(eval_guard(eg, e, s) for e in expr.items)
+        items = [_compiled_guard(e) for e in expr.items]
+        return lambda eg, s: tuple(f(eg, s) for f in items)
     if not isinstance(expr, Call):
-        return None
+        return lambda eg, s: None
     op = expr.op
+    fns = [_compiled_guard(a) for a in expr.args]
     if op == "and":
-        return all(eval_guard(eg, a, s) is True for a in expr.args)
+        return lambda eg, s: all(f(eg, s) is True for f in fns)
     if op == "or":
-        return any(eval_guard(eg, a, s) is True for a in expr.args)
+        return lambda eg, s: any(f(eg, s) is True for f in fns)
     if op == "not":
-        v = eval_guard(eg, expr.args[0], s)
-        return None if v is None else not v
-    args = [eval_guard(eg, a, s) for a in expr.args]
+        f0 = fns[0]
+
+        def negate(eg: EGraph, s: dict) -> Any:
+            v = f0(eg, s)
+            return None if v is None else not v
+
+        return negate
     if op in _COMPARE:
-        if any(a is None for a in args):
-            return None
+        cmp = _COMPARE[op]
+
+        def compare(eg: EGraph, s: dict) -> Any:
+            args = [f(eg, s) for f in fns]
+            if any(a is None for a in args):
+                return None
+            try:
+                return bool(cmp(*[int(a) if isinstance(a, ClassRef) else a for a in args]))
+            except TypeError:
+                return None
+
+        return compare
+
+    def call(eg: EGraph, s: dict) -> Any:
+        args = [f(eg, s) for f in fns]
+        preds, helpers = _rule_tables()
+        result: Any = None
         try:
-            return bool(_COMPARE[op](*[int(a) if isinstance(a, ClassRef) else a for a in args]))
-        except TypeError:
+            fn = PREDICATES.get(op)
+            if fn is not None:
+                result = fn(eg, *args)
+            if result is not True and (op in preds or op in helpers):
+                other = (preds.get(op) or helpers[op])(*[_as_term(eg, a) for a in args])
+                result = other if result is None or isinstance(other, bool) and other else result
+            elif fn is None and op in _ARITH:
+                result = _ARITH[op](*args)
+        except Exception:  # noqa: BLE001 - a guard that cannot be decided does not hold
             return None
-    preds, helpers = _rule_tables()
-    result: Any = None
-    try:
-        fn = PREDICATES.get(op)
-        if fn is not None:
-            result = fn(eg, *args)
-        if result is not True and (op in preds or op in helpers):
-            other = (preds.get(op) or helpers[op])(*[_as_term(eg, a) for a in args])
-            result = other if result is None or isinstance(other, bool) and other else result
-        elif fn is None and op in _ARITH:
-            result = _ARITH[op](*args)
-    except Exception:  # noqa: BLE001 - a guard that cannot be decided does not hold
-        return None
-    return result
+        return result
+
+    return call
 
 
 # ---- right-hand sides ------------------------------------------------------------------------------

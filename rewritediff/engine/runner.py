@@ -189,7 +189,7 @@ FIRED, NOOP, MARKED, GUARD = 0, 1, 2, 3  # MARKED: a no-op that marked the root 
 
 
 class _Stats:
-    __slots__ = ("times_banned", "banned_until", "searched", "done", "applied")
+    __slots__ = ("times_banned", "banned_until", "searched", "done", "applied", "ready")
 
     def __init__(self) -> None:
         self.times_banned = 0
@@ -199,6 +199,7 @@ class _Stats:
         # keys (class id, canonical substitution) of matches applied before: applying them again changes
         # nothing (class ids only ever name growing classes, so a key names the same classes forever)
         self.applied: dict[tuple, bool] = {}
+        self.ready = False  # every op the pattern needs is in the graph
 
 
 def _rebase(eg: EGraph, current: list[int] | None, node: tuple, ctx: Rest) -> list[int] | None:
@@ -347,8 +348,11 @@ class Runner:
                 if st.banned_until > it:
                     banned_any = True
                     continue
-                if rw.needs and not all(by_op.get(op) for op in rw.needs):
-                    continue
+                if not st.ready:
+                    # the ops a pattern needs, once all in the graph, stay there (nodes are never removed)
+                    if rw.needs and not all(by_op.get(op) for op in rw.needs):
+                        continue
+                    st.ready = True
                 limit = self.match_limit << st.times_banned
                 only = dirty = None
                 if st.searched >= 0:
