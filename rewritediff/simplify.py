@@ -98,11 +98,11 @@ def _run(
 ) -> tuple[list[Term], RunReport, list, float, float]:
     t0 = time.perf_counter()
     todo = [t for t in terms if isinstance(t, Term) and isinstance(t.type, TensorType)]
-    before = 0.0 if not todo else dag_cost(todo)
     if not todo:
-        return list(terms), RunReport(stop_reason="nothing to do"), [], before, before
+        return list(terms), RunReport(stop_reason="nothing to do"), [], 0.0, 0.0
     size = sum(1 for t in toposort(todo) if t.args)
     if size > SATURATION_LIMIT:
+        before = dag_cost(todo)
         done = prepass(todo)
         after = dag_cost(done)
         if after > before:
@@ -119,6 +119,7 @@ def _run(
     ex.run(roots)
     built = ex.build(roots)
     if built is None:
+        before = dag_cost(todo)
         return list(terms), report, [], before, before
     before = dag_cost(todo, eg)
     after = dag_cost(built, eg)

@@ -414,11 +414,16 @@ class EGraph:
         find = self.find
         out: list[int] = []
         changed = False
+        has_const = False  # some argument is a 0-d constant of the dtype (folding or dropping may apply)
+        classes = self.classes
         for i, c in enumerate(ch):
             c = find(c)
             sub = None
+            cdata = classes[c].data
+            if cdata.const is not None and cdata.const.shape == () and cdata.type.dtype == dtype:
+                has_const = True
             if c != cid:
-                ccls = self.classes[c]
+                ccls = classes[c]
                 if ccls.data.type.dtype == dtype:
                     for n in ccls.nodes:
                         if n[0] == op and n[1] == attrs and n[2] and all(find(k) not in (c, cid) for k in n[2]):
@@ -431,6 +436,8 @@ class EGraph:
                 changed = True
             else:
                 out.append(c)
+        if not changed and not has_const:
+            return None
         scalar = self._scalar_const
         known = {c: scalar(c, dtype) for c in out}
         consts = [c for c in out if known[c] is not None]
