@@ -15,8 +15,9 @@ threads can win on very large arithmetic chains.
 
 Grouping is greedy in topological order. A node joins the group of one of its arguments when
 its other arguments do not depend on that group (which would make the kernel need its own
-output); all arguments must have the node's shape (by :func:`shape_keys`) or be 0-d, so every
-block of every array lines up with no broadcasting inside the loop.
+output). Arguments must be 0-d, of lower ndim (broadcast whole against each block), or of the
+node's ndim without a static broadcast; shapes that :func:`rewritediff.ops.infer.shape_keys`
+does not prove equal are compared at run time.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from typing import Any
 import numpy as np
 
 from rewritediff.ops import get_op
-from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import Term
 
 BLOCK = 16384  # elements per block: 128 KB of float64, so a kernel's few scratch buffers fit in L2
+PLAIN_PATH_MAX = 32  # kernels of at most this many ops also get a plain-numpy path for small arrays
 MAX_MEMBERS = 256  # ops per kernel: longer chains are split (keeps each generated loop body short)
 _KERNEL_DTYPES = ("float64", "bool")
 
@@ -60,7 +61,7 @@ def _kernelable(node: Term) -> bool:
     return True
 
 
-def kernel_groups(order: list[Term], roots: list[Term]) -> list[Kernel]:
+def kernel_groups(order: list[Term], roots: list[Term], keys: dict[int, Any]) -> list[Kernel]:
     """Partition the fusable elementwise nodes of ``order`` into kernels of at least two ops.
 
     Nodes whose shapes an elementwise op relates (same ndim, no static broadcast) form a shape
@@ -69,7 +70,6 @@ def kernel_groups(order: list[Term], roots: list[Term]) -> list[Kernel]:
     Arguments of one kernel are not proven to have equal shapes: the kernel checks at run time
     and falls back to plain numpy (which broadcasts) when they differ.
     """
-    keys = shape_keys(order)
     parent: dict[Any, Any] = {}
 
     def find(k: Any) -> Any:
@@ -117,13 +117,15 @@ def kernel_groups(order: list[Term], roots: list[Term]) -> list[Kernel]:
             kernels.setdefault(g, Kernel([])).members.append(node)
     member_of = {m.uid: k for k in kernels.values() for m in k.members}
     used_outside: set[int] = {r.uid for r in roots}
+    taken: set[tuple[int, int]] = set()  # (kernel, input uid)
     for node in order:
         k = member_of.get(node.uid)
         for a in node.args:
             ka = member_of.get(a.uid)
             if ka is not None and ka is not k:
                 used_outside.add(a.uid)
-            if k is not None and ka is not k and all(p is not a for p in k.inputs):
+            if k is not None and ka is not k and (id(k), a.uid) not in taken:
+                taken.add((id(k), a.uid))
                 k.inputs.append(a)
     for k in kernels.values():
         k.outputs = [m for m in k.members if m.uid in used_outside]
@@ -190,16 +192,20 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     differ = "".join(f" or {arg_name[a.uid]}.shape != {first}.shape" for a in unproven)
     if lower:
         differ += f" or np.broadcast_shapes({first}.shape, {', '.join(f'{arg_name[a.uid]}.shape' for a in lower)}) != {first}.shape"
-    lines.append(f"    if {first}.size <= {BLOCK}{differ}:")
-    small: dict[int, str] = {}
-    for k, m in enumerate(kernel.members):
-        argnames = [small.get(a.uid) or arg_name[a.uid] for a in m.args]
-        small[m.uid] = f"a{k}"
-        lines.append(f"        a{k} = {get_op(m.op).source(argnames, m.attr_dict)}")
-    lines.append(f"        return {_commas(small[m.uid] for m in kernel.outputs)}")
+    # (a long kernel skips it for small arrays: one pass of its loop does as well, in half the code)
+    condition = f"{first}.size <= {BLOCK}{differ}" if len(kernel.members) <= PLAIN_PATH_MAX else differ[4:]
+    if condition:
+        lines.append(f"    if {condition}:")
+        small: dict[int, str] = {}
+        for k, m in enumerate(kernel.members):
+            argnames = [small.get(a.uid) or arg_name[a.uid] for a in m.args]
+            small[m.uid] = f"a{k}"
+            lines.append(f"        a{k} = {get_op(m.op).source(argnames, m.attr_dict)}")
+        lines.append(f"        return {_commas(small[m.uid] for m in kernel.outputs)}")
     # large arrays: one pass over blocks of rows (axis 0), every op writing into a block-sized buffer
     lines.append(f"    shape = {first}.shape")
-    lines.append(f"    n, r = shape[0], max(1, {BLOCK} * shape[0] // {first}.size)  # rows, rows per block")
+    lines.append("    n = shape[0]")
+    lines.append(f"    r = min(n, max(1, {BLOCK} * n // {first}.size))  # rows per block")
     for i, (m, pool) in enumerate(zip(kernel.outputs, pools)):
         lines.append(f"    o{i} = rt.take({pool}, shape, np.{m.dtype})" if pool else f"    o{i} = np.empty(shape, dtype=np.{m.dtype})")
     block = {a.uid: f"b{i}" for i, a in enumerate(full)}
@@ -272,9 +278,7 @@ def _block_body(kernel: Kernel, arg_name: dict[int, str], block: dict[int, str],
         else:
             target = None
         if opdef.ufunc is not None:
-            body.append(
-                f"np.{opdef.ufunc}({argnames[0]}, {argnames[1]}, out={target})" if len(argnames) > 1 else f"np.{opdef.ufunc}({argnames[0]}, out={target})"
-            )
+            body.append(f"np.{opdef.ufunc}({argnames[0]}, {argnames[1]}, {target})" if len(argnames) > 1 else f"np.{opdef.ufunc}({argnames[0]}, {target})")
             for extra in argnames[2:]:  # n-ary add / mul: a chain into the same buffer
                 body.append(f"np.{opdef.ufunc}({target}, {extra}, out={target})")
             value[m.uid] = target

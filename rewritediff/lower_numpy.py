@@ -137,7 +137,8 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
         body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
         body.append(f"    {name} = _check({name}, _in{i}, {i})")
     n_tmp = n_const = n_shared = 0
-    kernels = kernel_groups(order, roots) if fusion == "kernels" else []
+    keys = shape_keys(order)
+    kernels = kernel_groups(order, roots, keys) if fusion == "kernels" else []
     groups = numexpr_groups(order, roots) if fusion == "numexpr" else {}
     absorbed = {m.uid for members in groups.values() for m in members[:-1]}
     kernel_defs: list[tuple[Kernel, str, dict[int, str]]] = []
@@ -192,7 +193,7 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     for a, j in last.items():
         if a not in keep and _TEMP.fullmatch(names[a]):
             dies.setdefault(j, set()).add(names[a])
-    stmts, unaliased = _reuse_buffers(stmts, names, last, keep)
+    stmts, unaliased = _reuse_buffers(stmts, names, last, keep, keys)
     # a kernel's large result that nothing else aliases goes back to a pool of its own when it
     # dies, and the next call's kernel writes into it: no fresh pages to fault in on each call
     pools: dict[int, str] = {}
@@ -277,7 +278,7 @@ _FRESH_OPS = ("dot", "matmul", "zeros_like", "ones_like", "fill", "alloc", "set_
 _SCATTERS = ("set_subtensor", "inc_subtensor")
 
 
-def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int]) -> tuple[list, set[int]]:
+def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], keys: dict[int, Any]) -> tuple[list, set[int]]:
     """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
 
     Also returns the buffers of ours that no other value ever shares (no view, no in-place
@@ -289,7 +290,6 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
     memory (a view made from it by any other op: dimshuffle, subtensor, a broadcast ...) is
     used later or returned.
     """
-    keys = shape_keys(toposort([s[0] for s in stmts]))
     parent: dict[int, int] = {}
 
     def root(u: int) -> int:

@@ -119,14 +119,11 @@ def shape_keys(order: list[Term]) -> dict[int, Any]:
             elif opdef.elementwise:
                 big = [a for a in t.args if a.ndim == t.ndim and not all(d == 1 for d in a.static_shape)]
                 full = {keys[a.uid] for a in big}
-                # the full shape, as far as it is known not to be 1 (a smaller argument cannot stretch those dims)
-                fixed = [any(a.static_shape[k] not in (None, 1) for a in big) for k in range(t.ndim)]
-                small = all(
-                    all(d == 1 or fixed[t.ndim - a.ndim + k] for k, d in enumerate(a.static_shape))
-                    for a in t.args
-                    if a.ndim != t.ndim or keys[a.uid] not in full
-                )
-                if len(full) == 1 and small:
-                    key = next(iter(full))
+                if len(full) == 1:
+                    others = [a for a in t.args if a.ndim and (a.ndim != t.ndim or keys[a.uid] not in full)]
+                    # the full shape's dims known not to be 1: a smaller argument cannot stretch those
+                    fixed = [any(a.static_shape[k] not in (None, 1) for a in big) for k in range(t.ndim)] if others else []
+                    if all(all(d == 1 or fixed[t.ndim - a.ndim + k] for k, d in enumerate(a.static_shape)) for a in others):
+                        key = next(iter(full))
         keys[t.uid] = key
     return keys
