@@ -278,7 +278,9 @@ def _block_body(kernel: Kernel, arg_name: dict[int, str], block: dict[int, str],
         else:
             target = None
         if opdef.ufunc is not None:
-            body.append(f"np.{opdef.ufunc}({argnames[0]}, {argnames[1]}, {target})" if len(argnames) > 1 else f"np.{opdef.ufunc}({argnames[0]}, {target})")
+            body.append(
+                f"np.{opdef.ufunc}({argnames[0]}, {argnames[1]}, out={target})" if len(argnames) > 1 else f"np.{opdef.ufunc}({argnames[0]}, out={target})"
+            )
             for extra in argnames[2:]:  # n-ary add / mul: a chain into the same buffer
                 body.append(f"np.{opdef.ufunc}({target}, {extra}, out={target})")
             value[m.uid] = target
