@@ -10,18 +10,19 @@ from rewritediff.errors import ShapeError
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid, exact for large |x| on both sides."""
+    """Logistic sigmoid, exact for large |x| on both sides: 1/(1+e) for x >= 0, e/(1+e) below, e = exp(-|x|)."""
     x = np.asarray(x)
-    dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    x = x.astype(dt, copy=False)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(dt, copy=False)
+    return np.where(x >= 0, x.dtype.type(1), e) / (1 + e)
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) without overflow."""
+    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
     x = np.asarray(x)
-    x = x.astype(x.dtype if x.dtype.kind == "f" else np.float64, copy=False)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
