@@ -48,15 +48,16 @@ class Kernel:
 
 def _kernelable(node: Term) -> bool:
     """An elementwise op on float64/bool arrays; same-ndim arguments must not be stretched (lower-ndim ones may)."""
-    opdef = get_op(node.op)
-    if not opdef.elementwise or node.op == "cast" or node.ndim == 0 or node.dtype not in _KERNEL_DTYPES:
+    if node.dtype not in _KERNEL_DTYPES or node.op == "cast" or not get_op(node.op).elementwise:
         return False
-    if None not in node.static_shape and int(np.prod(node.static_shape)) <= BLOCK:
-        return False  # known to be small: plain numpy calls are best
+    shape = node.static_shape
+    if not shape or (None not in shape and int(np.prod(shape)) <= BLOCK):
+        return False  # 0-d, or known to be small: plain numpy calls are best
     for a in node.args:
         if a.dtype not in _KERNEL_DTYPES:
             return False
-        if a.ndim == node.ndim and any(d == 1 and e != 1 for d, e in zip(a.static_shape, node.static_shape)):
+        s = a.static_shape
+        if len(s) == len(shape) and 1 in s and any(d == 1 and e != 1 for d, e in zip(s, shape)):
             return False  # stretched along an axis of its own: not a block-for-block operand
     return True
 
@@ -80,8 +81,9 @@ def kernel_groups(order: list[Term], roots: list[Term], keys: dict[int, Any]) ->
 
     fusable = [n for n in order if n.args and _kernelable(n)]
     for n in fusable:
+        nd = len(n.static_shape)
         for a in n.args:
-            if a.ndim == n.ndim:
+            if len(a.static_shape) == nd:
                 ra, rn = find(keys[a.uid]), find(keys[n.uid])
                 if ra != rn:
                     parent[ra] = rn
@@ -95,7 +97,11 @@ def kernel_groups(order: list[Term], roots: list[Term], keys: dict[int, Any]) ->
     for node in order:
         dep: set[int] = set()
         for a in node.args:
-            dep.update(g for g in depends.get(a.uid, empty) if g in is_open)
+            d = depends.get(a.uid)
+            if d:
+                dep |= d
+        if dep:
+            dep &= is_open
         if node.uid in fusable_ids:
             cls = find(keys[node.uid])
             g = open_group.get(cls)
@@ -169,12 +175,12 @@ def schedule(order: list[Term], kernels: list[Kernel]) -> list[Term | Kernel]:
     return out
 
 
-def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: list[str | None]) -> str:
+def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: str | None) -> str:
     """The source of ``def fname(v0, v1, ...)`` computing the kernel's outputs (a tuple if several).
 
     ``constants`` names the constant arguments already in the closure's namespace; they are
-    read from there instead of being passed. ``pools[i]`` names a list in that namespace which
-    may hold a recycled buffer for output ``i`` (see :func:`rewritediff.runtime.take`).
+    read from there instead of being passed. ``pools`` names a list in that namespace whose
+    item ``i`` may hold a recycled buffer for output ``i`` (see :func:`rewritediff.runtime.take`).
     """
     params = [a for a in kernel.inputs if a.uid not in constants]
     arg_name = {a.uid: f"v{i}" for i, a in enumerate(params)}
@@ -206,8 +212,12 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     lines.append(f"    shape = {first}.shape")
     lines.append("    n = shape[0]")
     lines.append(f"    r = min(n, max(1, {BLOCK} * n // {first}.size))  # rows per block")
-    for i, (m, pool) in enumerate(zip(kernel.outputs, pools)):
-        lines.append(f"    o{i} = rt.take({pool}, shape, np.{m.dtype})" if pool else f"    o{i} = np.empty(shape, dtype=np.{m.dtype})")
+    outs = _commas(f"o{i}" for i in range(len(kernel.outputs)))
+    dtypes = [f"np.{m.dtype}" for m in kernel.outputs]
+    if pools:
+        lines.append(f"    {outs}{',' if len(dtypes) == 1 else ''} = rt.take({pools}, shape, ({', '.join(dtypes)}{',' if len(dtypes) == 1 else ''}))")
+    else:
+        lines.append(f"    {outs} = {_commas(f'np.empty(shape, dtype={d})' for d in dtypes)}")
     block = {a.uid: f"b{i}" for i, a in enumerate(full)}
     body, scratch = _block_body(kernel, arg_name, block, out_index)
     if scratch:

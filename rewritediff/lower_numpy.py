@@ -196,12 +196,12 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     stmts, unaliased = _reuse_buffers(stmts, names, last, keep, keys)
     # a kernel's large result that nothing else aliases goes back to a pool of its own when it
     # dies, and the next call's kernel writes into it: no fresh pages to fault in on each call
-    pools: dict[int, str] = {}
-    for kernel, _, _ in kernel_defs:
-        for o in kernel.outputs:
+    pools: dict[int, str] = {}  # result uid -> its recycling slot, `_kpK[i]` for output i of kernel K
+    for k, (kernel, fname, _) in enumerate(kernel_defs):
+        namespace[f"_kp{k}"] = [[] for _ in kernel.outputs]
+        for i, o in enumerate(kernel.outputs):
             if o.uid in unaliased and o.uid not in keep:
-                pools[o.uid] = f"_pool{len(pools)}"
-                namespace[pools[o.uid]] = []
+                pools[o.uid] = f"_kp{k}[{i}]"
     pool_of_name = {names[u]: p for u, p in pools.items()}
     for i, (_, line, _, _, _) in enumerate(stmts):
         body.append(line)
@@ -215,7 +215,10 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
             namespace[f"_upd{k}"] = var
             body.append(f"_upd{k}.tag['value'] = np.asarray({names[val.uid]}, dtype=np.{var.dtype})")
     body.append(f"return ({outs},)")
-    kernels_src = "".join(kernel_source(k, fname, consts, [pools.get(o.uid) for o in k.outputs]) + "\n\n" for k, fname, consts in kernel_defs)
+    kernels_src = "".join(
+        kernel_source(k, fname, consts, f"_kp{i}" if any(o.uid in pools for o in k.outputs) else None) + "\n\n"
+        for i, (k, fname, consts) in enumerate(kernel_defs)
+    )
     source = kernels_src + f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     return source, namespace
 

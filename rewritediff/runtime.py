@@ -274,15 +274,16 @@ def einsum(subscripts: str, *operands: np.ndarray) -> np.ndarray:
     return np.asarray(np.einsum(subscripts, *operands, optimize=path))
 
 
-def take(pool: list, shape: tuple, dtype: Any) -> np.ndarray:
-    """A recycled buffer of this shape and dtype from ``pool`` if it holds one, else a new one."""
-    try:
-        buf = pool.pop()
-    except IndexError:  # empty, or another thread took it first
-        return np.empty(shape, dtype=dtype)
-    if buf.shape == shape and buf.dtype == dtype:
-        return buf
-    return np.empty(shape, dtype=dtype)
+def take(pools: list, shape: tuple, dtypes: tuple) -> list:
+    """One buffer per dtype: the recycled one in ``pools[i]`` if it has this shape and dtype, else a new one."""
+    out = []
+    for pool, dt in zip(pools, dtypes):
+        try:
+            buf = pool.pop()
+        except IndexError:  # empty, or another thread took it first
+            buf = None
+        out.append(buf if buf is not None and buf.shape == shape and buf.dtype == dt else np.empty(shape, dtype=dt))
+    return out
 
 
 def give(pool: list, buf: np.ndarray) -> None:

@@ -108,8 +108,9 @@ def shape_keys(order: list[Term]) -> dict[int, Any]:
         if not isinstance(t.type, TensorType):
             keys[t.uid] = ("uid", t.uid)
             continue
-        if None not in t.static_shape:
-            keys[t.uid] = ("static", t.static_shape)
+        shape = t.static_shape
+        if None not in shape:
+            keys[t.uid] = ("static", shape)
             continue
         key: Any = ("uid", t.uid)
         if t.args:
@@ -117,13 +118,16 @@ def shape_keys(order: list[Term]) -> dict[int, Any]:
             if opdef.shape_from is not None and not t.attr("batch", 0):
                 key = keys[t.args[opdef.shape_from].uid]
             elif opdef.elementwise:
-                big = [a for a in t.args if a.ndim == t.ndim and not all(d == 1 for d in a.static_shape)]
+                nd = len(shape)
+                big = [a for a in t.args if len(a.static_shape) == nd and any(d != 1 for d in a.static_shape)]
                 full = {keys[a.uid] for a in big}
                 if len(full) == 1:
-                    others = [a for a in t.args if a.ndim and (a.ndim != t.ndim or keys[a.uid] not in full)]
-                    # the full shape's dims known not to be 1: a smaller argument cannot stretch those
-                    fixed = [any(a.static_shape[k] not in (None, 1) for a in big) for k in range(t.ndim)] if others else []
-                    if all(all(d == 1 or fixed[t.ndim - a.ndim + k] for k, d in enumerate(a.static_shape)) for a in others):
-                        key = next(iter(full))
+                    key = next(iter(full))
+                    others = [a.static_shape for a in t.args if a.static_shape and (len(a.static_shape) != nd or keys[a.uid] != key)]
+                    if others:
+                        # the full shape's dims known not to be 1: a smaller argument cannot stretch those
+                        fixed = [any(a.static_shape[k] not in (None, 1) for a in big) for k in range(nd)]
+                        if not all(d == 1 or fixed[nd - len(o) + k] for o in others for k, d in enumerate(o)):
+                            key = ("uid", t.uid)
         keys[t.uid] = key
     return keys
