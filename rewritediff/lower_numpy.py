@@ -223,14 +223,9 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     return source, namespace
 
 
-_VIEW_OPS = frozenset({"subtensor", "dimshuffle", "reshape", "reshape_like", "broadcast_to", "broadcast_like", "expand_like", "specify_shape"})
-
-
 def _may_alias(term: Term) -> bool:
     """Whether an output may share memory with an argument, a shared value or a constant (then it is copied)."""
-    if term.is_leaf or term.op in _VIEW_OPS:
-        return True
-    return get_op(term.op).emit == "{0}"
+    return term.is_leaf or get_op(term.op).memory != "fresh"
 
 
 def _can_stand_in(node: Term) -> bool:
@@ -277,10 +272,6 @@ def stand_in_shapes(outputs: list[Term]) -> list[Term]:
     return [new[o.uid] for o in outputs]
 
 
-_FRESH_OPS = ("dot", "matmul", "zeros_like", "ones_like", "fill", "alloc", "set_subtensor", "inc_subtensor")  # results are new arrays
-_SCATTERS = ("set_subtensor", "inc_subtensor")
-
-
 def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], keys: dict[int, Any]) -> tuple[list, set[int]]:
     """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
 
@@ -304,7 +295,7 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
     fresh_ids: set[int] = set()
     for node, _, _, results, fused in stmts:
         opdef = get_op(node.op)
-        if fused or (opdef.elementwise and opdef.emit != "{0}") or opdef.group == "reduction" or node.op in _FRESH_OPS:
+        if fused or opdef.memory == "fresh":
             fresh_ids.update(r.uid for r in results)
         else:  # may return (a view of) any of its arguments
             for a in node.args:
@@ -333,7 +324,7 @@ def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], kee
             continue
         opdef = get_op(node.op)
         x = node.args[0] if node.args else None
-        if node.op in _SCATTERS and x is not None and x.uid in owned and group_last.get(root(x.uid)) == i and x.uid not in keep and x.dtype == node.dtype:
+        if opdef.inplace and x is not None and x.uid in owned and group_last.get(root(x.uid)) == i and x.uid not in keep and x.dtype == node.dtype:
             # writing into a dead buffer of ours: no copy
             line = line[: line.rindex(")")] + ", inplace=True)"
             merge(node.uid, x.uid)

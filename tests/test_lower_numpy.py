@@ -120,3 +120,33 @@ def test_run_time_shape_errors_name_the_statement_and_shapes():
     f = rd.function([m, x], rd.dot(m, x))
     with pytest.raises(rd.ShapeError, match=r"np\.dot\(m, x\).*m: \(2, 3\), x: \(4,\)"):
         f(np.ones((2, 3)), np.ones(4))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x, y: rd.apply("sum_to", x, y),  # sum_to returns its argument when nothing is summed
+        lambda x, y: rd.diag(x),  # np.diagonal is a read-only view
+        lambda x, y: rd.einsum("ij->ji", x),  # einsum may return a view
+        lambda x, y: x.T,
+        lambda x, y: x[1:],
+        lambda x, y: x.reshape((4,)),
+        lambda x, y: rd.zero_grad(x),
+    ],
+    ids=["sum_to", "diag", "einsum", "transpose", "slice", "reshape", "identity"],
+)
+def test_outputs_never_share_memory_with_arguments(build) -> None:
+    x, y = rd.matrix("x"), rd.matrix("y")
+    f = rd.function([x, y], build(x, y), simplify=False, on_unused_input="ignore")
+    a = np.arange(4.0).reshape(2, 2)
+    out = f(a, np.ones((2, 2)))
+    assert not np.shares_memory(out, a)
+    assert out.flags.writeable
+
+
+def test_every_op_declares_its_memory() -> None:
+    from rewritediff.ops import REGISTRY
+
+    assert {op.memory for op in REGISTRY.values()} <= {"fresh", "view"}
+    # an op whose result may be one of its arguments (emit "{0}") is never declared fresh
+    assert all(op.memory == "view" for op in REGISTRY.values() if op.emit == "{0}")

@@ -15,6 +15,7 @@ from typing import Any
 from rewritediff.errors import ArityError, RewriteDiffTypeError, UnknownOpError
 
 Infer = Callable[[tuple, dict], Any]
+_FRESH_GROUPS = ("reduction", "linalg", "special", "constructor")  # groups whose results are new arrays
 
 
 @dataclass
@@ -40,8 +41,18 @@ class OpDef:
     ufunc: str | None = None  # the numpy ufunc computing this elementwise op (lets the lowering write into a dead buffer)
     runtime_shape: Callable[[list, dict], tuple] | None = None  # the output's run-time shape from the arguments' run-time shapes
     expand: Callable[[tuple, dict], Any] | None = None  # composite ops (rule-language ``def``): args, attrs -> the expansion Term
+    # "fresh": the result is always a new array; "view": it may share memory with an argument (the
+    # default when unsaid, except for the groups below): the lowering copies such outputs and never
+    # writes into such buffers
+    memory: str = ""
+    inplace: bool = False  # its numpy call takes ``inplace=True`` to write into its first argument
 
     def __post_init__(self) -> None:
+        if not self.memory:
+            fresh = self.emit != "{0}" and (self.elementwise or self.group in _FRESH_GROUPS)
+            self.memory = "fresh" if fresh else "view"
+        if self.memory not in ("fresh", "view"):
+            raise ValueError(f"op {self.name}: memory must be 'fresh' or 'view', got {self.memory!r}")
         if self.shape_from is None and self.elementwise and self.arity == 1:
             self.shape_from = 0
         if self.runtime_shape is None and self.shape_from is not None:

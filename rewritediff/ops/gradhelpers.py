@@ -78,6 +78,7 @@ def _count_impl(x: Any, axis: Any = None) -> np.int64:
 register(
     OpDef(
         name="count",
+        memory="fresh",
         shape_args=(0,),
         infer=lambda args, attrs: TensorType("int64", ()),
         impl=_count_impl,
@@ -93,6 +94,7 @@ register(
 register(
     OpDef(
         name="prod_others",
+        memory="fresh",
         infer=lambda args, attrs: TensorType(as_float(args[0].dtype) if args[0].dtype == "bool" else args[0].dtype, args[0].static_shape),
         impl=lambda x, axis=None: rt.prod_others(x, axis),
         attrs={"axis": None},

@@ -302,5 +302,7 @@ for _name, _fn, _doc in (
             prepare=_write_prepare(_name),
             doc=_doc,
             group="indexing",
+            memory="fresh",
+            inplace=True,
         )
     )

@@ -77,6 +77,7 @@ def _dot_runtime_shape(shapes: list, attrs: dict) -> tuple:
 register(
     OpDef(
         name="matmul",
+        memory="fresh",
         runtime_shape=_matmul_runtime_shape,
         infer=_matmul_infer,
         impl=np.matmul,
@@ -89,6 +90,7 @@ register(
 register(
     OpDef(
         name="dot",
+        memory="fresh",
         runtime_shape=_dot_runtime_shape,
         infer=_dot_infer,
         impl=np.dot,
@@ -164,6 +166,7 @@ def _tensordot_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="tensordot",
+        memory="fresh",
         infer=_tensordot_infer,
         impl=lambda a, b, axes: np.tensordot(a, b, axes=axes),
         arity=2,
@@ -187,6 +190,7 @@ def _outer_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="outer",
+        memory="fresh",
         infer=_outer_infer,
         impl=np.outer,
         arity=2,
@@ -316,6 +320,7 @@ def _trace_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="trace",
+        memory="fresh",
         infer=_trace_infer,
         impl=lambda x, offset=0: np.asarray(np.trace(x, offset=offset)),
         attrs={"offset": 0},

@@ -278,6 +278,7 @@ register(
 register(
     OpDef(
         name="shape",
+        memory="fresh",
         shape_args=(0,),
         infer=lambda args, attrs: TensorType("int64", (args[0].ndim,)),
         impl=lambda x: np.array(np.shape(x), dtype=np.int64),
@@ -300,6 +301,7 @@ def _shape_i_prepare(args: tuple, attrs: dict) -> dict:
 register(
     OpDef(
         name="shape_i",
+        memory="fresh",
         shape_args=(0,),
         infer=lambda args, attrs: TensorType("int64", ()),
         impl=lambda x, i: np.int64(np.shape(x)[i]),
@@ -394,6 +396,7 @@ def _join_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="join",
+        memory="fresh",
         infer=_join_infer,
         impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
         arity=(1, None),
@@ -422,6 +425,7 @@ def _stack_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="stack",
+        memory="fresh",
         infer=_stack_infer,
         impl=lambda *xs, axis: np.stack(xs, axis=axis),
         arity=(1, None),
@@ -476,6 +480,7 @@ def _repeat_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="repeat",
+        memory="fresh",
         infer=_repeat_infer,
         impl=lambda x, repeats, axis: np.repeat(x, repeats, axis=axis),
         attrs={"repeats": 1, "axis": None},
@@ -508,6 +513,7 @@ def _tile_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="tile",
+        memory="fresh",
         infer=_tile_infer,
         impl=lambda x, reps: np.tile(x, reps),
         attrs={"reps": ()},
