@@ -574,13 +574,19 @@ def hessian(cost: Term, wrt: Term | Sequence[Term], consider_constant: Iterable[
 
 
 def hessian_vector_product(cost: Term, wrt: Term | Sequence[Term], p: Term | Sequence[Term], **grad_kwargs: Any) -> Any:
-    """Hessian-vector product by reverse mode applied twice: grad(sum_k grad(cost, wrt_k) . p_k, wrt)."""
+    """Hessian-vector product by reverse mode applied twice: grad(sum_k grad(cost, wrt_k) . p_k, wrt).
+
+    Each p_k must have wrt_k's shape; saying so (checked at run time) lets the simplifier drop
+    the broadcast bookkeeping a product of two unrelated shapes would need.
+    """
     wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
     ps = list(p) if isinstance(p, list | tuple) else [p]
+    if len(ps) != len(wrt_list):
+        raise ValueError(f"hessian_vector_product: {len(ps)} vector(s) p for {len(wrt_list)} variable(s) wrt")
     gs = grad(cost, wrt_list, **grad_kwargs)
     total = None
-    for g, v in zip(gs, ps):
-        term = (g * _as_term(v)).sum()
+    for g, w, v in zip(gs, wrt_list, ps):
+        term = (g * apply("specify_shape_like", _as_term(v), w)).sum()
         total = term if total is None else total + term
     return _container(wrt, list(grad(total, wrt_list, **grad_kwargs)))
 

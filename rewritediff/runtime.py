@@ -91,6 +91,14 @@ def specify_shape(x: np.ndarray, shape: tuple) -> np.ndarray:
     return x
 
 
+def specify_shape_like(x: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """x, checked to have like's shape."""
+    x = np.asarray(x)
+    if x.shape != np.shape(like):
+        raise ShapeError(f"specify_shape_like: expected shape {np.shape(like)} (the shape of its second argument), got {x.shape}")
+    return x
+
+
 def as_array(x: Any, dtype: str) -> np.ndarray:
     """Convert a call argument to an ndarray of the declared dtype."""
     return np.asarray(x, dtype=dtype)

@@ -124,6 +124,7 @@ CASES = [
     C("reshape", [(3, 4)], lambda a: a.reshape((2, 6))),
     C("broadcast_to", [(1, 4)], lambda a: rd.broadcast_to(a, (3, 4))),
     C("specify_shape", [(3,)], lambda a: rd.specify_shape(a, (3,))),
+    C("specify_shape_like", [(3, 2), (3, 2)], lambda a, b: rd.apply("specify_shape_like", a, b) * b),
     C("join", [(2, 3), (1, 3)], lambda a, b: rd.concatenate([a, b], axis=0)),
     C("join", [(2, 3), (2, 1)], lambda a, b: rd.concatenate([a, b], axis=-1)),
     C("stack", [(3,), (3,)], lambda a, b: rd.stack([a, b], axis=1)),

@@ -324,6 +324,21 @@ def test_hessian():
     np.testing.assert_allclose(ev(Ha, [x, A], np.ones(3), Av), Av + Av.T)
 
 
+def test_hessian_vector_product_checks_the_vector_shape():
+    X, W, V = rd.matrix("X"), rd.matrix("W"), rd.matrix("V")
+    hv = rd.hessian_vector_product(rd.sum(rd.tanh(X @ W)), W, V)
+    assert "expand_like" not in str(rd.simplify(hv))  # V has W's shape: no broadcast bookkeeping
+    f = rd.function([X, W, V], hv)
+    Xv, Wv, Vv = RNG.normal(size=(5, 3)), RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))
+    t = np.tanh(Xv @ Wv)
+    expected = Xv.T @ (-2.0 * t * (1 - t**2) * (Xv @ Vv))  # d/de of X^T (1 - tanh(X (W + e V))^2)
+    np.testing.assert_allclose(f(Xv, Wv, Vv), expected, rtol=1e-12)
+    with pytest.raises(rd.ShapeError, match="specify_shape_like"):
+        f(Xv, Wv, RNG.normal(size=(2, 3)))
+    with pytest.raises(ValueError, match="2 vector"):
+        rd.hessian_vector_product(rd.sum(W), [W], [V, V])
+
+
 def test_hessian_vector_product():
     x, p = rd.vector("x"), rd.vector("p")
     y = rd.vector("y")

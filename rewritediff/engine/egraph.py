@@ -81,7 +81,16 @@ class EGraph:
 
     # ---- dims that the computation forces equal ----------------------------------------------
     def dim_find(self, d: Any) -> Any:
-        """The representative of a dim token (an int when the dim is known to be that length)."""
+        """The representative of a dim token (an int when the dim is known to be that length).
+
+        A broadcast of a set of lengths (``("bcast", a, b, ...)``) is the one length when all its
+        members are known to be equal.
+        """
+        while d in self.dim_parent:
+            d = self.dim_parent[d]
+        if isinstance(d, tuple) and d and d[0] == "bcast":
+            members = {self.dim_find(m) for m in d[1:]}
+            d = next(iter(members)) if len(members) == 1 else ("bcast", *sorted(members, key=repr))
         while d in self.dim_parent:
             d = self.dim_parent[d]
         return d

@@ -341,6 +341,31 @@ register(
 )
 
 
+def _spec_like_infer(args: tuple, attrs: dict) -> TensorType:
+    x, like = args
+    if x.ndim != like.ndim:
+        raise ShapeError(f"specify_shape_like: the argument has ndim {x.ndim}, the shape to match {fmt_shape(like.static_shape)} has ndim {like.ndim}")
+    for a, b in zip(x.static_shape, like.static_shape):
+        if a is not None and b is not None and a != b:
+            raise ShapeError(f"specify_shape_like: static shape {fmt_shape(x.static_shape)} contradicts {fmt_shape(like.static_shape)}")
+    return TensorType(x.dtype, tuple(b if b is not None else a for a, b in zip(x.static_shape, like.static_shape)))
+
+
+register(
+    OpDef(
+        name="specify_shape_like",
+        shape_from=1,
+        shape_args=(1,),
+        infer=_spec_like_infer,
+        impl=rt.specify_shape_like,
+        arity=2,
+        emit="rt.specify_shape_like({0}, {1})",
+        doc="specify_shape_like(x, like): x, asserted to have like's shape (checked at run time; like gives only its shape)",
+        group="shape",
+    )
+)
+
+
 # ---- join / stack --------------------------------------------------------------------------------
 def _static_int(op: str, name: str, value: Any, allow_none: bool = False) -> Any:
     """``value`` as a Python int (None passes when allowed), rejecting other types."""
