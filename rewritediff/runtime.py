@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,12 @@ from rewritediff.errors import ShapeError
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Logistic sigmoid, exact for large |x| on both sides: 1/(1+e) for x >= 0, e/(1+e) below, e = exp(-|x|)."""
     x = np.asarray(x)
+    if x.ndim == 0 and x.dtype == np.float64:  # a scalar: Python's math is 10x cheaper than numpy calls
+        v = float(x)
+        if v >= 0:
+            return np.float64(1.0 / (1.0 + math.exp(-v)))
+        e = math.exp(v)
+        return np.float64(e / (1.0 + e))
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
     e = np.exp(-np.abs(x))

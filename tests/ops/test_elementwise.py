@@ -187,3 +187,15 @@ def test_call_errors_count_and_ndim() -> None:
     g = rd.function([i], i * 2, simplify=False)
     with pytest.raises(rd.CallError, match="expected int32, got float64"):
         g(np.array([0.5, 1.5]))
+
+
+def test_sigmoid_scalar_path_agrees_with_the_array_path() -> None:
+    from rewritediff import runtime as rt
+
+    values = [-800.0, -40.0, -1.5, -1e-300, 0.0, 2.0, 40.0, 800.0, np.inf, -np.inf]
+    arr = rt.sigmoid(np.array(values))
+    exact = [0.0, 1 / (1 + np.exp(40.0)), 1 / (1 + np.exp(1.5)), 0.5, 0.5, 1 / (1 + np.exp(-2.0)), 1.0, 1.0, 1.0, 0.0]
+    np.testing.assert_allclose(arr, exact, rtol=1e-15)
+    for v, a in zip(values, arr):
+        assert rt.sigmoid(np.array(v)) == a
+    assert np.isnan(rt.sigmoid(np.array(np.nan)))
