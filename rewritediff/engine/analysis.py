@@ -113,190 +113,22 @@ def node_signs(op: str, child_signs: list[int]) -> int:
     return 0
 
 
-# ---- symbolic dims -----------------------------------------------------------------------------
-# A dim token is an int (known statically), ("d", leaf_uid, axis) (the run-time length of that
-# axis of that leaf), ("off", token, k) with k > 0 (max(0, n - k) where n is the length the inner
-# token names), ("min", token, k) with k >= 0 (min(n, k)) or None (unknown). Two equal non-None
-# tokens are equal at run time.
-#
-# Slices. numpy clips a slice's bounds, so the length of x[a:b] (step 1) on a dim of length n is
-# max(0, stop' - start') with start' and stop' the clipped bounds. For a start a >= 0 (or None, 0)
-# and a stop -b with b > 0 (or None, b = 0): start' = min(a, n), stop' = max(n - b, 0), and the
-# length is max(0, n - a - b) for every n >= 0 (if n >= a + b it is n - a - b; otherwise either
-# n < a, and stop' <= n = start', or a <= n < a + b, and stop' = max(n - b, 0) < a = start' when
-# a > 0, or stop' = 0 = start' when a = 0). So x[1:] and x[:-1] both have length max(0, n - 1):
-# the token ("off", n, 1), whatever n is, with no assumption that the forward computation is
-# valid. Offsets compose: max(0, max(0, n - a) - b) = max(0, n - a - b). A start -k (k > 0) with
-# no stop, or no start and a stop k >= 0, gives min(n, k) for every n. Any other slice (a step
-# other than 1, mixed-sign bounds) gets no token.
-
-
-def leaf_dims(uid: int, shape: tuple) -> tuple:
-    """Dim tokens of a leaf: its static dims, or a token naming the leaf's axis."""
-    return tuple(d if d is not None else ("d", uid, i) for i, d in enumerate(shape))
-
-
-def offset_dim(tok: Any, k: int) -> Any:
-    """The token of max(0, n - k) for the length n that ``tok`` names (k >= 0)."""
-    if tok is None or k == 0:
-        return tok
-    if isinstance(tok, int):
-        return max(0, tok - k)
-    if tok[0] == "off":
-        return ("off", tok[1], tok[2] + k)
-    return ("off", tok, k)
-
-
-def slice_dim(tok: Any, start: Any, stop: Any, step: Any) -> Any:
-    """The token of the length of a basic slice ``[start:stop:step]`` of a dim named ``tok`` (None if unknown)."""
-    if tok is None or step not in (None, 1):
-        return None
-    if isinstance(tok, int):
-        return len(range(*slice(start, stop, step).indices(tok)))
-    a = 0 if start is None else start
-    if a >= 0 and (stop is None or stop < 0):
-        return offset_dim(tok, a + (0 if stop is None else -stop))
-    if stop is None and a < 0:
-        return ("min", tok, -a)
-    if start is None and stop >= 0:
-        return ("min", tok, stop)
-    return None
-
-
-def subtensor_dims(idx: tuple, src: tuple) -> tuple | None:
-    """Dim tokens of ``x[idx]`` for basic indexing (ints, slices, None); None with index arrays."""
-    out: list = []
-    dim = 0
-    for e in idx:
-        kind = e[0]
-        if kind == "none":
-            out.append(1)
-        elif kind == "int":
-            dim += 1
-        elif kind == "slice":
-            if dim >= len(src):
-                return None
-            out.append(slice_dim(src[dim], *e[1:]))
-            dim += 1
-        else:
-            return None
-    return (*out, *src[dim:])
-
-
-def broadcast_dims(shapes: list[tuple]) -> tuple | None:
-    """Dim tokens after numpy broadcasting (None where the result cannot be named)."""
-    first = None
-    for s in shapes:
-        if s:
-            if first is None:
-                first = s
-            elif s != first:
-                break
-    else:
-        # every argument of the same dims (0-d ones aside): broadcasting keeps them as they are
-        return () if first is None else tuple(first)
-    nd = max((len(s) for s in shapes), default=0)
-    out: list = []
-    for i in range(nd):
-        seen: list = []
-        for s in shapes:
-            j = i - (nd - len(s))
-            if j < 0:
-                continue
-            d = s[j]
-            if d == 1:
-                continue
-            if d not in seen:
-                seen.append(d)
-        if not seen:
-            out.append(1)
-        elif len(seen) == 1:
-            out.append(seen[0])
-        else:
-            ints = [d for d in seen if isinstance(d, int)]
-            if len(set(ints)) == 1:
-                out.append(ints[0])
-            elif ints or any(d is None for d in seen):
-                out.append(None)
-            else:
-                # lengths named by different tokens broadcast to one length (or fail at run time):
-                # name it by the set of tokens, so every broadcast of the same dims shares the name
-                members: set = set()
-                for d in seen:
-                    members.update(d[1:] if isinstance(d, tuple) and d and d[0] == "bcast" else (d,))
-                out.append(next(iter(members)) if len(members) == 1 else ("bcast", *sorted(members, key=repr)))
-    return tuple(out)
-
-
 def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tuple) -> tuple:
-    """Dim tokens of an e-node's value, falling back to its static shape."""
+    """Dim tokens of an e-node's value (its op's ``OpDef.dims``), falling back to its static shape."""
     opdef = REGISTRY.get(op)
-    out: tuple | None = None
-    src = opdef.shape_from if opdef is not None else None
-    batch = dict(attrs).get("batch", 0) if attrs else 0
-    if batch and op in ("sum_to", "broadcast_like", "expand_like", "reshape_like") and len(child_dims) == 2 and all(c is not None for c in child_dims):
-        out = tuple(child_dims[0][:batch]) + tuple(child_dims[1])  # type: ignore[index]
-    elif src is not None and src < len(child_dims) and not batch:
-        out = child_dims[src]
-    elif op in ("dot", "matmul") and len(child_dims) == 2 and all(c is not None for c in child_dims):
-        out = product_dims(op, child_dims[0], child_dims[1])  # type: ignore[arg-type]
-    elif op == "dimshuffle" and child_dims and child_dims[0] is not None:
-        src = child_dims[0]
-        pattern = dict(attrs).get("pattern", ())
-        out = tuple(1 if p == "x" else src[p] for p in pattern) if all(p == "x" or isinstance(p, int) and p < len(src) for p in pattern) else None
-    elif op in ("set_subtensor", "inc_subtensor") and child_dims:
-        out = child_dims[0]
-    elif op == "subtensor" and child_dims and child_dims[0] is not None:
-        out = subtensor_dims(dict(attrs).get("idx", ()), child_dims[0])
-    elif opdef is not None and opdef.elementwise and child_dims and all(c is not None for c in child_dims):
-        out = broadcast_dims(child_dims)  # type: ignore[arg-type]
-    elif opdef is not None and opdef.group == "reduction" and child_dims and child_dims[0] is not None:
-        a = dict(attrs)
-        axis, keep = a.get("axis"), a.get("keepdims", False)
-        src = child_dims[0]
-        axes = tuple(range(len(src))) if axis is None else ((axis,) if isinstance(axis, int) else tuple(axis))
-        out = tuple(1 if i in axes else d for i, d in enumerate(src)) if keep else tuple(d for i, d in enumerate(src) if i not in axes)
+    out = opdef.dims(dict(attrs) if attrs else {}, child_dims) if opdef is not None and opdef.dims is not None else None
     if out is None or len(out) != len(shape):
         return tuple(shape)
     return tuple(s if s is not None else d for s, d in zip(shape, out))
 
 
 def forced_equal_dims(op: str, attrs: tuple, child_dims: list[tuple]) -> list[tuple]:
-    """Pairs of dims that must be equal for this node to run at all (numpy raises otherwise).
+    """Pairs of dims that must be equal for this node to run at all (its op's ``OpDef.equal_dims``).
 
-    A contraction never broadcasts: in dot/matmul the last dim of a equals the contracted dim
-    of b. Elementwise broadcasting is not used here: a run-time length of 1 may broadcast.
+    Elementwise broadcasting is not among them: a run-time length of 1 may broadcast.
     """
-    if op in ("dot", "matmul") and len(child_dims) == 2:
-        a, b = child_dims
-        if a and b and (len(a) >= 1 and len(b) >= 1):
-            kb = b[0] if len(b) == 1 else b[-2]
-            return [(a[-1], kb)]
-    return []
-
-
-def product_dims(op: str, a: tuple, b: tuple) -> tuple | None:
-    """Dim tokens of ``dot(a, b)`` / ``matmul(a, b)`` for operands of at most two dims (None otherwise)."""
-    if len(a) > 2 or len(b) > 2 or not a or not b:
-        return None
-    return (*a[:-1], *b[:-2], *b[-1:]) if len(b) == 2 else tuple(a[:-1])
-
-
-def merge_dims(a: tuple, b: tuple) -> tuple:
-    """Combine two true descriptions of the same shape, keeping the more informative token per dim."""
-    out = []
-    for x, y in zip(a, b):
-        if isinstance(x, int):
-            out.append(x)
-        elif isinstance(y, int):
-            out.append(y)
-        elif x is None:
-            out.append(y)
-        elif y is None:
-            out.append(x)
-        else:
-            out.append(min(x, y, key=repr))
-    return tuple(out)
+    opdef = REGISTRY.get(op)
+    return opdef.equal_dims(dict(attrs) if attrs else {}, child_dims) if opdef is not None and opdef.equal_dims is not None else []
 
 
 def fold(op: str, attrs: tuple, values: list[np.ndarray], ttype: Any) -> np.ndarray | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from rewritediff.engine import analysis as an
 from rewritediff.ops import REGISTRY
+from rewritediff.ops.dims import leaf_dims, merge_dims
 from rewritediff.terms import TensorType, Term, constant
 
 ENode = tuple  # (op, attrs, children)
@@ -228,7 +229,7 @@ class EGraph:
             if op == "const":
                 v = term.value
                 return ClassData(ttype, term, v, an.const_signs(v), tuple(ttype.shape))
-            return ClassData(ttype, term, None, 0, an.leaf_dims(term.uid, ttype.shape))
+            return ClassData(ttype, term, None, 0, leaf_dims(term.uid, ttype.shape))
         classes, find = self.classes, self.find
         kids = [classes[find(c)].data for c in ch]
         const = None
@@ -254,7 +255,7 @@ class EGraph:
     @staticmethod
     def _merge_data(a: ClassData, b: ClassData) -> ClassData:
         const = a.const if a.const is not None else b.const
-        dims = an.merge_dims(a.dims, b.dims) if len(a.dims) == len(b.dims) else a.dims
+        dims = merge_dims(a.dims, b.dims) if len(a.dims) == len(b.dims) else a.dims
         return ClassData(a.type, a.rep, const, an._closure(a.signs | b.signs), dims)
 
     # ---- union and rebuild ---------------------------------------------------------------

@@ -45,9 +45,17 @@ class OpDef:
     # default when unsaid, except for the groups below): the lowering copies such outputs and never
     # writes into such buffers
     memory: str = ""
+    # symbolic dims (see ops/dims.py): the result's dim tokens from the arguments' (attrs, child dims)
+    # -> tuple or None, by default from shape_from, elementwise broadcasting or a reduction's axes;
+    # and the pairs of argument dims that must be equal for the op to run at all (never declare
+    # them for an op that only checks them: the simplifier would then prove the check redundant)
+    dims: Callable[[dict, list], tuple | None] | None = None
+    equal_dims: Callable[[dict, list], list] | None = None
     inplace: bool = False  # its numpy call takes ``inplace=True`` to write into its first argument
 
     def __post_init__(self) -> None:
+        from rewritediff.ops import dims
+
         if not self.memory:
             fresh = self.emit != "{0}" and (self.elementwise or self.group in _FRESH_GROUPS)
             self.memory = "fresh" if fresh else "view"
@@ -58,6 +66,13 @@ class OpDef:
         if self.runtime_shape is None and self.shape_from is not None:
             src = self.shape_from
             self.runtime_shape = lambda shapes, attrs: None if attrs.get("batch") else tuple(shapes[src])
+        if self.dims is None:
+            if self.shape_from is not None:
+                self.dims = dims.like_dims(self.shape_from)
+            elif self.elementwise:
+                self.dims = dims.elementwise_dims
+            elif self.group == "reduction":
+                self.dims = dims.reduction_dims
 
     def arity_ok(self, n: int) -> bool:
         """Whether ``n`` arguments suit this op."""

@@ -33,7 +33,7 @@ import numpy as np
 
 from rewritediff import runtime as rt
 from rewritediff.errors import IndexOutOfBounds, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, register
+from rewritediff.ops import OpDef, dims, register
 from rewritediff.ops.infer import broadcast_shapes, fmt_shape
 from rewritediff.terms import INT_DTYPES, TensorType
 
@@ -243,6 +243,7 @@ def _sub_emit(a: list[str], k: dict) -> str:
 register(
     OpDef(
         name="subtensor",
+        dims=dims.index_dims,
         infer=_sub_infer,
         impl=lambda x, *arrays, idx: np.asarray(np.asarray(x)[index_value(idx, arrays)]),
         arity=(1, None),
@@ -304,5 +305,6 @@ for _name, _fn, _doc in (
             group="indexing",
             memory="fresh",
             inplace=True,
+            dims=dims.first_dims,
         )
     )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, register
+from rewritediff.ops import OpDef, dims, register
 from rewritediff.ops.infer import broadcast_shapes, dims_equal, fmt_shape, promote
 from rewritediff.terms import TensorType
 
@@ -77,6 +77,8 @@ def _dot_runtime_shape(shapes: list, attrs: dict) -> tuple:
 register(
     OpDef(
         name="matmul",
+        dims=dims.contraction_dims,
+        equal_dims=dims.contraction_equal,
         memory="fresh",
         runtime_shape=_matmul_runtime_shape,
         infer=_matmul_infer,
@@ -90,6 +92,8 @@ register(
 register(
     OpDef(
         name="dot",
+        dims=dims.contraction_dims,
+        equal_dims=dims.contraction_equal,
         memory="fresh",
         runtime_shape=_dot_runtime_shape,
         infer=_dot_infer,

@@ -30,7 +30,7 @@ import numpy as np
 
 from rewritediff import runtime as rt
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, register
+from rewritediff.ops import OpDef, dims, register
 from rewritediff.ops.infer import broadcast_shapes, dims_equal, fmt_shape, promote
 from rewritediff.terms import INT_DTYPES, TensorType, check_dtype, floatX
 
@@ -70,6 +70,7 @@ def _ds_emit(a: list[str], k: dict) -> str:
 register(
     OpDef(
         name="dimshuffle",
+        dims=dims.pattern_dims,
         runtime_shape=lambda shapes, attrs: tuple(1 if p == "x" else shapes[0][p] for p in attrs["pattern"]),
         infer=_ds_infer,
         impl=lambda x, pattern, ndim_in=None: rt.dimshuffle(x, pattern),

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
-from rewritediff.engine.analysis import PREDICATES, ClassRef, slice_dim
+from rewritediff.engine.analysis import PREDICATES, ClassRef
 from rewritediff.engine.egraph import EGraph
+from rewritediff.ops.dims import slice_dim
 
 from .helpers import evaluate
 
