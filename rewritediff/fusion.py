@@ -63,7 +63,7 @@ def _kernelable(node: Term) -> bool:
 
 
 def kernel_groups(order: list[Term], roots: list[Term], keys: dict[int, Any]) -> list[Kernel]:
-    """Partition the fusable elementwise nodes of ``order`` into kernels of at least two ops.
+    """Partition the fusable elementwise nodes of ``order`` into kernels of at least two numpy calls.
 
     Nodes whose shapes an elementwise op relates (same ndim, no static broadcast) form a shape
     class; each class has one open group that takes every new node of the class, unless one
@@ -89,7 +89,8 @@ def kernel_groups(order: list[Term], roots: list[Term], keys: dict[int, Any]) ->
                     parent[ra] = rn
     fusable_ids = {n.uid for n in fusable}
     group_of: dict[int, int] = {}
-    sizes: list[int] = []
+    sizes: list[int] = []  # ops per group
+    calls: list[int] = []  # numpy calls per group
     open_group: dict[Any, int] = {}  # shape class -> the group taking its new nodes
     is_open: set[int] = set()
     depends: dict[int, frozenset[int]] = {}  # open groups a node's value depends on
@@ -110,16 +111,18 @@ def kernel_groups(order: list[Term], roots: list[Term], keys: dict[int, Any]) ->
                     is_open.discard(g)
                 g = open_group[cls] = len(sizes)
                 sizes.append(0)
+                calls.append(0)
                 is_open.add(g)
             group_of[node.uid] = g
             sizes[g] += 1
+            calls[g] += max(1, len(node.args) - 1)
             dep.add(g)
         if dep:
             depends[node.uid] = frozenset(dep)
     kernels: dict[int, Kernel] = {}
     for node in order:
         g = group_of.get(node.uid)
-        if g is not None and sizes[g] >= 2:
+        if g is not None and calls[g] >= 2:  # two numpy calls or more (an n-ary product of three counts)
             kernels.setdefault(g, Kernel([])).members.append(node)
     member_of = {m.uid: k for k in kernels.values() for m in k.members}
     used_outside: set[int] = {r.uid for r in roots}
@@ -219,7 +222,8 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     else:
         lines.append(f"    {outs} = {_commas(f'np.empty(shape, dtype={d})' for d in dtypes)}")
     block = {a.uid: f"b{i}" for i, a in enumerate(full)}
-    body, scratch = _block_body(kernel, arg_name, block, out_index)
+    before, body, scratch = _block_body(kernel, arg_name, block, out_index)
+    lines.extend(f"    {line}" for line in before)
     if scratch:
         lines.append(f"    {_commas(n for n, _ in scratch)} = {_commas(f'np.empty((r,) + shape[1:], dtype=np.{dt})' for _, dt in scratch)}")
     lines.append("    for i in range(0, n, r):")
@@ -239,41 +243,72 @@ def _commas(items: Any) -> str:
     return ", ".join(items)
 
 
-def _block_body(kernel: Kernel, arg_name: dict[int, str], block: dict[int, str], out_index: dict[int, int]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Statements of one block, and the scratch buffers (name, dtype) they use.
+def _block_body(
+    kernel: Kernel, arg_name: dict[int, str], block: dict[int, str], out_index: dict[int, int]
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Statements before the loop, statements of one block, and the scratch buffers (name, dtype) they use.
 
     A ufunc writes into its output's block, or into a free scratch buffer; a buffer is free
     again after its value's last use (for a one- or two-argument ufunc already at that use:
-    writing in place over an argument is safe elementwise).
+    writing in place over an argument is safe elementwise). An n-ary sum or product takes in
+    the single-use sums (products) among its arguments, and the part of it that only involves
+    arguments passed whole (0-d, or of lower ndim) is computed once, before the loop: a
+    product of two vectors and a matrix block is one pass over the block, not two.
     """
     members = kernel.members
     inside = {m.uid for m in members}
-    last: dict[int, int] = {}
-    for k, m in enumerate(members):
+    uses: dict[int, int] = {}
+    for m in members:
         for a in m.args:
+            if a.uid in inside:
+                uses[a.uid] = uses.get(a.uid, 0) + 1
+    operands: dict[int, list[Term]] = {}
+    spliced: set[int] = set()
+    for m in members:
+        args = list(m.args)
+        if get_op(m.op).nary:
+            flat: list[Term] = []
+            for a in args:
+                if a.uid in operands and a.op == m.op and a.dtype == m.dtype and uses[a.uid] == 1 and a.uid not in out_index:
+                    flat.extend(operands[a.uid])
+                    spliced.add(a.uid)
+                else:
+                    flat.append(a)
+            args = flat
+        operands[m.uid] = args
+    emitted = [m for m in members if m.uid not in spliced]
+    last: dict[int, int] = {}
+    for k, m in enumerate(emitted):
+        for a in operands[m.uid]:
             if a.uid in inside:
                 last[a.uid] = k
     value: dict[int, str] = {}
     scratch: list[tuple[str, str]] = []
+    scratch_dtype: dict[str, str] = {}
     free: dict[str, list[str]] = {}
     holder: dict[int, str] = {}  # member uid -> scratch it occupies
+    before: list[str] = []
     body: list[str] = []
 
-    def release(k: int, m: Term) -> None:
-        for a in m.args:
+    def release(k: int, args: list[Term]) -> None:
+        for a in args:
             s = holder.get(a.uid)
             if s is not None and last.get(a.uid) == k:
                 del holder[a.uid]
                 free.setdefault(scratch_dtype[s], []).append(s)
                 free[scratch_dtype[s]].sort(key=lambda n: int(n[1:]))
 
-    scratch_dtype: dict[str, str] = {}
-    for k, m in enumerate(members):
+    for k, m in enumerate(emitted):
         opdef = get_op(m.op)
-        argnames = [value.get(a.uid) or block.get(a.uid) or arg_name[a.uid] for a in m.args]
-        simple = opdef.ufunc is not None and len(m.args) <= 2
+        args = operands[m.uid]
+        argnames = [value.get(a.uid) or block.get(a.uid) or arg_name[a.uid] for a in args]
+        whole = [i for i, a in enumerate(args) if a.uid not in inside and a.uid not in block]
+        if opdef.nary and len(whole) >= 2:
+            before.append(f"q{k} = {opdef.source([argnames[i] for i in whole], m.attr_dict)}")
+            argnames = [f"q{k}"] + [n for i, n in enumerate(argnames) if i not in whole]
+        simple = opdef.ufunc is not None and len(argnames) <= 2
         if simple:
-            release(k, m)
+            release(k, args)
         if m.uid in out_index:
             target = f"p{out_index[m.uid]}"
         elif opdef.ufunc is not None:
@@ -303,8 +338,8 @@ def _block_body(kernel: Kernel, arg_name: dict[int, str], block: dict[int, str],
                 body.append(f"{target}[...] = {src}")
                 value[m.uid] = target
         if not simple:
-            release(k, m)
-    return body, scratch
+            release(k, args)
+    return before, body, scratch
 
 
 # ---- numexpr (fusion="numexpr") ----------------------------------------------------------------

@@ -236,3 +236,13 @@ def test_random_programs_through_tiny_blocks(program: tuple) -> None:
         assert np.shape(o) == expected.shape
         np.testing.assert_allclose(o, expected, rtol=1e-10, atol=1e-12, err_msg=f.source)
         np.testing.assert_array_equal(o, o2)
+
+
+def test_products_of_whole_arguments_are_hoisted_out_of_the_loop() -> None:
+    X, u, v = rd.matrix("X"), rd.vector("u"), rd.vector("v")
+    out = (u * v) * X * (u * rd.exp(v))  # two vectors and a matrix: one pass over X's blocks
+    f = rd.function([X, u, v], out)
+    assert "q" in f.source.split("for i in range")[0].split("_k0")[1]
+    rng = np.random.default_rng(11)
+    Xv, uv, vv = rng.standard_normal((60, 1000)), rng.standard_normal(1000), rng.standard_normal(1000)
+    np.testing.assert_allclose(f(Xv, uv, vv), uv * vv * Xv * uv * np.exp(vv), rtol=1e-13)
