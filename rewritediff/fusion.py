@@ -215,24 +215,38 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     lines.append(f"    shape = {first}.shape")
     lines.append("    n = shape[0]")
     lines.append(f"    r = min(n, max(1, {BLOCK} * n // {first}.size))  # rows per block")
-    outs = _commas(f"o{i}" for i in range(len(kernel.outputs)))
-    dtypes = [f"np.{m.dtype}" for m in kernel.outputs]
+    # (one statement per kind of buffer, names only: long kernels compile in half the time)
+    k = len(kernel.outputs)
+    outs = _commas(f"o{i}" for i in range(k)) + ("," if k == 1 else "")
+    kinds = sorted({m.dtype for m in kernel.outputs})
+    dtypes = f"(np.{kinds[0]},) * {k}" if len(kinds) == 1 else f"({', '.join(f'np.{m.dtype}' for m in kernel.outputs)})"
     if pools:
-        lines.append(f"    {outs}{',' if len(dtypes) == 1 else ''} = rt.take({pools}, shape, ({', '.join(dtypes)}{',' if len(dtypes) == 1 else ''}))")
+        lines.append(f"    {outs} = rt.take({pools}, shape, {dtypes})")
+    elif k <= 3:
+        lines.append(f"    {_commas(f'o{i}' for i in range(k))} = {_commas(f'np.empty(shape, dtype=np.{m.dtype})' for m in kernel.outputs)}")
     else:
-        lines.append(f"    {outs} = {_commas(f'np.empty(shape, dtype={d})' for d in dtypes)}")
+        lines.append(f"    {outs} = [np.empty(shape, dtype=dt) for dt in {dtypes}]")
     block = {a.uid: f"b{i}" for i, a in enumerate(full)}
     before, body, scratch = _block_body(kernel, arg_name, block, out_index)
     lines.extend(f"    {line}" for line in before)
-    if scratch:
-        lines.append(f"    {_commas(n for n, _ in scratch)} = {_commas(f'np.empty((r,) + shape[1:], dtype=np.{dt})' for _, dt in scratch)}")
+    pools_by_dtype: dict[str, list[str]] = {}
+    for name, dt in scratch:
+        pools_by_dtype.setdefault(dt, []).append(name)
+    for d, (dt, names) in enumerate(sorted(pools_by_dtype.items())):
+        lines.append(f"    S{d} = np.empty(({len(names)}, r) + shape[1:], dtype=np.{dt})  # scratch rows")
+        lines.append(f"    {_commas(names)}{',' if len(names) == 1 else ''} = S{d}")
     lines.append("    for i in range(0, n, r):")
     lines.append("        j = i + r")
-    views = [(block[a.uid], f"{arg_name[a.uid]}[i:j]") for a in full] + [(f"p{i}", f"o{i}[i:j]") for i in range(len(kernel.outputs))]
+    views = [(block[a.uid], f"{arg_name[a.uid]}[i:j]") for a in full]
+    if k <= 3:
+        views += [(f"p{i}", f"o{i}[i:j]") for i in range(k)]
+    else:
+        lines.append(f"        {_commas(f'p{i}' for i in range(k))} = [o[i:j] for o in ({outs})]")
     lines.append(f"        {_commas(v for v, _ in views)} = {_commas(s for _, s in views)}")
     if scratch:
         lines.append("        if j > n:")
-        lines.append(f"            {_commas(n for n, _ in scratch)} = {_commas(f'{n}[: n - i]' for n, _ in scratch)}")
+        for d, (_, names) in enumerate(sorted(pools_by_dtype.items())):
+            lines.append(f"            {_commas(names)}{',' if len(names) == 1 else ''} = S{d}[:, : n - i]")
     lines.extend(f"        {line}" for line in body)
     lines.append(f"    return {_commas(f'o{i}' for i in range(len(kernel.outputs)))}")
     return "\n".join(lines) + "\n"
