@@ -34,6 +34,9 @@ BLOCK = 16384  # elements per block: 128 KB of float64, so a kernel's few scratc
 PLAIN_PATH_MAX = 32  # kernels of at most this many ops also get a plain-numpy path for small arrays
 MAX_MEMBERS = 256  # ops per kernel: longer chains are split (keeps each generated loop body short)
 _KERNEL_DTYPES = ("float64", "bool")
+# a ufunc's output is passed as its last positional argument (half the compile time of ``out=``
+# for long kernels), except where numpy deprecates that
+_KEYWORD_OUT = frozenset({"maximum", "minimum"})
 
 
 @dataclass(eq=False)
@@ -195,7 +198,9 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     out_index = {m.uid: i for i, m in enumerate(kernel.outputs)}
     ops = sorted({m.op for m in kernel.members}, key=lambda s: (s != "add", s))
     lines = [f"def {fname}({', '.join(arg_name[a.uid] for a in params)}):"]
-    lines.append(f'    """{len(kernel.members)} fused elementwise ops ({", ".join(ops)}) giving {len(kernel.outputs)} array(s)."""')
+    lines.append(
+        f'    """{len(kernel.members)} fused elementwise ops ({", ".join(ops)}) giving {len(kernel.outputs)} array(s); each ufunc writes into its last argument."""'
+    )
     # small arrays, or shapes that broadcast at run time: the ops as plain numpy calls
     unproven = [a for a in full[1:] if a.uid not in kernel.same_shape or full[0].uid not in kernel.same_shape]
     differ = "".join(f" or {arg_name[a.uid]}.shape != {first}.shape" for a in unproven)
@@ -337,11 +342,10 @@ def _block_body(
         else:
             target = None
         if opdef.ufunc is not None:
-            body.append(
-                f"np.{opdef.ufunc}({argnames[0]}, {argnames[1]}, out={target})" if len(argnames) > 1 else f"np.{opdef.ufunc}({argnames[0]}, out={target})"
-            )
+            out = f"out={target}" if opdef.ufunc in _KEYWORD_OUT else target
+            body.append(f"np.{opdef.ufunc}({', '.join(argnames[:2])}, {out})")
             for extra in argnames[2:]:  # n-ary add / mul: a chain into the same buffer
-                body.append(f"np.{opdef.ufunc}({target}, {extra}, out={target})")
+                body.append(f"np.{opdef.ufunc}({target}, {extra}, {out})")
             value[m.uid] = target
         else:
             src = opdef.source(argnames, m.attr_dict)
