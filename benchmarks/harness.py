@@ -73,6 +73,7 @@ class Built:
     note: str = ""
     tracks_memory: bool = True
     lazy: bool = False  # compiles on its first call, so that call is not an evaluation sample
+    retained_bytes: Callable[[], int] = lambda: 0  # memory the compiled function keeps between calls
 
 
 @dataclass
@@ -203,7 +204,7 @@ class Rewritediff(Backend):
             note = f"variant {variant}" if variant and len(case.rd_variants) > 1 else ""
             if errors:
                 note += " (earlier variants failed: " + "; ".join(errors) + ")"
-            return Built(call=lambda: f(*args), build_s=build_s, op_count=ops, note=note.strip())
+            return Built(call=lambda: f(*args), build_s=build_s, op_count=ops, note=note.strip(), retained_bytes=lambda: f.retained_bytes)
         raise VariantsFailed(" | ".join(errors))
 
 
@@ -419,7 +420,8 @@ def measure(case: Case, backend: Backend, args: list[np.ndarray], ref: list[np.n
                     built.call()  # warm-up
                 row.eval_s, row.eval_n = time_calls(built.call, opts)
             if built.tracks_memory:
-                row.peak_bytes = peak_memory(built.call)
+                # buffers a function keeps between calls are in use during the call but not traced
+                row.peak_bytes = peak_memory(built.call) + built.retained_bytes()
     except Exception as exc:  # noqa: BLE001
         row.status, row.error = "error", "evaluation: " + first_line(exc)
         return row, outs

@@ -36,6 +36,7 @@ class Function:
         self.updates = updates
         self.source = source
         self._single = single
+        self._namespace = namespace
         code = compile(source, "<rewritediff>", "exec")
         exec(code, namespace)  # noqa: S102 - our own generated source
         self._fn = namespace["compiled"]
@@ -65,6 +66,19 @@ class Function:
         where = f" in `{lines[line - 1].strip()}` (line {line} of f.source)" if line and line <= len(lines) else ""
         shapes = ", ".join(f"{v!r}: {np.shape(a)}" for v, a in zip(self.inputs, args))
         return ShapeError(f"{type(exc).__name__}: {exc}{where}; argument shapes {shapes}")
+
+    @property
+    def retained_bytes(self) -> int:
+        """Bytes of the large intermediate buffers kept between calls for the next call to reuse."""
+        pools = (v for k, v in self._namespace.items() if k.startswith("_kp"))
+        return sum(buf.nbytes for slots in pools for slot in slots for buf in slot)
+
+    def release_buffers(self) -> None:
+        """Drop the buffers kept between calls (the next call allocates afresh)."""
+        for k, slots in self._namespace.items():
+            if k.startswith("_kp"):
+                for slot in slots:
+                    slot.clear()
 
     def __repr__(self) -> str:
         return f"<rewritediff.Function {self.inputs} -> {self.outputs}>"

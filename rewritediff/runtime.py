@@ -301,7 +301,14 @@ def take(pools: list, shape: tuple, dtypes: tuple) -> list:
     return out
 
 
+POOL_MIN_BYTES = 1 << 20  # smaller buffers come back from malloc's free lists, already mapped
+
+
 def give(pool: list, buf: np.ndarray) -> None:
-    """Keep a dead buffer for the next call (one per pool: the pool never grows)."""
-    if not pool:
+    """Keep a large dead buffer for the next call (one per pool: the pool never grows).
+
+    Only buffers big enough to be fresh pages on every allocation (the C library maps those
+    anew each time, and touching them faults) are kept: smaller ones cost nothing to reallocate.
+    """
+    if not pool and buf.nbytes >= POOL_MIN_BYTES:
         pool.append(buf)

@@ -139,10 +139,21 @@ def test_recycled_buffers_never_leak_into_results() -> None:
     f = rd.function([x], rd.grad(rosenbrock(x), x))
     assert "rt.give(_kp0" in f.source and "rt.take(_kp0" in f.source
     rng = np.random.default_rng(8)
-    values = [rng.uniform(-2, 2, n) for n in (3 * BLOCK, 3 * BLOCK, 50, 3 * BLOCK + 1, 3 * BLOCK)]
-    results = [f(v) for v in values]
+    big = 10 * BLOCK  # 1.3 MB per buffer: large enough to be kept
+    values = [rng.uniform(-2, 2, n) for n in (big, big, 50, big + 1, big)]
+    results = []
+    for v in values:
+        results.append(f(v))
+        if v.size == big:
+            assert f.retained_bytes == 2 * (big - 1) * 8  # both scatter values kept for the next call
     for v, r in zip(values, results):  # earlier results are untouched by later calls
         np.testing.assert_allclose(r, rosenbrock_grad(v), rtol=1e-12, atol=1e-9)
+    f.release_buffers()
+    assert f.retained_bytes == 0
+    small = rd.function([x], rd.grad(rosenbrock(x), x) * 2.0)
+    small(values[2][:40])
+    small(rng.uniform(-2, 2, 3 * BLOCK))  # 0.4 MB buffers: malloc reuses them anyway, none kept
+    assert small.retained_bytes == 0
 
 
 def test_concurrent_calls_agree() -> None:
@@ -151,7 +162,7 @@ def test_concurrent_calls_agree() -> None:
     x = rd.vector("x")
     f = rd.function([x], rd.grad(rosenbrock(x), x))
     rng = np.random.default_rng(9)
-    values = [rng.uniform(-2, 2, 4 * BLOCK) for _ in range(16)]
+    values = [rng.uniform(-2, 2, 10 * BLOCK) for _ in range(16)]
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(f, values))
     for v, r in zip(values, results):
