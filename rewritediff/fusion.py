@@ -142,7 +142,8 @@ def kernel_groups(order: list[Term], roots: list[Term], keys: dict[int, Any]) ->
     for k in kernels.values():
         k.outputs = [m for m in k.members if m.uid in used_outside]
         k.same_shape = {a.uid for a in k.inputs if a.ndim and keys[a.uid] == keys[k.members[0].uid]}
-    return [kernels[g] for g in sorted(kernels)]
+    # a kernel that writes out most of its values keeps little in cache and only costs compile time
+    return [kernels[g] for g in sorted(kernels) if 2 * len(kernels[g].outputs) <= len(kernels[g].members) + 1]
 
 
 def schedule(order: list[Term], kernels: list[Kernel]) -> list[Term | Kernel]:

@@ -257,3 +257,10 @@ def test_products_of_whole_arguments_are_hoisted_out_of_the_loop() -> None:
     rng = np.random.default_rng(11)
     Xv, uv, vv = rng.standard_normal((60, 1000)), rng.standard_normal(1000), rng.standard_normal(1000)
     np.testing.assert_allclose(f(Xv, uv, vv), uv * vv * Xv * uv * np.exp(vv), rtol=1e-13)
+
+
+def test_no_kernel_that_writes_out_most_of_its_values() -> None:
+    x = rd.vector("x")
+    s, c = rd.sin(x), rd.cos(x)
+    assert "_k0" not in rd.function([x], [s, c, s * c], simplify=False).source  # 3 ops, 3 results
+    assert "_k0" in rd.function([x], [s * c + x], simplify=False).source  # 4 ops, 1 result
