@@ -122,7 +122,7 @@ def _run(
         before = dag_cost(todo)
         return list(terms), report, [], before, before
     before = dag_cost(todo, eg)
-    after = dag_cost(built, eg)
+    after = dag_cost(built, eg, ex.built_class)
     if after > before:
         return list(terms), report, [], before, before
     mapping = {t.uid: b for t, b in zip(todo, built)}

@@ -84,6 +84,9 @@ def test_deterministic_source_across_hash_seeds():
         "x = rd.vector('x'); W = rd.matrix('W'); b = rd.vector('b')\n"
         "y = rd.tanh(W @ x + b) * rd.exp(x) + rd.sigmoid(b)\n"
         "print(rd.function([W, x, b], [y.sum(), y.max()]).source)\n"
+        "r = rd.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)\n"
+        "X = rd.matrix('X'); w = rd.vector('w', shape=(5,)); h = rd.hessian(rd.mean(rd.softplus(-b * (X @ w))), w)\n"
+        "print(rd.function([x, X, b, w], [rd.grad(r, x), h]).source)\n"  # kernels, recycled buffers, hoisting
     )
     outs = set()
     for seed in ("0", "1", "12345"):

@@ -109,11 +109,51 @@ def term_cost(t: Term) -> float:
     return op_cost(t.op, t.attrs, t.type, [a.type for a in t.args])
 
 
-def dag_cost(terms: list[Term], eg: EGraph | None = None) -> float:
-    """Total cost of a DAG, each distinct node counted once (with ``eg``, plus the penalty of unstable nodes)."""
+def class_type(eg: EGraph, cid: int) -> Any:
+    """A class's type with the dims the graph proves to be known lengths filled in.
+
+    A rewrite may trade a term of static shape (5, ?) for an equal one typed (?, ?) (``eye(5) @
+    X.T`` for ``X.T``, where dot(X, w) with a static w fixes X's second dim): costs must not see
+    that as a more expensive shape.
+    """
+    data = eg.classes[eg.find(cid)].data
+    t = data.type
+    if not isinstance(t, TensorType) or None not in t.shape or len(data.dims) != len(t.shape):
+        return t
+    shape = tuple(s if s is not None else _int_or_none(eg.dim_find(d)) for s, d in zip(t.shape, data.dims))
+    return TensorType(t.dtype, shape) if shape != t.shape else t
+
+
+def _int_or_none(d: Any) -> int | None:
+    return d if isinstance(d, int) else None
+
+
+def dag_cost(terms: list[Term], eg: EGraph | None = None, classes: dict[int, int] | None = None) -> float:
+    """Total cost of a DAG, each distinct node counted once (with ``eg``, plus the penalty of unstable nodes).
+
+    With ``eg``, a term whose class is known (``classes``: term uid -> class, else the graph's own
+    record of the terms added to it) is costed with its class's refined type (:func:`class_type`).
+    """
     order = toposort(terms)
-    total = sum(term_cost(t) for t in order)
-    if eg is not None and eg.unstable:
+    if eg is None:
+        return sum(term_cost(t) for t in order)
+    where = eg.term_class if classes is None else {**eg.term_class, **classes}
+    refined: dict[int, Any] = {}
+
+    def type_of(t: Term) -> Any:
+        cid = where.get(t.uid)
+        if cid is None:
+            return t.type
+        if cid not in refined:
+            refined[cid] = class_type(eg, cid)
+        return refined[cid]
+
+    total = 0.0
+    for t in order:
+        if t.op in ("input", "shared", "const") and not t.args:
+            continue
+        total += op_cost(t.op, t.attrs, type_of(t), [type_of(a) for a in t.args])
+    if eg.unstable:
         bad = {eg.canon(n) for n in eg.unstable}
         for t in order:
             if t.uid in eg.term_class and t.args and all(a.uid in eg.term_class for a in t.args) and eg.node_of(t) in bad:
@@ -132,6 +172,7 @@ class Extractor:
     def __init__(self, eg: EGraph) -> None:
         self.eg = eg
         self.choice: dict[int, ENode] = {}
+        self.built_class: dict[int, int] = {}  # uid of each rebuilt term -> its class
 
     def unstable_nodes(self) -> set:
         """Canonical forms of the e-nodes that stabilization rules rewrote."""
@@ -147,14 +188,15 @@ class Extractor:
         own: dict[tuple[int, ENode], float] = {}
         # per class: (node, its own cost, its distinct argument classes), in the class's node order
         rows: dict[int, list[tuple[ENode, float, tuple]]] = {}
+        types = {cid: class_type(eg, cid) for cid in reach}
         for cid in reach:
-            ttype = classes[cid].data.type
+            ttype = types[cid]
             mine: list[tuple[ENode, float, tuple]] = []
             for node in classes[cid].nodes:
                 if is_leaf_node(node):
                     cost = 0.0
                 else:
-                    cost = op_cost(node[0], node[1], ttype, [classes[find(c)].data.type for c in node[2]])
+                    cost = op_cost(node[0], node[1], ttype, [types[find(c)] for c in node[2]])
                     if node in bad:
                         cost += UNSTABLE
                 own[(cid, node)] = cost
@@ -303,4 +345,5 @@ class Extractor:
                 if not isinstance(t.type, TensorType) or t.type.dtype != want.dtype or not _shapes_compatible(t.type.shape, want.shape):
                     return None
                 made[cid] = t
+                self.built_class[t.uid] = cid
         return [made[eg.find(r)] for r in roots]
