@@ -124,6 +124,10 @@ def _run(
     before = dag_cost(todo, eg)
     after = dag_cost(built, eg, ex.built_class)
     if after > before:
+        if len(todo) > 1:  # one output's worse extraction must not hold back the others
+            limits = {"iter_limit": iter_limit, "node_limit": node_limit, "time_limit": time_limit, "rewrites": rewrites}
+            each = {t.uid: _run([t], **limits)[0][0] for t in todo}
+            return [each.get(t.uid, t) if isinstance(t, Term) else t for t in terms], report, [], before, before
         return list(terms), report, [], before, before
     mapping = {t.uid: b for t, b in zip(todo, built)}
     out = [mapping.get(t.uid, t) if isinstance(t, Term) else t for t in terms]

@@ -211,3 +211,20 @@ def test_same_result_whatever_the_hash_seed() -> None:
         res = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env, timeout=120, check=True)
         outs.append(res.stdout)
     assert outs[0] == outs[1] and "def compiled" in outs[0]
+
+
+def test_outputs_simplified_together_fall_back_one_by_one() -> None:
+    import importlib
+    from unittest import mock
+
+    simplify_module = importlib.import_module("rewritediff.simplify")
+    real = simplify_module.dag_cost
+
+    def worse_together(terms, eg=None, classes=None):  # the joint extraction looks worse than the input
+        return float("inf") if classes is not None and len(terms) > 1 else real(terms, eg, classes)
+
+    x = rd.vector("x")
+    a, b = rd.log(rd.exp(x)) * 1.0, rd.sqr(rd.sqrt(rd.exp(x))) + 0.0
+    with mock.patch.object(simplify_module, "dag_cost", worse_together):
+        out = rd.simplify([a, b])
+    assert str(out[0]) == "x" and str(out[1]) == "exp(x)"
