@@ -1,10 +1,11 @@
 """Fuse elementwise work: blocked numpy kernels (the default) or numexpr programs.
 
 A *kernel* evaluates a group of elementwise ops in one loop over cache-sized blocks of rows
-(axis 0) of its arrays; arguments of lower ndim broadcast against each block whole. Each op is a numpy ufunc that writes into a block-sized scratch buffer, so
-intermediate values stay in the CPU cache, no full-size temporary is allocated, and numpy's
-own SIMD loops (exp, log, tan, tanh, division ...) do the work. Arrays of at most one block
-skip the loop and run the same ops as plain numpy calls.
+(axis 0) of its arrays; arguments of lower ndim broadcast against each block whole. Each op is
+a numpy ufunc that writes into a block-sized scratch buffer, so intermediate values stay in the
+CPU cache, no full-size temporary is allocated, and numpy's own SIMD loops (exp, log, tan,
+tanh, division ...) do the work. Small arrays skip the loop and run the same ops as plain numpy
+calls.
 
 Why not numexpr alone: single-threaded on the benchmark machine a blocked numpy kernel beat
 the equivalent numexpr program at every size from 1e5 elements up (an arithmetic chain on
@@ -13,11 +14,10 @@ functions are 2-4x slower than numpy's (exp of 1e7: 51 ms vs 17 ms), so it could
 arithmetic between them. numexpr stays available (``fusion="numexpr"``): with many cores its
 threads can win on very large arithmetic chains.
 
-Grouping is greedy in topological order. A node joins the group of one of its arguments when
-its other arguments do not depend on that group (which would make the kernel need its own
-output). Arguments must be 0-d, of lower ndim (broadcast whole against each block), or of the
-node's ndim without a static broadcast; shapes that :func:`rewritediff.ops.infer.shape_keys`
-does not prove equal are compared at run time.
+Grouping (:func:`kernel_groups`) is greedy in topological order, one open group per shape
+class; a node never joins a group that one of its other arguments depends on (the kernel would
+need its own output). Shapes that :func:`rewritediff.ops.infer.shape_keys` does not prove
+equal are compared at run time.
 """
 
 from __future__ import annotations

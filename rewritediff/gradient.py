@@ -27,7 +27,7 @@ from rewritediff.tensorize import (
     linear_jvp,
     zeros_for,
 )
-from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, toposort
+from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, gc_paused, toposort
 
 __all__ = [
     "grad",
@@ -332,7 +332,8 @@ def _reverse(
     for w in wrt_list:
         if w.uid not in reach and w.uid not in exempt:
             _handle_disconnected(w, disconnected_inputs)
-    grads = _sweep(seeds, wrt_list, consider, override)
+    with gc_paused():
+        grads = _sweep(seeds, wrt_list, consider, override)
     results: list[Any] = []
     for w in wrt_list:
         g = grads.get(w.uid)

@@ -21,7 +21,7 @@ from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError
 from rewritediff.fusion import Kernel, kernel_groups, kernel_source, numexpr_call, numexpr_groups, schedule
 from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
-from rewritediff.terms import NullType, TensorType, Term, apply, inputs_of, toposort
+from rewritediff.terms import NullType, TensorType, Term, apply, gc_paused, inputs_of, toposort
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
@@ -433,15 +433,16 @@ def function(
         return hit
     compute = outs
     upd_vals = [v for _, v in updates]
-    if simplify:
-        from rewritediff.simplify import simplify_terms
+    with gc_paused():
+        if simplify:
+            from rewritediff.simplify import simplify_terms
 
-        simplified = simplify_terms(outs + upd_vals)
-        compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
-    redirected = stand_in_shapes(list(compute) + list(upd_vals))
-    compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
-    source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)], fusion)
-    fn = Function(inputs, outs, single, updates, source, namespace)
+            simplified = simplify_terms(outs + upd_vals)
+            compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
+        redirected = stand_in_shapes(list(compute) + list(upd_vals))
+        compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
+        source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)], fusion)
+        fn = Function(inputs, outs, single, updates, source, namespace)
     _CACHE[key] = fn
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

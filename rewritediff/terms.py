@@ -16,9 +16,11 @@ deterministic whatever PYTHONHASHSEED is.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -389,3 +391,21 @@ def replace(outputs: list[Term], mapping: dict[Term, Term]) -> list[Term]:
         else:
             new[node.uid] = apply(node.op, *args, **dict(node.attrs))
     return [new[o.uid] for o in outputs]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector while building large graphs, then restore it.
+
+    Building a graph allocates many objects, so the collector runs often, and each full pass
+    walks the whole heap, the user's objects (a loaded JAX or PyTensor) included: on W9 at
+    D=1000 with both loaded that was 0.19 s of a 0.84 s build. Terms hold no reference cycles
+    that need collecting while they are built.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

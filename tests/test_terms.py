@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
-from rewritediff.terms import toposort
+from rewritediff.terms import gc_paused, toposort
 
 
 def test_hash_consing_identity():
@@ -93,3 +93,20 @@ def test_deterministic_source_across_hash_seeds():
         env = dict(os.environ, PYTHONHASHSEED=seed)
         outs.add(subprocess.run([sys.executable, "-c", prog], env=env, capture_output=True, text=True, check=True).stdout)
     assert len(outs) == 1
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        x = rd.vector("x")
+        rd.function([x], rd.grad(rd.sum(rd.exp(x) * x), x))
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError), gc_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
