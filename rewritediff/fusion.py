@@ -220,7 +220,7 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     # large arrays: one pass over blocks of rows (axis 0), every op writing into a block-sized buffer
     lines.append(f"    shape = {first}.shape")
     lines.append("    n = shape[0]")
-    lines.append(f"    r = min(n, max(1, {BLOCK} * n // {first}.size))  # rows per block")
+    lines.append(f"    r = max(1, min(n, {BLOCK} * n // max(1, {first}.size)))  # rows per block")
     # (one statement per kind of buffer, names only: long kernels compile in half the time)
     k = len(kernel.outputs)
     outs = _commas(f"o{i}" for i in range(k)) + ("," if k == 1 else "")

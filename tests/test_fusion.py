@@ -264,3 +264,14 @@ def test_no_kernel_that_writes_out_most_of_its_values() -> None:
     s, c = rd.sin(x), rd.cos(x)
     assert "_k0" not in rd.function([x], [s, c, s * c], simplify=False).source  # 3 ops, 3 results
     assert "_k0" in rd.function([x], [s * c + x], simplify=False).source  # 4 ops, 1 result
+
+
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 4)])
+def test_empty_arrays_through_long_kernels(shape: tuple) -> None:
+    x = rd.matrix("x") if len(shape) == 2 else rd.vector("x")
+    y = x
+    for _ in range(40):  # more ops than PLAIN_PATH_MAX: the kernel has no plain path
+        y = rd.sin(y) * x + x
+    f = rd.function([x], y, simplify=False)
+    assert "_k0" in f.source
+    assert f(np.zeros(shape)).shape == shape
