@@ -193,8 +193,8 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     arg_name = {a.uid: f"v{i}" for i, a in enumerate(params)}
     arg_name.update({uid: name for uid, name in constants.items()})
     ndim = kernel.members[0].ndim
-    full = [a for a in params if a.ndim == ndim]  # sliced block by block
-    lower = [a for a in params if 0 < a.ndim < ndim]  # passed whole: they broadcast along the trailing axes
+    full = [a for a in kernel.inputs if a.ndim == ndim]  # sliced block by block (constants too)
+    lower = [a for a in kernel.inputs if 0 < a.ndim < ndim]  # passed whole: they broadcast along the trailing axes
     first = arg_name[full[0].uid]
     out_index = {m.uid: i for i, m in enumerate(kernel.outputs)}
     ops = sorted({m.op for m in kernel.members}, key=lambda s: (s != "add", s))

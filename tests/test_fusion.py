@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_random_gradients import programs as gradient_programs
 from test_random_trees import BINARY, SHAPES, UNARY, broadcastable
 
 import rewritediff as rd
@@ -275,3 +276,32 @@ def test_empty_arrays_through_long_kernels(shape: tuple) -> None:
     f = rd.function([x], y, simplify=False)
     assert "_k0" in f.source
     assert f(np.zeros(shape)).shape == shape
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=gradient_programs())
+def test_random_gradients_through_tiny_blocks(program: tuple) -> None:
+    # simplified gradients (sum_to, broadcasts, scatters, n-ary chains) with every kernel blocked
+    inputs, values, outs = program
+    rng = np.random.default_rng(7)
+    us = [rd.constant(rng.normal(size=o.type.shape if None not in o.type.shape else np.shape(v))) for o, v in zip(outs, _forward(inputs, values, outs))]
+    grads = rd.grad(sum((o * u).sum() for o, u in zip(outs, us)), inputs, disconnected_inputs="ignore")
+    expected = rd.function(inputs, list(grads), fusion="none", on_unused_input="ignore")(*values)
+    with mock.patch.object(fusion, "BLOCK", 2):
+        lower_numpy._CACHE.clear()
+        got = rd.function(inputs, list(grads), on_unused_input="ignore")(*values)
+    lower_numpy._CACHE.clear()
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+def _forward(inputs: list, values: list, outs: list) -> list:
+    return rd.function(inputs, outs, simplify=False, fusion="none", on_unused_input="ignore")(*values)
+
+
+def test_full_size_constants_are_sliced_like_inputs() -> None:
+    x = rd.matrix("x")
+    c = np.random.default_rng(12).standard_normal((300, 70))
+    f = rd.function([x], rd.sin(x) * rd.constant(c) + rd.exp(x), simplify=False)
+    v = np.random.default_rng(13).standard_normal((300, 70))
+    np.testing.assert_allclose(f(v), np.sin(v) * c + np.exp(v), rtol=1e-14)
