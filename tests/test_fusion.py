@@ -305,3 +305,13 @@ def test_full_size_constants_are_sliced_like_inputs() -> None:
     f = rd.function([x], rd.sin(x) * rd.constant(c) + rd.exp(x), simplify=False)
     v = np.random.default_rng(13).standard_normal((300, 70))
     np.testing.assert_allclose(f(v), np.sin(v) * c + np.exp(v), rtol=1e-14)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=elementwise_programs())
+def test_random_programs_through_numexpr(program: tuple) -> None:
+    inputs, values, outs = program
+    f = rd.function(inputs, [t for t, _ in outs], simplify=False, on_unused_input="ignore", fusion="numexpr")
+    for (_, expected), o in zip(outs, f(*values)):
+        assert np.shape(o) == expected.shape
+        np.testing.assert_allclose(o, expected, rtol=1e-10, atol=1e-12, err_msg=f.source)
