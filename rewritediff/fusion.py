@@ -235,10 +235,10 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     block = {a.uid: f"b{i}" for i, a in enumerate(full)}
     before, body, scratch = _block_body(kernel, arg_name, block, out_index)
     lines.extend(f"    {line}" for line in before)
-    pools_by_dtype: dict[str, list[str]] = {}
+    scratch_by_dtype: dict[str, list[str]] = {}
     for name, dt in scratch:
-        pools_by_dtype.setdefault(dt, []).append(name)
-    for d, (dt, names) in enumerate(sorted(pools_by_dtype.items())):
+        scratch_by_dtype.setdefault(dt, []).append(name)
+    for d, (dt, names) in enumerate(sorted(scratch_by_dtype.items())):
         lines.append(f"    S{d} = np.empty(({len(names)}, r) + shape[1:], dtype=np.{dt})  # scratch rows")
         lines.append(f"    {_commas(names)}{',' if len(names) == 1 else ''} = S{d}")
     lines.append("    for i in range(0, n, r):")
@@ -251,7 +251,7 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     lines.append(f"        {_commas(v for v, _ in views)} = {_commas(s for _, s in views)}")
     if scratch:
         lines.append("        if j > n:")
-        for d, (_, names) in enumerate(sorted(pools_by_dtype.items())):
+        for d, (_, names) in enumerate(sorted(scratch_by_dtype.items())):
             lines.append(f"            {_commas(names)}{',' if len(names) == 1 else ''} = S{d}[:, : n - i]")
     lines.extend(f"        {line}" for line in body)
     lines.append(f"    return {_commas(f'o{i}' for i in range(len(kernel.outputs)))}")
