@@ -463,7 +463,7 @@ class EGraph:
                 changed = True
         # the identity (0 of a sum, 1 of a product) as a 0-d constant changes neither value nor type
         if consts:
-            unit = 0 if op == "add" else 1
+            unit = REGISTRY[op].unit
             kept = [c for c in out if not (known[c] is not None and known[c] == unit)]
             if len(kept) < len(out) and kept:
                 out, changed = kept, True

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from rewritediff.engine.analysis import fold
+from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import Term, apply, constant, toposort
-
-_IDENTITY = {"add": 0, "mul": 1}
 
 
 def _is_identity(t: Term, value: int) -> bool:
@@ -24,12 +23,10 @@ def _is_identity(t: Term, value: int) -> bool:
     return v.size > 0 and bool(np.all(v == value))
 
 
-_SHAPE_NO_OPS = ("sum_to", "broadcast_like")
-
-
 def prepass(terms: list[Term]) -> list[Term]:
-    """``terms`` with constants folded, n-ary identities dropped and provable no-op ``sum_to`` /
-    ``broadcast_like`` removed (by the lowering's sound shape keys), in one bottom-up pass."""
+    """``terms`` with constants folded, n-ary identities dropped (``OpDef.unit``) and provable
+    no-ops removed (``OpDef.same_shape_noop``: ``sum_to``, ``broadcast_like`` ... of an argument
+    that the lowering's sound shape keys show already has the shape), in one bottom-up pass."""
     order = toposort(terms)
     keys = shape_keys(order)
     new: dict[int, Term] = {}
@@ -39,7 +36,8 @@ def prepass(terms: list[Term]) -> list[Term]:
             continue
         args = [new[a.uid] for a in t.args]
         out = t
-        if t.op in _SHAPE_NO_OPS and not t.attr("batch", 0) and keys.get(t.args[0].uid) == keys.get(t.args[1].uid) and args[0].dtype == t.dtype:
+        opdef = get_op(t.op)
+        if opdef.same_shape_noop and not t.attr("batch", 0) and keys.get(t.args[0].uid) == keys.get(t.args[opdef.shape_from].uid) and args[0].dtype == t.dtype:
             new[t.uid] = args[0]  # g already has x's shape: summing or broadcasting to it is the identity
             continue
         if all(a.op == "const" for a in args):
@@ -49,7 +47,7 @@ def prepass(terms: list[Term]) -> list[Term]:
                 if c.type == t.type:
                     new[t.uid] = c
                     continue
-        ident = _IDENTITY.get(t.op)
+        ident = opdef.unit
         if ident is not None:
             kept = [a for a in args if not _is_identity(a, ident)]
             if kept and len(kept) < len(args):

@@ -49,6 +49,10 @@ class OpDef:
     # -> tuple or None, by default from shape_from, elementwise broadcasting or a reduction's axes;
     # and the pairs of argument dims that must be equal for the op to run at all (never declare
     # them for an op that only checks them: the simplifier would then prove the check redundant)
+    # an n-ary op's identity element (0 for add, 1 for mul): such a constant argument can be dropped
+    unit: Any = None
+    # returns argument 0 unchanged when that already has the result's shape (argument shape_from)
+    same_shape_noop: bool = False
     dims: Callable[[dict, list], tuple | None] | None = None
     equal_dims: Callable[[dict, list], list] | None = None
     inplace: bool = False  # its numpy call takes ``inplace=True`` to write into its first argument

@@ -190,6 +190,7 @@ for _name, _arity, _rule, _src, _ne, _sym, _doc in ELEMENTWISE:
             ufunc=UFUNCS.get(_name),
             sympy=_sym,
             nary=_name in ("add", "mul"),
+            unit={"add": 0, "mul": 1}.get(_name),
             doc=_doc,
             group="elementwise",
             differentiable=_rule not in ("bool",) and _name not in ("floor", "ceil", "round", "sign"),

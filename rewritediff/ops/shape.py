@@ -148,6 +148,7 @@ def _like_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="broadcast_like",
+        same_shape_noop=True,
         shape_from=1,
         shape_args=(1,),
         infer=_like_infer,
@@ -175,6 +176,7 @@ def _sum_to_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="sum_to",
+        same_shape_noop=True,
         shape_from=1,
         shape_args=(1,),
         infer=_sum_to_infer,
@@ -355,6 +357,7 @@ def _spec_like_infer(args: tuple, attrs: dict) -> TensorType:
 register(
     OpDef(
         name="specify_shape_like",
+        same_shape_noop=True,
         shape_from=1,
         shape_args=(1,),
         infer=_spec_like_infer,
