@@ -21,6 +21,7 @@ from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError
 from rewritediff.fusion import Kernel, kernel_groups, kernel_source, numexpr_call, numexpr_groups, schedule
 from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
+from rewritediff.shapecheck import broadcast_error, dim_checks
 from rewritediff.terms import NullType, TensorType, Term, apply, gc_paused, inputs_of, toposort
 
 _CACHE: OrderedDict = OrderedDict()
@@ -127,8 +128,14 @@ def _ident(name: str | None) -> str | None:
     return None
 
 
-def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Term]], fusion: str = "kernels") -> tuple[str, dict]:
-    """Generate the closure's source and namespace for outputs (and update values); see :mod:`rewritediff.fusion`."""
+def lower(
+    inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Term]], fusion: str = "kernels", contract: Sequence[Term] = ()
+) -> tuple[str, dict]:
+    """Generate the closure's source and namespace for outputs (and update values); see :mod:`rewritediff.fusion`.
+
+    ``contract``: the graph whose dim equalities the function checks on entry (the unsimplified
+    outputs; see :mod:`rewritediff.shapecheck`).
+    """
     roots = list(outputs) + [v for _, v in updates]
     order = toposort(roots)
     names: dict[int, str] = {}
@@ -150,6 +157,7 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
         # fast path: an ndarray of the right dtype, ndim and static dims is taken as it is
         body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
         body.append(f"    {name} = _check({name}, _in{i}, {i})")
+    body.extend(_contract_checks(list(contract), names, namespace))
     n_tmp = n_const = n_shared = 0
     keys = shape_keys(order)
     kernels = kernel_groups(order, roots, keys) if fusion == "kernels" else []
@@ -235,6 +243,23 @@ def lower(inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Ter
     )
     source = kernels_src + f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
     return source, namespace
+
+
+def _contract_checks(roots: list[Term], names: dict[int, str], namespace: dict) -> list[str]:
+    """Entry statements comparing the input lengths the graph requires equal (the broadcasting contract)."""
+    if not roots:
+        return []
+    sources = dict(names)
+    for k, leaf in enumerate(t for t in inputs_of(roots) if t.op == "shared"):
+        namespace[f"_sh{k}"] = leaf
+        sources[leaf.uid] = f"_sh{k}.tag['value']"
+    lines = []
+    for k, (sa, sb, msg) in enumerate(dim_checks(roots, sources)):
+        namespace["_bcast_error"] = broadcast_error
+        namespace[f"_msg{k}"] = msg
+        lines.append(f"if {sa} != {sb}:")
+        lines.append(f"    raise _bcast_error(_msg{k}, {sa}, {sb})")
+    return lines
 
 
 def _may_alias(term: Term) -> bool:
@@ -441,7 +466,7 @@ def function(
             compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
         redirected = stand_in_shapes(list(compute) + list(upd_vals))
         compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
-        source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)], fusion)
+        source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)], fusion, contract=outs + [v for _, v in updates])
         fn = Function(inputs, outs, single, updates, source, namespace)
     _CACHE[key] = fn
     if len(_CACHE) > _CACHE_SIZE:

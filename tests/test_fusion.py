@@ -61,15 +61,19 @@ def test_non_contiguous_inputs() -> None:
 
 
 def test_runtime_broadcast_falls_back_to_numpy() -> None:
-    # unknown shapes: nothing proves x and y equal, so the kernel checks and broadcasts when they differ
-    x, y = rd.matrix("x"), rd.matrix("y")
-    f = rd.function([x, y], rd.exp(x) * rd.cos(y) + x, simplify=False)
+    # dims declared broadcastable (length 1) stretch at run time: the kernel checks and broadcasts
     rng = np.random.default_rng(2)
-    for sx, sy in [((200, 100), (200, 100)), ((200, 100), (200, 1)), ((1, 100), (200, 100))]:
+    for dx, dy, sx, sy in [((None, None), (None, 1), (200, 100), (200, 1)), ((1, None), (None, None), (1, 100), (200, 100))]:
+        x, y = rd.tensor("x", shape=dx), rd.tensor("y", shape=dy)
+        f = rd.function([x, y], rd.exp(x) * rd.cos(y) + x, simplify=False)
         xv, yv = rng.standard_normal(sx), rng.standard_normal(sy)
         np.testing.assert_allclose(f(xv, yv), np.exp(xv) * np.cos(yv) + xv, rtol=1e-14)
+    x, y = rd.matrix("x"), rd.matrix("y")
+    f = rd.function([x, y], rd.exp(x) * rd.cos(y) + x, simplify=False)
     with pytest.raises(rd.ShapeError):
         f(np.ones((200, 100)), np.ones((200, 99)))
+    with pytest.raises(rd.ShapeError, match="never broadcast"):  # an undeclared length 1 does not stretch
+        f(np.ones((200, 100)), np.ones((200, 1)))
 
 
 def test_lower_ndim_arguments_broadcast_into_row_blocks() -> None:
@@ -80,7 +84,9 @@ def test_lower_ndim_arguments_broadcast_into_row_blocks() -> None:
     for rows, cols in [(5, 3), (3000, 7), (7, 3000), (2, 40000)]:
         Xv, vv, cv = rng.standard_normal((rows, cols)), rng.standard_normal(cols), rng.standard_normal(cols)
         np.testing.assert_allclose(f(Xv, vv, cv), np.tanh(Xv * vv) * np.exp(vv) + cv, rtol=1e-14)
-    # a column of X stretched by the vector at run time: plain numpy takes over
+    # a column of X declared broadcastable, stretched by the vector at run time: plain numpy takes over
+    X = rd.tensor("X", shape=(None, 1))
+    f = rd.function([X, v, c], rd.tanh(X * v) * rd.exp(v) + c, simplify=False)
     Xv, vv, cv = rng.standard_normal((40000, 1)), rng.standard_normal(3), rng.standard_normal(3)
     np.testing.assert_allclose(f(Xv, vv, cv), np.tanh(Xv * vv) * np.exp(vv) + cv, rtol=1e-14)
 
@@ -189,7 +195,7 @@ def test_fusion_modes_agree() -> None:
 
 def test_broadcast_against_a_smaller_argument_gets_a_fresh_buffer() -> None:
     # z (3, 1) + a vector (4,) is (3, 4): z's buffer must not be reused for the result
-    x, y, z, s = rd.matrix("x"), rd.vector("y"), rd.matrix("z"), rd.scalar("s")
+    x, y, z, s = rd.matrix("x"), rd.vector("y"), rd.tensor("z", shape=(None, 1)), rd.scalar("s")
     f = rd.function([x, y, z, s], z + s + rd.dot(x, y), simplify=False, fusion="none")
     rng = np.random.default_rng(6)
     xv, yv, zv = rng.standard_normal((4, 4)), rng.standard_normal(4), rng.standard_normal((3, 1))
@@ -214,7 +220,7 @@ def test_a_viewed_buffer_is_not_recycled() -> None:
 def elementwise_programs(draw: st.DrawFn) -> tuple:
     """Random chains of elementwise ops (with a few sums between) over broadcasting inputs."""
     unknown = draw(st.booleans())
-    inputs = {k: rd.tensor(k, shape=tuple(None if unknown else d for d in s)) for k, s in SHAPES.items()}
+    inputs = {k: rd.tensor(k, shape=tuple(None if unknown and d != 1 else d for d in s)) for k, s in SHAPES.items()}
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     pool: list[tuple] = [(inputs[k], rng.uniform(-2.0, 2.0, size=s)) for k, s in SHAPES.items()]
     for _ in range(draw(st.integers(2, 12))):

@@ -118,8 +118,13 @@ def test_scatter_writes_in_place_only_into_dead_buffers_of_its_own():
 def test_run_time_shape_errors_name_the_statement_and_shapes():
     x, m = rd.vector("x"), rd.matrix("m")
     f = rd.function([m, x], rd.dot(m, x))
-    with pytest.raises(rd.ShapeError, match=r"np\.dot\(m, x\).*m: \(2, 3\), x: \(4,\)"):
+    with pytest.raises(rd.ShapeError, match=r"dot: argument 0 \(m\) has length 3 \(m\.shape\[1\]\) where argument 1 \(x\) has length 4"):
         f(np.ones((2, 3)), np.ones(4))
+    # a failure the entry checks cannot foresee names the generated statement and the argument shapes
+    i = rd.ivector("i")
+    g = rd.function([x, i], x[i])
+    with pytest.raises(rd.ShapeError, match=r"x\[i\].*x: \(3,\), i: \(1,\)"):
+        g(np.ones(3), np.array([5]))
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ REDUCE = ["sum", "mean", "prod"]
 def programs(draw: st.DrawFn) -> tuple:
     """Inputs, their values, and the output terms of a random smooth program."""
     unknown = draw(st.booleans())
-    inputs = {k: rd.tensor(k, shape=tuple(None if unknown else d for d in s)) for k, s in SHAPES.items()}
+    inputs = {k: rd.tensor(k, shape=tuple(None if unknown and d != 1 else d for d in s)) for k, s in SHAPES.items()}
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     values = {k: rng.uniform(-1.5, 1.5, size=s) for k, s in SHAPES.items()}
     pool: list[tuple] = [(inputs[k], values[k].shape) for k in SHAPES]

@@ -65,7 +65,7 @@ def broadcastable(s1: tuple, s2: tuple) -> bool:
 def programs(draw: st.DrawFn) -> tuple:
     """Inputs, output terms and their numpy values for a random program of 1 to 10 steps."""
     unknown = draw(st.booleans())
-    inputs = {k: rd.tensor(k, shape=tuple(None if unknown else d for d in s)) for k, s in SHAPES.items()}
+    inputs = {k: rd.tensor(k, shape=tuple(None if unknown and d != 1 else d for d in s)) for k, s in SHAPES.items()}
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     values = {k: rng.uniform(-2.0, 2.0, size=s) for k, s in SHAPES.items()}
     pool: list[tuple] = [(inputs[k], values[k]) for k in SHAPES]

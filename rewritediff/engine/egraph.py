@@ -22,7 +22,7 @@ import numpy as np
 from rewritediff.engine import analysis as an
 from rewritediff.ops import REGISTRY
 from rewritediff.ops.dims import leaf_dims, merge_dims
-from rewritediff.terms import TensorType, Term, constant
+from rewritediff.terms import TensorType, Term, apply, constant
 
 ENode = tuple  # (op, attrs, children)
 LEAF_OPS = frozenset(("input", "shared", "const"))
@@ -79,6 +79,9 @@ class EGraph:
         self.touched: set[int] = set()  # classes whose nodes, members or facts changed since take_touched()
         self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
         self.dim_parent: dict[Any, Any] = {}  # dims that must be equal for the graph to run (e.g. dot's contraction)
+        self._dim_values: list[int] = []  # classes of ops whose value is a product of lengths (OpDef.dim_product)
+        self._dim_values_done: dict[int, int] = {}  # such a class -> the class of the input lengths it was merged with
+        self._dims_changed = False
 
     # ---- dims that the computation forces equal ----------------------------------------------
     def dim_find(self, d: Any) -> Any:
@@ -108,6 +111,7 @@ class EGraph:
         elif not isinstance(b, int) and repr(b) > repr(a):
             a, b = b, a
         self.dim_parent[a] = b
+        self._dims_changed = True
 
     # ---- union-find ----------------------------------------------------------------------
     def find(self, cid: int) -> int:
@@ -217,6 +221,10 @@ class EGraph:
         self.by_op.setdefault(node[0], []).append(cid)
         if data.const is not None and not is_leaf_node(node):
             self._fold_queue.append(cid)
+        opdef = REGISTRY.get(node[0])
+        if opdef is not None and opdef.dim_product is not None:
+            self._dim_values.append(cid)
+            self._dims_changed = True
         return cid
 
     # ---- analysis ------------------------------------------------------------------------
@@ -289,7 +297,7 @@ class EGraph:
 
     def rebuild(self) -> None:
         """Restore congruence and propagate facts (once per iteration, egg-style)."""
-        while self._pending or self._analysis_pending or self._fold_queue:
+        while self._pending or self._analysis_pending or self._fold_queue or self._dims_changed:
             todo = sorted({self.find(c) for c in self._pending})
             self._pending.clear()
             for c in todo:
@@ -302,6 +310,9 @@ class EGraph:
             self._fold_queue.clear()
             for c in folds:
                 self._materialize_const(c)
+            if self._dims_changed and not (self._pending or self._analysis_pending):
+                self._dims_changed = False
+                self._materialize_dim_values()
         if self._dirty:
             self._compact()
             self._dirty = False
@@ -362,6 +373,53 @@ class EGraph:
         if t.type != cls.data.type:
             return
         self.union(cid, self.add_term(t))
+
+    def dim_term(self, d: Any) -> Term | None:
+        """A term whose value is the length a dim token names (an input's ``shape_i``), or None."""
+        d = self.dim_find(d)
+        if isinstance(d, int):
+            return constant(np.int64(d))
+        if isinstance(d, tuple) and d and d[0] == "d" and d[1] in self.leaves:
+            return apply("shape_i", self.leaves[d[1]], i=d[2])
+        return None
+
+    def _materialize_dim_values(self) -> None:
+        """Merge each ``shape_i`` / ``count`` class with the product of input lengths it equals.
+
+        This is constant folding for lengths known only at run time: ``count(dot(X, w))`` is
+        ``X.shape[0]``, so rules see one term for one length whichever expression computed it.
+        """
+        for cid in list(self._dim_values):
+            cid = self.find(cid)
+            cls = self.classes.get(cid)
+            if cls is None or cls.data.const is not None:
+                continue
+            node = next((n for n in cls.nodes if REGISTRY.get(n[0]) is not None and REGISTRY[n[0]].dim_product is not None), None)
+            if node is None:
+                continue
+            op, attrs, ch = node
+            kids = [self.classes[self.find(c)].data.dims for c in ch]
+            lengths = REGISTRY[op].dim_product(dict(attrs), kids)
+            if lengths is None or any(d is None for d in lengths):
+                continue
+            factors = [self.dim_term(d) for d in lengths]
+            if any(f is None for f in factors):
+                continue
+            consts = [f for f in factors if f.op == "const"]
+            syms = [f for f in factors if f.op != "const"]
+            scale = int(np.prod([int(c.value) for c in consts])) if consts else 1
+            if not syms or scale == 0:
+                term = constant(np.int64(scale))
+            else:
+                parts = syms if scale == 1 else [*syms, constant(np.int64(scale))]
+                term = parts[0] if len(parts) == 1 else apply("mul", *parts)
+            if term.type != cls.data.type:
+                continue
+            target = self.add_term(term)
+            if self._dim_values_done.get(cid) == target:
+                continue
+            self._dim_values_done[cid] = target
+            self.union(cid, target)
 
     def _compact(self) -> None:
         """Canonicalise and deduplicate the nodes of the classes unions touched, and the op index.

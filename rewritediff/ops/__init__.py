@@ -56,6 +56,10 @@ class OpDef:
     dims: Callable[[dict, list], tuple | None] | None = None
     equal_dims: Callable[[dict, list], list] | None = None
     inplace: bool = False  # its numpy call takes ``inplace=True`` to write into its first argument
+    # ops whose value is a product of their arguments' lengths (``shape_i``, ``count``): (attrs,
+    # argument dims) -> the dims multiplied, or None; the engine rewrites such a value into
+    # lengths of the graph's inputs (``X.shape[0]``), so it simplifies like a constant does
+    dim_product: Callable[[dict, list], list | None] | None = None
 
     def __post_init__(self) -> None:
         from rewritediff.ops import dims
@@ -77,6 +81,8 @@ class OpDef:
                 self.dims = dims.elementwise_dims
             elif self.group == "reduction":
                 self.dims = dims.reduction_dims
+        if self.equal_dims is None and self.elementwise:
+            self.equal_dims = dims.elementwise_equal
 
     def arity_ok(self, n: int) -> bool:
         """Whether ``n`` arguments suit this op."""

@@ -168,6 +168,31 @@ def elementwise_dims(attrs: dict, child: list) -> tuple | None:
     return broadcast_dims(child) if child and all(c is not None for c in child) else None
 
 
+def elementwise_equal(attrs: dict, child: list) -> list[tuple]:
+    """Broadcasting never stretches a dim of unknown length (PyTensor's contract): aligned dims other than 1 are equal.
+
+    Only a dim declared of length 1 broadcasts; the compiled function checks these equalities on
+    its inputs (``lower_numpy``), so a run-time length 1 in an undeclared dim is an error, never
+    a silently broadcast value.
+    """
+    shapes = [c for c in child if c]
+    if len(shapes) < 2:
+        return []
+    nd = max(len(s) for s in shapes)
+    pairs: list[tuple] = []
+    for i in range(nd):
+        first = None
+        for s in shapes:
+            j = i - (nd - len(s))
+            if j < 0 or s[j] == 1 or s[j] is None:
+                continue
+            if first is None:
+                first = s[j]
+            elif s[j] != first:
+                pairs.append((first, s[j]))
+    return pairs
+
+
 def reduction_dims(attrs: dict, child: list) -> tuple | None:
     """Argument 0's dims without the reduced axes (kept as 1 with keepdims)."""
     if not child or child[0] is None:

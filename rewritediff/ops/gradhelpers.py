@@ -75,6 +75,14 @@ def _count_impl(x: Any, axis: Any = None) -> np.int64:
     return np.int64(math.prod(shape[a] for a in axes))
 
 
+def _count_dims(attrs: dict, child: list) -> list | None:
+    """The lengths a reduction over ``axis`` combines (their product is the count)."""
+    if not child or child[0] is None:
+        return None
+    axis = attrs.get("axis")
+    return [d for i, d in enumerate(child[0]) if axis is None or i in axis]
+
+
 register(
     OpDef(
         name="count",
@@ -86,6 +94,7 @@ register(
         emit=lambda a, k: f"np.int64(np.size({a[0]}))" if k["axis"] is None else f"np.int64(rt.count({a[0]}, {k['axis']!r}))",
         prepare=_axis_prepare,
         doc="count(x){axis}: how many elements a reduction of x over axis combines",
+        dim_product=_count_dims,
         group="gradient-helper",
         differentiable=False,
     )

@@ -311,6 +311,7 @@ register(
         attrs={"i": 0},
         emit="np.int64(np.shape({0})[{i}])",
         prepare=_shape_i_prepare,
+        dim_product=lambda attrs, child: [child[0][attrs["i"]]] if child and child[0] is not None else None,
         doc="one dim of the run-time shape, an int64 scalar",
         group="shape",
         differentiable=False,

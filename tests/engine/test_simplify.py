@@ -52,7 +52,9 @@ def test_broadcast_cleanup() -> None:
     g = rd.exp(x) * 2.0
     assert rd.simplify(rd.sum_to(g, x)) is rd.simplify(g)
     y = rd.vector("y")
-    assert rd.simplify(rd.sum_to(x + y, x)).op == "sum_to"  # y may broadcast x
+    assert rd.simplify(rd.sum_to(x + y, x)) is rd.simplify(x + y)  # undeclared dims never broadcast: x + y has x's shape
+    b = rd.tensor("b", shape=(1,))
+    assert rd.simplify(rd.sum_to(b + y, b)).op == "sum_to"  # b is declared broadcastable: y stretches it
 
 
 def test_explain_lists_rules_with_locations() -> None:
@@ -119,7 +121,8 @@ def test_gradient_graph_is_simplified_fast() -> None:
     g = rd.grad(cost, w)
     ex = rd.explain(g)
     assert rd.count_ops(ex.result) < rd.count_ops(g)
-    assert ex.report.stop_reason == "saturated"
+    printed = rd.pprint(ex.result)
+    assert not any(h in printed for h in ("sum_to", "expand_like", "broadcast_like", "count")), printed
     rng = np.random.default_rng(1)
     vals = {y: rng.choice([-1.0, 1.0], 20), w: rng.normal(size=5), X: rng.normal(size=(20, 5))}
     np.testing.assert_allclose(evaluate(ex.result, vals), evaluate(g, vals), rtol=1e-10)
