@@ -544,20 +544,19 @@ def jacobian(
     if all(d == 1 for d in expression.static_shape):
         flat = expression.sum() if expression.ndim else expression
         gs = grad(flat, wrt_list, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
-        out = [g if expression.ndim == 0 else apply("reshape", g, shape=tuple(expression.static_shape) + tuple(_static(w))) for g, w in zip(gs, wrt_list)]
+        out = [g if expression.ndim == 0 else _prepend_ones(g, expression.ndim) for g in gs]
         return _container(wrt, out)
     out = batched_jacobian(expression, wrt_list, consider_constant, disconnected_inputs)
     return _container(wrt, out)
 
 
-def _static(w: Term) -> tuple:
-    if None in w.static_shape:
-        raise ValueError(f"jacobian: {w!r} needs a static shape here (use specify_shape)")
-    return w.static_shape
+def _prepend_ones(g: Term, k: int) -> Term:
+    """``g`` with k leading dims of length 1 (the Jacobian of an expression of one element)."""
+    return apply("dimshuffle", g, pattern=("x",) * k + tuple(range(g.ndim)))
 
 
 def hessian(cost: Term, wrt: Term | Sequence[Term], consider_constant: Iterable[Term] | None = None, disconnected_inputs: str = "raise") -> Any:
-    """Hessian of a scalar cost with respect to vector(s) ``wrt`` (diagonal blocks for a list, as PyTensor)."""
+    """Hessian of a scalar cost with respect to ``wrt``: shape ``w.shape + w.shape`` (diagonal blocks for a list, as PyTensor)."""
     if not isinstance(cost, Term):
         raise TypeError(f"hessian: cost must be a term, got {type(cost).__name__}")
     if cost.ndim != 0:
@@ -567,8 +566,6 @@ def hessian(cost: Term, wrt: Term | Sequence[Term], consider_constant: Iterable[
     for w in wrt_list:
         if not isinstance(w, Term):
             raise TypeError(f"hessian: wrt elements must be terms, got {type(w).__name__}")
-        if w.ndim != 1:
-            raise ValueError(f"hessian: wrt must be vectors, got ndim {w.ndim} for {w!r}")
         g = grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
         out.append(jacobian(g, w, consider_constant=consider_constant, disconnected_inputs="ignore"))
     return _container(wrt, out)

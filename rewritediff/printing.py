@@ -324,6 +324,8 @@ def _text_template(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
         return [*L.wrap(args[0], P_OR), " | ", *L.wrap(args[1], P_OR + 1)], P_OR
     if op == "dimshuffle" and len(args) == 1:
         return _text_dimshuffle(node, L), P_ATOM
+    if op == "shape_i" and len(args) == 1:
+        return [*L.wrap(args[0], P_ATOM), f".shape[{node.attr('i')}]"], P_ATOM
     indexed = _indexing_parts(node, L, "[", "]")
     if indexed is not None:
         return indexed, P_ATOM

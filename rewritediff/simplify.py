@@ -27,6 +27,7 @@ from rewritediff.engine.runner import (
     RunReport,
     compile_rules,
 )
+from rewritediff.ops import get_op
 from rewritediff.terms import TensorType, Term, toposort
 
 _compiled: tuple[Any, int, list[Rewrite]] | None = None
@@ -171,9 +172,26 @@ def explain(expr: Any, **limits: Any) -> Explanation:
 
 
 def count_ops(expr_or_list: Any) -> int:
-    """Number of distinct non-leaf nodes in the DAG of a term or a list of terms."""
+    """Number of distinct tensor operations in the DAG of a term or a list of terms.
+
+    Leaves are not counted, nor is shape arithmetic (lengths read off the arguments, ``count``,
+    and 0-d arithmetic on those and constants): ``-1 / X.shape[0]`` is the run-time spelling of
+    the constant ``-0.25`` a static shape gives, and both count the same.
+    """
     terms, _ = _flatten(expr_or_list)
-    return sum(1 for t in toposort([t for t in terms if isinstance(t, Term)]) if t.args)
+    shape_only: set[int] = set()
+    n = 0
+    for t in toposort([t for t in terms if isinstance(t, Term)]):
+        if not t.args:
+            if t.op == "const":
+                shape_only.add(t.uid)
+            continue
+        opdef = get_op(t.op)
+        if opdef.dim_product is not None or (opdef.elementwise and t.ndim == 0 and all(a.uid in shape_only for a in t.args)):
+            shape_only.add(t.uid)
+            continue
+        n += 1
+    return n
 
 
 def simplify_terms(terms: Sequence[Term]) -> list[Term]:

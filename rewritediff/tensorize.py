@@ -128,8 +128,12 @@ def _batch_dimshuffle(node: Term, args: list[Term], flags: list[bool], n: int) -
     return apply("dimshuffle", args[0], pattern=pattern)
 
 
-def _batch_reshape(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
-    return apply("reshape", args[0], shape=(n, *node.attr("shape")))
+def _batch_reshape(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    if any(flags[1:]):
+        raise NoBatchRule("reshape with batched dims")
+    if isinstance(n, int):
+        return apply("reshape", args[0], *node.args[1:], shape=(n, *node.attr("shape")))
+    return apply("reshape", args[0], n, *node.args[1:], shape=(None, *node.attr("shape")))
 
 
 def _batch_like(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
@@ -186,8 +190,8 @@ def _batch_ref_op(node: Term, args: list[Term], flags: list[bool], n: int) -> Te
     return apply(node.op, args[0], args[1], **attrs)
 
 
-def _batch_specify_shape(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
-    return apply("specify_shape", args[0], shape=(n, *node.attr("shape")))
+def _batch_specify_shape(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    return apply("specify_shape", args[0], shape=(n if isinstance(n, int) else None, *node.attr("shape")))
 
 
 _BATCH_BY_OP = {
@@ -206,8 +210,10 @@ _BATCH_BY_OP = {
 _BATCH_BY_GROUP = {"reduction": _batch_reduction}
 
 
-def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: int) -> list[Term]:
+def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> list[Term]:
     """Rebuild ``outputs`` with each key of ``batched`` replaced by its value, which has a new leading axis of size n.
+
+    ``n`` is an int, or an int64 scalar term when the batch size is known only at run time.
 
     Every term that depends on a batched term gets the leading axis too, through the op's
     batching rule (elementwise ops broadcast, reductions shift their axes, products become
@@ -240,23 +246,31 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: int) -> lis
     for o in outputs:
         t = new[o.uid]
         if o.uid not in is_b:
-            t = apply("broadcast_to", t, shape=(n, *_static_shape(o)))
+            t = _broadcast_batch(t, n)
         out.append(t)
     return out
 
 
-def _static_shape(t: Term) -> tuple:
-    if None in t.static_shape:
-        raise NoBatchRule(f"unknown static shape of {t!r}")
-    return t.static_shape
+def _broadcast_batch(t: Term, n: Any) -> Term:
+    """``t`` repeated along a new leading axis of length n (static or a run-time length)."""
+    shape = t.static_shape
+    if isinstance(n, int) and None not in shape:
+        return apply("broadcast_to", t, shape=(n, *shape))
+    lengths = [] if isinstance(n, int) else [n]
+    for k, d in enumerate(shape):
+        if d is None:
+            lengths.append(apply("shape_i", t, i=k))
+    return apply("alloc", t, *lengths, shape=(n if isinstance(n, int) else None, *shape))
 
 
 def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, disconnected_inputs: str) -> list[Term]:
     """The Jacobian of ``expression`` with respect to each of ``wrt`` as one tensor expression each.
 
     One symbolic pullback with a placeholder cotangent, then vectorized along a new leading
-    axis with the identity as the batch of cotangents; ops without a batching rule fall
-    back to one pullback per row, stacked.
+    axis with the batch of one-hot cotangents (``identity_like(expression)``) as its value: one
+    tensor expression of shape ``expression.shape + w.shape`` whatever is known statically, no
+    Python loop over rows. Ops without a batching rule fall back to one pullback per row,
+    stacked, when the expression's size is static (else the error names the op).
     """
     import numpy as np
 
@@ -264,19 +278,19 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     from rewritediff.terms import constant, variable
 
     out_shape = expression.static_shape
-    if None in out_shape:
-        raise ValueError(f"jacobian: the expression's shape must be static, got {expression.type} (use specify_shape)")
-    wshapes = [_static_shape_or_error(w) for w in wrt]
-    n = int(np.prod(out_shape)) if out_shape else 1
     dtype = float_dtype(expression)
     u = variable(type(expression.type)(dtype, out_shape), "cotangent")
     rows = pullback(expression, wrt, u, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
-    eye = apply("eye", n=n, dtype=dtype)
-    if out_shape != (n,):
-        eye = apply("reshape", eye, shape=(n, *out_shape))
+    eye = apply("identity_like", expression, dtype=dtype)
+    static = None not in out_shape
+    n: Any = int(np.prod(out_shape)) if static else apply("count", expression)
     try:
         batched = vectorize(rows, {u: eye}, n)
-    except NoBatchRule:
+    except NoBatchRule as exc:
+        if not static:
+            raise NoBatchRule(
+                f"jacobian: {exc} has no batching rule, and the expression's size is known only at run time (declare its shape, or use one pullback per row)"
+            ) from None
         from rewritediff.terms import replace
 
         per_row = []
@@ -284,10 +298,16 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
             onehot = constant(np.eye(n, dtype=dtype)[i].reshape(out_shape))
             per_row.append(replace(rows, {u: onehot}))
         batched = [apply("stack", *[r[j] for r in per_row], axis=0) for j in range(len(wrt))]
-    return [apply("reshape", b, shape=(*out_shape, *ws)) if b.static_shape != (*out_shape, *ws) else b for b, ws in zip(batched, wshapes)]
+    return [_unflatten_batch(b, expression, w) for b, w in zip(batched, wrt)]
 
 
-def _static_shape_or_error(w: Term) -> tuple:
-    if None in w.static_shape:
-        raise ValueError(f"jacobian: {w!r} needs a static shape (declare it with shape=... or use specify_shape)")
-    return w.static_shape
+def _unflatten_batch(b: Term, expression: Term, w: Term) -> Term:
+    """A batch of gradients ``(expression.size, *w.shape)`` reshaped to ``expression.shape + w.shape``."""
+    if expression.ndim == 1:
+        return b
+    target = (*expression.static_shape, *w.static_shape)
+    if None not in target:
+        return b if b.static_shape == target else apply("reshape", b, shape=target)
+    lengths = [apply("shape_i", expression, i=k) for k, d in enumerate(expression.static_shape) if d is None]
+    lengths += [apply("shape_i", w, i=k) for k, d in enumerate(w.static_shape) if d is None]
+    return apply("reshape", b, *lengths, shape=target)

@@ -88,15 +88,23 @@ def _reshape_prepare(args: tuple, attrs: dict) -> dict:
     shape = attrs["shape"]
     if isinstance(shape, int | np.integer):
         shape = (shape,)
-    shape = tuple(int(s) for s in shape)
-    if sum(1 for s in shape if s == -1) > 1 or any(s < -1 for s in shape):
+    shape = tuple(None if s is None else int(s) for s in shape)
+    if sum(1 for s in shape if s == -1) > 1 or any(s is not None and s < -1 for s in shape):
         raise ShapeError(f"reshape: bad target shape {shape!r} (at most one -1, no other negative dims)")
+    n_sym = sum(1 for s in shape if s is None)
+    if n_sym != len(args) - 1:
+        raise ShapeError(f"reshape: shape {shape!r} has {n_sym} symbolic dim(s) but {len(args) - 1} dim argument(s) were given")
+    for d in args[1:]:
+        if d.ndim != 0 or d.dtype not in INT_DTYPES:
+            raise RewriteDiffTypeError(f"reshape: symbolic dims must be int scalars, got {d.type}")
     return {"shape": shape}
 
 
 def _reshape_infer(args: tuple, attrs: dict) -> TensorType:
     x = args[0]
     shape = attrs["shape"]
+    if None in shape:
+        return TensorType(x.dtype, tuple(None if s == -1 else s for s in shape))
     known = None not in x.static_shape
     if known:
         size = math.prod(x.static_shape)
@@ -111,15 +119,27 @@ def _reshape_infer(args: tuple, attrs: dict) -> TensorType:
     return TensorType(x.dtype, tuple(None if s == -1 else s for s in shape))
 
 
+def _reshape_emit(a: list[str], k: dict) -> str:
+    dims = iter(a[1:])
+    parts = [str(d) if d is not None else f"int({next(dims)})" for d in k["shape"]]
+    return f"np.reshape({a[0]}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+
+
+def _reshape_impl(x: Any, *dims: Any, shape: tuple) -> np.ndarray:
+    it = iter(dims)
+    return np.reshape(x, tuple(d if d is not None else int(next(it)) for d in shape))
+
+
 register(
     OpDef(
         name="reshape",
         infer=_reshape_infer,
-        impl=lambda x, shape: np.reshape(x, shape),
+        impl=_reshape_impl,
+        arity=(1, None),
         attrs={"shape": ()},
-        emit="np.reshape({0}, {shape!r})",
+        emit=_reshape_emit,
         prepare=_reshape_prepare,
-        doc="reshape to a static shape (one -1 allowed)",
+        doc="reshape(x, *dims){shape}: reshape to shape (one -1 allowed); each None entry is taken, in order, from the int scalar arguments after x",
         group="shape",
     )
 )

@@ -283,6 +283,8 @@ def is_identity(x: Any) -> bool:
     if x.op == "eye_like":
         n, m = x.static_shape
         return x.attr("k", 0) == 0 and n is not None and n == m
+    if x.op == "identity_like":
+        return x.args[0].ndim == 1
     v = _const_array(x)
     return v is not None and v.shape[0] == v.shape[1] and bool(np.array_equal(v, np.eye(v.shape[0])))
 
