@@ -312,10 +312,3 @@ def give(pool: list, buf: np.ndarray) -> None:
     """
     if not pool and buf.nbytes >= POOL_MIN_BYTES:
         pool.append(buf)
-
-
-def identity_like(x: Any, dtype: str = "float64") -> np.ndarray:
-    """The batch of one-hot tensors shaped like x: (x.size, *x.shape), row i the i-th one."""
-    shape = np.shape(x)
-    n = int(np.prod(shape, dtype=np.int64))
-    return np.eye(n, dtype=dtype).reshape((n, *shape))

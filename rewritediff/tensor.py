@@ -517,16 +517,40 @@ def ones(shape: Any, dtype: Any = None) -> Term:
     return full(shape, 1, dtype or floatX)
 
 
+def _sym_attrs(op: str, **values: Any) -> tuple[list[Term], dict]:
+    """Split size-like arguments into static attributes and 0-d terms read at run time (``x.shape[0]``, ``n - 1``)."""
+    args: list[Term] = []
+    attrs: dict = {}
+    sym: list[str] = []
+    for name, v in values.items():
+        if isinstance(v, Term) and v.op == "const" and v.ndim == 0:
+            v = v.value.item()
+        elif isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v.item()
+        if isinstance(v, Term):
+            if v.ndim != 0:
+                raise RewriteDiffTypeError(f"{op}: {name} must be a number or a 0-d term, got {v.type}")
+            args.append(v)
+            sym.append(name)
+            attrs[name] = None
+        else:
+            attrs[name] = v
+    attrs["sym"] = tuple(sym)
+    return args, attrs
+
+
 def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Term:
-    """Evenly spaced values in [start, stop) (static bounds; int64 for int bounds, else floatX)."""
+    """Evenly spaced values in [start, stop) (numpy's arange; bounds may be 0-d terms such as ``x.shape[0]``)."""
     if stop is None:
         start, stop = 0, start
-    return apply("arange", start=start, stop=stop, step=step, dtype=dtype)
+    args, attrs = _sym_attrs("arange", start=start, stop=stop, step=step)
+    return apply("arange", *args, dtype=dtype, **attrs)
 
 
-def eye(n: int, m: int | None = None, k: int = 0, dtype: Any = None) -> Term:
-    """An n x m matrix with ones on diagonal ``k`` (static sizes)."""
-    return apply("eye", n=n, m=m, k=k, dtype=dtype)
+def eye(n: Any, m: Any = None, k: int = 0, dtype: Any = None) -> Term:
+    """An n x m matrix with ones on diagonal ``k`` (sizes may be 0-d int terms such as ``x.shape[0]``)."""
+    args, attrs = _sym_attrs("eye", n=n, m=m)
+    return apply("eye", *args, k=k, dtype=dtype, **attrs)
 
 
 def identity(n: int, dtype: Any = None) -> Term:

@@ -267,7 +267,7 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     """The Jacobian of ``expression`` with respect to each of ``wrt`` as one tensor expression each.
 
     One symbolic pullback with a placeholder cotangent, then vectorized along a new leading
-    axis with the batch of one-hot cotangents (``identity_like(expression)``) as its value: one
+    axis with the batch of one-hot cotangents (the rows of ``eye(expression.size)``) as its value: one
     tensor expression of shape ``expression.shape + w.shape`` whatever is known statically, no
     Python loop over rows. Ops without a batching rule fall back to one pullback per row,
     stacked, when the expression's size is static (else the error names the op).
@@ -281,9 +281,12 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     dtype = float_dtype(expression)
     u = variable(type(expression.type)(dtype, out_shape), "cotangent")
     rows = pullback(expression, wrt, u, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
-    eye = apply("identity_like", expression, dtype=dtype)
     static = None not in out_shape
     n: Any = int(np.prod(out_shape)) if static else apply("count", expression)
+    # the engine folds the identity through (eye @ a is a, eye * v a diagonal, ...); its size is
+    # read at run time when not static, and the e-graph turns count(expression) into leaf lengths
+    eye = apply("eye", n=n, dtype=dtype) if static else apply("eye", n, n=None, dtype=dtype, sym=("n",))
+    eye = eye if expression.ndim == 1 else _unflatten_rows(eye, expression)
     try:
         batched = vectorize(rows, {u: eye}, n)
     except NoBatchRule as exc:
@@ -299,6 +302,16 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
             per_row.append(replace(rows, {u: onehot}))
         batched = [apply("stack", *[r[j] for r in per_row], axis=0) for j in range(len(wrt))]
     return [_unflatten_batch(b, expression, w) for b, w in zip(batched, wrt)]
+
+
+def _unflatten_rows(eye: Term, expression: Term) -> Term:
+    """Rows of the identity ``(size, size)`` reshaped to ``(size, *expression.shape)``: one-hot cotangents."""
+    shape = (eye.static_shape[0], *expression.static_shape)
+    if None not in shape:
+        return apply("reshape", eye, shape=shape)
+    lengths = [apply("count", expression)] if shape[0] is None else []
+    lengths += [apply("shape_i", expression, i=k) for k, d in enumerate(expression.static_shape) if d is None]
+    return apply("reshape", eye, *lengths, shape=shape)
 
 
 def _unflatten_batch(b: Term, expression: Term, w: Term) -> Term:

@@ -165,7 +165,7 @@ CASES = [
 NON_DIFFERENTIABLE = {
     **dict.fromkeys(["lt", "gt", "le", "ge", "eq", "neq", "sign", "floor", "ceil", "round", "argmax", "argmin", "slogdet_sign"], "zero"),
     **dict.fromkeys(["and_", "or_", "not_", "all", "any"], "zero"),
-    **dict.fromkeys(["zeros_like", "ones_like", "shape", "shape_i", "count", "eye_like", "identity_like", "stand_in"], "disconnected"),
+    **dict.fromkeys(["zeros_like", "ones_like", "shape", "shape_i", "count", "eye_like", "stand_in"], "disconnected"),
 }
 # ops whose derivative is deliberately not the mathematical one, tested in test_gradient.py,
 # or that take no arguments, or whose second derivative is null by design (prod_others;
@@ -258,7 +258,6 @@ def test_non_differentiable(op):
         "shape_i": lambda a: rd.shape_i(a, 0),
         "count": lambda a: rd.apply("count", a, axis=0),
         "eye_like": lambda a: rd.apply("eye_like", a),
-        "identity_like": lambda a: rd.apply("identity_like", a, dtype="float64"),
         "stand_in": lambda a: rd.apply("stand_in", a, of="exp", of_attrs=(), dtype="float64"),
     }[op]
     y = build(x)

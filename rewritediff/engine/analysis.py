@@ -113,13 +113,30 @@ def node_signs(op: str, child_signs: list[int]) -> int:
     return 0
 
 
-def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tuple) -> tuple:
-    """Dim tokens of an e-node's value (its op's ``OpDef.dims``), falling back to its static shape."""
+def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tuple, child_lengths: list | None = None) -> tuple:
+    """Dim tokens of an e-node's value (its op's ``OpDef.dims``, or ``OpDef.sized_by`` the lengths its 0-d arguments are), falling back to its static shape."""
     opdef = REGISTRY.get(op)
-    out = opdef.dims(dict(attrs) if attrs else {}, child_dims) if opdef is not None and opdef.dims is not None else None
+    out = None
+    if opdef is not None and opdef.dims is not None:
+        out = opdef.dims(dict(attrs) if attrs else {}, child_dims)
+    elif opdef is not None and opdef.sized_by is not None and child_lengths is not None:
+        out = opdef.sized_by(dict(attrs) if attrs else {}, child_lengths)
     if out is None or len(out) != len(shape):
         return tuple(shape)
     return tuple(s if s is not None else d for s, d in zip(shape, out))
+
+
+def node_length(op: str, attrs: tuple, child_dims: list, ttype: Any, const: Any) -> Any:
+    """The dim token a 0-d integer value equals (a constant, or ``shape_i`` / ``count`` of one dim), else None."""
+    if getattr(ttype, "shape", None) != () or not str(ttype.dtype).startswith(("int", "uint")):
+        return None
+    if const is not None:
+        return int(np.asarray(const))
+    opdef = REGISTRY.get(op)
+    if opdef is None or opdef.dim_product is None:
+        return None
+    lengths = opdef.dim_product(dict(attrs) if attrs else {}, child_dims)
+    return lengths[0] if lengths is not None and len(lengths) == 1 else None
 
 
 def forced_equal_dims(op: str, attrs: tuple, child_dims: list[tuple]) -> list[tuple]:

@@ -37,14 +37,16 @@ def is_leaf_node(node: ENode) -> bool:
 class ClassData:
     """Facts about one e-class: type, representative term, constant value, sign bits, dim tokens."""
 
-    __slots__ = ("type", "rep", "const", "signs", "dims")
+    __slots__ = ("type", "rep", "const", "signs", "dims", "length")
 
-    def __init__(self, ttype: Any, rep: Term, const: np.ndarray | None, signs: int, dims: tuple) -> None:
+    def __init__(self, ttype: Any, rep: Term, const: np.ndarray | None, signs: int, dims: tuple, length: Any = None) -> None:
         self.type, self.rep, self.const, self.signs, self.dims = ttype, rep, const, signs, dims
+        # for a 0-d integer class: the dim token of the length its value is (``X.shape[0]``), else None
+        self.length = length
 
     def key(self) -> tuple:
         """What a merge may change (to detect when parents need their facts recomputed)."""
-        return (self.const is not None, self.signs, self.dims)
+        return (self.const is not None, self.signs, self.dims, self.length)
 
 
 class EClass:
@@ -255,16 +257,17 @@ class EGraph:
         if const is not None:
             signs |= an.const_signs(const)
         kid_dims = [k.dims for k in kids]
-        dims = an.node_dims(op, attrs, kid_dims, ttype.shape)
+        dims = an.node_dims(op, attrs, kid_dims, ttype.shape, [k.length for k in kids])
         for a, b in an.forced_equal_dims(op, attrs, kid_dims):
             self.dim_union(a, b)
-        return ClassData(ttype, term, const, signs, dims)
+        return ClassData(ttype, term, const, signs, dims, an.node_length(op, attrs, kid_dims, ttype, const))
 
     @staticmethod
     def _merge_data(a: ClassData, b: ClassData) -> ClassData:
         const = a.const if a.const is not None else b.const
         dims = merge_dims(a.dims, b.dims) if len(a.dims) == len(b.dims) else a.dims
-        return ClassData(a.type, a.rep, const, an._closure(a.signs | b.signs), dims)
+        length = a.length if a.length is not None else b.length
+        return ClassData(a.type, a.rep, const, an._closure(a.signs | b.signs), dims, length)
 
     # ---- union and rebuild ---------------------------------------------------------------
     def union(self, a: int, b: int) -> bool:
@@ -282,6 +285,8 @@ class EGraph:
         ca.nodes.extend(cb.nodes)
         ca.parents.extend(cb.parents)
         merged = self._merge_data(ca.data, cb.data)
+        if ca.data.length is not None and cb.data.length is not None:
+            self.dim_union(ca.data.length, cb.data.length)  # one value, two names for its length
         key = merged.key()
         if key != ca.data.key() or key != cb.data.key():
             self._analysis_pending.append(a)
@@ -493,10 +498,15 @@ class EGraph:
             if c != cid:
                 ccls = classes[c]
                 if ccls.data.type.dtype == dtype:
+                    # the first same-op node, or better the first with a 0-d factor (a constant or a
+                    # length read at run time): splicing it gathers the scalars of a product in one node
                     for n in ccls.nodes:
                         if n[0] == op and n[1] == attrs and n[2] and all(find(k) not in (c, cid) for k in n[2]):
-                            sub = n
-                            break
+                            if sub is None:
+                                sub = n
+                            if any(getattr(classes[find(k)].data.type, "shape", None) == () for k in n[2]):
+                                sub = n
+                                break
                     if sub is not None and not self._single_user(ccls):
                         sub = None
             if sub is not None and len(out) + len(sub[2]) + len(ch) - i - 1 <= MAX_FLAT:

@@ -83,6 +83,8 @@ def _op_cost(op: str, attrs: tuple, out_type: Any, arg_types: list[Any]) -> floa
         return 0.0
     out = _size(out_type)
     ins = [_size(t) for t in arg_types]
+    if od.elementwise and out == 1 and all(i == 1 for i in ins):
+        return OVERHEAD / 8  # scalar arithmetic (lengths read at run time, say): a Python float op
     if od.elementwise:
         return OVERHEAD + out * (elementwise_weight(op) + 1.0) + 0.25 * sum(ins)
     if od.group == "reduction":
@@ -95,6 +97,8 @@ def _op_cost(op: str, attrs: tuple, out_type: Any, arg_types: list[Any]) -> floa
     if od.group == "linalg":
         side = max([math.sqrt(s) for s in ins] or [1.0])
         return OVERHEAD + 2.0 * side**3 + out
+    if od.same_shape_noop and ins and ins[0] != out:
+        return OVERHEAD + sum(ins) + out  # sum_to / broadcast_like that change the shape do a reduction's work
     if od.group == "shape":
         return OVERHEAD / 2 + 0.5 * max([out, *ins])
     if od.group == "constructor":

@@ -215,6 +215,13 @@ def contraction_equal(attrs: dict, child: list) -> list[tuple]:
     return []
 
 
+def all_equal(attrs: dict, child: list) -> list[tuple]:
+    """Arguments 0 and 1 have the same shape, dim for dim (an assertion such as ``specify_shape_like``)."""
+    if len(child) == 2 and child[0] and child[1] and len(child[0]) == len(child[1]):
+        return list(zip(child[0], child[1]))
+    return []
+
+
 def first_dims(attrs: dict, child: list) -> tuple | None:
     """Argument 0's dims (a scatter into it)."""
     return child[0] if child else None
@@ -233,3 +240,25 @@ def pattern_dims(attrs: dict, child: list) -> tuple | None:
     if all(p == "x" or isinstance(p, int) and p < len(src) for p in pattern):
         return tuple(1 if p == "x" else src[p] for p in pattern)
     return None
+
+
+def eye_sized(attrs: dict, lengths: list) -> tuple:
+    """eye's dims: n and m static or the lengths its arguments are (m is n when not given)."""
+    it = iter(lengths)
+    sym = attrs.get("sym", ())
+    n = next(it, None) if "n" in sym else attrs.get("n")
+    m = next(it, None) if "m" in sym else attrs.get("m")
+    return (n, n if m is None and "m" not in sym else m)
+
+
+def arange_sized(attrs: dict, lengths: list) -> tuple | None:
+    """arange(n) has length n (start 0, step 1)."""
+    if attrs.get("sym") == ("stop",) and attrs.get("start") == 0 and attrs.get("step") == 1:
+        return (lengths[0],)
+    return None
+
+
+def shape_sized(attrs: dict, lengths: list) -> tuple:
+    """alloc(v, *n) / reshape(x, *n){shape}: the None entries of shape are the lengths of the arguments after the first."""
+    it = iter(lengths[1:])
+    return tuple(next(it, None) if d is None else d for d in attrs.get("shape", ()))

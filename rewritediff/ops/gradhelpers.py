@@ -177,47 +177,6 @@ register(
 )
 
 
-def _identity_like(x: np.ndarray, dtype: str = "float64") -> np.ndarray:
-    """The identity over x's elements, shaped (x.size, *x.shape): row i is the i-th one-hot tensor."""
-    shape = np.shape(x)
-    n = math.prod(shape)
-    return np.eye(n, dtype=dtype).reshape((n, *shape))
-
-
-def _identity_like_infer(args: tuple, attrs: dict) -> TensorType:
-    shape = args[0].static_shape
-    n = math.prod(shape) if None not in shape else None
-    return TensorType(attrs["dtype"], (n, *shape))
-
-
-def _identity_like_dims(attrs: dict, child: list) -> tuple | None:
-    if not child or child[0] is None:
-        return None
-    src = tuple(child[0])
-    if len(src) == 1:
-        return (src[0], src[0])
-    n = math.prod(src) if all(isinstance(d, int) for d in src) else None
-    return (n, *src)
-
-
-register(
-    OpDef(
-        name="identity_like",
-        memory="fresh",
-        shape_args=(0,),
-        infer=_identity_like_infer,
-        impl=_identity_like,
-        attrs={"dtype": "float64"},
-        emit="rt.identity_like({0}, {dtype!r})",
-        prepare=lambda args, attrs: {"dtype": str(np.dtype(attrs["dtype"]))},
-        dims=_identity_like_dims,
-        runtime_shape=lambda shapes, attrs: (math.prod(shapes[0]), *shapes[0]),
-        doc="identity_like(x){dtype}: the batch of one-hot tensors shaped like x, (x.size, *x.shape) (a Jacobian's cotangents)",
-        group="gradient-helper",
-        differentiable=False,
-    )
-)
-
 register(
     OpDef(
         name="diag_embed_like",

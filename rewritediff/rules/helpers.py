@@ -278,13 +278,11 @@ def is_identity(x: Any) -> bool:
     """True for an identity matrix: the ``eye`` op with k=0 and a square shape, or such a constant."""
     if not isinstance(x, Term) or not isinstance(x.type, TensorType) or x.ndim != 2:
         return False
-    if x.op == "eye":
-        return x.attr("k", 0) == 0 and x.attr("m") in (None, x.attr("n"))
+    if x.op == "eye":  # square: m is n (static and equal, or not given)
+        return x.attr("k", 0) == 0 and "m" not in x.attr("sym", ()) and x.attr("m") in (None, x.attr("n"))
     if x.op == "eye_like":
         n, m = x.static_shape
         return x.attr("k", 0) == 0 and n is not None and n == m
-    if x.op == "identity_like":
-        return x.args[0].ndim == 1
     v = _const_array(x)
     return v is not None and v.shape[0] == v.shape[1] and bool(np.array_equal(v, np.eye(v.shape[0])))
 

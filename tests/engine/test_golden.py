@@ -100,35 +100,20 @@ LOGREG = """
 # a tanh MLP with a log_softmax cross-entropy; gradients wrt W1, b1, W2, b2
 MLP = """
     t1 = tanh(b1 + dot(X, W1))
-    t2 = log_softmax(b2 + dot(t1, W2), axis=1)
-    t3 = Y * t2
-    t4 = Y * expand_like(expand_like(-0.125, sum(t3, axis=1)), t3, axis=1)
-    dot(X.T, dot(t4 - exp(t2) * sum(t4, axis=1, keepdims=True), W2.T) * (1.0 - sqr(t1)))
+    dot(X.T, dot(Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True), W2.T) * (1.0 - sqr(t1)))
     ----
     t1 = tanh(b1 + dot(X, W1))
-    t2 = log_softmax(b2 + dot(t1, W2), axis=1)
-    t3 = Y * t2
-    t4 = Y * expand_like(expand_like(-0.125, sum(t3, axis=1)), t3, axis=1)
-    sum_to(dot(t4 - exp(t2) * sum(t4, axis=1, keepdims=True), W2.T) * (1.0 - sqr(t1)), b1)
+    sum(dot(Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True), W2.T) * (1.0 - sqr(t1)), axis=0)
     ----
     t1 = tanh(b1 + dot(X, W1))
-    t2 = log_softmax(b2 + dot(t1, W2), axis=1)
-    t3 = Y * t2
-    t4 = Y * expand_like(expand_like(-0.125, sum(t3, axis=1)), t3, axis=1)
-    dot(t1.T, t4 - exp(t2) * sum(t4, axis=1, keepdims=True))
+    dot(t1.T, Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True))
     ----
-    t1 = log_softmax(b2 + dot(tanh(b1 + dot(X, W1)), W2), axis=1)
-    t2 = Y * t1
-    t3 = Y * expand_like(expand_like(-0.125, sum(t2, axis=1)), t2, axis=1)
-    sum_to(t3 - exp(t1) * sum(t3, axis=1, keepdims=True), b2)
+    sum(Y * -0.125 - exp(log_softmax(b2 + dot(tanh(b1 + dot(X, W1)), W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True), axis=0)
 """
 
 # softmax cross-entropy alone, in logsumexp form; gradient wrt the logits
 XENT = """
-    t1 = logsumexp(z, axis=1)
-    t2 = z * Y
-    t3 = t1 - sum(t2, axis=1)
-    Y * expand_like(expand_like(-0.125, t3), t2, axis=1) + exp(z - expand_like(t1, z, axis=1)) * expand_like(expand_like(0.125, t3), z, axis=1)
+    -0.125 * Y + exp(z - expand_like(logsumexp(z, axis=1), z, axis=1)) / 8
 """
 
 EXPECTED = {"logreg": LOGREG, "mlp": MLP, "xent": XENT}
