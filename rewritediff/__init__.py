@@ -14,6 +14,7 @@ from rewritediff import (
 from rewritediff.errors import (  # noqa: F401
     ArityError,
     AxisError,
+    BroadcastError,
     CallError,
     DisconnectedInputError,
     GradientError,

@@ -50,6 +50,10 @@ class NullTypeGradError(TypeError):
     """A requested gradient is undefined or not implemented (a NullType)."""
 
 
+class BroadcastError(ShapeError, ValueError):
+    """Two dims the graph requires equal differ at run time (an undeclared broadcast, or mismatched inputs)."""
+
+
 class GradientError(Exception):
     """Raised by verify_grad when the analytic and numeric gradients disagree."""
 

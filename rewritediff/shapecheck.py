@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewritediff.errors import ShapeError
+from rewritediff.errors import BroadcastError
 from rewritediff.ops import get_op
 from rewritediff.ops.dims import leaf_dims
 from rewritediff.terms import TensorType, Term, toposort
@@ -27,10 +27,6 @@ HOW_TO_BROADCAST = (
     "A dim whose static length is unknown is never broadcast at run time. To broadcast it, declare it of length 1: "
     "rd.tensor(name, shape=(1, None)), rd.row / rd.col, broadcastable=(True, False), or x.dimshuffle('x', 0)."
 )
-
-
-class BroadcastError(ShapeError, ValueError):
-    """Two dims the graph requires equal differ at run time (an undeclared broadcast, or mismatched inputs)."""
 
 
 def term_dims(order: list[Term]) -> dict[int, tuple]:

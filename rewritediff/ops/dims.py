@@ -228,8 +228,45 @@ def first_dims(attrs: dict, child: list) -> tuple | None:
 
 
 def index_dims(attrs: dict, child: list) -> tuple | None:
-    """Basic indexing of argument 0 by attr ``idx``."""
-    return subtensor_dims(attrs.get("idx", ()), child[0]) if child and child[0] is not None else None
+    """Indexing of argument 0 by attr ``idx``: basic, or with integer index arrays (numpy's placement of their broadcast dims)."""
+    idx = attrs.get("idx", ())
+    if not child or child[0] is None:
+        return None
+    if not any(e[0] == "adv" for e in idx):
+        return subtensor_dims(idx, child[0])
+    if any(e[0] == "mask" for e in idx):
+        return None
+    arrays = [child[1 + e[1]] if 1 + e[1] < len(child) else None for e in idx if e[0] == "adv"]
+    if any(a is None for a in arrays):
+        return None
+    index = broadcast_dims(arrays)
+    if index is None:
+        return None
+    where = [i for i, e in enumerate(idx) if e[0] in ("adv", "int")]
+    adjacent = where == list(range(where[0], where[-1] + 1))
+    src, out, dim, placed = child[0], [], 0, False
+    for e in idx:
+        if e[0] in ("adv", "int"):
+            if adjacent and not placed:
+                out.extend(index)
+                placed = True
+            dim += 1
+        elif e[0] == "none":
+            out.append(1)
+        else:  # slice
+            if dim >= len(src):
+                return None
+            out.append(slice_dim(src[dim], *e[1:]))
+            dim += 1
+    out.extend(src[dim:])
+    return tuple(out) if adjacent else (*index, *out)
+
+
+def index_equal(attrs: dict, child: list) -> list[tuple]:
+    """The index arrays of one indexing broadcast together: their aligned dims other than 1 are equal."""
+    idx = attrs.get("idx", ())
+    arrays = [child[1 + e[1]] for e in idx if e[0] == "adv" and 1 + e[1] < len(child)]
+    return elementwise_equal(attrs, arrays) if len(arrays) > 1 else []
 
 
 def pattern_dims(attrs: dict, child: list) -> tuple | None:

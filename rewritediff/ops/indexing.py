@@ -244,6 +244,7 @@ register(
     OpDef(
         name="subtensor",
         dims=dims.index_dims,
+        equal_dims=dims.index_equal,
         infer=_sub_infer,
         impl=lambda x, *arrays, idx: np.asarray(np.asarray(x)[index_value(idx, arrays)]),
         arity=(1, None),
