@@ -174,20 +174,19 @@ def explain(expr: Any, **limits: Any) -> Explanation:
 def count_ops(expr_or_list: Any) -> int:
     """Number of distinct tensor operations in the DAG of a term or a list of terms.
 
-    Leaves are not counted, nor is shape arithmetic (lengths read off the arguments, ``count``,
-    and 0-d arithmetic on those and constants): ``-1 / X.shape[0]`` is the run-time spelling of
-    the constant ``-0.25`` a static shape gives, and both count the same.
+    Leaves are not counted, nor is what depends on lengths and constants alone (lengths read off
+    the arguments, ``count``, and arithmetic or constructors on those): ``-1 / X.shape[0]`` and
+    ``0.001 * eye(X.shape[1])`` are the run-time spellings of the constants a static shape gives,
+    and both count the same.
     """
     terms, _ = _flatten(expr_or_list)
     shape_only: set[int] = set()
     n = 0
     for t in toposort([t for t in terms if isinstance(t, Term)]):
-        if not t.args:
-            if t.op == "const":
-                shape_only.add(t.uid)
+        if t.op in ("input", "shared") and not t.args:
             continue
         opdef = get_op(t.op)
-        if opdef.dim_product is not None or (opdef.elementwise and t.ndim == 0 and all(a.uid in shape_only for a in t.args)):
+        if opdef.dim_product is not None or all(a.uid in shape_only for a in t.args):
             shape_only.add(t.uid)
             continue
         n += 1

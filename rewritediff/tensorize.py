@@ -194,7 +194,88 @@ def _batch_specify_shape(node: Term, args: list[Term], flags: list[bool], n: Any
     return apply("specify_shape", args[0], shape=(n if isinstance(n, int) else None, *node.attr("shape")))
 
 
+def _full_slice_first(idx: tuple) -> tuple:
+    """``idx`` with a leading ``:`` for the batch axis (refused when numpy would move index-array dims first)."""
+    adv = [i for i, e in enumerate(idx) if e[0] in ("adv", "mask")]
+    if any(e[0] == "mask" for e in idx):
+        raise NoBatchRule("subtensor with a boolean mask")
+    if adv:
+        block = [i for i, e in enumerate(idx) if e[0] in ("adv", "int")]
+        if block != list(range(block[0], block[-1] + 1)):
+            raise NoBatchRule("subtensor with separated index arrays")
+    return (("slice", None, None, None), *idx)
+
+
+def _batch_subtensor(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    if any(flags[1:]):
+        raise NoBatchRule("subtensor with batched index arrays")
+    return apply("subtensor", args[0], *args[1:], idx=_full_slice_first(node.attr("idx")))
+
+
+def _batch_set_subtensor(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """set/inc_subtensor(x, y): both get the batch axis; y's missing dims are inserted after it (numpy broadcasts y from the right)."""
+    if any(flags[2:]):
+        raise NoBatchRule(f"{node.op} with batched index arrays")
+    x = args[0] if flags[0] else _broadcast_batch(args[0], n)
+    y = args[1] if flags[1] else _broadcast_batch(args[1], n)
+    target = apply("subtensor", node.args[0], *node.args[2:], idx=node.attr("idx")).ndim
+    missing = target - node.args[1].ndim
+    if missing > 0:
+        y = apply("dimshuffle", y, pattern=(0,) + ("x",) * missing + tuple(range(1, y.ndim)))
+    return apply(node.op, x, y, *args[2:], idx=_full_slice_first(node.attr("idx")))
+
+
+def _batch_join(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    parts = [a if f else _broadcast_batch(a, n) for a, f in zip(args, flags)]
+    axis = node.attr("axis")
+    return apply(node.op, *parts, axis=axis + 1 if axis >= 0 else axis)
+
+
+def _batch_tile(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    reps = tuple(node.attr("reps"))
+    if len(reps) > node.args[0].ndim:
+        raise NoBatchRule("tile with more reps than dims")
+    return apply("tile", args[0], reps=(1,) * (node.args[0].ndim + 1 - len(reps)) + reps)
+
+
+def _batch_repeat(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    axis = node.attr("axis")
+    if axis is None:
+        raise NoBatchRule("repeat of a flattened array")
+    return apply("repeat", args[0], repeats=node.attr("repeats"), axis=axis + 1 if axis >= 0 else axis)
+
+
+def _batch_einsum(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """A new subscript letter for the batch axis, on the batched operands and the output."""
+    lhs, out = node.attr("subscripts").split("->")
+    letter = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in lhs)
+    ops = [letter + s if f else s for s, f in zip(lhs.split(","), flags)]
+    return apply("einsum", *args, subscripts=f"{','.join(ops)}->{letter}{out}")
+
+
+def _batch_matrix_op(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """Ops acting on the last two axes (``phi``): the batch axis passes through."""
+    return apply(node.op, args[0], **node.attr_dict)
+
+
+def _batch_check(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """A shape assertion already made on the unbatched value: the batched value passes unchanged."""
+    if any(flags[1:]):
+        raise NoBatchRule(f"{node.op} with a batched reference")
+    return args[0]
+
+
 _BATCH_BY_OP = {
+    "subtensor": _batch_subtensor,
+    "set_subtensor": _batch_set_subtensor,
+    "inc_subtensor": _batch_set_subtensor,
+    "join": _batch_join,
+    "stack": _batch_join,
+    "tile": _batch_tile,
+    "repeat": _batch_repeat,
+    "einsum": _batch_einsum,
+    "phi": _batch_matrix_op,
+    "specify_shape_like": _batch_check,
     "specify_shape": _batch_specify_shape,
     "sum_to": _batch_ref_op,
     "broadcast_like": _batch_ref_op,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+from rewritediff.tensorize import NoBatchRule
 
 RNG = np.random.default_rng(7)
 BOOKKEEPING = ("sum_to", "expand_like", "broadcast_like", "count(")
@@ -193,3 +194,52 @@ def test_hvp_checks_the_tangent_shape_on_entry() -> None:
     f = rd.function([W, V, x], hv)
     with pytest.raises(rd.ShapeError):
         f(np.ones((3, 4)), np.ones((4, 3)), np.ones(4))
+
+
+# ---- Jacobians of undeclared shapes over every op of the derivative table ------------------------------
+def _coverage_cases() -> list:
+    """The derivative table's cases (one per op and form), loaded from its test module."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).with_name("test_derivative_coverage.py")
+    spec = importlib.util.spec_from_file_location("_coverage_table", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, mod.CASES
+
+
+_COVERAGE, _CASES = _coverage_cases()
+# gradient helpers whose second argument gives a shape along an axis of the first: no batched form yet
+WITHOUT_BATCH_RULE = {"join_part", "join_embed", "unrepeat", "untile", "diag", "diag_embed_like", "einsum_grad"}
+
+
+@pytest.mark.parametrize(("op", "shapes", "build", "domain", "rtol", "eps"), _CASES)
+def test_jacobian_with_undeclared_shapes(op, shapes, build, domain, rtol, eps) -> None:
+    rng = np.random.default_rng(99)
+    domains = domain if isinstance(domain, list) else [domain] * len(shapes)
+    # every dim of unknown length, except those the case broadcasts (declared 1, as the contract asks)
+    xs_t = [rd.tensor(f"x{i}", shape=tuple(1 if d == 1 else None for d in s)) for i, s in enumerate(shapes)]
+    try:
+        y = build(*xs_t)
+    except (TypeError, rd.RewriteDiffError) as exc:
+        pytest.skip(f"the case's builder needs static shapes: {exc}")
+    xs = [_COVERAGE._sample(d, s, rng) for d, s in zip(domains, shapes)]
+    f = rd.function(xs_t, y)
+    if not np.issubdtype(np.asarray(f(*xs)).dtype, np.floating):
+        pytest.skip("integer-valued result")
+    try:
+        Js = rd.jacobian(y, xs_t, disconnected_inputs="ignore")
+    except NoBatchRule as exc:  # only a helper known to lack a batching rule may stop it, with a clear error
+        assert any(f"jacobian: {op} has no batching rule" in str(exc) for op in WITHOUT_BATCH_RULE), str(exc)
+        return
+    got = rd.function(xs_t, list(Js), on_unused_input="ignore")(*xs)
+    for k, (x, J) in enumerate(zip(xs, got)):
+
+        def f_k(v, k=k):
+            args = list(xs)
+            args[k] = v
+            return np.asarray(f(*args), dtype=float)
+
+        fd = _fd_jac(f_k, x, eps)
+        np.testing.assert_allclose(J, fd, rtol=rtol * 10, atol=1e-5, err_msg=f"Jacobian wrt argument {k} of {op}")

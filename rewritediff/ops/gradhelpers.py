@@ -157,8 +157,9 @@ def _untile(g: np.ndarray, x: np.ndarray, reps: tuple = ()) -> np.ndarray:
 
 def _phi(x: np.ndarray) -> np.ndarray:
     """Lower triangle with the diagonal halved (the Cholesky derivative's projection)."""
-    out = np.tril(x)
-    out[np.diag_indices(min(out.shape))] *= 0.5
+    out = np.tril(x)  # on the last two axes, so a batch of matrices works too
+    d = np.arange(min(out.shape[-2:]))
+    out[..., d, d] *= 0.5
     return out
 
 
