@@ -50,6 +50,14 @@ class NullTypeGradError(TypeError):
     """A requested gradient is undefined or not implemented (a NullType)."""
 
 
+class PushforwardError(NullTypeGradError, ValueError):
+    """A pushforward (R-op) met an op with no forward derivative; the message names the op.
+
+    A ValueError, as PyTensor raises for an R-op through a non-differentiable op, and a
+    NullTypeGradError, so code written for an undefined derivative still catches it.
+    """
+
+
 class GradientError(Exception):
     """Raised by verify_grad when the analytic and numeric gradients disagree."""
 

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rewritediff.errors import DisconnectedInputError, NullTypeGradError, RewriteDiffError
+from rewritediff.errors import DisconnectedInputError, NullTypeGradError, PushforwardError, RewriteDiffError
 from rewritediff.ops import get_op
 from rewritediff.rules.ast import Special
 from rewritediff.rules.instantiate import components
@@ -479,7 +479,7 @@ def _jvp(term: Term, tangents: list[Term | None]) -> Any:
         body = expand(term.args, term.attr_dict)
         tmap = {a.uid: t for a, t in zip(term.args, tangents) if t is not None}
         return _forward(body, tmap)
-    return Special("null", f"no derivative rule for op {term.op!r} (add a jvp, transpose or d rule)")
+    return Special("null", f"op {term.op!r} has no forward derivative (add a jvp, transpose or d rule for {term.op!r} in a .rules file)")
 
 
 def _forward(root: Term, tangents: dict[int, Term]) -> Any:
@@ -540,7 +540,9 @@ def pushforward(
     for y in fs:
         t = _forward(y, tmap)
         if isinstance(t, Special) and t.kind == "null":
-            raise NullTypeGradError(f"`pushforward` encountered an undefined derivative: {t.why}")
+            raise PushforwardError(
+                f"pushforward: the path from {', '.join(map(repr, wrt_list))} to an output goes through an op without a forward derivative: {t.why}"
+            )
         if t is None or isinstance(t, Special):
             results.append(_disconnected_value(y, return_disconnected))
             continue

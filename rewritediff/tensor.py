@@ -238,6 +238,12 @@ all = _reduction("all")  # noqa: A001 - PyTensor's name
 any = _reduction("any")  # noqa: A001 - PyTensor's name
 
 
+def max_and_argmax(x: Any, axis: AxisLike = None, keepdims: bool = False) -> tuple[Term, Term]:
+    """The maximum and its position along ``axis`` (PyTensor's pair; argmax is integer, so it carries no gradient)."""
+    x = as_term(x)
+    return max(x, axis=axis, keepdims=keepdims), argmax(x, axis=axis, keepdims=keepdims)
+
+
 # ---- products ----------------------------------------------------------------------------------
 def dot(a: Any, b: Any) -> Term:
     """np.dot for ndim <= 2; higher ndim goes to matmul."""

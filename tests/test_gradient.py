@@ -280,6 +280,46 @@ def test_rop_validation_and_containers():
         rd.Rop(x * 2.0, y, v)
 
 
+def test_rop_without_forward_derivative_raises_value_error_naming_the_op():
+    x, v = rd.vector("x"), rd.vector("v")
+    for f, op in ((rd.argmax(x), "argmax"), (rd.undefined_grad(x) * 2.0 + x, "undefined_grad")):
+        with pytest.raises(ValueError, match=op) as info:
+            rd.Rop(f, x, v)
+        assert isinstance(info.value, rd.NullTypeGradError) and isinstance(info.value, rd.PushforwardError)
+        with pytest.raises(ValueError, match=op):
+            rd.pushforward(f, x, v)
+    with pytest.raises(rd.NullTypeGradError) as info:  # grad keeps PyTensor's TypeError
+        rd.grad(rd.undefined_grad(x).sum(), x)
+    assert not isinstance(info.value, ValueError)
+
+
+def test_rop_with_a_tangent_made_by_type_call():
+    X = rd.matrix("X")
+    V = X.type("V")
+    assert V.type == X.type and V is not X and V.name == "V"
+    y = rd.tanh(X).sum(axis=0)
+    Xv, Vv = RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))
+    got = ev(rd.Rop(y, X, V), [X, V], Xv, Vv)
+    eps = 1e-6
+    fd = (np.tanh(Xv + eps * Vv).sum(0) - np.tanh(Xv - eps * Vv).sum(0)) / (2 * eps)
+    np.testing.assert_allclose(got, fd, rtol=1e-7)
+
+
+def test_max_and_argmax():
+    X = rd.matrix("X")
+    Xv = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 6.5]])
+    for axis in (0, 1, None):
+        m, a = rd.max_and_argmax(X, axis=axis)
+        assert a.dtype.startswith("int")
+        got_m, got_a = ev([m, a], [X], Xv)
+        np.testing.assert_array_equal(got_m, np.max(Xv, axis=axis))
+        np.testing.assert_array_equal(got_a, np.argmax(Xv, axis=axis))
+    m, a = rd.max_and_argmax(X, axis=1)
+    w = np.array([0.5, -2.0])
+    g = ev(rd.grad((m * w).sum(), X), [X], Xv)
+    np.testing.assert_allclose(g, [[0, 0.5, 0], [-2.0, 0, 0]])
+
+
 def test_scalar_lop_keeps_type():
     x, g = rd.scalar("x"), rd.scalar("g")
     assert ev(rd.Lop(x**2, x, g), [x, g], 3.0, 1.5) == pytest.approx(2 * 3 * 1.5)

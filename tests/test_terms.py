@@ -110,3 +110,12 @@ def test_gc_paused_restores_the_collector() -> None:
     with pytest.raises(ZeroDivisionError), gc_paused():
         1 / 0  # noqa: B018
     assert gc.isenabled()
+
+
+def test_tensor_type_is_callable():
+    x = rd.tensor("x", shape=(2, None), dtype="float32")
+    y = x.type()
+    assert y.type == x.type and y is not x and y.op == "input" and y.name is None
+    z = x.type("z")
+    assert z.name == "z" and z.static_shape == (2, None) and z.dtype == "float32"
+    assert rd.TensorType("int32", (1, None))("k").type.broadcastable == (True, False)
