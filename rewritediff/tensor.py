@@ -29,11 +29,37 @@ AxisLike = int | Sequence[int] | None
 
 
 # ---- constructors -----------------------------------------------------------------------
-def tensor(name: str | None = None, shape: Sequence[int | None] = (), dtype: Any = None) -> Term:
-    """A symbolic input of the given static shape (None for an unknown dim) and dtype."""
+def tensor(
+    name: str | None = None,
+    shape: Sequence[int | None] | None = None,
+    dtype: Any = None,
+    broadcastable: Sequence[bool] | None = None,
+) -> Term:
+    """A symbolic input of the given static shape (None for an unknown dim) and dtype.
+
+    Only dims of static length 1 broadcast (PyTensor's contract: an unknown length is never
+    stretched at run time). ``broadcastable=(True, False)`` is PyTensor's older spelling of
+    ``shape=(1, None)``; given both, they must agree.
+    """
     if isinstance(shape, int):
         raise RewriteDiffTypeError(f"tensor: shape must be a tuple of dims, got {shape!r}")
-    shape = tuple(None if d is None else int(d) for d in shape)
+    if broadcastable is not None:
+        if isinstance(broadcastable, bool) or not builtins.all(isinstance(b, bool | np.bool_) for b in broadcastable):
+            raise RewriteDiffTypeError(f"tensor: broadcastable must be a tuple of bools, got {broadcastable!r}")
+        broadcastable = tuple(bool(b) for b in broadcastable)
+        if shape is None:
+            shape = tuple(1 if b else None for b in broadcastable)
+        else:
+            shape = tuple(shape)
+            if len(shape) != len(broadcastable):
+                raise RewriteDiffTypeError(f"tensor: shape {shape!r} and broadcastable {broadcastable!r} have different lengths")
+            for i, (d, b) in enumerate(zip(shape, broadcastable)):
+                if b and d not in (None, 1):
+                    raise RewriteDiffTypeError(f"tensor: dim {i} is declared broadcastable but has static length {d} (shape {shape!r})")
+                if not b and d == 1:
+                    raise RewriteDiffTypeError(f"tensor: dim {i} has static length 1, which broadcasts, but broadcastable[{i}] is False (shape {shape!r})")
+            shape = tuple(1 if b else d for d, b in zip(shape, broadcastable))
+    shape = tuple(None if d is None else int(d) for d in (shape or ()))
     if builtins.any(d is not None and d < 0 for d in shape):
         raise RewriteDiffTypeError(f"tensor: negative dim in shape {shape!r}")
     return variable(TensorType(check_dtype(dtype or floatX), shape), name)
@@ -52,6 +78,16 @@ def vector(name: str | None = None, dtype: Any = None, shape: tuple = (None,)) -
 def matrix(name: str | None = None, dtype: Any = None, shape: tuple = (None, None)) -> Term:
     """A symbolic 2-d input."""
     return tensor(name, shape, dtype)
+
+
+def row(name: str | None = None, dtype: Any = None) -> Term:
+    """A matrix of one row, shape (1, None): its first dim broadcasts against any number of rows."""
+    return tensor(name, (1, None), dtype)
+
+
+def col(name: str | None = None, dtype: Any = None) -> Term:
+    """A matrix of one column, shape (None, 1): its second dim broadcasts against any number of columns."""
+    return tensor(name, (None, 1), dtype)
 
 
 def tensor3(name: str | None = None, dtype: Any = None, shape: tuple = (None,) * 3) -> Term:
@@ -271,6 +307,35 @@ def dimshuffle(x: Any, *pattern: Any) -> Term:
     if pattern == tuple(range(x.ndim)):
         return x
     return apply("dimshuffle", x, pattern=pattern)
+
+
+def shape_padleft(t: Any, n_ones: int = 1) -> Term:
+    """``t`` with ``n_ones`` broadcastable (length-1) dims added on the left (PyTensor's name)."""
+    t = as_term(t)
+    return dimshuffle(t, *(["x"] * _pad_count("shape_padleft", n_ones)), *range(t.ndim))
+
+
+def shape_padright(t: Any, n_ones: int = 1) -> Term:
+    """``t`` with ``n_ones`` broadcastable (length-1) dims added on the right (PyTensor's name)."""
+    t = as_term(t)
+    return dimshuffle(t, *range(t.ndim), *(["x"] * _pad_count("shape_padright", n_ones)))
+
+
+def shape_padaxis(t: Any, axis: int) -> Term:
+    """``t`` with one broadcastable (length-1) dim inserted at ``axis`` (negative counts from the end of the result)."""
+    t = as_term(t)
+    nd = t.ndim + 1
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer) or not -nd <= axis < nd:
+        from rewritediff.errors import AxisError
+
+        raise AxisError(f"shape_padaxis: axis {axis!r} is out of range for a result of ndim {nd}")
+    return expand_dims(t, int(axis) % nd)
+
+
+def _pad_count(fn: str, n_ones: Any) -> int:
+    if isinstance(n_ones, bool) or not isinstance(n_ones, int | np.integer) or n_ones < 0:
+        raise RewriteDiffTypeError(f"{fn}: n_ones must be a non-negative int, got {n_ones!r}")
+    return int(n_ones)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Term:
@@ -855,6 +920,7 @@ def _install_methods() -> None:
         "astype": cast,
         "eval": eval_term,
         "T": property(lambda s: transpose(s)),
+        "broadcastable": property(lambda s: s.type.broadcastable),
         "shape": property(shape),
         "size": property(lambda s: prod(shape(s))),
         "clip": clip,

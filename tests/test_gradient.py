@@ -81,6 +81,46 @@ def test_broadcasting_sums_back():
     np.testing.assert_allclose(vals[2], (xv * rv * cv).sum())
 
 
+def _central(f, a, eps=1e-6):
+    g = np.zeros_like(a)
+    for k in np.ndindex(a.shape):
+        ap, am = a.copy(), a.copy()
+        ap[k] += eps
+        am[k] -= eps
+        g[k] = (f(ap) - f(am)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize(
+    "make_b, bshape, expand",
+    [
+        (lambda: rd.row("b"), (1, 3), lambda v: v),
+        (lambda: rd.tensor("b", broadcastable=(True, False)), (1, 3), lambda v: v),
+        (lambda: rd.shape_padleft(rd.vector("b")), (3,), lambda v: v[None, :]),
+        (lambda: rd.vector("b").dimshuffle("x", 0), (3,), lambda v: v[None, :]),
+        (lambda: rd.col("b"), (4, 1), lambda v: v),
+        (lambda: rd.shape_padright(rd.vector("b")), (4,), lambda v: v[:, None]),
+    ],
+    ids=["row", "broadcastable", "shape_padleft", "dimshuffle", "col", "shape_padright"],
+)
+def test_gradient_through_a_declared_broadcast(make_b, bshape, expand):
+    b, X = make_b(), rd.matrix("X")
+    b_in = b if b.op == "input" else b.args[0]
+    W = RNG.uniform(0.5, 1.5, size=(4, 3))
+    g = rd.grad(rd.sum(rd.tanh(b + X) * W), b_in)
+    bv, Xv = RNG.normal(size=bshape), RNG.normal(size=(4, 3))
+    got = ev(g, [b_in, X], bv, Xv)
+    assert got.shape == bshape
+    np.testing.assert_allclose(got, _central(lambda v: float((np.tanh(expand(v) + Xv) * W).sum()), bv), rtol=1e-7)
+
+
+def test_undeclared_length_one_dim_is_refused():
+    b, X = rd.matrix("b"), rd.matrix("X")
+    f = rd.function([b, X], rd.grad(rd.sum(rd.tanh(b + X)), b))
+    with pytest.raises(ValueError, match="rd.row"):
+        f(np.ones((1, 3)), np.ones((4, 3)))
+
+
 def test_dtype_preserved_float32():
     x = rd.vector("x", dtype="float32")
     cost = rd.cast(x, "float64").sum() * 2.0
