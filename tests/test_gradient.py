@@ -328,6 +328,14 @@ def test_rop_without_forward_derivative_raises_value_error_naming_the_op():
         assert isinstance(info.value, rd.NullTypeGradError) and isinstance(info.value, rd.PushforwardError)
         with pytest.raises(ValueError, match=op):
             rd.pushforward(f, x, v)
+    from rewritediff.ops import unregister
+
+    rd.rules.define_op("cube_no_rules", lambda a: a**3)
+    try:
+        with pytest.raises(ValueError, match="cube_no_rules"):
+            rd.Rop(rd.apply("cube_no_rules", x) + x, x, v)
+    finally:
+        unregister("cube_no_rules")
     with pytest.raises(rd.NullTypeGradError) as info:  # grad keeps PyTensor's TypeError
         rd.grad(rd.undefined_grad(x).sum(), x)
     assert not isinstance(info.value, ValueError)
