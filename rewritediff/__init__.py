@@ -20,6 +20,7 @@ from rewritediff.errors import (  # noqa: F401
     GradientError,
     IndexOutOfBounds,
     NullTypeGradError,
+    PushforwardError,
     RewriteDiffError,
     RewriteDiffTypeError,
     RuleError,

@@ -54,6 +54,14 @@ class BroadcastError(ShapeError, ValueError):
     """Two dims the graph requires equal differ at run time (an undeclared broadcast, or mismatched inputs)."""
 
 
+class PushforwardError(NullTypeGradError, ValueError):
+    """A pushforward (R-op) met an op with no forward derivative; the message names the op.
+
+    A ValueError, as PyTensor raises for an R-op through a non-differentiable op, and a
+    NullTypeGradError, so code written for an undefined derivative still catches it.
+    """
+
+
 class GradientError(Exception):
     """Raised by verify_grad when the analytic and numeric gradients disagree."""
 

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rewritediff.errors import DisconnectedInputError, NullTypeGradError
+from rewritediff.errors import DisconnectedInputError, NullTypeGradError, PushforwardError, RewriteDiffError
 from rewritediff.ops import get_op
 from rewritediff.rules.ast import Special
 from rewritediff.rules.instantiate import components
@@ -207,9 +207,11 @@ def _sweep(seeds: dict[Term, Term], wrt: Sequence[Term], consider: set[int], ove
         if _is_disc(total):
             continue
         g = total
-        if node.type.is_float and g.type.is_float and g.dtype != node.dtype:
-            g = cast_to(g, node.dtype)
-        for a, adj in zip(node.args, _vjp(node, g)):
+        vnode, perm = _real_valued(node, reach)
+        if vnode.type.is_float and g.type.is_float and g.dtype != vnode.dtype:
+            g = cast_to(g, vnode.dtype)
+        adjs = _vjp(vnode, g)
+        for a, adj in zip(node.args, [adjs[k] for k in perm]):
             if a.uid not in reach:
                 continue
             if isinstance(adj, Special):
@@ -225,6 +227,43 @@ def _sweep(seeds: dict[Term, Term], wrt: Sequence[Term], consider: set[int], ove
                 adj = cast_to(adj, float_dtype(a))
             contribs.setdefault(a.uid, []).append(adj)
     return grads
+
+
+def _real_valued(node: Term, reach: set[int]) -> tuple[Term, list[int]]:
+    """The node to differentiate in place of an integer-valued ``node`` that has integer arguments to differentiate.
+
+    PyTensor's convention: the gradient with respect to an integer is the real-valued
+    derivative, as if the integer were real, and a gradient is never of integer dtype. An
+    integer node's gradient is float, but its rules build adjoints of the node's own dtype
+    (``inc_subtensor(zeros_like(x), g)`` for ``x[t]``), which cannot hold it. So the node is
+    rebuilt with its connected integer arguments cast to float (index arguments, which are
+    not connected, stay integer) and that real-valued node is differentiated. Returns the
+    node and, for each argument of ``node``, the position of its counterpart among the new
+    node's arguments (``add`` and ``mul`` sort theirs). Float nodes are returned unchanged.
+    """
+    same = (node, list(range(len(node.args))))
+    if node.type.is_float or not isinstance(node.type, TensorType):
+        return same
+    conn = connection(node)
+    swap = [c and a.uid in reach and isinstance(a.type, TensorType) and not a.type.is_float for a, c in zip(node.args, conn)]
+    if not any(swap):
+        return same
+    args = [cast_to(a, float_dtype(a)) if sw else a for a, sw in zip(node.args, swap)]
+    try:
+        real = apply(node.op, *args, **node.attr_dict)
+    except (RewriteDiffError, TypeError, ValueError):
+        return same  # the op does not take float arguments there: its own rules decide
+    if real.op != node.op or len(real.args) != len(node.args):
+        return same  # canonicalised away (a cast to the dtype it already has): nothing to gain
+    free = list(range(len(real.args)))
+    perm = []
+    for a in args:
+        k = next((k for k in free if real.args[k] is a), None)
+        if k is None:
+            return same
+        free.remove(k)
+        perm.append(k)
+    return real, perm
 
 
 def _sum_contribs(terms: list[Any]) -> Any:
@@ -440,7 +479,7 @@ def _jvp(term: Term, tangents: list[Term | None]) -> Any:
         body = expand(term.args, term.attr_dict)
         tmap = {a.uid: t for a, t in zip(term.args, tangents) if t is not None}
         return _forward(body, tmap)
-    return Special("null", f"no derivative rule for op {term.op!r} (add a jvp, transpose or d rule)")
+    return Special("null", f"op {term.op!r} has no forward derivative (add a jvp, transpose or d rule for {term.op!r} in a .rules file)")
 
 
 def _forward(root: Term, tangents: dict[int, Term]) -> Any:
@@ -501,7 +540,9 @@ def pushforward(
     for y in fs:
         t = _forward(y, tmap)
         if isinstance(t, Special) and t.kind == "null":
-            raise NullTypeGradError(f"`pushforward` encountered an undefined derivative: {t.why}")
+            raise PushforwardError(
+                f"pushforward: the path from {', '.join(map(repr, wrt_list))} to an output goes through an op without a forward derivative: {t.why}"
+            )
         if t is None or isinstance(t, Special):
             results.append(_disconnected_value(y, return_disconnected))
             continue

@@ -29,11 +29,37 @@ AxisLike = int | Sequence[int] | None
 
 
 # ---- constructors -----------------------------------------------------------------------
-def tensor(name: str | None = None, shape: Sequence[int | None] = (), dtype: Any = None) -> Term:
-    """A symbolic input of the given static shape (None for an unknown dim) and dtype."""
+def tensor(
+    name: str | None = None,
+    shape: Sequence[int | None] | None = None,
+    dtype: Any = None,
+    broadcastable: Sequence[bool] | None = None,
+) -> Term:
+    """A symbolic input of the given static shape (None for an unknown dim) and dtype.
+
+    Only dims of static length 1 broadcast (PyTensor's contract: an unknown length is never
+    stretched at run time). ``broadcastable=(True, False)`` is PyTensor's older spelling of
+    ``shape=(1, None)``; given both, they must agree.
+    """
     if isinstance(shape, int):
         raise RewriteDiffTypeError(f"tensor: shape must be a tuple of dims, got {shape!r}")
-    shape = tuple(None if d is None else int(d) for d in shape)
+    if broadcastable is not None:
+        if isinstance(broadcastable, bool) or not builtins.all(isinstance(b, bool | np.bool_) for b in broadcastable):
+            raise RewriteDiffTypeError(f"tensor: broadcastable must be a tuple of bools, got {broadcastable!r}")
+        broadcastable = tuple(bool(b) for b in broadcastable)
+        if shape is None:
+            shape = tuple(1 if b else None for b in broadcastable)
+        else:
+            shape = tuple(shape)
+            if len(shape) != len(broadcastable):
+                raise RewriteDiffTypeError(f"tensor: shape {shape!r} and broadcastable {broadcastable!r} have different lengths")
+            for i, (d, b) in enumerate(zip(shape, broadcastable)):
+                if b and d not in (None, 1):
+                    raise RewriteDiffTypeError(f"tensor: dim {i} is declared broadcastable but has static length {d} (shape {shape!r})")
+                if not b and d == 1:
+                    raise RewriteDiffTypeError(f"tensor: dim {i} has static length 1, which broadcasts, but broadcastable[{i}] is False (shape {shape!r})")
+            shape = tuple(1 if b else d for d, b in zip(shape, broadcastable))
+    shape = tuple(None if d is None else int(d) for d in (shape or ()))
     if builtins.any(d is not None and d < 0 for d in shape):
         raise RewriteDiffTypeError(f"tensor: negative dim in shape {shape!r}")
     return variable(TensorType(check_dtype(dtype or floatX), shape), name)
@@ -52,6 +78,16 @@ def vector(name: str | None = None, dtype: Any = None, shape: tuple = (None,)) -
 def matrix(name: str | None = None, dtype: Any = None, shape: tuple = (None, None)) -> Term:
     """A symbolic 2-d input."""
     return tensor(name, shape, dtype)
+
+
+def row(name: str | None = None, dtype: Any = None) -> Term:
+    """A matrix of one row, shape (1, None): its first dim broadcasts against any number of rows."""
+    return tensor(name, (1, None), dtype)
+
+
+def col(name: str | None = None, dtype: Any = None) -> Term:
+    """A matrix of one column, shape (None, 1): its second dim broadcasts against any number of columns."""
+    return tensor(name, (None, 1), dtype)
 
 
 def tensor3(name: str | None = None, dtype: Any = None, shape: tuple = (None,) * 3) -> Term:
@@ -238,6 +274,12 @@ all = _reduction("all")  # noqa: A001 - PyTensor's name
 any = _reduction("any")  # noqa: A001 - PyTensor's name
 
 
+def max_and_argmax(x: Any, axis: AxisLike = None, keepdims: bool = False) -> tuple[Term, Term]:
+    """The maximum and its position along ``axis`` (PyTensor's pair; argmax is integer, so it carries no gradient)."""
+    x = as_term(x)
+    return max(x, axis=axis, keepdims=keepdims), argmax(x, axis=axis, keepdims=keepdims)
+
+
 # ---- products ----------------------------------------------------------------------------------
 def dot(a: Any, b: Any) -> Term:
     """np.dot for ndim <= 2; higher ndim goes to matmul."""
@@ -265,6 +307,35 @@ def dimshuffle(x: Any, *pattern: Any) -> Term:
     if pattern == tuple(range(x.ndim)):
         return x
     return apply("dimshuffle", x, pattern=pattern)
+
+
+def shape_padleft(t: Any, n_ones: int = 1) -> Term:
+    """``t`` with ``n_ones`` broadcastable (length-1) dims added on the left (PyTensor's name)."""
+    t = as_term(t)
+    return dimshuffle(t, *(["x"] * _pad_count("shape_padleft", n_ones)), *range(t.ndim))
+
+
+def shape_padright(t: Any, n_ones: int = 1) -> Term:
+    """``t`` with ``n_ones`` broadcastable (length-1) dims added on the right (PyTensor's name)."""
+    t = as_term(t)
+    return dimshuffle(t, *range(t.ndim), *(["x"] * _pad_count("shape_padright", n_ones)))
+
+
+def shape_padaxis(t: Any, axis: int) -> Term:
+    """``t`` with one broadcastable (length-1) dim inserted at ``axis`` (negative counts from the end of the result)."""
+    t = as_term(t)
+    nd = t.ndim + 1
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer) or not -nd <= axis < nd:
+        from rewritediff.errors import AxisError
+
+        raise AxisError(f"shape_padaxis: axis {axis!r} is out of range for a result of ndim {nd}")
+    return expand_dims(t, int(axis) % nd)
+
+
+def _pad_count(fn: str, n_ones: Any) -> int:
+    if isinstance(n_ones, bool) or not isinstance(n_ones, int | np.integer) or n_ones < 0:
+        raise RewriteDiffTypeError(f"{fn}: n_ones must be a non-negative int, got {n_ones!r}")
+    return int(n_ones)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Term:
@@ -691,6 +762,141 @@ def eval_term(term: Term, inputs: dict | None = None) -> np.ndarray:
     return f(*[inputs[k] for k in keys])
 
 
+# ---- numpy interoperability -----------------------------------------------------------------------
+# numpy ufunc name -> the rewritediff function that builds the same elementwise term.
+_UFUNC_OPS = {
+    "add": "add",
+    "subtract": "sub",
+    "multiply": "mul",
+    "divide": "true_div",
+    "true_divide": "true_div",
+    "power": "pow",
+    "negative": "neg",
+    "absolute": "abs",
+    "exp": "exp",
+    "expm1": "expm1",
+    "log": "log",
+    "log1p": "log1p",
+    "sqrt": "sqrt",
+    "square": "sqr",
+    "reciprocal": "reciprocal",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "arcsin": "arcsin",
+    "arccos": "arccos",
+    "arctan": "arctan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "sign": "sign",
+    "floor": "floor",
+    "ceil": "ceil",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "less": "lt",
+    "greater": "gt",
+    "less_equal": "le",
+    "greater_equal": "ge",
+    "equal": "eq",
+    "not_equal": "neq",
+    "logical_and": "and_",
+    "logical_or": "or_",
+    "logical_not": "not_",
+    "clip": "clip",
+    "matmul": "matmul",
+}
+
+
+def _ufunc_to_term(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Term:
+    """Build the term a numpy ufunc call on terms stands for, or say clearly why there is none.
+
+    Without this, ``np.array([0., 1.]) * x`` makes numpy build an object array of terms and the
+    user meets a confusing error far away; with it, numpy hands the operation to the term.
+    """
+    name = getattr(ufunc, "__name__", repr(ufunc))
+    if builtins.any(isinstance(a, np.ndarray) and a.dtype == object for a in inputs):
+        raise RewriteDiffTypeError(f"numpy ufunc {name}: an object array (of terms?) cannot be an operand; build one term with rd.stack or rd.as_term")
+    if method != "__call__":
+        raise RewriteDiffTypeError(
+            f"numpy ufunc method {name}.{method} is not supported on rewritediff terms; use the rd.* function (e.g. rd.sum for np.add.reduce)"
+        )
+    defaults = {"where": True, "casting": "same_kind", "order": "K", "subok": True}
+    bad = [k for k, v in sorted(kwargs.items()) if v is not None and not (k in defaults and v == defaults[k])]
+    if bad:
+        raise RewriteDiffTypeError(
+            f"numpy ufunc {name} on rewritediff terms: keyword argument(s) {', '.join(bad)} are not supported (terms are immutable: build a new term instead)"
+        )
+    if name == "positive":
+        return as_term(inputs[0])
+    target = _UFUNC_OPS.get(name)
+    if target is None:
+        raise RewriteDiffTypeError(
+            f"numpy ufunc {name!r} has no rewritediff counterpart and cannot be applied to a term; "
+            f"write it with rd.* functions (see rd.{', rd.'.join(sorted(set(_UFUNC_OPS.values()))[:6])}, ...)"
+        )
+    return globals()[target](*inputs)
+
+
+# numpy function name -> the rewritediff function of the same meaning (numpy's argument order).
+_ARRAY_FUNCTIONS = {
+    "dot": "dot",
+    "sum": "sum",
+    "prod": "prod",
+    "mean": "mean",
+    "var": "var",
+    "std": "std",
+    "max": "max",
+    "amax": "max",
+    "min": "min",
+    "amin": "min",
+    "argmax": "argmax",
+    "argmin": "argmin",
+    "all": "all",
+    "any": "any",
+    "clip": "clip",
+    "where": "switch",
+    "transpose": "transpose",
+    "reshape": "reshape",
+    "squeeze": "squeeze",
+    "expand_dims": "expand_dims",
+    "concatenate": "concatenate",
+    "stack": "stack",
+    "tensordot": "tensordot",
+    "outer": "outer",
+    "einsum": "einsum",
+    "trace": "trace",
+    "diag": "diag",
+    "diagonal": "diagonal",
+    "repeat": "repeat",
+    "tile": "tile",
+    "broadcast_to": "broadcast_to",
+    "zeros_like": "zeros_like",
+    "ones_like": "ones_like",
+}
+
+
+def _array_function(self: Term, func: Any, types: Any, args: tuple, kwargs: dict) -> Term:
+    """numpy's hook for its functions (``np.dot(A, x)``, ``np.sum(x)``): build the rd term, or refuse clearly."""
+    module, name = getattr(func, "__module__", "") or "", getattr(func, "__name__", repr(func))
+    target = _ARRAY_FUNCTIONS.get(name) if module == "numpy" else None
+    name = f"{module or 'numpy'}.{name}"
+    if target is None:
+        raise RewriteDiffTypeError(
+            f"{name} cannot be applied to a rewritediff term; use the rd.* function of the same meaning (or compile the graph and call numpy on its values)"
+        )
+    bad = sorted(k for k, v in kwargs.items() if k in ("out", "dtype") and v is not None)
+    if bad:
+        raise RewriteDiffTypeError(f"{name} on rewritediff terms: keyword argument(s) {', '.join(bad)} are not supported")
+    kw = {k: v for k, v in kwargs.items() if k not in ("out", "dtype")}
+    return globals()[target](*args, **kw)
+
+
+def _array_ufunc(self: Term, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Term:
+    """numpy's hook: a ufunc (and so every ndarray operator) with a term operand builds a term."""
+    return _ufunc_to_term(ufunc, method, inputs, kwargs)
+
+
 # ---- Term methods --------------------------------------------------------------------------------
 def _install_methods() -> None:
     def r(op: str) -> Any:
@@ -738,6 +944,7 @@ def _install_methods() -> None:
         "astype": cast,
         "eval": eval_term,
         "T": property(lambda s: transpose(s)),
+        "broadcastable": property(lambda s: s.type.broadcastable),
         "shape": property(shape),
         "size": property(lambda s: prod(shape(s))),
         "clip": clip,
@@ -750,6 +957,9 @@ def _install_methods() -> None:
         "trace": trace,
         "repeat": repeat,
         "ravel": lambda s: flatten(s),
+        "__array_ufunc__": _array_ufunc,
+        "__array_function__": _array_function,
+        "__array_priority__": 1000.0,
         "diagonal": diagonal,
     }
     for k, v in methods.items():

@@ -68,6 +68,15 @@ class TensorType:
         dims = ",".join("?" if d is None else str(d) for d in self.shape)
         return f"{self.dtype}[{dims}]"
 
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        """PyTensor's view of the shape: True for the dims declared of length 1, the only ones that broadcast."""
+        return tuple(d == 1 for d in self.shape)
+
+    def __call__(self, name: str | None = None) -> Term:
+        """A new variable of this type (``x.type()`` makes tangents and placeholders, as in PyTensor)."""
+        return Term._make_variable(self, name)
+
 
 class DisconnectedType:
     """Type of a placeholder gradient that is zero because there is no path (PyTensor's)."""

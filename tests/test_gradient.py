@@ -81,6 +81,46 @@ def test_broadcasting_sums_back():
     np.testing.assert_allclose(vals[2], (xv * rv * cv).sum())
 
 
+def _central(f, a, eps=1e-6):
+    g = np.zeros_like(a)
+    for k in np.ndindex(a.shape):
+        ap, am = a.copy(), a.copy()
+        ap[k] += eps
+        am[k] -= eps
+        g[k] = (f(ap) - f(am)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize(
+    "make_b, bshape, expand",
+    [
+        (lambda: rd.row("b"), (1, 3), lambda v: v),
+        (lambda: rd.tensor("b", broadcastable=(True, False)), (1, 3), lambda v: v),
+        (lambda: rd.shape_padleft(rd.vector("b")), (3,), lambda v: v[None, :]),
+        (lambda: rd.vector("b").dimshuffle("x", 0), (3,), lambda v: v[None, :]),
+        (lambda: rd.col("b"), (4, 1), lambda v: v),
+        (lambda: rd.shape_padright(rd.vector("b")), (4,), lambda v: v[:, None]),
+    ],
+    ids=["row", "broadcastable", "shape_padleft", "dimshuffle", "col", "shape_padright"],
+)
+def test_gradient_through_a_declared_broadcast(make_b, bshape, expand):
+    b, X = make_b(), rd.matrix("X")
+    b_in = b if b.op == "input" else b.args[0]
+    W = RNG.uniform(0.5, 1.5, size=(4, 3))
+    g = rd.grad(rd.sum(rd.tanh(b + X) * W), b_in)
+    bv, Xv = RNG.normal(size=bshape), RNG.normal(size=(4, 3))
+    got = ev(g, [b_in, X], bv, Xv)
+    assert got.shape == bshape
+    np.testing.assert_allclose(got, _central(lambda v: float((np.tanh(expand(v) + Xv) * W).sum()), bv), rtol=1e-7)
+
+
+def test_undeclared_length_one_dim_is_refused():
+    b, X = rd.matrix("b"), rd.matrix("X")
+    f = rd.function([b, X], rd.grad(rd.sum(rd.tanh(b + X)), b))
+    with pytest.raises(ValueError, match="rd.row"):
+        f(np.ones((1, 3)), np.ones((4, 3)))
+
+
 def test_dtype_preserved_float32():
     x = rd.vector("x", dtype="float32")
     cost = rd.cast(x, "float64").sum() * 2.0
@@ -278,6 +318,54 @@ def test_rop_validation_and_containers():
     y = rd.vector("y")
     with pytest.raises(rd.DisconnectedInputError):
         rd.Rop(x * 2.0, y, v)
+
+
+def test_rop_without_forward_derivative_raises_value_error_naming_the_op():
+    x, v = rd.vector("x"), rd.vector("v")
+    for f, op in ((rd.argmax(x), "argmax"), (rd.undefined_grad(x) * 2.0 + x, "undefined_grad")):
+        with pytest.raises(ValueError, match=op) as info:
+            rd.Rop(f, x, v)
+        assert isinstance(info.value, rd.NullTypeGradError) and isinstance(info.value, rd.PushforwardError)
+        with pytest.raises(ValueError, match=op):
+            rd.pushforward(f, x, v)
+    from rewritediff.ops import unregister
+
+    rd.rules.define_op("cube_no_rules", lambda a: a**3)
+    try:
+        with pytest.raises(ValueError, match="cube_no_rules"):
+            rd.Rop(rd.apply("cube_no_rules", x) + x, x, v)
+    finally:
+        unregister("cube_no_rules")
+    with pytest.raises(rd.NullTypeGradError) as info:  # grad keeps PyTensor's TypeError
+        rd.grad(rd.undefined_grad(x).sum(), x)
+    assert not isinstance(info.value, ValueError)
+
+
+def test_rop_with_a_tangent_made_by_type_call():
+    X = rd.matrix("X")
+    V = X.type("V")
+    assert V.type == X.type and V is not X and V.name == "V"
+    y = rd.tanh(X).sum(axis=0)
+    Xv, Vv = RNG.normal(size=(3, 2)), RNG.normal(size=(3, 2))
+    got = ev(rd.Rop(y, X, V), [X, V], Xv, Vv)
+    eps = 1e-6
+    fd = (np.tanh(Xv + eps * Vv).sum(0) - np.tanh(Xv - eps * Vv).sum(0)) / (2 * eps)
+    np.testing.assert_allclose(got, fd, rtol=1e-7)
+
+
+def test_max_and_argmax():
+    X = rd.matrix("X")
+    Xv = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 6.5]])
+    for axis in (0, 1, None):
+        m, a = rd.max_and_argmax(X, axis=axis)
+        assert a.dtype.startswith("int")
+        got_m, got_a = ev([m, a], [X], Xv)
+        np.testing.assert_array_equal(got_m, np.max(Xv, axis=axis))
+        np.testing.assert_array_equal(got_a, np.argmax(Xv, axis=axis))
+    m, a = rd.max_and_argmax(X, axis=1)
+    w = np.array([0.5, -2.0])
+    g = ev(rd.grad((m * w).sum(), X), [X], Xv)
+    np.testing.assert_allclose(g, [[0, 0.5, 0], [-2.0, 0, 0]])
 
 
 def test_scalar_lop_keeps_type():

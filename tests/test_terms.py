@@ -110,3 +110,50 @@ def test_gc_paused_restores_the_collector() -> None:
     with pytest.raises(ZeroDivisionError), gc_paused():
         1 / 0  # noqa: B018
     assert gc.isenabled()
+
+
+def test_tensor_type_is_callable():
+    x = rd.tensor("x", shape=(2, None), dtype="float32")
+    y = x.type()
+    assert y.type == x.type and y is not x and y.op == "input" and y.name is None
+    z = x.type("z")
+    assert z.name == "z" and z.static_shape == (2, None) and z.dtype == "float32"
+    assert rd.TensorType("int32", (1, None))("k").type.broadcastable == (True, False)
+
+
+def test_broadcastable_constructors_build_the_declared_types():
+    assert rd.row("r").type == rd.TensorType("float64", (1, None))
+    assert rd.col("c", dtype="float32").type == rd.TensorType("float32", (None, 1))
+    assert rd.row("r").broadcastable == (True, False)
+    assert rd.tensor("t", broadcastable=(True, False)).type == rd.TensorType("float64", (1, None))
+    assert rd.tensor("t", shape=(None, 3), broadcastable=(True, False)).static_shape == (1, 3)
+    assert rd.tensor("t", dtype="int32", broadcastable=()).type == rd.TensorType("int32", ())
+    assert rd.tensor("t").type == rd.TensorType("float64", ())
+    with pytest.raises(TypeError, match="broadcastable"):
+        rd.tensor("t", shape=(2, None), broadcastable=(True, False))
+    with pytest.raises(TypeError, match="broadcastable"):
+        rd.tensor("t", shape=(1, None), broadcastable=(False, False))
+    with pytest.raises(TypeError, match="different lengths"):
+        rd.tensor("t", shape=(None,), broadcastable=(True, False))
+    with pytest.raises(TypeError, match="tuple of bools"):
+        rd.tensor("t", broadcastable=True)
+
+
+def test_padding_dims_are_broadcastable():
+    x, m = rd.vector("x"), rd.matrix("m", shape=(2, None))
+    assert rd.shape_padleft(x).static_shape == (1, None)
+    assert rd.shape_padleft(x, 2).static_shape == (1, 1, None)
+    assert rd.shape_padright(m).static_shape == (2, None, 1)
+    assert rd.shape_padright(m, 2).broadcastable == (False, False, True, True)
+    assert rd.shape_padleft(x, 0) is x
+    assert rd.shape_padaxis(m, 1).static_shape == (2, 1, None)
+    assert rd.shape_padaxis(m, -1).static_shape == (2, None, 1)
+    assert x.dimshuffle("x", 0).broadcastable == (True, False)
+    assert x.dimshuffle(0, "x").static_shape == (None, 1)
+    with pytest.raises(TypeError, match="n_ones"):
+        rd.shape_padleft(x, -1)
+    with pytest.raises(IndexError, match="shape_padaxis"):
+        rd.shape_padaxis(x, 3)
+    xv = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(rd.function([x], rd.shape_padleft(x, 2))(xv), xv[None, None, :])
+    np.testing.assert_array_equal(rd.function([x], rd.shape_padright(x))(xv), xv[:, None])
