@@ -211,3 +211,44 @@ def test_help_and_module_entry_point():
     assert proc.returncode == 0
     for cmd in ("grad", "rop", "jacobian", "hessian", "simplify", "rules", "demo"):
         assert cmd in proc.stdout
+
+
+# ---- deep expressions -------------------------------------------------------------------------------
+def test_expression_nested_10000_deep_parses_and_differentiates():
+    import numpy as np
+
+    import rewritediff as rd
+    from rewritediff.cli import build_expression, declare
+
+    depth = 10_000
+    variables = declare(["x"])
+    expr = build_expression("tanh(" * depth + "x" + ")" * depth, variables)
+    g = rd.function([variables["x"]], rd.grad(expr, variables["x"]), simplify=False)
+    x0, deriv = 0.7, 1.0
+    for _ in range(depth):  # d tanh^n(x) = prod (1 - tanh(t_k)^2) along the chain
+        t = np.tanh(x0)
+        deriv *= 1 - t * t
+        x0 = t
+    assert np.isclose(float(g(0.7)), deriv, rtol=1e-9)
+    parens = build_expression("(" * depth + "x" + ")" * depth, variables)
+    assert parens is variables["x"]
+
+
+def test_expression_sum_of_10000_terms():
+    import numpy as np
+
+    import rewritediff as rd
+    from rewritediff.cli import build_expression, declare
+
+    n = 10_000
+    variables = declare(["x:vector"])
+    expr = build_expression("sum(" + " + ".join(f"{k % 7} * x" for k in range(n)) + ")", variables)
+    g = rd.function([variables["x"]], rd.grad(expr, variables["x"]), simplify=False)
+    expected = sum(k % 7 for k in range(n))
+    assert np.allclose(g(np.ones(4)), np.full(4, expected))
+
+
+def test_command_on_a_1000_deep_expression(capsys):
+    code, out, err = run(capsys, "grad", "sin(" * 1000 + "x" + ")" * 1000, "--wrt", "x", "--var", "x", "--eval")
+    assert code == 0, err
+    assert out.strip().endswith(": ok")
