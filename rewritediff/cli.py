@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -523,6 +524,8 @@ def _static_note(args: argparse.Namespace, out: Callable[[str], None]) -> None:
 
 
 def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = True) -> _Problem:
+    if args.expr.startswith(" -"):  # see _protect_negative_expressions
+        args.expr = args.expr[1:]
     variables = declare(args.var or [], static=static, default_dim=args.dim)
     expr = build_expression(args.expr, variables)
     wrt = []
@@ -951,9 +954,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_EXPR_COMMANDS = ("grad", "rop", "jacobian", "hessian", "simplify")
+_LONG_OPTION = re.compile(r"--[A-Za-z][-A-Za-z]*(=.*)?")
+
+
+def _protect_negative_expressions(argv: list[str]) -> list[str]:
+    """Arguments of an expression command that start with ``-`` but are no option (``-x*x``), prefixed with a space.
+
+    argparse takes any argument starting with ``-`` for an option; a leading space makes it a
+    positional (or an option's value) and the expression grammar ignores it. The only options are
+    ``-h`` and long ``--name`` ones, so anything else starting with ``-`` is an expression.
+    """
+    if not argv or argv[0] not in _EXPR_COMMANDS:
+        return argv
+    out = [argv[0]]
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg == "--":  # everything after it is positional already
+            out.append(arg)
+            out.extend(rest)
+            break
+        if arg.startswith("-") and arg != "-h" and not _LONG_OPTION.fullmatch(arg):
+            arg = " " + arg
+        out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rewritediff`` console script; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _protect_negative_expressions(sys.argv[1:] if argv is None else list(argv))
     parser = _parser()
     try:
         args = parser.parse_args(argv)

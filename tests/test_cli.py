@@ -252,3 +252,27 @@ def test_command_on_a_1000_deep_expression(capsys):
     code, out, err = run(capsys, "grad", "sin(" * 1000 + "x" + ")" * 1000, "--wrt", "x", "--var", "x", "--eval")
     assert code == 0, err
     assert out.strip().endswith(": ok")
+
+
+@pytest.mark.parametrize("order", ["expr_first", "expr_last"])
+def test_expression_starting_with_minus_is_not_an_option(capsys, order):
+    opts = ["--wrt", "x", "--var", "x:vector", "--eval"]
+    argv = ["grad", "-sum(x*x)", *opts] if order == "expr_first" else ["grad", *opts, "-sum(x*x)"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert out.startswith("# gradient of -sum(x*x) with respect to x")
+    assert out.strip().endswith(": ok")
+
+
+def test_scalar_expression_starting_with_minus(capsys):
+    code, out, err = run(capsys, "grad", "-x*x", "--wrt", "x", "--var", "x", "--eval")
+    assert code == 0, err
+    assert out.startswith("# gradient of -x*x with respect to x")
+    assert out.strip().endswith(": ok")
+
+
+def test_minus_arguments_that_are_options_stay_options(capsys):
+    code, _, err = run(capsys, "grad", "-x", "--wrt", "x", "--var", "x", "--no-such-option")
+    assert code == 2 and "unrecognized arguments: --no-such-option" in err
+    code, out, _ = run(capsys, "grad", "-h")
+    assert code == 0 and "usage:" in out
