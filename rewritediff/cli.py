@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-KINDS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4}
+KINDS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4, "iscalar": 0, "ivector": 1, "imatrix": 2}
+INT_KINDS = ("iscalar", "ivector", "imatrix")  # int64 variables, for indexing: x[idx], X[i, j]
 EXPR_FILE = "<expr>"
 DEFAULT_DIM = 3
 TOLERANCE = 1e-4
@@ -44,6 +45,11 @@ class VarSpec:
     name: str
     kind: str
     shape: tuple[int | None, ...]
+
+    @property
+    def dtype(self) -> str:
+        """float64, or int64 for the integer kinds (index variables)."""
+        return "int64" if self.kind in INT_KINDS else "float64"
 
 
 def parse_var(spec: str) -> list[VarSpec]:
@@ -77,7 +83,7 @@ def parse_var(spec: str) -> list[VarSpec]:
 
 
 def declare(specs: Sequence[str], static: bool = False, default_dim: int = DEFAULT_DIM) -> dict[str, Any]:
-    """Symbolic float64 variables for the ``--var`` declarations (with ``static``, unknown dims become ``default_dim``)."""
+    """Symbolic variables for the ``--var`` declarations (with ``static``, unknown dims become ``default_dim``)."""
     import rewritediff as rd
 
     variables: dict[str, Any] = {}
@@ -86,7 +92,7 @@ def declare(specs: Sequence[str], static: bool = False, default_dim: int = DEFAU
             if v.name in variables:
                 raise CliError(f"--var {spec!r}: {v.name!r} is declared twice")
             shape = tuple(default_dim if (static and d is None) else d for d in v.shape)
-            variables[v.name] = rd.tensor(v.name, shape=shape, dtype="float64")
+            variables[v.name] = rd.tensor(v.name, shape=shape, dtype=v.dtype)
     return variables
 
 
@@ -464,6 +470,17 @@ def _expr_parser() -> Any:
     return _EXPR_PARSER
 
 
+_TOKEN_TEXT = {"'colon'": "':'", "'pow'": "'**'", "'at'": "'@'", "'ellipsis'": "'...'", "'lbrace'": "'{'", "'rbrace'": "'}'"}
+
+
+def _readable_expected(message: str) -> str:
+    """A syntax error's list of expected tokens with the command grammar's operator names shown as the operators."""
+    head, sep, tail = message.partition("(expected one of: ")
+    for name, shown in _TOKEN_TEXT.items():
+        tail = tail.replace(name, shown)
+    return head + sep + tail
+
+
 def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_FILE) -> Any:
     """The term an expression denotes, with its names bound to ``variables``; mistakes raise CliError with file:line:col.
 
@@ -483,7 +500,7 @@ def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_
         try:
             result = parser.parse(text)
         except UnexpectedInput as exc:
-            raise CliError(str(_syntax_error(exc, filename, text)).splitlines()[0]) from None
+            raise CliError(_readable_expected(str(_syntax_error(exc, filename, text)).splitlines()[0])) from None
         finally:
             _DISPATCH.target = None
     value = reduce.tensor_or_num(result)
@@ -538,6 +555,8 @@ def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = Tr
                 raise CliError(f"--wrt {name}: unknown name {name!r} (declare it with --var {name}:KIND)")
             if variables[name] in wrt:
                 raise CliError(f"--wrt {name}: given twice")
+            if variables[name].dtype != "float64":
+                raise CliError(f"--wrt {name}: {name} is an integer variable; derivatives are taken with respect to float variables")
             wrt.append(variables[name])
     return _Problem(args.expr, expr, variables, wrt)
 
@@ -592,9 +611,18 @@ def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[A
 
 
 def random_inputs(variables: Sequence[Any], seed: int, default_dim: int = DEFAULT_DIM) -> list[np.ndarray]:
-    """Seeded random values in [0.5, 1.5) (positive, so log and sqrt are defined) of the variables' shapes (unknown dims: ``default_dim``)."""
+    """Seeded random values of the variables' shapes (unknown dims: ``default_dim``): floats in [0.5, 1.5) (positive, so log
+    and sqrt are defined); integers (indices) in [0, the smallest dim of any variable), so they index every axis."""
     rng = np.random.default_rng(seed)
-    return [rng.uniform(0.5, 1.5, size=tuple(default_dim if d is None else d for d in v.static_shape)) for v in variables]
+    shapes = [tuple(default_dim if d is None else d for d in v.static_shape) for v in variables]
+    bound = min([default_dim, *(d for shape in shapes for d in shape)])
+    out = []
+    for v, shape in zip(variables, shapes):
+        if v.dtype.startswith(("int", "uint")):
+            out.append(rng.integers(0, max(bound, 1), size=shape).astype(v.dtype))
+        else:
+            out.append(rng.uniform(0.5, 1.5, size=shape))
+    return out
 
 
 def compare(analytic: Sequence[Any], numeric: Sequence[Any], tol: float = TOLERANCE) -> tuple[float, float, bool]:
@@ -899,7 +927,7 @@ def _parser() -> argparse.ArgumentParser:
             "--var",
             action="append",
             metavar="NAME:KIND[:SHAPE]",
-            help=f"declare a float64 variable; KIND is one of {', '.join(KINDS)} (default scalar); SHAPE like 3,4 or 3,? (repeatable)",
+            help=f"declare a variable; KIND is one of {', '.join(KINDS)} (default scalar; the i-kinds are int64, for indexing); SHAPE like 3,4 or 3,? (repeatable)",
         )
         p.add_argument("--no-simplify", action="store_true", help="print the result as the rules build it, before simplification")
         p.add_argument("--trace", action="store_true", help="list the simplification rules that fired, with file:line")

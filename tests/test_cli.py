@@ -63,8 +63,9 @@ def test_grad_trace_and_no_simplify(capsys):
 
 
 def test_grad_of_attrs_and_function_forms(capsys):
-    code, out, err = run(capsys, "grad", "sum(mean(W){axis=0} * dot(W, x)) - 2 ** x[0:1]", "--wrt", "x", "--var", "W:matrix:3,3", "--var", "x:vector")
-    assert code == 2  # no indexing syntax
+    code, out, err = run(capsys, "grad", "sum(mean(W){axis=0} * dot(W, x)) - 2 ** x[0]", "--wrt", "x", "--var", "W:matrix:3,3", "--var", "x:vector", "--eval")
+    assert code == 0, err
+    assert out.strip().endswith(": ok")
     code, out, err = run(capsys, "grad", "sum(mean(W){axis=0} * dot(W, x))", "--wrt", "W", "--var", "W:matrix:3,3", "--var", "x:vector", "--eval")
     assert code == 0, err
     assert out.strip().endswith(": ok")
@@ -276,3 +277,96 @@ def test_minus_arguments_that_are_options_stay_options(capsys):
     assert code == 2 and "unrecognized arguments: --no-such-option" in err
     code, out, _ = run(capsys, "grad", "-h")
     assert code == 0 and "usage:" in out
+
+
+# ---- indexing ---------------------------------------------------------------------------------------
+ROSENBROCK = "sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)"
+
+
+def rosenbrock_grad(x):
+    import numpy as np
+
+    g = np.zeros_like(x)
+    g[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    g[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+def test_rosenbrock_is_typed_and_differentiated(capsys):
+    import numpy as np
+
+    import rewritediff as rd
+    from rewritediff.cli import build_expression, declare
+
+    code, out, err = run(capsys, "grad", ROSENBROCK, "--wrt", "x", "--var", "x:vector", "--eval", "--dim", "6")
+    assert code == 0, err
+    assert out.strip().endswith(": ok")
+    variables = declare(["x:vector"])
+    x = variables["x"]
+    g = rd.function([x], rd.grad(build_expression(ROSENBROCK, variables), x))
+    x0 = np.random.default_rng(1).normal(size=7)
+    assert np.allclose(g(x0), rosenbrock_grad(x0), rtol=1e-10, atol=1e-10)
+
+
+def test_integer_indices_and_advanced_indexing():
+    import numpy as np
+
+    import rewritediff as rd
+    from rewritediff.cli import build_expression, declare
+
+    variables = declare(["X:matrix", "x:vector", "i,j:iscalar", "idx:ivector"])
+    assert variables["idx"].dtype == "int64"
+    expr = build_expression("X[i, j] * X[0, 1] + sum(x[idx] ** 2) + sum(X[..., 0]) + sum(x[None, ::2])", variables)
+    v = variables
+    f = rd.function([v["X"], v["x"], v["i"], v["j"], v["idx"]], rd.grad(expr, [v["X"], v["x"]]))
+    X0, x0, idx = np.arange(12.0).reshape(3, 4), np.arange(5.0) + 1, np.array([4, 1, 4])
+    gX, gx = f(X0, x0, np.int64(2), np.int64(3), idx)
+    eX = np.zeros_like(X0)
+    eX[2, 3] += X0[0, 1]
+    eX[0, 1] += X0[2, 3]
+    eX[:, 0] += 1
+    ex = np.zeros_like(x0)
+    np.add.at(ex, idx, 2 * x0[idx])
+    ex[::2] += 1
+    assert np.allclose(gX, eX) and np.allclose(gx, ex)
+
+
+def test_indexing_eval_with_integer_variables(capsys):
+    code, out, err = run(
+        capsys,
+        "grad",
+        "X[i, j] ** 2 + sum(x[idx] ** 3)",
+        "--wrt",
+        "X,x",
+        "--var",
+        "X:matrix",
+        "--var",
+        "x:vector",
+        "--var",
+        "i,j:iscalar",
+        "--var",
+        "idx:ivector",
+        "--eval",
+    )
+    assert code == 0, err
+    assert out.strip().endswith(": ok")
+
+
+@pytest.mark.parametrize(
+    ("expr", "needle"),
+    [
+        ("sum(x[1.5:])", "<expr>:1:7: slice bounds must be integer literals"),
+        ("sum(x[x])", "<expr>:1:7: an index tensor must be integer or boolean"),
+        ("sum(x[1:2, 3])", "too many indices"),
+        ("sum(x[1:2)", "<expr>:1:10: syntax error: unexpected ')' (expected one of: ':'"),
+        ("sum(x[1:])[0]", "<expr>:1:11: subtensor"),
+    ],
+)
+def test_indexing_errors(capsys, expr, needle):
+    code, out, err = run(capsys, "grad", expr, "--wrt", "x", "--var", "x:vector")
+    assert needle in assert_one_line_error(code, err)
+
+
+def test_wrt_an_integer_variable_is_an_error(capsys):
+    code, _, err = run(capsys, "grad", "sum(x[idx])", "--wrt", "idx", "--var", "x:vector", "--var", "idx:ivector")
+    assert "idx is an integer variable" in assert_one_line_error(code, err)
