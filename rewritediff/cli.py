@@ -11,12 +11,13 @@ print one line ``error: <expr>:LINE:COL: ...`` and exit with status 2 (``--debug
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,9 +200,10 @@ class _Reduce:
     """The callbacks lark's LALR parser calls at each reduction, bottom-up: terms are built as the
     parser's own stack unwinds, so no step of parsing or building recurses over the nesting depth."""
 
-    def __init__(self, variables: dict[str, Any], filename: str) -> None:
+    def __init__(self, variables: dict[str, Any], filename: str, implicit: bool = False) -> None:
         self.variables = variables
         self.filename = filename
+        self.implicit = implicit  # undeclared names become float64 scalars (no --var given at all)
 
     # ---- helpers ------------------------------------------------------------------------------------
     def fail(self, where: Any, what: str) -> CliError:
@@ -335,6 +337,10 @@ class _Reduce:
 
     def r_var(self, c: list) -> _Val:
         name = str(c[0])
+        if name not in self.variables and self.implicit:
+            import rewritediff as rd
+
+            self.variables[name] = rd.tensor(name, shape=(), dtype="float64")
         if name not in self.variables:
             hint = f"declare it with --var {name}:KIND, e.g. {_KIND_HINT.replace('x:', name + ':')}"
             raise self.fail(c[0], f"unknown name {name!r} ({hint})")
@@ -481,8 +487,11 @@ def _readable_expected(message: str) -> str:
     return head + sep + tail
 
 
-def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_FILE) -> Any:
+def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_FILE, implicit: bool = False) -> Any:
     """The term an expression denotes, with its names bound to ``variables``; mistakes raise CliError with file:line:col.
+
+    With ``implicit``, a name not in ``variables`` is added to it as a float64 scalar (in order of
+    first appearance) instead of being an error.
 
     Terms are built by the LALR parser's reduction callbacks, bottom-up, as lark's explicit parse
     stack unwinds: no parse tree is built and nothing recurses over the nesting depth, so an
@@ -494,7 +503,7 @@ def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_
     from rewritediff.rules.parser import _syntax_error
 
     parser = _expr_parser()
-    reduce = _Reduce(variables, filename)
+    reduce = _Reduce(variables, filename, implicit)
     with _LOCK:
         _DISPATCH.target = reduce
         try:
@@ -513,6 +522,44 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
         text = text[1:-1]
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ---- user rule files ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def user_rules(paths: Sequence[str]) -> Iterator[None]:
+    """Use the shipped rules plus the rule files ``paths`` (``--rules``) while the block runs.
+
+    The files are loaded into a copy of the shipped rule set, which stands in for the default rule
+    set until the block ends; then the shipped set and the op registry (``def`` ops the files
+    define) are restored, so running the command in a Python process leaves no trace.
+    """
+    if not paths:
+        yield
+        return
+    import rewritediff.rules as rules_module
+    from rewritediff.errors import RuleError
+    from rewritediff.ops import REGISTRY
+
+    shipped = rules_module.default_rules()
+    registry = dict(REGISTRY)
+    mine = shipped.copy()
+    try:
+        for name in paths:
+            if not Path(name).is_file():
+                raise CliError(f"--rules {name}: no such file")
+            try:
+                mine.load(name)
+            except RuleError as exc:
+                raise CliError(f"--rules {name}: {_one_line(exc)}") from exc
+            except ValueError as exc:  # a def of an op that is already built in
+                raise CliError(f"--rules {name}: {_one_line(exc)}") from exc
+        rules_module._DEFAULT = mine
+        yield
+    finally:
+        rules_module._DEFAULT = shipped
+        for op in [n for n in REGISTRY if n not in registry]:
+            del REGISTRY[op]
+        REGISTRY.update(registry)
 
 
 # ---- shared pieces of the commands -------------------------------------------------------------------
@@ -544,9 +591,16 @@ def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = Tr
     if args.expr.startswith(" -"):  # see _protect_negative_expressions
         args.expr = args.expr[1:]
     variables = declare(args.var or [], static=static, default_dim=args.dim)
-    expr = build_expression(args.expr, variables)
+    expr = build_expression(args.expr, variables, implicit=not args.var)
     wrt = []
-    if need_wrt:
+    if need_wrt and not args.wrt:  # every float variable the expression uses
+        from rewritediff.terms import inputs_of
+
+        used = {t.uid for t in inputs_of([expr])}
+        wrt = [v for v in variables.values() if v.uid in used and v.dtype == "float64"]
+        if not wrt:
+            raise CliError(f"{args.expr!r} uses no float variable to differentiate with respect to")
+    elif need_wrt:
         names = [n.strip() for spec in args.wrt for n in spec.split(",") if n.strip()]
         if not names:
             raise CliError("--wrt needs a variable name")
@@ -605,9 +659,24 @@ def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[A
         rd.dot_graph(outs[0] if len(outs) == 1 else outs, args.dot)
         out(f"# wrote the graph to {args.dot}")
     if getattr(args, "source", False):
-        f = rd.function(inputs, outs, on_unused_input="ignore")
+        f = _compile(inputs, outs, on_unused_input="ignore")
         out(f"# generated code: compiled({', '.join(v.name for v in inputs)})")
         out(f.source.rstrip("\n"))
+
+
+def _compile(inputs: list[Any], outputs: Any, on_unused_input: str = "raise") -> Any:
+    """``rd.function`` for the command; ops defined by ``--rules`` files are not fused into kernels.
+
+    The kernel fuser writes elementwise ops as numpy ufunc calls, which a ``def`` op (evaluated
+    through its expansion) does not have; such graphs are compiled one numpy statement per op.
+    """
+    import rewritediff as rd
+    from rewritediff.ops import REGISTRY
+    from rewritediff.terms import toposort
+
+    outs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+    defined = any(getattr(REGISTRY.get(t.op), "expand", None) is not None for t in toposort(outs))
+    return rd.function(inputs, outputs, on_unused_input=on_unused_input, fusion="none" if defined else "kernels")
 
 
 def random_inputs(variables: Sequence[Any], seed: int, default_dim: int = DEFAULT_DIM) -> list[np.ndarray]:
@@ -701,8 +770,8 @@ def cmd_grad(args: argparse.Namespace, out: Callable[[str], None]) -> int:
         return 0
     values = random_inputs(inputs, args.seed, args.dim)
     pos = _wrt_positions(prob, inputs)
-    f = rd.function(inputs, prob.expr)
-    g = rd.function(inputs, grads, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    g = _compile(inputs, grads, on_unused_input="ignore")
     analytic = _call(g, values)
     if not np.isfinite(_call(f, values)):
         raise CliError("evaluation at random inputs gives a non-finite value")
@@ -745,8 +814,8 @@ def cmd_rop(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     if not args.eval:
         return 0
     values = random_inputs(all_inputs, args.seed, args.dim)
-    f = rd.function(inputs, prob.expr)
-    r = rd.function(all_inputs, total, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    r = _compile(all_inputs, total, on_unused_input="ignore")
     analytic = _call(r, values)
     base = values[: len(inputs)]
     pos = _wrt_positions(prob, inputs)
@@ -773,8 +842,8 @@ def cmd_jacobian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     if not args.eval:
         return 0
     values = random_inputs(inputs, args.seed, args.dim)
-    f = rd.function(inputs, prob.expr)
-    j = rd.function(inputs, jacs, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    j = _compile(inputs, jacs, on_unused_input="ignore")
     analytic = _call(j, values)
     numeric = [_central_jacobian(lambda x, p=p: f(*_with(values, [p], [x])), values[p]) for p in _wrt_positions(prob, inputs)]
     return _report(*_errors(analytic, numeric), "central differences", args, out)
@@ -812,8 +881,8 @@ def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     if not args.eval:
         return 0
     values = random_inputs(inputs, args.seed, args.dim)
-    f = rd.function(inputs, prob.expr)
-    hf = rd.function(inputs, hs, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    hf = _compile(inputs, hs, on_unused_input="ignore")
     analytic = _call(hf, values)
     numeric = [_central_hessian(lambda x, p=p: float(f(*_with(values, [p], [x]))), values[p]) for p in _wrt_positions(prob, inputs)]
     max_abs, max_rel, ok = compare(analytic, numeric, tol=1e-3)
@@ -921,13 +990,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("expr", metavar="EXPR", help="an expression in the rule language's syntax, e.g. 'sum(tanh(W @ x))'")
         if wrt:
             p.add_argument(
-                "--wrt", action="append", required=True, metavar="NAME", help="the variable(s) to differentiate with respect to (repeat or NAME,NAME)"
+                "--wrt",
+                action="append",
+                metavar="NAME",
+                help="the variable(s) to differentiate with respect to (repeat or NAME,NAME; default: every float variable EXPR uses)",
             )
         p.add_argument(
             "--var",
             action="append",
             metavar="NAME:KIND[:SHAPE]",
             help=f"declare a variable; KIND is one of {', '.join(KINDS)} (default scalar; the i-kinds are int64, for indexing); SHAPE like 3,4 or 3,? (repeatable)",
+        )
+        p.add_argument(
+            "--rules", action="append", metavar="FILE", help="load a rule file on top of the shipped rules (def ops, their derivatives, rewrites; repeatable)"
         )
         p.add_argument("--no-simplify", action="store_true", help="print the result as the rules build it, before simplification")
         p.add_argument("--trace", action="store_true", help="list the simplification rules that fired, with file:line")
@@ -946,7 +1021,8 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="rewritediff",
-        description="Differentiate tensor expressions by term rewriting. Names in EXPR must be declared with --var NAME:KIND[:SHAPE].",
+        description="Differentiate tensor expressions by term rewriting. Names in EXPR are declared with --var NAME:KIND[:SHAPE] "
+        "(without any --var, every name is a float scalar).",
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -1022,7 +1098,8 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
 
     try:
-        return args.func(args, out)
+        with user_rules(getattr(args, "rules", None) or []):
+            return args.func(args, out)
     except CliError as exc:
         if debug:
             raise

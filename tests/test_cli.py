@@ -370,3 +370,46 @@ def test_indexing_errors(capsys, expr, needle):
 def test_wrt_an_integer_variable_is_an_error(capsys):
     code, _, err = run(capsys, "grad", "sum(x[idx])", "--wrt", "idx", "--var", "x:vector", "--var", "idx:ivector")
     assert "idx is an integer variable" in assert_one_line_error(code, err)
+
+
+# ---- user rule files --------------------------------------------------------------------------------
+MY_RULES = "def cli_smooth_abs(x) = sqrt(x * x + 1)\nd cli_smooth_abs(x) = x / out\n"
+
+
+def test_rules_files_are_loaded_for_the_command_only(capsys, tmp_path, monkeypatch):
+    from rewritediff.ops import REGISTRY
+    from rewritediff.rules import default_rules
+
+    (tmp_path / "my.rules").write_text(MY_RULES)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "grad", "cli_smooth_abs(x)", "--rules", "my.rules", "--eval", "--source")
+    assert code == 0, err
+    assert out.splitlines()[1] == "x / cli_smooth_abs(x)"  # the rule's `x / out`, not the expansion's derivative
+    assert out.strip().endswith(": ok")
+    assert "cli_smooth_abs" not in REGISTRY
+    assert not default_rules().rules_for("cli_smooth_abs")
+    code, _, err = run(capsys, "grad", "cli_smooth_abs(x)")
+    assert "unknown op 'cli_smooth_abs'" in assert_one_line_error(code, err)
+
+
+def test_rules_files_repeat_and_report_errors_with_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.rules").write_text("def cli_sq(x) = x * x\n")
+    (tmp_path / "b.rules").write_text("# derivative of a.rules' op\nd cli_sq(x) = 2 * x\n")
+    code, out, err = run(capsys, "grad", "sum(cli_sq(x))", "--var", "x:vector", "--rules", "a.rules", "--rules", "b.rules", "--eval")
+    assert code == 0, err
+    assert out.strip().endswith(": ok")
+    code, _, err = run(capsys, "grad", "sum(cli_sq(x))", "--var", "x:vector", "--rules", "b.rules")
+    assert "--rules b.rules: b.rules:2:3: unknown op 'cli_sq'" in assert_one_line_error(code, err)
+    code, _, err = run(capsys, "grad", "x", "--rules", "missing.rules")
+    assert "--rules missing.rules: no such file" in assert_one_line_error(code, err)
+
+
+def test_undeclared_names_are_scalars_without_var_and_wrt_defaults_to_all(capsys):
+    code, out, err = run(capsys, "grad", "x * y ** 2", "--eval")
+    assert code == 0, err
+    assert out.splitlines()[0] == "# gradient of x * y ** 2 with respect to x, y"
+    assert out.strip().endswith(": ok")
+    code, out, err = run(capsys, "grad", "sum(x[idx])", "--var", "x:vector", "--var", "idx:ivector")
+    assert code == 0, err
+    assert "with respect to x\n" in out  # integer variables are not differentiated
