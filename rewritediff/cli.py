@@ -647,11 +647,12 @@ def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[A
     import rewritediff as rd
 
     out(f"# {header}")
+    values = getattr(args, "debug", False)  # constants of no nameable structure: their values, not const(shape)
     if len(outs) == 1:
-        out(rd.pprint(outs[0]))
+        out(rd.pprint(outs[0], constants=values))
     else:
         out("# " + ", ".join(f"out{i} = {label}" for i, label in enumerate(labels)))
-        out(rd.pprint(outs))
+        out(rd.pprint(outs, constants=values))
     if getattr(args, "latex", False):
         out("# LaTeX")
         out(rd.latex(outs[0] if len(outs) == 1 else outs))

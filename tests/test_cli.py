@@ -413,3 +413,21 @@ def test_undeclared_names_are_scalars_without_var_and_wrt_defaults_to_all(capsys
     code, out, err = run(capsys, "grad", "sum(x[idx])", "--var", "x:vector", "--var", "idx:ivector")
     assert code == 0, err
     assert "with respect to x\n" in out  # integer variables are not differentiated
+
+
+# ---- constants in printed results -------------------------------------------------------------------
+def test_identity_prints_as_eye(capsys):
+    code, out, err = run(capsys, "grad", "sum(x * eye(){n=3} * 2)", "--var", "x:matrix:3,3", "--eval")
+    assert code == 0, err
+    assert out.splitlines()[1] == "2.0 * eye(3)"
+    assert out.strip().endswith(": ok")
+
+
+def test_constant_values_under_debug(capsys):
+    expr = "sum(x * arange(){start=1.0, stop=6.0})"
+    code, out, err = run(capsys, "grad", expr, "--var", "x:vector")
+    assert code == 0, err
+    assert out.splitlines()[1] == "const(5)"
+    code, out, err = run(capsys, "grad", expr, "--var", "x:vector", "--debug")
+    assert code == 0, err
+    assert out.splitlines()[1] == "array([1.0, 2.0, 3.0, 4.0, 5.0])"
