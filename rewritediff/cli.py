@@ -1,8 +1,9 @@
 """The ``rewritediff`` command: gradients, R-ops, Jacobians and Hessians of expressions typed on the
 command line, simplification with a trace, and listing or checking rules.
 
-Expressions use the rule language's syntax (``rules.md``) and are parsed by its lark grammar, never
-by Python: ``sum(tanh(W @ x))``, ``mean(x){axis=0}``, ``dot(W, x)``. Every name in an expression
+Expressions use the rule language's expression syntax (``rules.md``) plus subscripts (``x[1:]``), and
+are parsed by a lark LALR grammar (``EXPR_GRAMMAR``), never by Python: ``sum(tanh(W @ x))``,
+``mean(x){axis=0}``, ``dot(W, x)``. Every name in an expression
 must be declared with ``--var NAME:KIND[:SHAPE]``. Mistakes in the expression or the declarations
 print one line ``error: <expr>:LINE:COL: ...`` and exit with status 2 (``--debug`` shows the traceback).
 """
@@ -10,17 +11,21 @@ print one line ``error: <expr>:LINE:COL: ...`` and exit with status 2 (``--debug
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-KINDS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4}
+KINDS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4, "iscalar": 0, "ivector": 1, "imatrix": 2}
+INT_KINDS = ("iscalar", "ivector", "imatrix")  # int64 variables, for indexing: x[idx], X[i, j]
 EXPR_FILE = "<expr>"
 DEFAULT_DIM = 3
 TOLERANCE = 1e-4
@@ -41,6 +46,11 @@ class VarSpec:
     name: str
     kind: str
     shape: tuple[int | None, ...]
+
+    @property
+    def dtype(self) -> str:
+        """float64, or int64 for the integer kinds (index variables)."""
+        return "int64" if self.kind in INT_KINDS else "float64"
 
 
 def parse_var(spec: str) -> list[VarSpec]:
@@ -74,7 +84,7 @@ def parse_var(spec: str) -> list[VarSpec]:
 
 
 def declare(specs: Sequence[str], static: bool = False, default_dim: int = DEFAULT_DIM) -> dict[str, Any]:
-    """Symbolic float64 variables for the ``--var`` declarations (with ``static``, unknown dims become ``default_dim``)."""
+    """Symbolic variables for the ``--var`` declarations (with ``static``, unknown dims become ``default_dim``)."""
     import rewritediff as rd
 
     variables: dict[str, Any] = {}
@@ -83,102 +93,427 @@ def declare(specs: Sequence[str], static: bool = False, default_dim: int = DEFAU
             if v.name in variables:
                 raise CliError(f"--var {spec!r}: {v.name!r} is declared twice")
             shape = tuple(default_dim if (static and d is None) else d for d in v.shape)
-            variables[v.name] = rd.tensor(v.name, shape=shape, dtype="float64")
+            variables[v.name] = rd.tensor(v.name, shape=shape, dtype=v.dtype)
     return variables
 
 
 # ---- expressions -----------------------------------------------------------------------------------
 _KIND_HINT = "x:scalar, x:vector, x:matrix, ..."
 
+# The rule language's expression syntax (rules/grammar.lark), plus Python-style subscripts:
+# ``x[1:]``, ``x[:-1]``, ``X[i, j]``, ``x[idx]``, ``x[None, :]``, ``X[..., 0]``. Operators are named
+# terminals so that every reduction sees the token it was built from (its position).
+EXPR_GRAMMAR = r"""
+start: expr
 
-class _ExprBuilder:
-    """Terms from a parsed expression: names are the declared variables, calls are registry ops."""
+?expr: gand
+     | expr OR gand                      -> g_or
+?gand: gnot
+     | gand AND gnot                     -> g_and
+?gnot: comparison
+     | NOT gnot                          -> g_not
+?comparison: arith
+     | arith COMP arith                  -> compare
+?arith: term
+      | arith PLUS term                  -> add
+      | arith MINUS term                 -> sub
+?term: factor
+     | term STAR factor                  -> mul
+     | term SLASH factor                 -> true_div
+     | term AT factor                    -> matmul
+?factor: power
+       | MINUS factor                    -> neg
+?power: postfix
+      | postfix POW factor               -> pow
+?postfix: atom
+        | postfix LSQB items RSQB        -> subscript
+?atom: NUMBER                            -> num
+     | STRING                            -> string
+     | TRUE                              -> true
+     | FALSE                             -> false
+     | NONE                              -> none
+     | NAME                              -> var
+     | NAME LPAR args RPAR attrs?        -> call
+     | LPAR expr RPAR                    -> paren
+     | LPAR RPAR                         -> empty_tuple
+     | LPAR expr COMMA (expr (COMMA expr)* COMMA?)? RPAR -> tuple
 
-    def __init__(self, parsed: Any, variables: dict[str, Any]) -> None:
-        self.parsed = parsed
+args: (expr (COMMA expr)*)?
+attrs: LBRACE (attr (COMMA attr)*)? RBRACE
+attr: NAME EQUAL expr
+
+items: item (COMMA item)* COMMA?
+?item: expr
+     | ELLIPSIS                          -> ellipsis
+     | [expr] COLON [expr] [COLON [expr]] -> slice
+
+OR: "or"
+AND: "and"
+NOT: "not"
+TRUE: "True"
+FALSE: "False"
+NONE: "None"
+COMP: "==" | "!=" | "<=" | ">=" | "<" | ">"
+PLUS: "+"
+MINUS: "-"
+STAR: "*"
+POW: "**"
+SLASH: "/"
+AT: "@"
+LPAR: "("
+RPAR: ")"
+LSQB: "["
+RSQB: "]"
+LBRACE: "{"
+RBRACE: "}"
+COMMA: ","
+COLON: ":"
+EQUAL: "="
+ELLIPSIS: "..."
+NAME: /[A-Za-z_][A-Za-z_0-9]*/
+NUMBER: /(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?/
+STRING: /"([^"\\\n]|\\.)*"/ | /'([^'\\\n]|\\.)*'/
+
+%ignore /[ \t\f\r\n]+/
+"""
+
+_COMPARISONS = {"==": "eq", "!=": "neq", "<": "lt", ">": "gt", "<=": "le", ">=": "ge"}
+
+
+@dataclass(frozen=True)
+class _Val:
+    """A parsed sub-expression: a Term, or a literal of the rule language's AST (Num, Str, Tuple, NoneLit), or an index item; with where it starts."""
+
+    value: Any
+    line: int
+    col: int
+
+
+class _Slice:
+    """An index item ``start:stop:step`` (each a _Val or None)."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+
+
+class _Reduce:
+    """The callbacks lark's LALR parser calls at each reduction, bottom-up: terms are built as the
+    parser's own stack unwinds, so no step of parsing or building recurses over the nesting depth."""
+
+    def __init__(self, variables: dict[str, Any], filename: str, implicit: bool = False) -> None:
         self.variables = variables
+        self.filename = filename
+        self.implicit = implicit  # undeclared names become float64 scalars (no --var given at all)
 
-    def fail(self, node: Any, what: str) -> CliError:
-        line, col = self.parsed.pos(node)
-        return CliError(f"{self.parsed.filename}:{line}:{col}: {what}")
+    # ---- helpers ------------------------------------------------------------------------------------
+    def fail(self, where: Any, what: str) -> CliError:
+        line, col = (where.line, where.col) if isinstance(where, _Val) else (where.line, where.column)
+        return CliError(f"{self.filename}:{line}:{col}: {what}")
 
-    def term(self, node: Any) -> Any:
-        from rewritediff.rules import Num, instantiate
+    def tensor_or_num(self, v: _Val) -> Any:
+        """``v`` as an operand of an op: a Term or a weakly typed number (Num); anything else is an error."""
+        from rewritediff.rules import Num, Str, Tuple
 
-        val = self.build(node)
-        if isinstance(val, Num):
-            return instantiate(val, {})
-        return val
+        val = v.value
+        if isinstance(val, Num) or _is_term(val):
+            return val
+        if isinstance(val, Str):
+            raise self.fail(v, f"a string ({val.value!r}) is not a tensor; strings are only allowed as attribute values")
+        if isinstance(val, Tuple):
+            raise self.fail(v, "a tuple is not a tensor; tuples are only allowed as attribute values")
+        if isinstance(val, _Slice) or val is Ellipsis:
+            raise self.fail(v, "slices and '...' are only allowed inside [...]")
+        raise self.fail(v, "None is not a tensor")
 
-    def build(self, node: Any) -> Any:
-        from rewritediff.rules import Call, NoneLit, Num, Special, Star, Str, Tuple, Var
-
-        if isinstance(node, Var):
-            if node.name not in self.variables:
-                hint = f"declare it with --var {node.name}:KIND, e.g. {_KIND_HINT.replace('x:', node.name + ':')}"
-                raise self.fail(node, f"unknown name {node.name!r} ({hint})")
-            return self.variables[node.name]
-        if isinstance(node, Num):
-            return node
-        if isinstance(node, Call):
-            return self.call(node)
-        if isinstance(node, Special):
-            raise self.fail(node, f"{node.kind!r} is rule syntax, not allowed in an expression")
-        if isinstance(node, Str):
-            raise self.fail(node, f"a string ({node.value!r}) is not a tensor; strings are only allowed as attribute values")
-        if isinstance(node, Tuple):
-            raise self.fail(node, "a tuple is not a tensor; tuples are only allowed as attribute values")
-        if isinstance(node, NoneLit):
-            raise self.fail(node, "None is not a tensor")
-        if isinstance(node, Star):
-            raise self.fail(node, "*name is rule syntax, not allowed in an expression")
-        raise self.fail(node, f"cannot evaluate {node!r}")
-
-    def call(self, node: Any) -> Any:
+    def apply(self, op: str, operands: list[_Val], attrs: tuple, at: _Val) -> _Val:
+        """The term ``op(*operands){attrs}``, built by the rule language's instantiation (weak literals take their sibling's dtype)."""
         from rewritediff.ops import REGISTRY
         from rewritediff.rules import Call, Num, Var, instantiate
 
-        if node.op in ("and", "or", "not"):
-            raise self.fail(node, f"{node.op!r} is for rule guards; use and_/or_/not_ (elementwise) in expressions")
-        if node.op not in REGISTRY:
-            close = difflib.get_close_matches(node.op, sorted(REGISTRY), n=1)
+        if op not in REGISTRY:
+            close = difflib.get_close_matches(op, sorted(REGISTRY), n=1)
             hint = f" (did you mean {close[0]}?)" if close else " (`rewritediff rules list` shows the ops that have rules)"
-            raise self.fail(node, f"unknown op {node.op!r}{hint}")
-        od = REGISTRY[node.op]
-        for name, _ in node.attrs:
+            raise self.fail(at, f"unknown op {op!r}{hint}")
+        od = REGISTRY[op]
+        for name, _ in attrs:
             if name not in od.attrs:
                 known = ", ".join(sorted(od.attrs)) or "none"
-                raise self.fail(node, f"{node.op}: unknown attribute {name!r} (attributes: {known})")
-        env: dict[str, Any] = dict(self.variables)
+                raise self.fail(at, f"{op}: unknown attribute {name!r} (attributes: {known})")
+        env: dict[str, Any] = {}
         args = []
-        for i, a in enumerate(node.args):
-            val = self.build(a)
+        for i, v in enumerate(operands):
+            val = self.tensor_or_num(v)
             if isinstance(val, Num):
                 args.append(val)
             else:
-                key = f"#{i}"
-                env[key] = val
-                args.append(Var(key))
-        like = next((env[a.name] for a in args if isinstance(a, Var)), None)
-        op = node.op
-        if op == "matmul" and len(args) == 2 and all(isinstance(a, Var) and 1 <= env[a.name].ndim <= 2 for a in args):
+                env[f"#{i}"] = val
+                args.append(Var(f"#{i}"))
+        like = next(iter(env.values()), None)
+        if op == "matmul" and len(args) == 2 and len(env) == 2 and all(1 <= t.ndim <= 2 for t in env.values()):
             op = "dot"  # the frontend's canonical form of a 1-D/2-D product (rd.matmul does the same)
         try:
-            return instantiate(Call(op, tuple(args), node.attrs), env, like=like)
+            return _Val(instantiate(Call(op, tuple(args), attrs), env, like=like), at.line, at.col)
         except Exception as exc:  # noqa: BLE001 - every construction error becomes one positioned line
-            raise self.fail(node, _one_line(exc)) from exc
+            raise self.fail(at, _one_line(exc)) from exc
+
+    def at(self, tok: Any) -> tuple[int, int]:
+        """(line, column) of a token."""
+        return tok.line, tok.column
+
+    def binary(self, op: str, c: list) -> _Val:
+        a, b = c[0], c[2]
+        return self.apply(op, [a, b], (), a)
+
+    # ---- expressions --------------------------------------------------------------------------------
+    def r_start(self, c: list) -> _Val:
+        return c[0]
+
+    def r_g_or(self, c: list) -> _Val:
+        raise self.fail(c[1], "'or' is for rule guards; use or_(a, b) (elementwise) in expressions")
+
+    def r_g_and(self, c: list) -> _Val:
+        raise self.fail(c[1], "'and' is for rule guards; use and_(a, b) (elementwise) in expressions")
+
+    def r_g_not(self, c: list) -> _Val:
+        raise self.fail(c[0], "'not' is for rule guards; use not_(a) (elementwise) in expressions")
+
+    def r_compare(self, c: list) -> _Val:
+        return self.apply(_COMPARISONS[str(c[1])], [c[0], c[2]], (), c[0])
+
+    def r_add(self, c: list) -> _Val:
+        return self.binary("add", c)
+
+    def r_sub(self, c: list) -> _Val:
+        return self.binary("sub", c)
+
+    def r_mul(self, c: list) -> _Val:
+        return self.binary("mul", c)
+
+    def r_true_div(self, c: list) -> _Val:
+        return self.binary("true_div", c)
+
+    def r_matmul(self, c: list) -> _Val:
+        return self.binary("matmul", c)
+
+    def r_pow(self, c: list) -> _Val:
+        return self.binary("pow", c)
+
+    def r_neg(self, c: list) -> _Val:
+        from rewritediff.rules import Num
+
+        line, col = self.at(c[0])
+        val = c[1].value
+        if isinstance(val, Num) and not isinstance(val.value, bool):
+            return _Val(Num(-val.value), line, col)
+        return self.apply("neg", [c[1]], (), _Val(None, line, col))
+
+    def r_num(self, c: list) -> _Val:
+        from rewritediff.rules import Num
+
+        text = str(c[0])
+        return _Val(Num(float(text) if any(ch in text for ch in ".eE") else int(text)), *self.at(c[0]))
+
+    def r_string(self, c: list) -> _Val:
+        import ast as pyast
+
+        from rewritediff.rules import Str
+
+        return _Val(Str(pyast.literal_eval(str(c[0]))), *self.at(c[0]))
+
+    def r_true(self, c: list) -> _Val:
+        from rewritediff.rules import Num
+
+        return _Val(Num(True), *self.at(c[0]))
+
+    def r_false(self, c: list) -> _Val:
+        from rewritediff.rules import Num
+
+        return _Val(Num(False), *self.at(c[0]))
+
+    def r_none(self, c: list) -> _Val:
+        from rewritediff.rules import NoneLit
+
+        return _Val(NoneLit(), *self.at(c[0]))
+
+    def r_var(self, c: list) -> _Val:
+        name = str(c[0])
+        if name not in self.variables and self.implicit:
+            import rewritediff as rd
+
+            self.variables[name] = rd.tensor(name, shape=(), dtype="float64")
+        if name not in self.variables:
+            hint = f"declare it with --var {name}:KIND, e.g. {_KIND_HINT.replace('x:', name + ':')}"
+            raise self.fail(c[0], f"unknown name {name!r} ({hint})")
+        return _Val(self.variables[name], *self.at(c[0]))
+
+    def r_call(self, c: list) -> _Val:
+        name = str(c[0])
+        at = _Val(None, *self.at(c[0]))
+        if name in ("and", "or", "not"):
+            raise self.fail(at, f"{name!r} is for rule guards; use {name}_ (elementwise) in expressions")
+        args = c[2]
+        attrs = c[4] if len(c) > 4 else ()
+        return self.apply(name, args, attrs, at)
+
+    def r_args(self, c: list) -> list:
+        return [x for x in c if isinstance(x, _Val)]
+
+    def r_attrs(self, c: list) -> tuple:
+        return tuple(x for x in c if isinstance(x, tuple))
+
+    def r_attr(self, c: list) -> tuple:
+        from rewritediff.rules import NoneLit, Num, Str, Tuple
+
+        v = c[2]
+        if not isinstance(v.value, Num | Str | Tuple | NoneLit):
+            raise self.fail(v, f"attribute {str(c[0])!r}: the value must be a number, string, tuple or None")
+        return (str(c[0]), v.value)
+
+    def r_paren(self, c: list) -> _Val:
+        v = c[1]
+        return _Val(v.value, *self.at(c[0]))
+
+    def r_empty_tuple(self, c: list) -> _Val:
+        from rewritediff.rules import Tuple
+
+        return _Val(Tuple(()), *self.at(c[0]))
+
+    def r_tuple(self, c: list) -> _Val:
+        from rewritediff.rules import NoneLit, Num, Str, Tuple
+
+        parts = [x for x in c if isinstance(x, _Val)]
+        for p in parts:
+            if not isinstance(p.value, Num | Str | Tuple | NoneLit):
+                raise self.fail(p, "a tuple may hold only numbers, strings, tuples and None (tuples are attribute values)")
+        return _Val(Tuple(tuple(p.value for p in parts)), *self.at(c[0]))
+
+    # ---- subscripts ---------------------------------------------------------------------------------
+    def r_items(self, c: list) -> list:
+        return [x for x in c if isinstance(x, _Val)]
+
+    def r_ellipsis(self, c: list) -> _Val:
+        return _Val(Ellipsis, *self.at(c[0]))
+
+    def r_slice(self, c: list) -> _Val:
+        # maybe_placeholders: [start, COLON, stop, COLON-or-None, step]
+        start, colon, stop, step = c[0], c[1], c[2], c[4]
+        return _Val(_Slice([start, stop, step]), *self.at(colon))
+
+    def index_item(self, v: _Val) -> Any:
+        """One subscript item as numpy would take it (ints, slices of ints, None, ..., integer or boolean tensors)."""
+        from rewritediff.rules import NoneLit, Num
+
+        val = v.value
+        if val is Ellipsis:
+            return Ellipsis
+        if isinstance(val, NoneLit):
+            return None
+        if isinstance(val, _Slice):
+            bounds = []
+            for b in val.parts:
+                if b is None:
+                    bounds.append(None)
+                elif isinstance(b.value, Num) and isinstance(b.value.value, int) and not isinstance(b.value.value, bool):
+                    bounds.append(b.value.value)
+                else:
+                    raise self.fail(b, "slice bounds must be integer literals such as x[1:-1] or x[::2]")
+            return slice(*bounds)
+        if isinstance(val, Num):
+            if isinstance(val.value, bool) or not isinstance(val.value, int):
+                raise self.fail(v, f"an index must be an integer, a slice or an integer tensor, got {val.value!r}")
+            return val.value
+        if _is_term(val):
+            if not (val.dtype.startswith(("int", "uint")) or val.dtype == "bool"):
+                raise self.fail(v, f"an index tensor must be integer or boolean, got {val.dtype} (declare it with --var NAME:ivector or NAME:iscalar)")
+            return val
+        return self.tensor_or_num(v)
+
+    def r_subscript(self, c: list) -> _Val:
+        from rewritediff.tensor import getitem
+
+        base = c[0]
+        if not _is_term(base.value):
+            raise self.fail(c[1], "only tensors can be indexed")
+        key = tuple(self.index_item(v) for v in c[2])
+        try:
+            return _Val(getitem(base.value, key[0] if len(key) == 1 else key), base.line, base.col)
+        except Exception as exc:  # noqa: BLE001 - positioned at the '['
+            raise self.fail(c[1], _one_line(exc)) from exc
 
 
-def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_FILE) -> Any:
-    """The term an expression denotes, with its names bound to ``variables``; mistakes raise CliError with file:line:col."""
-    from rewritediff.errors import RuleError
-    from rewritediff.rules.parser import parse_expression
+def _is_term(value: Any) -> bool:
+    from rewritediff.terms import Term
 
-    try:
-        parsed = parse_expression(text, filename)
-    except RuleError as exc:
-        raise CliError(str(exc).splitlines()[0]) from exc
-    return _ExprBuilder(parsed, variables).term(parsed.expr)
+    return isinstance(value, Term)
+
+
+_RULE_NAMES = ("start", "g_or", "g_and", "g_not", "compare", "add", "sub", "mul", "true_div", "matmul", "neg", "pow", "subscript", "num")
+_RULE_NAMES += ("string", "true", "false", "none", "var", "call", "paren", "empty_tuple", "tuple", "args", "attrs", "attr", "items", "ellipsis", "slice")
+
+
+class _Dispatch:
+    """The transformer lark binds once, at construction: each rule's callback forwards to the _Reduce of the parse under way."""
+
+    def __init__(self) -> None:
+        self.target: _Reduce | None = None
+
+
+for _name in _RULE_NAMES:
+    setattr(_Dispatch, _name, lambda self, children, _n=_name: getattr(self.target, "r_" + _n)(children))
+
+_EXPR_PARSER: Any = None
+_DISPATCH = _Dispatch()
+_LOCK = threading.Lock()
+
+
+def _expr_parser() -> Any:
+    """The LALR parser of EXPR_GRAMMAR, its reductions calling _DISPATCH (built once)."""
+    global _EXPR_PARSER
+    if _EXPR_PARSER is None:
+        from lark import Lark
+
+        _EXPR_PARSER = Lark(EXPR_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=True, transformer=_DISPATCH)
+    return _EXPR_PARSER
+
+
+_TOKEN_TEXT = {"'colon'": "':'", "'pow'": "'**'", "'at'": "'@'", "'ellipsis'": "'...'", "'lbrace'": "'{'", "'rbrace'": "'}'"}
+
+
+def _readable_expected(message: str) -> str:
+    """A syntax error's list of expected tokens with the command grammar's operator names shown as the operators."""
+    head, sep, tail = message.partition("(expected one of: ")
+    for name, shown in _TOKEN_TEXT.items():
+        tail = tail.replace(name, shown)
+    return head + sep + tail
+
+
+def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_FILE, implicit: bool = False) -> Any:
+    """The term an expression denotes, with its names bound to ``variables``; mistakes raise CliError with file:line:col.
+
+    With ``implicit``, a name not in ``variables`` is added to it as a float64 scalar (in order of
+    first appearance) instead of being an error.
+
+    Terms are built by the LALR parser's reduction callbacks, bottom-up, as lark's explicit parse
+    stack unwinds: no parse tree is built and nothing recurses over the nesting depth, so an
+    expression nested 10,000 deep or a sum of 10,000 terms parses like a short one.
+    """
+    from lark.exceptions import UnexpectedInput
+
+    from rewritediff.rules import Num, instantiate
+    from rewritediff.rules.parser import _syntax_error
+
+    parser = _expr_parser()
+    reduce = _Reduce(variables, filename, implicit)
+    with _LOCK:
+        _DISPATCH.target = reduce
+        try:
+            result = parser.parse(text)
+        except UnexpectedInput as exc:
+            raise CliError(_readable_expected(str(_syntax_error(exc, filename, text)).splitlines()[0])) from None
+        finally:
+            _DISPATCH.target = None
+    value = reduce.tensor_or_num(result)
+    return instantiate(value, {}) if isinstance(value, Num) else value
 
 
 def _one_line(exc: BaseException) -> str:
@@ -187,6 +522,44 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and text.startswith("'") and text.endswith("'"):
         text = text[1:-1]
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ---- user rule files ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def user_rules(paths: Sequence[str]) -> Iterator[None]:
+    """Use the shipped rules plus the rule files ``paths`` (``--rules``) while the block runs.
+
+    The files are loaded into a copy of the shipped rule set, which stands in for the default rule
+    set until the block ends; then the shipped set and the op registry (``def`` ops the files
+    define) are restored, so running the command in a Python process leaves no trace.
+    """
+    if not paths:
+        yield
+        return
+    import rewritediff.rules as rules_module
+    from rewritediff.errors import RuleError
+    from rewritediff.ops import REGISTRY
+
+    shipped = rules_module.default_rules()
+    registry = dict(REGISTRY)
+    mine = shipped.copy()
+    try:
+        for name in paths:
+            if not Path(name).is_file():
+                raise CliError(f"--rules {name}: no such file")
+            try:
+                mine.load(name)
+            except RuleError as exc:
+                raise CliError(f"--rules {name}: {_one_line(exc)}") from exc
+            except ValueError as exc:  # a def of an op that is already built in
+                raise CliError(f"--rules {name}: {_one_line(exc)}") from exc
+        rules_module._DEFAULT = mine
+        yield
+    finally:
+        rules_module._DEFAULT = shipped
+        for op in [n for n in REGISTRY if n not in registry]:
+            del REGISTRY[op]
+        REGISTRY.update(registry)
 
 
 # ---- shared pieces of the commands -------------------------------------------------------------------
@@ -208,17 +581,20 @@ class _Problem:
         return [v for v in self.variables.values() if v.uid in used]
 
 
-def _static_note(args: argparse.Namespace, out: Callable[[str], None]) -> None:
-    """Say so when unknown dims were fixed to --dim (jacobian and hessian need static shapes)."""
-    if any(None in v.shape for spec in args.var or [] for v in parse_var(spec)):
-        out(f"# unknown dims taken as {args.dim} (set shapes with --var NAME:KIND:SHAPE, or --dim N)")
-
-
 def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = True) -> _Problem:
+    if args.expr.startswith(" -"):  # see _protect_negative_expressions
+        args.expr = args.expr[1:]
     variables = declare(args.var or [], static=static, default_dim=args.dim)
-    expr = build_expression(args.expr, variables)
+    expr = build_expression(args.expr, variables, implicit=not args.var)
     wrt = []
-    if need_wrt:
+    if need_wrt and not args.wrt:  # every float variable the expression uses
+        from rewritediff.terms import inputs_of
+
+        used = {t.uid for t in inputs_of([expr])}
+        wrt = [v for v in variables.values() if v.uid in used and v.dtype == "float64"]
+        if not wrt:
+            raise CliError(f"{args.expr!r} uses no float variable to differentiate with respect to")
+    elif need_wrt:
         names = [n.strip() for spec in args.wrt for n in spec.split(",") if n.strip()]
         if not names:
             raise CliError("--wrt needs a variable name")
@@ -227,6 +603,8 @@ def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = Tr
                 raise CliError(f"--wrt {name}: unknown name {name!r} (declare it with --var {name}:KIND)")
             if variables[name] in wrt:
                 raise CliError(f"--wrt {name}: given twice")
+            if variables[name].dtype != "float64":
+                raise CliError(f"--wrt {name}: {name} is an integer variable; derivatives are taken with respect to float variables")
             wrt.append(variables[name])
     return _Problem(args.expr, expr, variables, wrt)
 
@@ -243,7 +621,13 @@ def _simplified(terms: list[Any], args: argparse.Namespace, out: Callable[[str],
 
     if getattr(args, "no_simplify", False):
         return terms
-    expl = rd.explain(list(terms))
+    try:
+        expl = rd.explain(list(terms))
+    except Exception as exc:  # noqa: BLE001 - a failure of the simplifier must not hide a correct result
+        if getattr(args, "debug", False):
+            raise
+        out(f"# simplification failed ({type(exc).__name__}: {_one_line(exc)}); the result is printed as the rules built it")
+        return terms
     if getattr(args, "trace", False):
         _print_trace(expl, out)
     return list(expl.result)
@@ -263,11 +647,12 @@ def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[A
     import rewritediff as rd
 
     out(f"# {header}")
+    values = getattr(args, "debug", False)  # constants of no nameable structure: their values, not const(shape)
     if len(outs) == 1:
-        out(rd.pprint(outs[0]))
+        out(rd.pprint(outs[0], constants=values))
     else:
         out("# " + ", ".join(f"out{i} = {label}" for i, label in enumerate(labels)))
-        out(rd.pprint(outs))
+        out(rd.pprint(outs, constants=values))
     if getattr(args, "latex", False):
         out("# LaTeX")
         out(rd.latex(outs[0] if len(outs) == 1 else outs))
@@ -275,15 +660,39 @@ def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[A
         rd.dot_graph(outs[0] if len(outs) == 1 else outs, args.dot)
         out(f"# wrote the graph to {args.dot}")
     if getattr(args, "source", False):
-        f = rd.function(inputs, outs, on_unused_input="ignore")
+        f = _compile(inputs, outs, on_unused_input="ignore")
         out(f"# generated code: compiled({', '.join(v.name for v in inputs)})")
         out(f.source.rstrip("\n"))
 
 
+def _compile(inputs: list[Any], outputs: Any, on_unused_input: str = "raise") -> Any:
+    """``rd.function`` for the command; ops defined by ``--rules`` files are not fused into kernels.
+
+    The kernel fuser writes elementwise ops as numpy ufunc calls, which a ``def`` op (evaluated
+    through its expansion) does not have; such graphs are compiled one numpy statement per op.
+    """
+    import rewritediff as rd
+    from rewritediff.ops import REGISTRY
+    from rewritediff.terms import toposort
+
+    outs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+    defined = any(getattr(REGISTRY.get(t.op), "expand", None) is not None for t in toposort(outs))
+    return rd.function(inputs, outputs, on_unused_input=on_unused_input, fusion="none" if defined else "kernels")
+
+
 def random_inputs(variables: Sequence[Any], seed: int, default_dim: int = DEFAULT_DIM) -> list[np.ndarray]:
-    """Seeded random values in [0.5, 1.5) (positive, so log and sqrt are defined) of the variables' shapes (unknown dims: ``default_dim``)."""
+    """Seeded random values of the variables' shapes (unknown dims: ``default_dim``): floats in [0.5, 1.5) (positive, so log
+    and sqrt are defined); integers (indices) in [0, the smallest dim of any variable), so they index every axis."""
     rng = np.random.default_rng(seed)
-    return [rng.uniform(0.5, 1.5, size=tuple(default_dim if d is None else d for d in v.static_shape)) for v in variables]
+    shapes = [tuple(default_dim if d is None else d for d in v.static_shape) for v in variables]
+    bound = min([default_dim, *(d for shape in shapes for d in shape)])
+    out = []
+    for v, shape in zip(variables, shapes):
+        if v.dtype.startswith(("int", "uint")):
+            out.append(rng.integers(0, max(bound, 1), size=shape).astype(v.dtype))
+        else:
+            out.append(rng.uniform(0.5, 1.5, size=shape))
+    return out
 
 
 def compare(analytic: Sequence[Any], numeric: Sequence[Any], tol: float = TOLERANCE) -> tuple[float, float, bool]:
@@ -362,8 +771,8 @@ def cmd_grad(args: argparse.Namespace, out: Callable[[str], None]) -> int:
         return 0
     values = random_inputs(inputs, args.seed, args.dim)
     pos = _wrt_positions(prob, inputs)
-    f = rd.function(inputs, prob.expr)
-    g = rd.function(inputs, grads, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    g = _compile(inputs, grads, on_unused_input="ignore")
     analytic = _call(g, values)
     if not np.isfinite(_call(f, values)):
         raise CliError("evaluation at random inputs gives a non-finite value")
@@ -406,8 +815,8 @@ def cmd_rop(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     if not args.eval:
         return 0
     values = random_inputs(all_inputs, args.seed, args.dim)
-    f = rd.function(inputs, prob.expr)
-    r = rd.function(all_inputs, total, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    r = _compile(all_inputs, total, on_unused_input="ignore")
     analytic = _call(r, values)
     base = values[: len(inputs)]
     pos = _wrt_positions(prob, inputs)
@@ -420,61 +829,57 @@ def cmd_rop(args: argparse.Namespace, out: Callable[[str], None]) -> int:
 
 
 def cmd_jacobian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    """``rewritediff jacobian``: the Jacobian (static shapes: unknown dims become ``--dim``)."""
+    """``rewritediff jacobian``: the Jacobian, with unknown dims kept symbolic (``--dim`` only sizes ``--eval``'s inputs)."""
     import rewritediff as rd
 
-    prob = _problem(args, static=True)
+    prob = _problem(args)
     inputs = prob.inputs
     _require_used(prob, inputs)
     jacs = rd.jacobian(prob.expr, prob.wrt)
     jacs = _simplified(list(jacs) if isinstance(jacs, list | tuple) else [jacs], args, out)
     names = [w.name for w in prob.wrt]
-    _static_note(args, out)
     _show(args, f"Jacobian of {args.expr} with respect to {', '.join(names)}", [f"J_{n}" for n in names], jacs, inputs, out)
     if not args.eval:
         return 0
     values = random_inputs(inputs, args.seed, args.dim)
-    f = rd.function(inputs, prob.expr)
-    j = rd.function(inputs, jacs, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    j = _compile(inputs, jacs, on_unused_input="ignore")
     analytic = _call(j, values)
     numeric = [_central_jacobian(lambda x, p=p: f(*_with(values, [p], [x])), values[p]) for p in _wrt_positions(prob, inputs)]
     return _report(*_errors(analytic, numeric), "central differences", args, out)
 
 
 def _central_hessian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
-    """Second derivatives of a scalar function of a vector by central differences."""
-    n = x.shape[0]
+    """Second derivatives of a scalar function of an array by central differences: shape ``x.shape + x.shape``."""
+    n = x.size
     hess = np.zeros((n, n))
     for i in range(n):
         for j in range(n):
             ei, ej = np.zeros(n), np.zeros(n)
             ei[i], ej[j] = h, h
+            ei, ej = ei.reshape(x.shape), ej.reshape(x.shape)
             hess[i, j] = (fn(x + ei + ej) - fn(x + ei - ej) - fn(x - ei + ej) + fn(x - ei - ej)) / (4 * h * h)
-    return hess
+    return hess.reshape(x.shape + x.shape)
 
 
 def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    """``rewritediff hessian``: the Hessian of a scalar expression with respect to vectors."""
+    """``rewritediff hessian``: the Hessian of a scalar expression (shape ``w.shape + w.shape`` for each wrt ``w``)."""
     import rewritediff as rd
 
-    prob = _problem(args, static=True)
+    prob = _problem(args)
     inputs = prob.inputs
     _require_used(prob, inputs)
     if prob.expr.ndim != 0:
         raise CliError(f"hessian needs a scalar expression; {args.expr!r} has ndim {prob.expr.ndim}")
-    for w in prob.wrt:
-        if w.ndim != 1:
-            raise CliError(f"--wrt {w.name}: hessian is taken with respect to vectors, {w.name} has ndim {w.ndim}")
     hs = rd.hessian(prob.expr, prob.wrt)
     hs = _simplified(list(hs) if isinstance(hs, list | tuple) else [hs], args, out)
     names = [w.name for w in prob.wrt]
-    _static_note(args, out)
     _show(args, f"Hessian of {args.expr} with respect to {', '.join(names)}", [f"H_{n}" for n in names], hs, inputs, out)
     if not args.eval:
         return 0
     values = random_inputs(inputs, args.seed, args.dim)
-    f = rd.function(inputs, prob.expr)
-    hf = rd.function(inputs, hs, on_unused_input="ignore")
+    f = _compile(inputs, prob.expr)
+    hf = _compile(inputs, hs, on_unused_input="ignore")
     analytic = _call(hf, values)
     numeric = [_central_hessian(lambda x, p=p: float(f(*_with(values, [p], [x]))), values[p]) for p in _wrt_positions(prob, inputs)]
     max_abs, max_rel, ok = compare(analytic, numeric, tol=1e-3)
@@ -582,13 +987,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("expr", metavar="EXPR", help="an expression in the rule language's syntax, e.g. 'sum(tanh(W @ x))'")
         if wrt:
             p.add_argument(
-                "--wrt", action="append", required=True, metavar="NAME", help="the variable(s) to differentiate with respect to (repeat or NAME,NAME)"
+                "--wrt",
+                action="append",
+                metavar="NAME",
+                help="the variable(s) to differentiate with respect to (repeat or NAME,NAME; default: every float variable EXPR uses)",
             )
         p.add_argument(
             "--var",
             action="append",
             metavar="NAME:KIND[:SHAPE]",
-            help=f"declare a float64 variable; KIND is one of {', '.join(KINDS)} (default scalar); SHAPE like 3,4 or 3,? (repeatable)",
+            help=f"declare a variable; KIND is one of {', '.join(KINDS)} (default scalar; the i-kinds are int64, for indexing); SHAPE like 3,4 or 3,? (repeatable)",
+        )
+        p.add_argument(
+            "--rules", action="append", metavar="FILE", help="load a rule file on top of the shipped rules (def ops, their derivatives, rewrites; repeatable)"
         )
         p.add_argument("--no-simplify", action="store_true", help="print the result as the rules build it, before simplification")
         p.add_argument("--trace", action="store_true", help="list the simplification rules that fired, with file:line")
@@ -596,7 +1007,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--latex", action="store_true", help="also print LaTeX")
         p.add_argument("--dot", metavar="FILE", help="write the Graphviz graph to FILE (.dot, or .svg/.png when Graphviz is installed)")
         p.add_argument(
-            "--dim", type=int, default=DEFAULT_DIM, metavar="N", help=f"size of unknown dims for --eval (and for jacobian/hessian) (default {DEFAULT_DIM})"
+            "--dim",
+            type=int,
+            default=DEFAULT_DIM,
+            metavar="N",
+            help=f"size of unknown dims in --eval's random inputs; printed formulas keep them symbolic (default {DEFAULT_DIM})",
         )
         if wrt:
             p.add_argument(
@@ -607,15 +1022,16 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="rewritediff",
-        description="Differentiate tensor expressions by term rewriting. Names in EXPR must be declared with --var NAME:KIND[:SHAPE].",
+        description="Differentiate tensor expressions by term rewriting. Names in EXPR are declared with --var NAME:KIND[:SHAPE] "
+        "(without any --var, every name is a float scalar).",
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     expr_parser(sub, "grad", "the simplified gradient of a scalar expression").set_defaults(func=cmd_grad)
     expr_parser(sub, "rop", "the R-op: the Jacobian of EXPR times an eval point named d<NAME>").set_defaults(func=cmd_rop)
-    expr_parser(sub, "jacobian", "the Jacobian of EXPR (unknown dims become --dim)").set_defaults(func=cmd_jacobian)
-    expr_parser(sub, "hessian", "the Hessian of a scalar EXPR with respect to vectors (unknown dims become --dim)").set_defaults(func=cmd_hessian)
+    expr_parser(sub, "jacobian", "the Jacobian of EXPR").set_defaults(func=cmd_jacobian)
+    expr_parser(sub, "hessian", "the Hessian of a scalar EXPR").set_defaults(func=cmd_hessian)
     p = expr_parser(sub, "simplify", "simplify EXPR with the shipped rules", wrt=False)
     p.set_defaults(func=cmd_simplify)
     rules = sub.add_parser("rules", parents=[common], help="list or check rules", description="list or check rules")
@@ -643,9 +1059,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_EXPR_COMMANDS = ("grad", "rop", "jacobian", "hessian", "simplify")
+_LONG_OPTION = re.compile(r"--[A-Za-z][-A-Za-z]*(=.*)?")
+
+
+def _protect_negative_expressions(argv: list[str]) -> list[str]:
+    """Arguments of an expression command that start with ``-`` but are no option (``-x*x``), prefixed with a space.
+
+    argparse takes any argument starting with ``-`` for an option; a leading space makes it a
+    positional (or an option's value) and the expression grammar ignores it. The only options are
+    ``-h`` and long ``--name`` ones, so anything else starting with ``-`` is an expression.
+    """
+    if not argv or argv[0] not in _EXPR_COMMANDS:
+        return argv
+    out = [argv[0]]
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg == "--":  # everything after it is positional already
+            out.append(arg)
+            out.extend(rest)
+            break
+        if arg.startswith("-") and arg != "-h" and not _LONG_OPTION.fullmatch(arg):
+            arg = " " + arg
+        out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rewritediff`` console script; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _protect_negative_expressions(sys.argv[1:] if argv is None else list(argv))
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -657,7 +1099,8 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
 
     try:
-        return args.func(args, out)
+        with user_rules(getattr(args, "rules", None) or []):
+            return args.func(args, out)
     except CliError as exc:
         if debug:
             raise

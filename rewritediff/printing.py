@@ -128,14 +128,68 @@ def _scalar_text(arr: np.ndarray) -> str:
     return str(arr[()])
 
 
-def _const_text(node: Term) -> str:
-    """A constant's value: scalars as numbers, small vectors as lists, others as array(shape)."""
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """A shape as numpy's constructors take it: ``3`` for one dim, ``(3, 4)`` otherwise."""
+    return str(shape[0]) if len(shape) == 1 else str(tuple(shape))
+
+
+def _const_structure(arr: np.ndarray) -> tuple[str, list[str], str | None] | None:
+    """How a constant array is built, when it has a structure worth naming: ``(name, arguments,
+    scale)`` for ``zeros(3)``, ``ones((2, 2))``, ``full(3, 2.5)``, ``eye(3)``, ``eye(3, 4, k=1)``,
+    ``arange(5)``, or ``2.0 * eye(3)`` (scale ``"2.0"``); None for an array of no such structure.
+    """
+    shape = tuple(arr.shape)
+    dtype = [] if arr.dtype.name in ("float64", "bool") else [f"dtype={arr.dtype.name}"]
+    if arr.size == 0:
+        return "zeros", [_shape_text(shape), *dtype], None
+    flat = arr.reshape(-1)
+    first = flat[0]
+    if np.all(flat == first) and not (arr.dtype.kind == "f" and np.isnan(first)):
+        if arr.dtype == bool:
+            return "full", [_shape_text(shape), str(bool(first))], None
+        if first == 0:
+            return "zeros", [_shape_text(shape), *dtype], None
+        if first == 1:
+            return "ones", [_shape_text(shape), *dtype], None
+        return "full", [_shape_text(shape), _scalar_text(np.asarray(first)), *dtype], None
+    if arr.ndim == 1 and arr.dtype.kind in "iu" and np.array_equal(arr, np.arange(arr.size)):
+        return "arange", [str(arr.size)], None
+    if arr.ndim == 2 and arr.dtype != bool:
+        n, m = shape
+        for k in range(-n + 1, m):
+            diag = np.diagonal(arr, offset=k)
+            if diag.size and diag[0] != 0 and np.all(diag == diag[0]) and np.count_nonzero(arr) == diag.size:
+                args = [str(n)] + ([str(m)] if m != n else []) + ([f"k={k}"] if k else []) + dtype
+                scale = None if diag[0] == 1 else _scalar_text(np.asarray(diag[0]))
+                return "eye", args, scale
+    return None
+
+
+def _const_text(node: Term, values: bool = False) -> str:
+    """A constant: scalars as numbers; arrays by their structure (``eye(3)``, ``zeros(3)``, ``full((2, 2), 0.5)``),
+    else small vectors as lists and others as ``const(shape)``, or with ``values`` their full values."""
     arr = node.value
     if arr.ndim == 0:
         return _scalar_text(arr)
+    structure = _const_structure(arr)
+    if structure is not None:
+        name, args, scale = structure
+        text = f"{name}({', '.join(args)})"
+        if scale is None:
+            return text
+        return f"-{text}" if scale in ("-1", "-1.0") else f"{scale} * {text}"
     if arr.ndim == 1 and 0 < arr.size <= 4:
         return "[" + ", ".join(_scalar_text(v) for v in arr) + "]"
-    return f"array{tuple(arr.shape)}"
+    if values:
+        return f"array({arr.tolist()!r})"
+    return f"const({_shape_text(tuple(arr.shape))})"
+
+
+def _const_prec(text: str) -> int:
+    """The precedence of a constant's text: a negative number is a unary minus, a scaled identity a product."""
+    if text.startswith("-"):
+        return P_MUL if " * " in text else P_UNARY
+    return P_MUL if " * " in text else P_ATOM
 
 
 def _attr_text(key: str, value: Any) -> str:
@@ -202,8 +256,9 @@ def _special_type_text(node: Term) -> str | None:
 class _Layout:
     """Templates and precedences of every node, plus the names of bound shared subterms."""
 
-    def __init__(self, outputs: list[Term | None], bind: bool, style: str) -> None:
+    def __init__(self, outputs: list[Term | None], bind: bool, style: str, constants: bool = False) -> None:
         self.outputs = outputs
+        self.constants = constants  # print the values of constants that have no structure to name
         self.order = _ordered(outputs)
         self.leaf_names = _leaf_names(self.order)
         self.style = style
@@ -288,8 +343,8 @@ def _text_leaf(node: Term, layout: _Layout) -> tuple[list, int]:
     if special is not None:
         return [special], P_ATOM
     if node.op == "const":
-        text = _const_text(node)
-        return [text], (P_UNARY if text.startswith("-") else P_ATOM)
+        text = _const_text(node, layout.constants)
+        return [text], _const_prec(text)
     name = layout.leaf_names.get(node.uid) or f"<{node.op}#{node.uid}>"
     return [name], P_ATOM
 
@@ -522,9 +577,16 @@ def _latex_leaf(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
         if arr.ndim == 0:
             text = _latex_number(_scalar_text(arr))
             return [text], (P_MUL if text.startswith("-") or r"\cdot" in text else P_ATOM)
+        structure = _const_structure(arr)
+        if structure is not None:
+            name, args, scale = structure
+            text = rf"\mathrm{{{name}}}\left(" + _latex_escape(", ".join(args)) + r"\right)"
+            if scale is None:
+                return [text], P_ATOM
+            return [_latex_number(scale) + r" \cdot " + text], P_MUL
         if arr.ndim == 1 and 0 < arr.size <= 4:
             return [r"\left[" + ", ".join(_latex_number(_scalar_text(v)) for v in arr) + r"\right]"], P_ATOM
-        return [r"\mathrm{array}\left(" + r" \times ".join(str(d) for d in arr.shape) + r"\right)"], P_ATOM
+        return [r"\mathrm{const}\left(" + r" \times ".join(str(d) for d in arr.shape) + r"\right)"], P_ATOM
     name = node.name
     if not name:
         return [rf"\mathrm{{{node.op}}}_{{{node.uid}}}"], P_ATOM
@@ -629,10 +691,15 @@ def pprint_inline(term: Term, cap: int = INLINE_CAP) -> str:
     return layout.render_node(term, cap)
 
 
-def pprint(expr: Any) -> str:
-    """Infix text of a term or list of terms; shared subterms are bound once as ``t1 = ...``."""
+def pprint(expr: Any, constants: bool = False) -> str:
+    """Infix text of a term or list of terms; shared subterms are bound once as ``t1 = ...``.
+
+    Constant arrays print by their structure (``eye(3)``, ``zeros(3)``, ``full((2, 2), 0.5)``), else
+    as ``const(shape)`` so that a large array does not drown the formula; ``constants=True`` prints
+    those with their values.
+    """
     outputs, single = _as_outputs(expr)
-    layout = _Layout(outputs, bind=True, style="text")
+    layout = _Layout(outputs, bind=True, style="text", constants=constants)
     lines = [f"{layout.names[n.uid]} = {layout.render_node(n)}" for n in layout.bound]
     for i, o in enumerate(outputs):
         text = "None" if o is None else layout.render([o])

@@ -76,7 +76,7 @@ def test_reductions_dimshuffle_constants_products():
     assert rd.pprint(rd.tensor3("a").dimshuffle(2, 0, 1)) == "a.transpose(2, 0, 1)"
     assert rd.pprint(rd.ivector("i") + 37) == "i + 37"
     assert rd.pprint(v * rd.constant(np.array([1.5, 2.5]))) == "v * [1.5, 2.5]"
-    assert rd.pprint(m + rd.constant(np.full((3, 4), 0.375))) == "m + array(3, 4)"
+    assert rd.pprint(m + rd.constant(np.full((3, 4), 0.375))) == "m + full((3, 4), 0.375)"
     a3, b3 = rd.tensor3("a3"), rd.tensor3("b3")
     assert rd.pprint(a3 @ b3) == "a3 @ b3"
     assert rd.pprint(rd.dot(v, W)) == "dot(v, W)"
@@ -362,3 +362,57 @@ def test_pprint_accepts_function_and_rejects_junk():
     assert rd.pprint(f).startswith("out0 = ")
     with pytest.raises(rd.RewriteDiffTypeError):
         rd.pprint(3)
+
+
+# ---- constants print by structure ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (np.eye(3), "m + eye(3)"),
+        (np.eye(3, 4, k=1), "m + eye(3, 4, k=1)"),
+        (2.5 * np.eye(3), "m + 2.5 * eye(3)"),
+        (-np.eye(3), "m + -eye(3)"),
+        (np.zeros((3, 3)), "m + zeros((3, 3))"),
+        (np.ones((4, 4)), "m + ones((4, 4))"),
+        (np.full((2, 5), 0.5), "m + full((2, 5), 0.5)"),
+        (np.zeros((2, 2), dtype=np.int64), "m + zeros((2, 2), dtype=int64)"),
+        (np.arange(12.0).reshape(3, 4), "m + const((3, 4))"),
+    ],
+)
+def test_matrix_constants_print_by_structure(value, text):
+    assert rd.pprint(rd.matrix("m") + rd.constant(value)) == text
+
+
+def test_vector_constants_print_by_structure():
+    v = rd.vector("v")
+    assert rd.pprint(v + rd.constant(np.zeros(3))) == "v + zeros(3)"
+    assert rd.pprint(v + rd.constant(np.ones(7))) == "v + ones(7)"
+    assert rd.pprint(v + rd.constant(np.arange(6))) == "v + arange(6)"
+    assert rd.pprint(v + rd.constant(np.array([1.5, 2.5]))) == "v + [1.5, 2.5]"
+    assert rd.pprint(v + rd.constant(np.linspace(0.0, 1.0, 9))) == "v + const(9)"
+
+
+def test_scaled_identity_is_parenthesised_as_a_product():
+    m = rd.matrix("m")
+    assert rd.pprint(m / rd.constant(2.0 * np.eye(3))) == "m / (2.0 * eye(3))"
+    assert rd.pprint(rd.constant(2.0 * np.eye(3)) ** m) == "(2.0 * eye(3)) ** m"
+
+
+def test_constant_values_on_request():
+    m = rd.matrix("m")
+    c = rd.constant(np.array([[0.5, 1.0], [2.0, 4.0]]))
+    assert rd.pprint(m @ c) == "dot(m, const((2, 2)))"
+    assert rd.pprint(m @ c, constants=True) == "dot(m, array([[0.5, 1.0], [2.0, 4.0]]))"
+    assert rd.pprint(m + rd.constant(np.eye(2)), constants=True) == "m + eye(2)"
+
+
+def test_constants_in_latex():
+    m = rd.matrix("m")
+    assert rd.latex(m + rd.constant(np.eye(3))) == r"m + \mathrm{eye}\left(3\right)"
+    assert rd.latex(m + rd.constant(np.arange(12.0).reshape(3, 4))) == r"m + \mathrm{const}\left(3 \times 4\right)"
+
+
+def test_identity_of_a_simplified_gradient_prints_as_eye():
+    x = rd.matrix("x")
+    g = rd.simplify(rd.grad(rd.sum(x * rd.eye(3) * 2.0), x))
+    assert rd.pprint(g) == "2.0 * eye(3)"

@@ -33,8 +33,9 @@ def test_two_setup_commands():
     commands = re.findall(r"^```sh\n(.*?)\n```", setup, re.S | re.M)
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
-    assert "rewritediff demo" in commands[0]
-    assert commands[1] == "python -m pytest -q"
+    # a fresh machine's system Python may refuse `pip install`: both commands use the project's venv
+    assert commands[0] == "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && rewritediff demo"
+    assert commands[1] == ". .venv/bin/activate && python -m pytest -q"
 
 
 def test_python_blocks_run():
