@@ -243,3 +243,11 @@ def test_jacobian_with_undeclared_shapes(op, shapes, build, domain, rtol, eps) -
 
         fd = _fd_jac(f_k, x, eps)
         np.testing.assert_allclose(J, fd, rtol=rtol * 10, atol=1e-5, err_msg=f"Jacobian wrt argument {k} of {op}")
+
+
+def test_hessian_of_a_squared_sum_simplifies_and_is_right() -> None:
+    A, x = rd.matrix("A"), rd.vector("x")
+    H = rd.simplify(rd.hessian(rd.sum(A @ x) ** 2, x))  # merging classes during n-ary flattening once lost a class
+    Av, xv = RNG.standard_normal((3, 4)), RNG.standard_normal(4)
+    c = Av.sum(axis=0)
+    np.testing.assert_allclose(rd.function([A, x], H)(Av, xv), 2 * np.outer(c, c), rtol=1e-12, atol=1e-12)

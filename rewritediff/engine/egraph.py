@@ -476,6 +476,7 @@ class EGraph:
                 for node in list(cls.nodes):
                     if node[0] != op:
                         continue
+                    cid = self.find(cid)  # an insertion below may have merged this class into another
                     new = self._flat_variant(cid, node)
                     if new is not None and self._insert(new, cid):
                         added += 1
