@@ -209,8 +209,13 @@ def _shown_attrs(node: Term) -> list[tuple[str, Any]]:
 
     opdef = REGISTRY.get(node.op)
     defaults = opdef.attrs if opdef is not None else {}
+    sym = set(node.attr("sym", ()) or ()) | {"sym"}  # sizes given as arguments (eye(X.shape[1])) print as those
     shown = []
     for k, v in node.attrs:
+        if k in sym and "sym" in defaults:
+            continue
+        if k == "dtype" and _dtype_is_implied(node):
+            continue
         if k in defaults:
             try:
                 same = bool(v == defaults[k])
@@ -222,6 +227,17 @@ def _shown_attrs(node: Term) -> list[tuple[str, Any]]:
             continue
         shown.append((k, v))
     return shown
+
+
+def _dtype_is_implied(node: Term) -> bool:
+    """The op would pick this dtype anyway (``eye(n)`` is floatX, ``arange(n)`` of ints int64): no need to print it."""
+    from rewritediff.terms import apply
+
+    attrs = {k: v for k, v in node.attrs if k != "dtype"}
+    try:
+        return apply(node.op, *node.args, **attrs) is node
+    except Exception:  # noqa: BLE001 - an op that needs its dtype: print it
+        return False
 
 
 def _neg_scalar_const(node: Term) -> bool:
