@@ -161,3 +161,9 @@ def test_shipped_finite_rules_are_the_documented_ones():
     for rule in tagged:
         lhs = rule.split("rule ", 1)[1].split(" => ")[0]
         assert lhs in table or lhs.replace("a @ c", "c @ a") in table, rule
+
+
+def test_matmul_before_a_name_is_not_a_tag():
+    rs = RuleSet()
+    (r,) = rs.load_string("rule a @c => a if is_identity(c)", "t.rules")
+    assert r.tags == () and r.lhs.op == "matmul"
