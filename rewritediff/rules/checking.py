@@ -624,11 +624,11 @@ CONVENTION_GROUPS: dict[str, str] = {
 """Op groups whose derivative rules are not derivatives of the op's value, so the dot-product test does not apply."""
 
 HARD_INPUTS: dict[str, str] = {
-    "cholesky": "needs a symmetric positive definite input and symmetric perturbations (checked in tests/ops/test_linalg.py)",
-    "join_part": "the cotangent's shape is that of a join of the other arguments (checked through join in tests/ops/test_shape.py)",
-    "join_embed": "the cotangent's shape is that of a join of the other arguments (checked through join in tests/ops/test_shape.py)",
-    "unrepeat": "the cotangent's shape is that of a repeat (checked through repeat in tests/ops/test_shape.py)",
-    "untile": "the cotangent's shape is that of a tile (checked through tile in tests/ops/test_shape.py)",
+    "cholesky": "needs a symmetric positive definite input and symmetric perturbations (its rules are checked in tests/test_derivative_coverage.py)",
+    "join_part": "the cotangent's shape is that of a join of the other arguments (checked in tests/test_derivative_coverage.py)",
+    "join_embed": "the cotangent's shape is that of a join of the other arguments (checked in tests/test_derivative_coverage.py)",
+    "unrepeat": "the cotangent's shape is that of a repeat (checked in tests/test_derivative_coverage.py)",
+    "untile": "the cotangent's shape is that of a tile (checked in tests/test_derivative_coverage.py)",
     "stand_in": "an internal placeholder of the lowering, never differentiated",
 }
 """Ops whose inputs the generic builder cannot make, and where their derivatives are checked instead."""
