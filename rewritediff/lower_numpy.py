@@ -411,11 +411,13 @@ def function(
     on_unused_input: str = "raise",
     simplify: bool = True,
     fusion: str = "kernels",
+    finite_math: bool = True,
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``).
 
     ``fusion``: how elementwise work is fused, ``"kernels"`` (blocked numpy loops),
-    ``"numexpr"`` (numexpr programs of the arithmetic) or ``"none"``.
+    ``"numexpr"`` (numexpr programs of the arithmetic) or ``"none"``. ``finite_math=False``:
+    no simplification that assumes finite values (rules tagged ``@finite``), so NaN inputs propagate.
     """
     from rewritediff.tensor import as_term
 
@@ -451,7 +453,7 @@ def function(
         if on_unused_input == "raise":
             raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
         warnings.warn(msg, stacklevel=2)
-    key = (tuple(v.uid for v in inputs), tuple(o.uid for o in outs), tuple((k.uid, v.uid) for k, v in updates), single, simplify, fusion)
+    key = (tuple(v.uid for v in inputs), tuple(o.uid for o in outs), tuple((k.uid, v.uid) for k, v in updates), single, simplify, fusion, finite_math)
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
@@ -462,7 +464,7 @@ def function(
         if simplify:
             from rewritediff.simplify import simplify_terms
 
-            simplified = simplify_terms(outs + upd_vals)
+            simplified = simplify_terms(outs + upd_vals, finite_math=finite_math)
             compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
         redirected = stand_in_shapes(list(compute) + list(upd_vals))
         compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]

@@ -52,6 +52,11 @@ def default_rewrites() -> list[Rewrite]:
     return _compiled[2]
 
 
+def finite_only(rws: list[Rewrite]) -> list[Rewrite]:
+    """The rewrites that keep NaN and infinite values as they are: those of rules not tagged ``@finite``."""
+    return [rw for rw in rws if rw.rule is None or "finite" not in rw.rule.tags]
+
+
 def _attr_helpers() -> dict | None:
     try:
         from rewritediff.rules import helpers
@@ -96,6 +101,7 @@ def _run(
     node_limit: int,
     time_limit: float,
     rewrites: list[Rewrite] | None = None,
+    finite_math: bool = True,
 ) -> tuple[list[Term], RunReport, list, float, float]:
     t0 = time.perf_counter()
     todo = [t for t in terms if isinstance(t, Term) and isinstance(t.type, TensorType)]
@@ -112,6 +118,8 @@ def _run(
         report = RunReport(stop_reason=f"pre-pass only ({size} nodes > {SATURATION_LIMIT})", nodes=size, seconds=time.perf_counter() - t0)
         return [mapping.get(t.uid, t) if isinstance(t, Term) else t for t in terms], report, [], before, min(before, after)
     rws = default_rewrites() if rewrites is None else rewrites
+    if not finite_math:
+        rws = finite_only(rws)
     eg = EGraph()
     roots = [eg.add_term(t) for t in todo]
     runner = Runner(rws, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit, attr_helpers=_attr_helpers())
@@ -126,7 +134,7 @@ def _run(
     after = dag_cost(built, eg, ex.built_class)
     if after > before:
         if len(todo) > 1:  # one output's worse extraction must not hold back the others
-            limits = {"iter_limit": iter_limit, "node_limit": node_limit, "time_limit": time_limit, "rewrites": rewrites}
+            limits = {"iter_limit": iter_limit, "node_limit": node_limit, "time_limit": time_limit, "rewrites": rewrites, "finite_math": finite_math}
             each = {t.uid: _run([t], **limits)[0][0] for t in todo}
             return [each.get(t.uid, t) if isinstance(t, Term) else t for t in terms], report, [], before, before
         return list(terms), report, [], before, before
@@ -156,10 +164,15 @@ def simplify(
     node_limit: int = DEFAULT_NODE_LIMIT,
     time_limit: float = DEFAULT_TIME_LIMIT,
     trace: bool = False,
+    finite_math: bool = True,
 ) -> Any:
-    """Simplified equivalents of a term or a list/tuple/dict of terms (same container shape); with ``trace`` an :class:`Explanation`."""
+    """Simplified equivalents of a term or a list/tuple/dict of terms (same container shape); with ``trace`` an :class:`Explanation`.
+
+    ``finite_math=False`` leaves out the rules tagged ``@finite`` (``x - x => 0``, ``x * 0 => 0``,
+    ...), so NaN and infinite inputs give what the unsimplified expression gives.
+    """
     terms, rebuild = _flatten(expr_or_list)
-    out, report, steps, c0, c1 = _run(terms, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit)
+    out, report, steps, c0, c1 = _run(terms, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit, finite_math=finite_math)
     result = rebuild(out)
     if trace:
         return Explanation(result, report, steps, c0, c1)
@@ -193,11 +206,11 @@ def count_ops(expr_or_list: Any) -> int:
     return n
 
 
-def simplify_terms(terms: Sequence[Term]) -> list[Term]:
-    """Simplified equivalents of ``terms`` (the input itself if anything goes wrong)."""
+def simplify_terms(terms: Sequence[Term], finite_math: bool = True) -> list[Term]:
+    """Simplified equivalents of ``terms`` (the input itself if anything goes wrong); ``finite_math=False`` as in :func:`simplify`."""
     terms = list(terms)
     try:
-        out, *_ = _run(terms, iter_limit=DEFAULT_ITER_LIMIT, node_limit=DEFAULT_NODE_LIMIT, time_limit=DEFAULT_TIME_LIMIT)
+        out, *_ = _run(terms, iter_limit=DEFAULT_ITER_LIMIT, node_limit=DEFAULT_NODE_LIMIT, time_limit=DEFAULT_TIME_LIMIT, finite_math=finite_math)
     except Exception:  # noqa: BLE001 - simplification is an optimisation: never let it break compilation
         return terms
     return out

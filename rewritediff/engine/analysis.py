@@ -9,7 +9,10 @@ and by the canonical n-ary ``add``/``mul``. The ranges of individual ops (``exp`
 :func:`register_range` extends.
 
 Guard predicates (``positive(x)``, ``same_shape(x, y)``, ``ndim(x)``, ...) are evaluated on
-these facts through :data:`PREDICATES`, keyed by the name a rule's guard calls.
+these facts through :data:`PREDICATES`, keyed by the name a rule's guard calls. Guards have one
+vocabulary: every name here is a predicate of ``rules.helpers.PREDICATES`` too, with the same
+meaning and the same kind of value (``static_shape`` is a tuple in both); only the evidence
+differs (e-class facts here, a term's type and structure there).
 """
 
 from __future__ import annotations
@@ -250,7 +253,7 @@ def _is_const(eg: Any, x: Any) -> bool:
     return d is not None and d.const is not None
 
 
-def _is_float(eg: Any, x: Any) -> bool:
+def _dtype_is_float(eg: Any, x: Any) -> bool:
     d = _cls(eg, x)
     return d is not None and d.type.dtype.startswith("float")
 
@@ -260,9 +263,10 @@ def _is_scalar(eg: Any, x: Any) -> bool:
     return d is not None and len(d.dims) == 0
 
 
-def _static_shape(eg: Any, x: Any) -> bool:
+def _static_shape(eg: Any, x: Any) -> tuple | None:
+    """The class's static shape (None for unknown dims), as ``helpers.static_shape`` gives it for a term."""
     d = _cls(eg, x)
-    return d is not None and None not in d.type.shape
+    return None if d is None else tuple(d.type.shape)
 
 
 def _same_dtype(eg: Any, x: Any, y: Any) -> bool:
@@ -281,7 +285,7 @@ PREDICATES: dict[str, Callable[..., Any]] = {
     "broadcasts_into": _broadcasts_into,
     "ndim": _ndim,
     "is_const": _is_const,
-    "is_float": _is_float,
+    "dtype_is_float": _dtype_is_float,
     "is_scalar": _is_scalar,
     "static_shape": _static_shape,
     "same_dtype": _same_dtype,
@@ -289,5 +293,13 @@ PREDICATES: dict[str, Callable[..., Any]] = {
 
 
 def register_predicate(name: str, fn: Callable[..., Any]) -> None:
-    """Add a guard predicate ``fn(egraph, *args)`` evaluated on e-class facts."""
+    """Add a guard predicate ``fn(egraph, *args)`` evaluated on e-class facts.
+
+    Guards have one vocabulary: ``name`` must also be a predicate of ``rules.helpers.PREDICATES``
+    (its meaning on plain terms), and ``fn`` must answer with a value of the same kind.
+    """
+    from rewritediff.rules.helpers import PREDICATES as TERM_PREDICATES
+
+    if name not in TERM_PREDICATES:
+        raise ValueError(f"guard predicate {name!r} has no meaning on terms: add it to rules.helpers.PREDICATES first")
     PREDICATES[name] = fn

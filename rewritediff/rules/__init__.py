@@ -74,14 +74,15 @@ def load_string(text: str, filename: str = "<string>", into: RuleSet | None = No
     return target.load_string(text, filename, replace=replace)
 
 
-def load(path: str | Path, into: RuleSet | None = None, replace: bool = False) -> list[Rule]:
-    """Load a rule file into the default rule set (or ``into``)."""
+def load(path: str | Path, into: RuleSet | None = None, replace: bool = False, check: bool = False) -> list[Rule]:
+    """Load a rule file into the default rule set (or ``into``); ``check=True`` refuses rules that give wrong values."""
     target = default_rules() if into is None else into
-    return target.load(path, replace=replace)
+    return target.load(path, replace=replace, check=check)
 
 
 def check(ruleset: RuleSet | None = None) -> list:
-    """Compare every ``d`` rule of ``ruleset`` (default: the shipped rules) with SymPy; the problems found."""
-    from rewritediff.rules.sympy_check import check as _check
+    """Check every rule of ``ruleset`` (default: the shipped rules) by its kind; the problems found (rules/checking.py)."""
+    from rewritediff.rules.checking import check as _check
 
-    return _check(default_rules() if ruleset is None else ruleset)
+    rs = default_rules() if ruleset is None else ruleset
+    return _check(rs, rs)

@@ -78,7 +78,8 @@ class Rule:
     names the output cotangent), "jvp" (one rhs, ``cot`` names the argument tangents),
     "transpose" (linear op: one adjoint per argument, ``cot`` names the cotangent),
     "rewrite" (``lhs => rhs``), "equal" (``lhs <=> rhs``), "def" (a composite op: ``lhs`` is
-    ``name(params)``, rhs its expansion).
+    ``name(params)``, rhs its expansion). ``tags`` are the names written before the rule
+    (``@finite``: it assumes finite values).
     """
 
     kind: str
@@ -88,6 +89,7 @@ class Rule:
     guard: Expr | None = None
     source: Source = field(default_factory=lambda: Source("<string>", 0, 0))
     text: str = ""
+    tags: tuple = ()  # tuple[str, ...], without the "@"
 
     @property
     def op(self) -> str:

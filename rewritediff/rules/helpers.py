@@ -107,6 +107,22 @@ def nonzero(x: Any) -> bool:
     return _sign(x) in ("pos", "nonzero")
 
 
+def negative(x: Any) -> bool:
+    """True when every element of x is certainly < 0 (a negative constant, or minus a positive term)."""
+    arr = _const_array(x)
+    if arr is not None:
+        return arr.size > 0 and arr.dtype != bool and bool(np.all(arr < 0))
+    return isinstance(x, Term) and x.op == "neg" and positive(x.args[0])
+
+
+def nonpositive(x: Any) -> bool:
+    """True when every element of x is certainly <= 0 (a constant, or minus a nonnegative term)."""
+    arr = _const_array(x)
+    if arr is not None:
+        return arr.size > 0 and arr.dtype != bool and bool(np.all(arr <= 0))
+    return isinstance(x, Term) and x.op == "neg" and nonnegative(x.args[0])
+
+
 def ndim(x: Any) -> int:
     """Number of dimensions of a term (0 for a Python scalar)."""
     if isinstance(x, Term) and isinstance(x.type, TensorType):
@@ -171,6 +187,11 @@ def same_shape(a: Any, b: Any) -> bool:
     """True when both static shapes are fully known and equal."""
     sa, sb = static_shape(a), static_shape(b)
     return sa == sb and None not in sa
+
+
+def same_dtype(a: Any, b: Any) -> bool:
+    """True when a and b are terms of the same dtype."""
+    return isinstance(a, Term) and isinstance(b, Term) and isinstance(a.type, TensorType) and isinstance(b.type, TensorType) and a.dtype == b.dtype
 
 
 def same_type(a: Any, b: Any) -> bool:
@@ -307,6 +328,8 @@ PREDICATES: dict[str, Callable[..., Any]] = {
     "positive": positive,
     "nonnegative": nonnegative,
     "nonzero": nonzero,
+    "negative": negative,
+    "nonpositive": nonpositive,
     "is_const": is_const,
     "const_value": const_value,
     "is_zero": is_zero,
@@ -314,8 +337,13 @@ PREDICATES: dict[str, Callable[..., Any]] = {
     "static_shape": static_shape,
     "same_shape": same_shape,
     "same_type": same_type,
+    "same_dtype": same_dtype,
 }
-"""Guard predicates and facts: each takes terms (or attribute values) and returns a Python value."""
+"""Guard predicates and facts: each takes terms (or attribute values) and returns a Python value.
+
+This table is the guard vocabulary: the engine answers some of these names from its e-class facts
+(``engine.analysis.PREDICATES``), always with the same meaning and kind of value.
+"""
 
 
 def index_at(axis: Any, i: Any) -> tuple:

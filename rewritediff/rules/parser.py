@@ -7,6 +7,7 @@ AST nodes (names, calls), which the validator uses to point at the offending tok
 from __future__ import annotations
 
 import ast as pyast
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,12 @@ class _Rules(Transformer):
         self.keep.append(lhs)
         return self._rule("def", meta, lhs, (items[-1],))
 
+    def tagged_rule(self, items: list) -> Rule:
+        *tags, rule = items
+        tagged = dataclasses.replace(rule, tags=tuple(str(t)[1:] for t in tags), source=Source(self.filename, tags[0].line, tags[0].column))
+        self.positions[("tags", id(tagged))] = tuple((str(t)[1:], t.line, t.column) for t in tags)  # type: ignore[index]
+        return tagged
+
     def start(self, items: list) -> list:
         return list(items)
 
@@ -315,6 +322,7 @@ _TERMINAL_TEXT = {
     "STRING": "a string",
     "_NL": "end of line",
     "COMP": "a comparison",
+    "TAG": "a tag (@finite)",
 }
 
 

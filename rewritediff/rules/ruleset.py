@@ -56,8 +56,24 @@ class RuleSet:
         if key is not None and self._dups.get(key) is rule:
             del self._dups[key]
 
-    def load_string(self, text: str, filename: str = "<string>", replace: bool = False) -> list[Rule]:
-        """Parse and validate ``text`` and add its rules (all or none); returns them in file order."""
+    def load_string(self, text: str, filename: str = "<string>", replace: bool = False, check: bool = False) -> list[Rule]:
+        """Parse and validate ``text`` and add its rules (all or none); returns them in file order.
+
+        ``check=True`` also checks the new rules by value (:mod:`rewritediff.rules.checking`) and
+        raises a RuleError listing every problem, leaving the rule set as it was.
+        """
+        rules = self._load_string(text, filename, replace)
+        if check:
+            from rewritediff.rules.checking import check as check_values
+
+            problems = check_values(rules, self)
+            if problems:
+                for rule in rules:
+                    self.remove(rule)
+                raise RuleError(f"{filename}: {len(problems)} rule problem(s) found by checking values:\n" + "\n".join(str(p) for p in problems))
+        return rules
+
+    def _load_string(self, text: str, filename: str, replace: bool) -> list[Rule]:
         parsed = parse(text, filename)
         pending = {r.lhs.op: r for r in parsed.rules if r.kind == "def"}
         validator = Validator(parsed, pending)
@@ -74,10 +90,10 @@ class RuleSet:
             self.add(rule, replace=replace)
         return list(parsed.rules)
 
-    def load(self, path: str | Path, replace: bool = False) -> list[Rule]:
-        """Load a rule file."""
+    def load(self, path: str | Path, replace: bool = False, check: bool = False) -> list[Rule]:
+        """Load a rule file (``check=True``: refuse it, naming each problem, unless every rule passes :meth:`check`)."""
         path = Path(path)
-        return self.load_string(path.read_text(), str(path), replace=replace)
+        return self.load_string(path.read_text(), str(path), replace=replace, check=check)
 
     def copy(self) -> RuleSet:
         """A new rule set with the same rules (adding to it leaves this one alone)."""
@@ -223,7 +239,7 @@ class RuleSet:
         return od.expand(term.args, term.attr_dict)
 
     def check(self) -> list:
-        """Compare every ``d`` rule with SymPy; the list of problems (empty when all agree)."""
-        from rewritediff.rules.sympy_check import check
+        """Check every rule by its kind (``d`` against SymPy, rewrites by value and SymPy, vjp/jvp/transpose by the dot-product test); the problems."""
+        from rewritediff.rules.checking import check
 
         return check(self)

@@ -19,6 +19,13 @@ DERIVATIVE_KINDS = ("d", "vjp", "jvp", "transpose")
 KIND_WORDS = {"d": "d", "vjp": "vjp", "jvp": "jvp", "transpose": "transpose", "def": "def", "rewrite": "rule", "equal": "rule"}
 
 
+TAGS: dict[str, tuple[str, ...]] = {
+    "finite": ("rewrite", "equal"),
+}
+"""Tags a rule may carry, and the rule kinds each applies to. ``@finite``: the rewrite assumes finite
+values (it may turn a NaN or an infinity into a number); ``finite_math=False`` leaves it out."""
+
+
 def fail(rule: Rule, pos: tuple[int, int] | None, message: str) -> RuleError:
     """A RuleError located at ``pos`` (or the rule's start) quoting the rule."""
     line, col = pos if pos is not None else (rule.source.line, rule.source.col)
@@ -177,6 +184,7 @@ class Validator:
     # ---- rules -------------------------------------------------------------------------------
     def check(self, rule: Rule) -> None:
         """Raise RuleError on the first problem of ``rule``."""
+        self.check_tags(rule)
         if rule.kind in DERIVATIVE_KINDS:
             self.check_derivative(rule)
         elif rule.kind in ("rewrite", "equal"):
@@ -185,6 +193,17 @@ class Validator:
             self.check_def(rule)
         else:  # pragma: no cover
             raise fail(rule, None, f"unknown rule kind {rule.kind!r}")
+
+    def check_tags(self, rule: Rule) -> None:
+        """Each tag is known and allowed on the rule's kind."""
+        where = {name: (line, col) for name, line, col in self.parsed.positions.get(("tags", id(rule)), ())}
+        for tag in rule.tags:
+            if tag not in TAGS:
+                raise fail(rule, where.get(tag), f"unknown tag @{tag} (known: {', '.join('@' + t for t in sorted(TAGS))})")
+            kinds = TAGS[tag]
+            if rule.kind not in kinds:
+                words = sorted({"rule" if k in ("rewrite", "equal") else k for k in kinds})
+                raise fail(rule, where.get(tag), f"@{tag} applies to {' and '.join(words)} rules only")
 
     def pattern_binds(self, rule: Rule) -> dict[str, str]:
         """Names bound by a derivative rule's pattern, cotangents and ``out``; checks the pattern."""
