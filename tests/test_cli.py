@@ -488,3 +488,13 @@ def test_a_failing_simplifier_prints_the_unsimplified_result(capsys, monkeypatch
     assert code == 0, err
     assert out.startswith("# simplification failed (KeyError: 7)")
     assert out.strip().endswith(": ok")
+
+
+def test_rules_check_reports_wrong_rewrite_and_vjp(capsys, tmp_path):
+    path = tmp_path / "bad.rules"
+    path.write_text("rule sin(x) * sin(x) => x\n")
+    code, out, _ = run(capsys, "rules", "check", str(path))
+    assert code == 1 and "bad.rules:1:1" in out
+    path.write_text("def myexp2(x) = exp(x)\nvjp myexp2(x) [g] = g * out * 2\n")
+    code, out, _ = run(capsys, "rules", "check", str(path))
+    assert code == 1 and "bad.rules:2:1" in out
