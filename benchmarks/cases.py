@@ -117,8 +117,8 @@ def rd_w1(rd: Any, variant: str | None) -> tuple[list, list]:
 
 
 def rd_w5(rd: Any, variant: str | None, d: int) -> tuple[list, list]:
-    """W5: Hessian of W1's cost wrt w (w has a static shape)."""
-    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w", shape=(d,))
+    """W5: Hessian of W1's cost wrt w."""
+    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w")
     return [X, y, w], [rd.hessian(rd_logreg_cost(rd, X, y, w), w)]
 
 
@@ -171,22 +171,22 @@ def rd_w4(rd: Any, variant: str | None) -> tuple[list, list]:
 
 
 def rd_w7a(rd: Any, variant: str | None, n: int) -> tuple[list, list]:
-    """W7a: grad of log(det(A)) (static shapes, like W8)."""
-    A = rd.matrix("A", shape=(n, n))
+    """W7a: grad of log(det(A))."""
+    A = rd.matrix("A")
     return [A], [rd.grad(rd.log(rd.linalg.det(A)), A)]
 
 
 def rd_w7b(rd: Any, variant: str | None, n: int) -> tuple[list, list]:
-    """W7b: grad of trace(A @ X @ B @ X.T) wrt X (``trace`` op or sum of the diagonal; static shapes, like W8)."""
-    A, X, B = rd.matrix("A", shape=(n, n)), rd.matrix("X", shape=(n, n)), rd.matrix("B", shape=(n, n))
+    """W7b: grad of trace(A @ X @ B @ X.T) wrt X (``trace`` op or sum of the diagonal)."""
+    A, X, B = rd.matrix("A"), rd.matrix("X"), rd.matrix("B")
     M = A @ X @ B @ X.T
     cost = rd.trace(M) if variant == "trace" else rd.sum(rd.diag(M))
     return [A, X, B], [rd.grad(cost, X)]
 
 
 def rd_w8(rd: Any, variant: str | None, n: int) -> tuple[list, list]:
-    """W8: Jacobian of tanh(W @ x) wrt x (static shapes)."""
-    W, x = rd.matrix("W", shape=(n, n)), rd.vector("x", shape=(n,))
+    """W8: Jacobian of tanh(W @ x) wrt x."""
+    W, x = rd.matrix("W"), rd.vector("x")
     return [W, x], [rd.jacobian(rd.tanh(W @ x), x)]
 
 
@@ -209,6 +209,31 @@ def rd_w10b(rd: Any, variant: str | None) -> tuple[list, list]:
     """W10b: grad of naive log(1 + exp(x)) for a scalar x."""
     x = rd.scalar("x")
     return [x], [rd.grad(rd.log(1.0 + rd.exp(x)), x)]
+
+
+class StaticShapes:
+    """The rewritediff module with every variable's shape declared from the case's data (the static-shape variant).
+
+    Graph builders write ``rd.matrix("X")`` as users do; through this proxy the same builder
+    declares ``X``'s shape, so one builder gives both variants.
+    """
+
+    CONSTRUCTORS = ("scalar", "vector", "matrix", "tensor3", "tensor4", "tensor")
+
+    def __init__(self, rd: Any, shapes: dict[str, tuple]) -> None:
+        self._rd, self._shapes = rd, shapes
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._rd, name)
+        if name not in self.CONSTRUCTORS:
+            return attr
+
+        def declared(var: str, *args: Any, **kwargs: Any) -> Any:
+            if "shape" not in kwargs and not args and var in self._shapes:
+                kwargs["shape"] = self._shapes[var]
+            return attr(var, *args, **kwargs)
+
+        return declared
 
 
 # ---- PyTensor graphs (pt is pytensor.tensor) ---------------------------------------------------------------
