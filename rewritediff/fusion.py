@@ -50,9 +50,12 @@ class Kernel:
 
 
 def _kernelable(node: Term) -> bool:
-    """An elementwise op on float64/bool arrays; same-ndim arguments must not be stretched (lower-ndim ones may)."""
-    if node.dtype not in _KERNEL_DTYPES or node.op == "cast" or not get_op(node.op).elementwise:
+    """An elementwise op with a source template on float64/bool arrays; same-ndim arguments must not be stretched (lower-ndim ones may)."""
+    opdef = get_op(node.op)
+    if node.dtype not in _KERNEL_DTYPES or node.op == "cast" or not opdef.elementwise:
         return False
+    if opdef.emit is None:
+        return False  # computed by calling its ``impl`` (a user's op): a statement of its own, never a kernel member
     shape = node.static_shape
     if not shape or (None not in shape and int(np.prod(shape)) <= BLOCK):
         return False  # 0-d, or known to be small: plain numpy calls are best

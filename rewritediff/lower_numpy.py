@@ -311,6 +311,36 @@ def stand_in_shapes(outputs: list[Term]) -> list[Term]:
     return [new[o.uid] for o in outputs]
 
 
+def expand_defined(outputs: list[Term]) -> list[Term]:
+    """Replace every ``def`` op by its expansion, so the lowering computes (and fuses) it like any other ops.
+
+    A ``def`` op's ``impl`` rebuilds and evaluates its expansion term by term on every call,
+    and has no source template a kernel could inline; its expansion is ordinary ops. A
+    derivative rule's ``out`` is the op's term, so it becomes the expansion too and is computed
+    once. Expansions may name other ``def`` ops: passes repeat until none is left (bounded by
+    the nesting of the definitions, not by the graph's depth).
+    """
+    for _ in range(64):
+        order = toposort(outputs)
+        if not any(get_op(n.op).expand is not None for n in order if n.args):
+            return outputs
+        new: dict[int, Term] = {}
+        for node in order:
+            if not node.args:
+                new[node.uid] = node
+                continue
+            args = [new[a.uid] for a in node.args]
+            opdef = get_op(node.op)
+            if opdef.expand is not None:
+                new[node.uid] = opdef.expand(tuple(args), node.attr_dict)
+            elif all(a is b for a, b in zip(args, node.args)):
+                new[node.uid] = node
+            else:
+                new[node.uid] = apply(node.op, *args, **node.attr_dict)
+        outputs = [new[o.uid] for o in outputs]
+    raise RewriteDiffTypeError("function: def ops still unexpanded after 64 passes (a definition that names itself?)")
+
+
 def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], keys: dict[int, Any]) -> tuple[list, set[int]]:
     """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
 
@@ -464,7 +494,7 @@ def function(
 
             simplified = simplify_terms(outs + upd_vals)
             compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
-        redirected = stand_in_shapes(list(compute) + list(upd_vals))
+        redirected = stand_in_shapes(expand_defined(list(compute) + list(upd_vals)))
         compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
         source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)], fusion, contract=outs + [v for _, v in updates])
         fn = Function(inputs, outs, single, updates, source, namespace)

@@ -155,3 +155,75 @@ def test_every_op_declares_its_memory() -> None:
     assert {op.memory for op in REGISTRY.values()} <= {"fresh", "view"}
     # an op whose result may be one of its arguments (emit "{0}") is never declared fresh
     assert all(op.memory == "view" for op in REGISTRY.values() if op.emit == "{0}")
+
+
+# ---- user ops whose derivative rules read `out` (the op's own value) -----------------------------
+FUSIONS = ["kernels", "numexpr", "none"]
+# unknown length (a kernel's plain-numpy path), a static length over a block, and unknown and large
+USER_OP_CASES = [(None, 7), (20000, 20000), (None, 20000)]
+
+
+def _fd(fn, x: np.ndarray, u: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of ``sum(fn(x) * u)``, elementwise ``fn`` (so one pass per sign)."""
+    return (fn(x + eps) - fn(x - eps)) / (2 * eps) * u
+
+
+@pytest.fixture(scope="module")
+def readme_rules(tmp_path_factory):
+    """README's ``my.rules``, loaded from a file as a user would."""
+    path = tmp_path_factory.mktemp("rules") / "my.rules"
+    path.write_text("def smooth_abs(x) = sqrt(x * x + 1)\nd smooth_abs(x) = x / out\n")
+    rd.rules.load(path, replace=True)
+    rd.rules.define_op("lw_expish", lambda a: np.exp(0.5 * a), replace=True)
+    rd.rules.load_string("d lw_expish(x) = 0.5 * out", replace=True)
+    return rd.rules.op_function("smooth_abs"), rd.rules.op_function("lw_expish")
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("static,n", USER_OP_CASES)
+def test_def_op_rule_with_out_compiles_in_every_fusion_mode(readme_rules, fusion: str, static, n: int) -> None:
+    smooth_abs, _ = readme_rules
+    x = rd.tensor("x", shape=(static,))
+    rng = np.random.default_rng(n)
+    xv, u = rng.uniform(-3, 3, n), rng.normal(size=n)
+    g = rd.grad((smooth_abs(x) * rd.constant(u)).sum(), x)
+    f = rd.function([x], g, fusion=fusion)
+    np.testing.assert_allclose(f(xv), _fd(lambda a: np.sqrt(a * a + 1), xv, u), rtol=1e-6, atol=1e-8)
+    # the gradient alone, and the value next to it
+    h = rd.function([x], [g, smooth_abs(x)], fusion=fusion)
+    got, val = h(xv)
+    np.testing.assert_allclose(got, xv / np.sqrt(xv * xv + 1) * u, rtol=1e-12)
+    np.testing.assert_allclose(val, np.sqrt(xv * xv + 1), rtol=1e-14)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("static,n", USER_OP_CASES)
+def test_define_op_rule_with_out_compiles_in_every_fusion_mode(readme_rules, fusion: str, static, n: int) -> None:
+    _, expish = readme_rules
+    x = rd.tensor("x", shape=(static,))
+    rng = np.random.default_rng(n + 1)
+    xv, u = rng.uniform(-3, 3, n), rng.normal(size=n)
+    g = rd.grad((expish(x) * x * rd.constant(u)).sum(), x)
+    f = rd.function([x], g, fusion=fusion)
+    np.testing.assert_allclose(f(xv), _fd(lambda a: np.exp(0.5 * a) * a, xv, u), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("static,n", USER_OP_CASES)
+def test_rop_through_user_ops_with_out(readme_rules, fusion: str, static, n: int) -> None:
+    smooth_abs, expish = readme_rules
+    x, v = rd.tensor("x", shape=(static,)), rd.tensor("v", shape=(static,))
+    rng = np.random.default_rng(n + 2)
+    xv, vv = rng.uniform(-3, 3, n), rng.normal(size=n)
+    f = rd.function([x, v], rd.Rop(smooth_abs(x) * 2.0 + expish(x), x, v), fusion=fusion)
+    ref = lambda a: 2.0 * np.sqrt(a * a + 1) + np.exp(0.5 * a)  # noqa: E731
+    np.testing.assert_allclose(f(xv, vv), _fd(ref, xv, vv), rtol=1e-6, atol=1e-8)
+
+
+def test_def_ops_are_lowered_as_their_expansion(readme_rules) -> None:
+    smooth_abs, expish = readme_rules
+    x = rd.vector("x")
+    f = rd.function([x], rd.grad((smooth_abs(x) + expish(x)).sum(), x))
+    assert "_op_smooth_abs" not in f.source and "np.sqrt" in f.source  # no per-call rebuild of the expansion
+    assert "_op_lw_expish(" in f.source  # a numpy-implemented op is called, outside any kernel
+    assert not any("_op_" in line for line in f.source.split("def compiled")[0].splitlines())

@@ -19,6 +19,30 @@ import rewritediff as rd
 
 SHAPES = {"x": (3, 4), "y": (4,), "z": (3, 1), "s": ()}
 
+# user ops whose derivative rules read `out`: a `def` op (lowered as its expansion) and numpy ops
+# registered with `define_op` (called through their impl), unary and binary
+rd.rules.load_string(
+    """
+    def rg_softabs(x) = sqrt(x * x + 1)
+    d rg_softabs(x) = x / out
+    def rg_hypot1(x, y) = sqrt(x * x + y * y + 1)
+    d rg_hypot1(x, y) = x / out ; y / out
+    """,
+    filename="random_gradients.rules",
+    replace=True,
+)
+rd.rules.define_op("rg_expish", lambda a: np.exp(0.5 * a), replace=True)
+rd.rules.define_op("rg_gauss", lambda a, b: np.exp(-(a * a) - b * b), replace=True)
+rd.rules.load_string(
+    """
+    d rg_expish(x) = 0.5 * out
+    d rg_gauss(x, y) = -2 * x * out ; -2 * y * out
+    """,
+    filename="random_gradients.rules",
+    replace=True,
+)
+rg_softabs, rg_hypot1, rg_expish, rg_gauss = (rd.rules.op_function(n) for n in ("rg_softabs", "rg_hypot1", "rg_expish", "rg_gauss"))
+
 UNARY = [
     rd.tanh,
     rd.sin,
@@ -30,12 +54,16 @@ UNARY = [
     lambda a: rd.log(a * a + 1.0),
     lambda a: rd.exp(rd.sin(a)),
     rd.softplus,
+    rg_softabs,
+    rg_expish,
 ]
 BINARY = [
     lambda a, b: a + b,
     lambda a, b: a - b,
     lambda a, b: a * b,
     lambda a, b: a / (b * b + 1.0),
+    rg_hypot1,
+    rg_gauss,
 ]
 REDUCE = ["sum", "mean", "prod"]
 
@@ -78,15 +106,15 @@ def programs(draw: st.DrawFn) -> tuple:
 
 @pytest.mark.parametrize("simplify", [False, True], ids=["plain", "simplified"])
 @settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(program=programs())
-def test_random_gradient_matches_finite_differences(simplify: bool, program: tuple) -> None:
+@given(program=programs(), fusion=st.sampled_from(["kernels", "numexpr", "none"]))
+def test_random_gradient_matches_finite_differences(simplify: bool, program: tuple, fusion: str) -> None:
     inputs, values, outs = program
     rng = np.random.default_rng(7)
-    forward = rd.function(inputs, outs, simplify=False, on_unused_input="ignore")
+    forward = rd.function(inputs, outs, simplify=False, on_unused_input="ignore", fusion="none")
     us = [rng.normal(size=np.shape(o)) for o in forward(*values)]
     cost = sum((o * rd.constant(u)).sum() for o, u in zip(outs, us))
     grads = rd.grad(cost, inputs, disconnected_inputs="ignore")
-    g = rd.function(inputs, list(grads), simplify=simplify, on_unused_input="ignore")
+    g = rd.function(inputs, list(grads), simplify=simplify, on_unused_input="ignore", fusion=fusion)
     got = g(*values)
     eps = 1e-6
 
