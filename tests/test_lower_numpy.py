@@ -295,3 +295,24 @@ def test_allow_input_downcast_casts_anything_numeric() -> None:
     np.testing.assert_array_equal(rd.function([i], i + 0, allow_input_downcast=True)(np.array([1.7, -2.0])), [1, -2])
     with pytest.raises(rd.CallError, match=r"\(x\): expected float32, got <U1 data|\(x\): expected float32, got str"):
         f(np.array(["a"]))
+
+
+# ---- on_unused_input is judged on the graph the caller gave -------------------------------------
+def test_unused_inputs_are_judged_before_simplification() -> None:
+    x, y = rd.scalar("x"), rd.scalar("y")
+    assert rd.function([x, y], (x - x) + y)(3.0, 4.0) == 4.0  # x - x simplifies away: x was still given
+    assert rd.function([x], x * 0.0)(2.0) == 0.0
+    with pytest.raises(rd.RewriteDiffTypeError, match=r"input\(s\) \[x\] are not used"):
+        rd.function([x, y], y * 2.0)
+    with pytest.warns(UserWarning, match="not used"):
+        rd.function([x, y], y * 3.0, on_unused_input="warn")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a 0-d cost's gradient seed is the constant 1, so rd.grad(2 * x, x) holds no x; PyTensor seeds ones_like(cost)",
+)
+def test_gradient_that_is_a_constant_keeps_its_inputs() -> None:
+    x, v, w = rd.scalar("x"), rd.vector("v"), rd.vector("w")
+    assert rd.function([x], rd.grad(2 * x, x))(5.0) == 2.0
+    np.testing.assert_array_equal(rd.function([v, w], rd.grad(rd.dot(v, w), v))(np.ones(2), np.array([3.0, 4.0])), [3.0, 4.0])
