@@ -50,9 +50,12 @@ class Kernel:
 
 
 def _kernelable(node: Term) -> bool:
-    """An elementwise op on float64/bool arrays; same-ndim arguments must not be stretched (lower-ndim ones may)."""
-    if node.dtype not in _KERNEL_DTYPES or node.op == "cast" or not get_op(node.op).elementwise:
+    """An elementwise op with a source template on float64/bool arrays; same-ndim arguments must not be stretched (lower-ndim ones may)."""
+    opdef = get_op(node.op)
+    if node.dtype not in _KERNEL_DTYPES or node.op == "cast" or not opdef.elementwise:
         return False
+    if opdef.emit is None:
+        return False  # computed by calling its ``impl`` (a user's op): a statement of its own, never a kernel member
     shape = node.static_shape
     if not shape or (None not in shape and int(np.prod(shape)) <= BLOCK):
         return False  # 0-d, or known to be small: plain numpy calls are best
@@ -368,9 +371,24 @@ _NE_MAX_OPS = 64  # numexpr parses its expression recursively: keep each one sha
 _NE_CACHE: dict[tuple, Any] = {}  # precompiled numexpr programs by (expression, signature); they hold no state  # numexpr takes at most 32 operands
 
 
+_NE_LOGICAL = frozenset({"and_", "or_", "not_"})  # numexpr's &, |, ~: booleans in, a boolean out
+
+
 def _fusable(node: Term) -> bool:
+    """An op numexpr computes with numpy's result dtype: float64 arithmetic and comparisons, logic on booleans, where.
+
+    numexpr's own rules differ on booleans (``abs`` of a boolean is float32 there, ``~`` of a
+    float fails), so booleans go in only where they are conditions or logical operands.
+    """
     opdef = get_op(node.op)
-    return opdef.elementwise and opdef.numexpr is not None and node.dtype in _FUSABLE_DTYPES and all(a.dtype in _FUSABLE_DTYPES for a in node.args)
+    if not opdef.elementwise or opdef.numexpr is None:
+        return False
+    dts = [a.dtype for a in node.args]
+    if node.op in _NE_LOGICAL:
+        return all(d == "bool" for d in dts)
+    if node.op == "switch":
+        return dts[0] == "bool" and dts[1] == dts[2] == node.dtype == "float64"
+    return node.dtype in _FUSABLE_DTYPES and all(d == "float64" for d in dts)
 
 
 def numexpr_groups(order: list[Term], roots: list[Term]) -> dict[int, list[Term]]:

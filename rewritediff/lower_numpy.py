@@ -85,23 +85,57 @@ class Function:
         return f"<rewritediff.Function {self.inputs} -> {self.outputs}>"
 
 
-def _check_arg(value: Any, var: Term, pos: int) -> np.ndarray:
-    """Convert and validate one call argument against its variable's type."""
+def _check_arg(value: Any, var: Term, pos: int, allow_downcast: bool | None = None) -> np.ndarray:
+    """Convert and validate one call argument against its variable's type (PyTensor's casting rules).
+
+    An ndarray of another dtype is taken only when the input's dtype holds every value of the
+    data's (``np.can_cast(..., "safe")``: int8 or float32 data into float64, not float64 into
+    float32 nor int64 into float32), whatever its values. Anything else (Python scalars, lists,
+    numpy scalars) is converted and taken when the conversion gives back the same values (NaN
+    for NaN): ``0.5`` or ``[1, 2]`` into float32, not ``0.1`` nor ``1e300``. With
+    ``allow_downcast`` every numeric value is cast; with None (the default) a Python float
+    into a floatX input is cast too, as PyTensor does.
+    """
+    from rewritediff.terms import floatX
+
     ttype = var.type
     try:
         arr = np.asarray(value)
     except Exception as exc:  # pragma: no cover - numpy raises many kinds
         raise CallError(f"argument {pos} ({var!r}): cannot convert {type(value).__name__} to an array: {exc}") from None
     if arr.dtype.name != ttype.dtype:
-        if arr.dtype.kind == "O" or (
-            not np.can_cast(arr.dtype, ttype.dtype, casting="same_kind")
-            and not (arr.ndim == 0 and np.can_cast(arr.dtype, ttype.dtype, casting="unsafe") and float(arr) == float(arr.astype(ttype.dtype)))
-        ):
-            if arr.dtype.kind == "f" and ttype.dtype.startswith(("int", "uint")):
-                raise CallError(f"argument {pos} ({var!r}): expected {ttype.dtype}, got {arr.dtype.name} (would lose the fractional part)")
-            if arr.dtype.kind not in "biuf":
-                raise CallError(f"argument {pos} ({var!r}): expected {ttype.dtype}, got {arr.dtype.name}")
-        arr = arr.astype(ttype.dtype)
+        if arr.dtype.kind not in "biuf":
+            raise CallError(f"argument {pos} ({var!r}): expected {ttype.dtype}, got {arr.dtype.name} data")
+        if isinstance(value, np.ndarray) and not allow_downcast:
+            if not np.can_cast(arr.dtype, ttype.dtype, casting="safe"):
+                raise CallError(
+                    f"argument {pos} ({var!r}): expected {ttype.dtype}, got {arr.dtype.name} data, which {ttype.dtype} cannot "
+                    f"hold without risking a loss of precision; cast it (.astype({ttype.dtype!r})) or compile with "
+                    "rd.function(..., allow_input_downcast=True)"
+                )
+            arr = arr.astype(ttype.dtype)
+        else:
+            try:
+                with np.errstate(all="ignore"):
+                    converted = arr.astype(ttype.dtype)
+                    same = allow_downcast or (allow_downcast is None and isinstance(value, float | np.floating) and ttype.dtype == floatX)
+                    if not same:
+                        back = converted.astype(arr.dtype)
+                        equal = (converted == arr) & (back == arr)
+                        if arr.dtype.kind == "f" and converted.dtype.kind == "f":
+                            equal |= np.isnan(arr) & np.isnan(converted)
+                        same = bool(np.all(equal))
+            except OverflowError as exc:
+                raise CallError(f"argument {pos} ({var!r}): expected {ttype.dtype}, got {value!r}: {exc}") from None
+            if not same:
+                text = repr(value)
+                text = text if len(text) <= 80 else text[:75] + "(...)"
+                raise CallError(
+                    f"argument {pos} ({var!r}): expected {ttype.dtype}, got {arr.dtype.name} data {text} that {ttype.dtype} "
+                    f"cannot hold exactly (it would become {np.array2string(converted.astype(arr.dtype), threshold=8, floatmode='unique')}); cast it "
+                    f"(np.asarray(..., dtype={ttype.dtype!r})) or compile with rd.function(..., allow_input_downcast=True)"
+                )
+            arr = converted
     if arr.ndim != ttype.ndim:
         raise CallError(f"argument {pos} ({var!r}): expected ndim {ttype.ndim} (type {ttype}), got ndim {arr.ndim} (shape {arr.shape})")
     for d_static, d in zip(ttype.shape, arr.shape):
@@ -129,17 +163,22 @@ def _ident(name: str | None) -> str | None:
 
 
 def lower(
-    inputs: list[Term], outputs: list[Term], updates: list[tuple[Term, Term]], fusion: str = "kernels", contract: Sequence[Term] = ()
+    inputs: list[Term],
+    outputs: list[Term],
+    updates: list[tuple[Term, Term]],
+    fusion: str = "kernels",
+    contract: Sequence[Term] = (),
+    allow_input_downcast: bool | None = None,
 ) -> tuple[str, dict]:
     """Generate the closure's source and namespace for outputs (and update values); see :mod:`rewritediff.fusion`.
 
     ``contract``: the graph whose dim equalities the function checks on entry (the unsimplified
-    outputs; see :mod:`rewritediff.shapecheck`).
+    outputs; see :mod:`rewritediff.shapecheck`). ``allow_input_downcast``: see :func:`function`.
     """
     roots = list(outputs) + [v for _, v in updates]
     order = toposort(roots)
     names: dict[int, str] = {}
-    namespace: dict[str, Any] = {"np": np, "rt": rt, "_check": _check_arg, "_ndarray": np.ndarray}
+    namespace: dict[str, Any] = {"np": np, "rt": rt, "_check": _check_arg, "_ndarray": np.ndarray, "_downcast": allow_input_downcast}
     used: set[str] = set()
     params = []
     for i, var in enumerate(inputs):
@@ -156,7 +195,7 @@ def lower(
         static = "".join(f" or {name}.shape[{k}] != {d}" for k, d in enumerate(var.static_shape) if d is not None)
         # fast path: an ndarray of the right dtype, ndim and static dims is taken as it is
         body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
-        body.append(f"    {name} = _check({name}, _in{i}, {i})")
+        body.append(f"    {name} = _check({name}, _in{i}, {i}, _downcast)")
     body.extend(_contract_checks(list(contract), names, namespace))
     n_tmp = n_const = n_shared = 0
     keys = shape_keys(order)
@@ -311,6 +350,36 @@ def stand_in_shapes(outputs: list[Term]) -> list[Term]:
     return [new[o.uid] for o in outputs]
 
 
+def expand_defined(outputs: list[Term]) -> list[Term]:
+    """Replace every ``def`` op by its expansion, so the lowering computes (and fuses) it like any other ops.
+
+    A ``def`` op's ``impl`` rebuilds and evaluates its expansion term by term on every call,
+    and has no source template a kernel could inline; its expansion is ordinary ops. A
+    derivative rule's ``out`` is the op's term, so it becomes the expansion too and is computed
+    once. Expansions may name other ``def`` ops: passes repeat until none is left (bounded by
+    the nesting of the definitions, not by the graph's depth).
+    """
+    for _ in range(64):
+        order = toposort(outputs)
+        if not any(get_op(n.op).expand is not None for n in order if n.args):
+            return outputs
+        new: dict[int, Term] = {}
+        for node in order:
+            if not node.args:
+                new[node.uid] = node
+                continue
+            args = [new[a.uid] for a in node.args]
+            opdef = get_op(node.op)
+            if opdef.expand is not None:
+                new[node.uid] = opdef.expand(tuple(args), node.attr_dict)
+            elif all(a is b for a, b in zip(args, node.args)):
+                new[node.uid] = node
+            else:
+                new[node.uid] = apply(node.op, *args, **node.attr_dict)
+        outputs = [new[o.uid] for o in outputs]
+    raise RewriteDiffTypeError("function: def ops still unexpanded after 64 passes (a definition that names itself?)")
+
+
 def _reuse_buffers(stmts: list, names: dict[int, str], last: dict[int, int], keep: set[int], keys: dict[int, Any]) -> tuple[list, set[int]]:
     """Let an elementwise ufunc write into an argument's buffer when that buffer is dead afterwards.
 
@@ -412,12 +481,17 @@ def function(
     simplify: bool = True,
     fusion: str = "kernels",
     finite_math: bool = True,
+    allow_input_downcast: bool | None = None,
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``).
 
     ``fusion``: how elementwise work is fused, ``"kernels"`` (blocked numpy loops),
     ``"numexpr"`` (numexpr programs of the arithmetic) or ``"none"``. ``finite_math=False``:
     no simplification that assumes finite values (rules tagged ``@finite``), so NaN inputs propagate.
+    ``allow_input_downcast``: True casts every argument to its input's dtype, even when that
+    loses precision (float64 data into a float32 input); otherwise such an argument is refused
+    with a CallError, and only casts that lose nothing are made (PyTensor's rule; None, the
+    default, also casts Python floats into floatX inputs).
     """
     from rewritediff.tensor import as_term
 
@@ -453,7 +527,16 @@ def function(
         if on_unused_input == "raise":
             raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
         warnings.warn(msg, stacklevel=2)
-    key = (tuple(v.uid for v in inputs), tuple(o.uid for o in outs), tuple((k.uid, v.uid) for k, v in updates), single, simplify, fusion, finite_math)
+    key = (
+        tuple(v.uid for v in inputs),
+        tuple(o.uid for o in outs),
+        tuple((k.uid, v.uid) for k, v in updates),
+        single,
+        simplify,
+        fusion,
+        finite_math,
+        allow_input_downcast,
+    )
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
@@ -466,9 +549,16 @@ def function(
 
             simplified = simplify_terms(outs + upd_vals, finite_math=finite_math)
             compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
-        redirected = stand_in_shapes(list(compute) + list(upd_vals))
+        redirected = stand_in_shapes(expand_defined(list(compute) + list(upd_vals)))
         compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
-        source, namespace = lower(inputs, compute, [(k, v) for (k, _), v in zip(updates, upd_vals)], fusion, contract=outs + [v for _, v in updates])
+        source, namespace = lower(
+            inputs,
+            compute,
+            [(k, v) for (k, _), v in zip(updates, upd_vals)],
+            fusion,
+            contract=outs + [v for _, v in updates],
+            allow_input_downcast=allow_input_downcast,
+        )
         fn = Function(inputs, outs, single, updates, source, namespace)
     _CACHE[key] = fn
     if len(_CACHE) > _CACHE_SIZE:

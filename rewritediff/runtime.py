@@ -10,8 +10,17 @@ import numpy as np
 from rewritediff.errors import ShapeError
 
 
+def _as_float_like_exp(x: np.ndarray) -> np.ndarray:
+    """Bools and integers as the float dtype numpy's exp gives them (int8 -> float16, int64 -> float64)."""
+    return x if x.dtype.kind == "f" else x.astype(np.result_type(x.dtype, np.float16))
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid, exact for large |x| on both sides: 1/(1+e) for x >= 0, e/(1+e) below, e = exp(-|x|)."""
+    """Logistic sigmoid, exact for large |x| on both sides: 1/(1+e) for x >= 0, e/(1+e) below, e = exp(-|x|).
+
+    The op's only implementation (lowering, constant folding and type inference all call it);
+    its dtype is the one numpy's exp gives.
+    """
     x = np.asarray(x)
     if x.ndim == 0 and x.dtype == np.float64:  # a scalar: Python's math is 10x cheaper than numpy calls
         v = float(x)
@@ -19,17 +28,14 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
             return np.float64(1.0 / (1.0 + math.exp(-v)))
         e = math.exp(v)
         return np.float64(e / (1.0 + e))
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
+    x = _as_float_like_exp(x)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, x.dtype.type(1), e) / (1 + e)
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
+    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|)) (the op's only implementation, dtype as exp's)."""
+    x = _as_float_like_exp(np.asarray(x))
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 

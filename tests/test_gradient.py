@@ -136,7 +136,7 @@ def test_int_wrt_gets_real_derivative():
     g_int = rd.grad(rd.sigmoid(rd.dot(X, W)).sum(), X)
     g_flt = rd.grad(rd.sigmoid(rd.dot(Xf, W)).sum(), Xf)
     assert g_int.dtype == "float64"
-    Xv = RNG.integers(-3, 3, size=(4, 3))
+    Xv = RNG.integers(-3, 3, size=(4, 3), dtype=np.int32)
     Wv = RNG.normal(size=3)
     np.testing.assert_allclose(ev(g_int, [X, W], Xv, Wv), ev(g_flt, [Xf, W], Xv.astype(float), Wv))
 

@@ -13,27 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError
 from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, broadcast_shapes, promote
 from rewritediff.terms import TensorType, check_dtype
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid, exact for large |x| on both sides."""
-    with np.errstate(over="ignore"):
-        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-x)), np.exp(x) / (1.0 + np.exp(x))).astype(np.result_type(x, np.float16))
-
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) without overflow."""
-    return np.logaddexp(0, x).astype(np.result_type(x, np.float16))
-
-
-def _round(x: np.ndarray) -> np.ndarray:
-    """Round half to even, as numpy (and PyTensor's round_half_to_even)."""
-    return np.round(x)
-
 
 _PROBED: dict[tuple, str] = {}
 
@@ -132,7 +116,9 @@ ELEMENTWISE: list[tuple] = [
     ("cast", 1, "cast", "{0}.astype(np.{dtype})", None, None, "convert to another dtype"),
 ]
 
-_SPECIAL_IMPL = {"sigmoid": _sigmoid, "softplus": _softplus, "round": _round}
+# ops whose source calls a runtime helper: impl is that helper itself (type inference probes
+# impl, constant folding calls it, the lowering emits a call of it: one implementation)
+_SPECIAL_IMPL = {"sigmoid": rt.sigmoid, "softplus": rt.softplus}
 # numpy ufuncs for the ops that have one (binary add and mul only: n-ary ones are chains)
 UFUNCS = {
     "add": "add",
@@ -163,11 +149,9 @@ UFUNCS = {
 
 
 def _impl_from_source(src: Any, nargs: Any) -> Any:
-    """A numpy callable equivalent to the op's source (used by eval and tests)."""
+    """A numpy callable running the op's own source (type probes and constant folding use what the lowering emits)."""
 
     def impl(*xs: np.ndarray, **attrs: Any) -> np.ndarray:
-        from rewritediff import runtime as rt
-
         names = [f"a{i}" for i in range(len(xs))]
         code = src(names, attrs) if callable(src) else src.format(*names, **attrs)
         return eval(code, {"np": np, "rt": rt}, dict(zip(names, xs)))  # noqa: S307 - our own templates

@@ -47,7 +47,7 @@ def index_values(rng: np.random.Generator) -> dict:
     return {
         "i": np.array([0, 3, -1, 0]),
         "j": np.array([4, 0, 2, 2]),
-        "k": np.array([5, -6, 0, 5]),
+        "k": np.array([5, -6, 0, 5], dtype=np.int32),
         "m": np.array([[0, 1], [3, 3]]),
         "mask": np.array([True, False, True, True]),
         "mask2": rng.uniform(size=(4, 5)) > 0.5,
