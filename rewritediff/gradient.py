@@ -346,7 +346,9 @@ def grad(
             override[var.uid] = g
             seeds[var] = g
     if cost is not None and cost.uid not in override:
-        seeds[cost] = constant(1.0, float_dtype(cost))  # the cost is 0-d: its seed is the constant 1
+        # 1 shaped like the 0-d cost, as PyTensor's ones_like(cost): the gradient graph keeps the cost
+        # (and so the inputs it reads) in it, so rd.function([x], rd.grad(2 * x, x)) knows x is used
+        seeds[cost] = apply("expand_like", constant(1.0, float_dtype(cost)), cost)
     exempt = set(override) | ({cost.uid} if cost is not None else set())
     results = _reverse(seeds, wrt_list, consider, override, exempt, disconnected_inputs, return_disconnected, null_gradients)
     for w, g in zip(wrt_list, results):
