@@ -666,18 +666,10 @@ def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[A
 
 
 def _compile(inputs: list[Any], outputs: Any, on_unused_input: str = "raise") -> Any:
-    """``rd.function`` for the command; ops defined by ``--rules`` files are not fused into kernels.
-
-    The kernel fuser writes elementwise ops as numpy ufunc calls, which a ``def`` op (evaluated
-    through its expansion) does not have; such graphs are compiled one numpy statement per op.
-    """
+    """``rd.function`` for the command (ops defined by ``--rules`` files fuse like any other: they lower as their expansions)."""
     import rewritediff as rd
-    from rewritediff.ops import REGISTRY
-    from rewritediff.terms import toposort
 
-    outs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
-    defined = any(getattr(REGISTRY.get(t.op), "expand", None) is not None for t in toposort(outs))
-    return rd.function(inputs, outputs, on_unused_input=on_unused_input, fusion="none" if defined else "kernels")
+    return rd.function(inputs, outputs, on_unused_input=on_unused_input)
 
 
 def random_inputs(variables: Sequence[Any], seed: int, default_dim: int = DEFAULT_DIM) -> list[np.ndarray]:
