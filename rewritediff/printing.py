@@ -420,6 +420,17 @@ def _indexing_parts(node: Term, L: _Layout, lb: str, rb: str) -> list | None:  #
         elif kind == "none":
             items.append("None" if L.style == "text" else r"\mathrm{None}")
         elif kind == "slice" and len(e) == 4:
+            if any(isinstance(v, tuple) for v in e[1:]):  # bounds read at run time: the argument terms
+                bound: list = []
+                for k, v in enumerate(e[1:] if e[3] is not None else e[1:3]):
+                    if k:
+                        bound.append(":")
+                    if isinstance(v, tuple) and 0 <= first_array + v[1] < len(node.args):
+                        bound.append(node.args[first_array + v[1]])
+                    elif v is not None:
+                        bound.append(str(v))
+                items.append(bound)
+                continue
             start, stop, step = ("" if v is None else str(v) for v in e[1:])
             items.append(f"{start}:{stop}" + (f":{step}" if step else ""))
         elif kind in ("adv", "mask") and len(e) == 2 and 0 <= first_array + e[1] < len(node.args):
@@ -428,7 +439,9 @@ def _indexing_parts(node: Term, L: _Layout, lb: str, rb: str) -> list | None:  #
             return None
     inner: list = []
     for i, item in enumerate(items):
-        inner.extend([", ", item] if i else [item])
+        if i:
+            inner.append(", ")
+        inner.extend(item if isinstance(item, list) else [item])
     parts = [*L.wrap(node.args[0], P_ATOM), lb, *(inner or ["..."]), rb]
     if node.op == "subtensor":
         return parts

@@ -375,12 +375,26 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Term:
 
 
 def reshape(x: Any, shape: Any, ndim: int | None = None) -> Term:
-    """Reshape to a static shape (one -1 allowed)."""
+    """Reshape (one -1 allowed; entries may be 0-d int terms such as ``x.shape[0]``, or a shape term ``y.shape``)."""
     x = as_term(x)
-    shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
-    if shape == x.static_shape:
+    if isinstance(shape, Term) and shape.ndim == 1 and shape.static_shape[0] is not None:
+        shape = [shape[i] for i in range(shape.static_shape[0])]
+    entries = (shape,) if isinstance(shape, int | np.integer | Term) else tuple(shape)
+    static: list = []
+    dims: list[Term] = []
+    for d in entries:
+        if isinstance(d, Term) and d.op == "const" and d.ndim == 0:
+            d = d.value.item()
+        if isinstance(d, Term):
+            if d.ndim != 0 or d.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"):
+                raise RewriteDiffTypeError(f"reshape: a shape entry must be an int or a 0-d int term, got {d.type}")
+            static.append(None)
+            dims.append(d)
+        else:
+            static.append(int(d))
+    if not dims and tuple(static) == x.static_shape:
         return x
-    return apply("reshape", x, shape=shape)
+    return apply("reshape", x, *dims, shape=tuple(static))
 
 
 def flatten(x: Any, ndim: int = 1) -> Term:
@@ -648,8 +662,12 @@ def _index_entry(item: Any, arrays: list[Term]) -> tuple:
                 and b.dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
             ):
                 b = int(b.value)
+            if isinstance(b, Term) and b.ndim == 0 and b.dtype.startswith(("int", "uint")):
+                arrays.append(b)  # a bound read at run time (x[: x.shape[0] - 1])
+                bounds.append(("arg", len(arrays) - 1))
+                continue
             if b is not None and (isinstance(b, bool) or not isinstance(b, int | np.integer)):
-                raise RewriteDiffTypeError(f"subtensor: slice bounds must be static ints or None, got {b!r}")
+                raise RewriteDiffTypeError(f"subtensor: slice bounds must be ints, 0-d int terms or None, got {b!r}")
             bounds.append(None if b is None else int(b))
         return ("slice", *bounds)
     elif isinstance(item, Term):

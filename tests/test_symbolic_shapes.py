@@ -251,3 +251,29 @@ def test_hessian_of_a_squared_sum_simplifies_and_is_right() -> None:
     Av, xv = RNG.standard_normal((3, 4)), RNG.standard_normal(4)
     c = Av.sum(axis=0)
     np.testing.assert_allclose(rd.function([A, x], H)(Av, xv), 2 * np.outer(c, c), rtol=1e-12, atol=1e-12)
+
+
+def test_slices_with_run_time_bounds() -> None:
+    x = rd.vector("x")
+    n = x.shape[0]
+    y = x[: n - 1] * x[1:n]
+    assert rd.pprint(y) == "x[:x.shape[0] - 1] * x[1:x.shape[0]]"
+    f = rd.function([x], [y, rd.grad(rd.sum(y**2), x), rd.jacobian(y, x)])
+    xv = RNG.standard_normal(6)
+    value, g, J = f(xv)
+    np.testing.assert_allclose(value, xv[:-1] * xv[1:])
+    np.testing.assert_allclose(g, _fd_grad(lambda v: np.sum((v[:-1] * v[1:]) ** 2), xv), rtol=1e-6)
+    np.testing.assert_allclose(J, _fd_jac(lambda v: v[:-1] * v[1:], xv), rtol=1e-6, atol=1e-9)
+
+
+def test_reshape_with_run_time_lengths() -> None:
+    x = rd.tensor3("x")
+    r = rd.reshape(x, (x.shape[0], -1))
+    g = rd.grad(rd.sum(rd.sin(r) * r), x)
+    f = rd.function([x], [r, g])
+    xv = RNG.standard_normal((2, 3, 4))
+    rv, gv = f(xv)
+    np.testing.assert_allclose(rv, xv.reshape(2, 12))
+    np.testing.assert_allclose(gv, np.cos(xv) * xv + np.sin(xv), rtol=1e-12)
+    with pytest.raises(rd.RewriteDiffTypeError, match="reshape: a shape entry"):
+        rd.reshape(x, (x.shape[0] * 1.5, -1))

@@ -123,7 +123,7 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     if opdef is not None and opdef.dims is not None:
         out = opdef.dims(dict(attrs) if attrs else {}, child_dims)
     elif opdef is not None and opdef.sized_by is not None and child_lengths is not None:
-        out = opdef.sized_by(dict(attrs) if attrs else {}, child_lengths)
+        out = opdef.sized_by(dict(attrs) if attrs else {}, child_lengths, child_dims)
     if out is None or len(out) != len(shape):
         return tuple(shape)
     return tuple(s if s is not None else d for s, d in zip(shape, out))

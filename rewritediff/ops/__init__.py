@@ -55,8 +55,9 @@ class OpDef:
     same_shape_noop: bool = False
     dims: Callable[[dict, list], tuple | None] | None = None
     # constructors sized by 0-d arguments (``eye(n)``, ``alloc(v, n)``): (attrs, the dim token each
-    # argument's value is, or None) -> the result's dim tokens, so eye(X.shape[1]) has X's dims
-    sized_by: Callable[[dict, list], tuple | None] | None = None
+    # argument's value is or None, the arguments' dims) -> the result's dim tokens, so
+    # eye(X.shape[1]) has X's dims
+    sized_by: Callable[[dict, list, list], tuple | None] | None = None
     equal_dims: Callable[[dict, list], list] | None = None
     inplace: bool = False  # its numpy call takes ``inplace=True`` to write into its first argument
     # ops whose value is a product of their arguments' lengths (``shape_i``, ``count``): (attrs,

@@ -45,8 +45,8 @@ def offset_dim(tok: Any, k: int) -> Any:
 
 def slice_dim(tok: Any, start: Any, stop: Any, step: Any) -> Any:
     """The token of the length of a basic slice ``[start:stop:step]`` of a dim named ``tok`` (None if unknown)."""
-    if tok is None or step not in (None, 1):
-        return None
+    if tok is None or step not in (None, 1) or isinstance(start, tuple) or isinstance(stop, tuple):
+        return None  # a bound read at run time: no token
     if isinstance(tok, int):
         return len(range(*slice(start, stop, step).indices(tok)))
     a = 0 if start is None else start
@@ -279,7 +279,7 @@ def pattern_dims(attrs: dict, child: list) -> tuple | None:
     return None
 
 
-def eye_sized(attrs: dict, lengths: list) -> tuple:
+def eye_sized(attrs: dict, lengths: list, child: list) -> tuple:
     """eye's dims: n and m static or the lengths its arguments are (m is n when not given)."""
     it = iter(lengths)
     sym = attrs.get("sym", ())
@@ -288,14 +288,24 @@ def eye_sized(attrs: dict, lengths: list) -> tuple:
     return (n, n if m is None and "m" not in sym else m)
 
 
-def arange_sized(attrs: dict, lengths: list) -> tuple | None:
+def arange_sized(attrs: dict, lengths: list, child: list) -> tuple | None:
     """arange(n) has length n (start 0, step 1)."""
     if attrs.get("sym") == ("stop",) and attrs.get("start") == 0 and attrs.get("step") == 1:
         return (lengths[0],)
     return None
 
 
-def shape_sized(attrs: dict, lengths: list) -> tuple:
-    """alloc(v, *n) / reshape(x, *n){shape}: the None entries of shape are the lengths of the arguments after the first."""
+def shape_sized(attrs: dict, lengths: list, child: list) -> tuple:
+    """alloc(v, *n) / reshape(x, *n){shape}: the None entries of shape are the lengths of the arguments after the first.
+
+    A -1 entry of a reshape is x's size over the other lengths: a token naming exactly that
+    (x's dims and the other lengths), so two reshapes of one x to one shape have equal dims.
+    """
     it = iter(lengths[1:])
-    return tuple(next(it, None) if d is None else d for d in attrs.get("shape", ()))
+    out = [next(it, None) if d is None else d for d in attrs.get("shape", ())]
+    if -1 in out:
+        src = child[0] if child else None
+        known = src is not None and None not in src and None not in out
+        rest = ("rest", tuple(src), tuple(d for d in out if d != -1)) if known else None
+        out = [rest if d == -1 else d for d in out]
+    return tuple(out)

@@ -18,6 +18,8 @@ after ``Ellipsis`` has been expanded, trailing full slices dropped:
   the ``j``-th *index array argument*: ``args[1 + j]`` of ``subtensor``, ``args[2 + j]`` of
   ``set_subtensor`` / ``inc_subtensor`` (so the same ``idx`` serves all three ops).
 * ``("mask", j)`` — a boolean mask (index array argument ``j``) covering ``mask.ndim`` dims.
+* A slice bound may be ``("arg", j)``: the 0-d integer index argument ``j``, read at run time
+  (``x[:x.shape[0] - 1]``).
 
 Semantics are numpy's: when any ``adv``/``mask`` entry is present, ``int`` entries are
 advanced indices too; the broadcast shape of the advanced indices replaces them in place
@@ -114,8 +116,17 @@ def normalize_index(op: str, x: Any, idx: Any, arrays: tuple) -> tuple:
                 k %= d
             out.append(("int", k))
         else:
-            if len(e) != 4 or not all(v is None or _is_int(v) for v in e[1:]):
-                raise RewriteDiffTypeError(f"{op}: slice bounds must be static ints or None, got {e!r}")
+            if len(e) != 4 or not all(v is None or _is_int(v) or _is_arg(v) for v in e[1:]):
+                raise RewriteDiffTypeError(f"{op}: slice bounds must be ints, 0-d int terms or None, got {e!r}")
+            for v in e[1:]:
+                if _is_arg(v):
+                    if not 0 <= v[1] < len(arrays) or arrays[v[1]].ndim != 0 or arrays[v[1]].dtype not in INT_DTYPES:
+                        raise RewriteDiffTypeError(f"{op}: a slice bound must be a 0-d int term, got {v!r} ({len(arrays)} index argument(s))")
+                    used.append(int(v[1]))
+            if any(_is_arg(v) for v in e[1:]):
+                out.append(("slice", *e[1:]))
+                dim += 1
+                continue
             start, stop, step = (None if v is None else int(v) for v in e[1:])
             if step == 0:
                 raise ShapeError(f"{op}: slice step cannot be zero (indexing shape {fmt_shape(shape)})")
@@ -134,7 +145,14 @@ def normalize_index(op: str, x: Any, idx: Any, arrays: tuple) -> tuple:
     return tuple(out)
 
 
+def _is_arg(v: Any) -> bool:
+    """A slice bound read at run time from an index argument: ``("arg", j)``."""
+    return isinstance(v, tuple) and len(v) == 2 and v[0] == "arg" and _is_int(v[1])
+
+
 def _slice_len(d: Any, start: Any, stop: Any, step: Any) -> Any:
+    if any(_is_arg(v) for v in (start, stop, step)):
+        return None
     if d is None:
         if start is None and stop is None and step in (None, -1):
             return None
@@ -202,7 +220,7 @@ def index_text(idx: tuple, arraynames: list[str]) -> str:
         elif kind == "none":
             parts.append("None")
         elif kind == "slice":
-            start, stop, step = ("" if v is None else str(v) for v in e[1:])
+            start, stop, step = ("" if v is None else f"int({arraynames[v[1]]})" if _is_arg(v) else str(v) for v in e[1:])
             parts.append(f"{start}:{stop}" + (f":{step}" if step else ""))
         else:
             parts.append(arraynames[e[1]])
@@ -219,7 +237,7 @@ def index_value(idx: tuple, arrays: tuple) -> tuple:
         elif kind == "none":
             out.append(None)
         elif kind == "slice":
-            out.append(slice(*e[1:]))
+            out.append(slice(*(int(np.asarray(arrays[v[1]])) if _is_arg(v) else v for v in e[1:])))
         else:
             out.append(np.asarray(arrays[e[1]]))
     return tuple(out)
