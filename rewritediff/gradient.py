@@ -16,8 +16,9 @@ from typing import Any
 
 from rewritediff.errors import DisconnectedInputError, NullTypeGradError
 from rewritediff.ops import get_op
-from rewritediff.rules.ast import Special
-from rewritediff.rules.instantiate import components
+from rewritediff.rules.ast import Call, Special
+from rewritediff.rules.helpers import const_value, eval_guard
+from rewritediff.rules.instantiate import components, instantiate, match
 from rewritediff.tensorize import (
     broadcast_to_like,
     cast_to,
@@ -158,15 +159,20 @@ def _backprop_through(body: Term, args: list[Term], g: Term) -> list[Any]:
 _STABILIZE_RULES: dict[tuple[int, int, str], list[Any]] = {}
 
 
-def _stabilize_rules(op: str) -> list[Any]:
-    """The rules of ``stabilize*.rules`` files about ``op``, in load order (cached per rule set)."""
+def _stabilize_rules(op: str) -> list[tuple[Any, frozenset]]:
+    """The rules of ``stabilize*.rules`` files about ``op``, in load order, each with the ops its
+    pattern's arguments must have (a cheap test before matching); cached per rule set."""
     rules = _rules()
     key = (id(rules), len(rules), op)
     hit = _STABILIZE_RULES.get(key)
     if hit is None:
         from pathlib import Path
 
-        hit = [r for r in rules.rules_for(op, "rewrite") if Path(r.source.file).stem.startswith("stabiliz")]
+        hit = [
+            (r, frozenset(a.op for a in r.lhs.args if isinstance(a, Call)))
+            for r in rules.rules_for(op, "rewrite")
+            if Path(r.source.file).stem.startswith("stabiliz")
+        ]
         _STABILIZE_RULES[key] = hit
     return hit
 
@@ -177,11 +183,11 @@ def _stabilize_node(node: Term, keep: set[int]) -> Term:
     A match may not look inside a term of ``keep`` (a wrt, a known or constant gradient): such a
     term can only be bound whole to a pattern variable, so it stays in the graph.
     """
-    from rewritediff.rules.helpers import const_value, eval_guard
-    from rewritediff.rules.instantiate import instantiate, match
-
     for _ in range(8):  # a rewritten node may match again (log(1 - x) after x became sigmoid): bounded
-        for rule in _stabilize_rules(node.op):
+        ops = {a.op for a in node.args}
+        for rule, needs in _stabilize_rules(node.op):
+            if not needs <= ops:
+                continue
             env = match(rule.lhs, node)
             if env is None:
                 continue
