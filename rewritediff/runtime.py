@@ -319,3 +319,10 @@ def identity_like(x: Any, dtype: str = "float64") -> np.ndarray:
     shape = np.shape(x)
     n = int(np.prod(shape, dtype=np.int64))
     return np.eye(n, dtype=dtype).reshape((n, *shape))
+
+
+def solve_triangular(a: np.ndarray, b: np.ndarray, lower: bool = True) -> np.ndarray:
+    """x with a @ x = b reading only a's lower (or upper) triangle: O(n^2) per right-hand side, no factorisation."""
+    from scipy.linalg import solve_triangular as _solve
+
+    return _solve(as_float(a), as_float(b), lower=lower, check_finite=False)
