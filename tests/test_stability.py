@@ -164,3 +164,26 @@ def test_mlp_with_logits_in_the_hundreds_has_a_finite_gradient(dtype: str) -> No
     for got, ref in zip(grads, want):
         assert np.all(np.isfinite(got))
         np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_hessian_of_naive_logistic_loss_at_extreme_logits() -> None:
+    """The Hessian is differentiated from the stable form too: no division by sigmoid(z) left."""
+    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w")
+    p = rd.sigmoid(X @ w)
+    loss = -(y * rd.log(p) + (1 - y) * rd.log(1 - p)).mean()
+    Xv = 300.0 * np.array([[1.0, 2.0], [-1.0, 0.5], [3.0, -2.0], [0.01, 0.02]])
+    yv, wv = np.array([1.0, 0.0, 1.0, 0.0]), np.array([1.0, -1.0])
+    H = rd.function([X, y, w], rd.hessian(loss, w))(Xv, yv, wv)
+    zv = Xv @ wv
+    want = Xv.T @ np.diag(_sigmoid(zv) * _sigmoid(-zv)) @ Xv / 4
+    assert np.all(np.isfinite(H))
+    np.testing.assert_allclose(H, want, rtol=1e-12, atol=1e-300)
+
+
+def test_logsumexp_gradient_is_softmax_to_rounding() -> None:
+    x = rd.vector("x")
+    xv = np.array([800.0, 799.0, -5.0, 810.5])
+    for cost in (rd.logsumexp(x), rd.log(rd.sum(rd.exp(x)))):
+        for simplify in (True, False):
+            g = rd.function([x], rd.grad(cost, x), simplify=simplify)(xv)
+            _close(g, _softmax(xv), "float64")

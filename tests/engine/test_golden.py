@@ -125,10 +125,9 @@ MLP = """
 
 # softmax cross-entropy alone, in logsumexp form; gradient wrt the logits
 XENT = """
-    t1 = logsumexp(z, axis=1)
-    t2 = z * Y
-    t3 = t1 - sum(t2, axis=1)
-    Y * expand_like(expand_like(-0.125, t3), t2, axis=1) + exp(z - expand_like(t1, z, axis=1)) * expand_like(expand_like(0.125, t3), z, axis=1)
+    t1 = z * Y
+    t2 = logsumexp(z, axis=1) - sum(t1, axis=1)
+    Y * expand_like(expand_like(-0.125, t2), t1, axis=1) + softmax(z, axis=1) * expand_like(expand_like(0.125, t2), z, axis=1)
 """
 
 EXPECTED = {"logreg": LOGREG, "mlp": MLP, "xent": XENT}
