@@ -32,9 +32,14 @@ def solve(a: Any, b: Any) -> Term:
     return apply("solve", as_term(a), as_term(b))
 
 
+def solve_triangular(a: Any, b: Any, lower: bool = True) -> Term:
+    """The solution x of ``a @ x = b`` reading only a's lower (or upper) triangle: O(n^2) per column, no factorisation."""
+    return apply("solve_triangular", as_term(a), as_term(b), lower=bool(lower))
+
+
 def cholesky(x: Any, lower: bool = True) -> Term:
     """The Cholesky factor of a symmetric positive-definite matrix (lower unless ``lower=False``)."""
     return apply("cholesky", as_term(x), lower=bool(lower))
 
 
-__all__ = ["cholesky", "det", "inv", "matrix_inverse", "slogdet", "solve"]
+__all__ = ["cholesky", "det", "inv", "matrix_inverse", "slogdet", "solve", "solve_triangular"]

@@ -318,3 +318,10 @@ def give(pool: list, buf: np.ndarray) -> None:
     """
     if not pool and buf.nbytes >= POOL_MIN_BYTES:
         pool.append(buf)
+
+
+def solve_triangular(a: np.ndarray, b: np.ndarray, lower: bool = True) -> np.ndarray:
+    """x with a @ x = b reading only a's lower (or upper) triangle: O(n^2) per right-hand side, no factorisation."""
+    from scipy.linalg import solve_triangular as _solve
+
+    return _solve(as_float(a), as_float(b), lower=lower, check_finite=False)

@@ -275,6 +275,8 @@ _BATCH_BY_OP = {
     "repeat": _batch_repeat,
     "einsum": _batch_einsum,
     "phi": _batch_matrix_op,
+    "tril": _batch_matrix_op,
+    "triu": _batch_matrix_op,
     "specify_shape_like": _batch_check,
     "specify_shape": _batch_specify_shape,
     "sum_to": _batch_ref_op,

@@ -118,6 +118,10 @@ CASES = [
     C("solve", [(3, 3), (3, 2)], lambda a, b: rd.linalg.solve(_spd(a), b)),
     C("cholesky", [(3, 3)], lambda a: rd.linalg.cholesky(_spd(a))),
     C("cholesky", [(3, 3)], lambda a: rd.linalg.cholesky(_spd(a), lower=False)),
+    C("solve_triangular", [(3, 3), (3,)], lambda a, b: rd.linalg.solve_triangular(_spd(a), b)),
+    C("solve_triangular", [(3, 3), (3, 2)], lambda a, b: rd.linalg.solve_triangular(_spd(a), b, lower=False)),
+    C("tril", [(3, 3)], lambda a: rd.apply("tril", a)),
+    C("triu", [(3, 3)], lambda a: rd.apply("triu", a)),
     # shape
     C("dimshuffle", [(3, 4)], lambda a: a.T),
     C("dimshuffle", [(3, 1)], lambda a: a.dimshuffle("x", 0)),

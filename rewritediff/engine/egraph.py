@@ -536,6 +536,9 @@ class EGraph:
             kept = [c for c in out if not (known[c] is not None and known[c] == unit)]
             if len(kept) < len(out) and kept:
                 out, changed = kept, True
+        if len(consts) >= 2 and len(out) == 1 and classes[find(out[0])].data.type == classes[cid].data.type:
+            self.union(out[0], cid)  # the constants cancelled to the identity: x * 0.5 * 2.0 is x
+            return None
         if not changed or len(out) < 2:
             return None
         return (op, attrs, tuple(sorted(out)))

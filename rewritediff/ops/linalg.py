@@ -1,4 +1,5 @@
-"""Dense linear algebra on matrices: inverse, determinant, log-determinant, solve, Cholesky.
+"""Dense linear algebra on matrices: inverse, determinant, log-determinant, solve, Cholesky,
+triangular solve (``solve_triangular{lower}``, SciPy's), and the triangle masks ``tril``/``triu``.
 
 Every op takes 2-D arguments; square ones are checked statically when both dims are known.
 Integer and boolean arguments are computed in float64, float16 is refused (LAPACK has no
@@ -71,16 +72,22 @@ for _name, _scalar, _src, _doc, _diff in (
     )
 
 
-def _solve_infer(args: tuple, attrs: dict) -> TensorType:
-    a, b = args
-    _square("solve", a)
-    if b.ndim not in (1, 2):
-        raise ShapeError(f"solve: b must be a vector or a matrix, got shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)}")
-    if not dims_equal(a.static_shape[0], b.static_shape[0]) or not dims_equal(a.static_shape[1], b.static_shape[0]):
-        raise ShapeError(f"solve: shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)} are not aligned")
-    n = a.static_shape[1] if a.static_shape[1] is not None else a.static_shape[0]
-    dt = _float_dtype("solve", promote([a.dtype, b.dtype]))
-    return TensorType(dt, (n,) + b.static_shape[1:])
+def _solve_infer_for(op: str) -> Any:
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        a, b = args
+        _square(op, a)
+        if b.ndim not in (1, 2):
+            raise ShapeError(f"{op}: b must be a vector or a matrix, got shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)}")
+        if not dims_equal(a.static_shape[0], b.static_shape[0]) or not dims_equal(a.static_shape[1], b.static_shape[0]):
+            raise ShapeError(f"{op}: shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)} are not aligned")
+        n = a.static_shape[1] if a.static_shape[1] is not None else a.static_shape[0]
+        dt = _float_dtype(op, promote([a.dtype, b.dtype]))
+        return TensorType(dt, (n,) + b.static_shape[1:])
+
+    return infer
+
+
+_solve_infer = _solve_infer_for("solve")
 
 
 register(
@@ -97,9 +104,7 @@ register(
 
 
 def _cholesky_prepare(args: tuple, attrs: dict) -> dict:
-    if not isinstance(attrs["lower"], bool):
-        raise RewriteDiffTypeError(f"cholesky: lower must be True or False, got {attrs['lower']!r}")
-    return {"lower": attrs["lower"]}
+    return _lower_prepare("cholesky")(args, attrs)
 
 
 register(
@@ -114,3 +119,56 @@ register(
         group="linalg",
     )
 )
+
+
+def _lower_prepare(op: str) -> Any:
+    def prepare(args: tuple, attrs: dict) -> dict:
+        if not isinstance(attrs["lower"], bool):
+            raise RewriteDiffTypeError(f"{op}: lower must be True or False, got {attrs['lower']!r}")
+        return {"lower": attrs["lower"]}
+
+    return prepare
+
+
+register(
+    OpDef(
+        name="solve_triangular",
+        infer=_solve_infer_for("solve_triangular"),
+        impl=lambda a, b, lower=True: _run(f"rt.solve_triangular({{0}}, {{1}}, lower={lower})", a, b),
+        arity=2,
+        attrs={"lower": True},
+        emit=lambda a, k: f"rt.solve_triangular({a[0]}, {a[1]}, lower={k['lower']})",
+        prepare=_lower_prepare("solve_triangular"),
+        doc="solve_triangular(a, b){lower}: x with a @ x = b, reading only a's lower (or upper) triangle",
+        group="triangular",  # O(n^2) per right-hand side: not costed as a cubic factorisation
+        memory="fresh",
+    )
+)
+
+
+def _matrix_infer(op: str) -> Any:
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        x = args[0]
+        if x.ndim < 2:
+            raise ShapeError(f"{op}: argument must be a matrix (or a stack of them), got shape {fmt_shape(x.static_shape)}")
+        return x.type
+
+    return infer
+
+
+for _name, _fn, _doc in (
+    ("tril", "np.tril", "the lower triangle of a matrix (diagonal included), zeros above"),
+    ("triu", "np.triu", "the upper triangle of a matrix (diagonal included), zeros below"),
+):
+    register(
+        OpDef(
+            name=_name,
+            shape_from=0,
+            infer=_matrix_infer(_name),
+            impl=(lambda src: lambda x: _run(src + "({0})", x))(_fn),
+            emit=_fn + "({0})",
+            doc=_doc,
+            group="triangular",
+            memory="fresh",
+        )
+    )

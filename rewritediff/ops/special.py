@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rewritediff.ops import OpDef, register
+from rewritediff.ops.dims import reduction_dims
 from rewritediff.ops.infer import as_float, norm_axis, reduce_shape
 from rewritediff.terms import TensorType
 
@@ -79,6 +80,7 @@ register(
         attrs={"axis": None, "keepdims": False},
         emit=_emit("logsumexp"),
         prepare=_prepare("logsumexp"),
+        dims=reduction_dims,  # lengths as a sum over the same axes (the engine proves shapes equal through them)
         doc="log(sum(exp(x))) over axis (None: all axes), without overflow",
         group="special",
     )
