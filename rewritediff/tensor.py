@@ -433,9 +433,21 @@ def shape_i(x: Any, i: int) -> Term:
     return apply("shape_i", as_term(x), i=i)
 
 
-def specify_shape(x: Any, shape: Sequence[int | None]) -> Term:
-    """Assert a static shape (checked at run time)."""
-    return apply("specify_shape", as_term(x), shape=tuple(shape))
+def specify_shape(x: Any, shape: Sequence[Any]) -> Term:
+    """Assert a shape, checked at run time (entries: ints, None for any length, or 0-d int terms such as ``y.shape[0]``)."""
+    static: list = []
+    lengths: list[Term] = []
+    sym: list[int] = []
+    for axis, d in enumerate(shape):
+        if isinstance(d, Term) and d.op == "const" and d.ndim == 0:
+            d = d.value.item()
+        if isinstance(d, Term):
+            static.append(None)
+            lengths.append(d)
+            sym.append(axis)
+        else:
+            static.append(d)
+    return apply("specify_shape", as_term(x), *lengths, shape=tuple(static), sym=tuple(sym))
 
 
 def zeros_like(x: Any, dtype: Any = None) -> Term:

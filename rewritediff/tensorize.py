@@ -191,7 +191,11 @@ def _batch_ref_op(node: Term, args: list[Term], flags: list[bool], n: int) -> Te
 
 
 def _batch_specify_shape(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    return apply("specify_shape", args[0], shape=(n if isinstance(n, int) else None, *node.attr("shape")))
+    if any(flags[1:]):
+        raise NoBatchRule("specify_shape with batched lengths")
+    return apply(
+        "specify_shape", args[0], *args[1:], shape=(n if isinstance(n, int) else None, *node.attr("shape")), sym=tuple(a + 1 for a in node.attr("sym", ()))
+    )
 
 
 def _full_slice_first(idx: tuple) -> tuple:

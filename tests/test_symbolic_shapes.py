@@ -277,3 +277,15 @@ def test_reshape_with_run_time_lengths() -> None:
     np.testing.assert_allclose(gv, np.cos(xv) * xv + np.sin(xv), rtol=1e-12)
     with pytest.raises(rd.RewriteDiffTypeError, match="reshape: a shape entry"):
         rd.reshape(x, (x.shape[0] * 1.5, -1))
+
+
+def test_specify_shape_with_a_run_time_length() -> None:
+    x, y = rd.vector("x"), rd.vector("y")
+    z = rd.specify_shape(x, (y.shape[0],)) * y
+    f = rd.function([x, y], [z, rd.grad(rd.sum(rd.sin(z)), x)])
+    xv, yv = RNG.standard_normal(4), RNG.standard_normal(4)
+    value, g = f(xv, yv)
+    np.testing.assert_allclose(value, xv * yv)
+    np.testing.assert_allclose(g, yv * np.cos(xv * yv), rtol=1e-12)
+    with pytest.raises(rd.ShapeError):
+        f(xv[:3], yv)

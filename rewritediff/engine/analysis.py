@@ -120,10 +120,10 @@ def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tupl
     """Dim tokens of an e-node's value (its op's ``OpDef.dims``, or ``OpDef.sized_by`` the lengths its 0-d arguments are), falling back to its static shape."""
     opdef = REGISTRY.get(op)
     out = None
-    if opdef is not None and opdef.dims is not None:
-        out = opdef.dims(dict(attrs) if attrs else {}, child_dims)
-    elif opdef is not None and opdef.sized_by is not None and child_lengths is not None:
+    if opdef is not None and opdef.sized_by is not None and child_lengths is not None:
         out = opdef.sized_by(dict(attrs) if attrs else {}, child_lengths, child_dims)
+    elif opdef is not None and opdef.dims is not None:
+        out = opdef.dims(dict(attrs) if attrs else {}, child_dims)
     if out is None or len(out) != len(shape):
         return tuple(shape)
     return tuple(s if s is not None else d for s, d in zip(shape, out))

@@ -342,13 +342,45 @@ register(
 
 def _spec_prepare(args: tuple, attrs: dict) -> dict:
     shape = tuple(None if s is None or s == -1 else int(s) for s in attrs["shape"])
+    sym = tuple(int(a) for a in attrs.get("sym") or ())
     x = args[0]
     if len(shape) != x.ndim:
         raise ShapeError(f"specify_shape: {shape!r} has {len(shape)} dims, the argument has ndim {x.ndim}")
+    if len(sym) != len(args) - 1 or any(not 0 <= a < x.ndim or shape[a] is not None for a in sym):
+        raise ShapeError(f"specify_shape: axes {sym!r} read at run time need one 0-d int argument each and no static length ({len(args) - 1} given)")
+    for d in args[1:]:
+        if d.ndim != 0 or d.dtype not in INT_DTYPES:
+            raise RewriteDiffTypeError(f"specify_shape: a length must be an int or a 0-d int term, got {d.type}")
     for s, d in zip(shape, x.static_shape):
         if s is not None and d is not None and s != d:
             raise ShapeError(f"specify_shape: {shape!r} contradicts the static shape {fmt_shape(x.static_shape)}")
-    return {"shape": shape}
+    return {"shape": shape, "sym": sym}
+
+
+def _spec_shape(shape: tuple, sym: tuple, lengths: tuple) -> tuple:
+    out = list(shape)
+    for axis, n in zip(sym, lengths):
+        out[axis] = int(n)
+    return tuple(out)
+
+
+def _spec_emit(a: list[str], k: dict) -> str:
+    if not k["sym"]:
+        return f"rt.specify_shape({a[0]}, {k['shape']!r})"
+    given = dict(zip(k["sym"], a[1:]))
+    parts = [f"int({given[i]})" if i in given else repr(d) for i, d in enumerate(k["shape"])]
+    return f"rt.specify_shape({a[0]}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+
+
+def _spec_sized(attrs: dict, lengths: list, child: list) -> tuple | None:
+    """x's dims, with the lengths read at run time on their axes."""
+    if not child or child[0] is None:
+        return None
+    out = list(child[0])
+    for axis, n in zip(attrs.get("sym", ()), lengths[1:]):
+        if n is not None:
+            out[axis] = n
+    return tuple(out)
 
 
 register(
@@ -356,11 +388,13 @@ register(
         name="specify_shape",
         shape_from=0,
         infer=lambda args, attrs: TensorType(args[0].dtype, tuple(s if s is not None else d for s, d in zip(attrs["shape"], args[0].static_shape))),
-        impl=rt.specify_shape,
-        attrs={"shape": ()},
-        emit="rt.specify_shape({0}, {shape!r})",
+        impl=lambda x, *n, shape, sym: rt.specify_shape(x, _spec_shape(shape, sym, n)),
+        arity=(1, None),
+        attrs={"shape": (), "sym": ()},
+        emit=_spec_emit,
         prepare=_spec_prepare,
-        doc="assert a static shape (checked at run time)",
+        sized_by=_spec_sized,
+        doc="assert a shape (checked at run time); the axes in sym take their lengths from 0-d int arguments (x.shape[0] of another input)",
         group="shape",
     )
 )
