@@ -508,7 +508,8 @@ class EGraph:
                             if any(getattr(classes[find(k)].data.type, "shape", None) == () for k in n[2]):
                                 sub = n
                                 break
-                    if sub is not None and not self._single_user(ccls):
+                    # shared work is never duplicated, except 0-d arithmetic (a scale such as -1 / n)
+                    if sub is not None and ccls.data.type.shape != () and not self._single_user(ccls):
                         sub = None
             if sub is not None and len(out) + len(sub[2]) + len(ch) - i - 1 <= MAX_FLAT:
                 out.extend(find(k) for k in sub[2])

@@ -81,8 +81,26 @@ def xent():
     return [z, Y], [rd.grad(loss, z)], [zv, Yv], [(softmax(zv) - Yv) / 8]
 
 
+def hessian():
+    # shapes undeclared, as users write them: the formula holds for every n
+    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w")
+    p = rd.sigmoid(X @ w)
+    loss = -(y * rd.log(p) + (1.0 - y) * rd.log(1.0 - p)).mean()
+    rng = np.random.default_rng(3)
+    Xv, yv, wv = rng.normal(size=(9, 3)), (rng.random(9) < 0.5).astype(float), rng.normal(size=3)
+    pv = 1.0 / (1.0 + np.exp(-Xv @ wv))
+    return [X, y, w], [rd.hessian(loss, w)], [Xv, yv, wv], [(Xv.T * (pv * (1 - pv))) @ Xv / 9]
+
+
+def jacobian():
+    A, x = rd.matrix("A"), rd.vector("x")
+    rng = np.random.default_rng(4)
+    Av, xv = rng.normal(size=(4, 3)), rng.normal(size=3)
+    return [A, x], [rd.jacobian(rd.tanh(A @ x), x)], [Av, xv], [(1 - np.tanh(Av @ xv) ** 2)[:, None] * Av]
+
+
 out = {}
-for name, case in (("logreg", logreg), ("mlp", mlp), ("xent", xent)):
+for name, case in (("logreg", logreg), ("mlp", mlp), ("xent", xent), ("hessian", hessian), ("jacobian", jacobian)):
     inputs, grads, vals, want = case()
     simple = rd.simplify(grads)
     got = evaluate(simple, {t.uid: v for t, v in zip(inputs, vals)})
@@ -116,7 +134,18 @@ XENT = """
     -0.125 * Y + softmax(z, axis=1) / 8
 """
 
-EXPECTED = {"logreg": LOGREG, "mlp": MLP, "xent": XENT}
+# the logistic Hessian with undeclared shapes: X.T * (p * (1 - p)) @ X / n, nothing of y left
+HESSIAN = """
+    t1 = dot(X, w)
+    X.T * sigmoid(t1) * sigmoid(-t1) / X.shape[0] @ X
+"""
+
+# the Jacobian of tanh(A @ x) with undeclared shapes: a row-scaled A, no identity, no loop
+JACOBIAN = """
+    A * (1.0 - sqr(tanh(dot(A, x))))[:, None]
+"""
+
+EXPECTED = {"logreg": LOGREG, "mlp": MLP, "xent": XENT, "hessian": HESSIAN, "jacobian": JACOBIAN}
 
 
 def _golden(seed: str) -> dict:
