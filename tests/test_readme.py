@@ -38,10 +38,20 @@ def test_two_setup_commands():
     assert commands[1] == ". .venv/bin/activate && python -m pytest -q"
 
 
-def test_python_blocks_run():
+# each block runs once per fusion mode: rd.function's default is switched before the blocks run
+_FUSION = (
+    "import functools, rewritediff as rd, rewritediff.lower_numpy as ln\n"
+    "if '{fusion}' != 'kernels':\n"
+    "    rd.function = ln.function = functools.partial(ln.function, fusion='{fusion}')\n"
+)
+
+
+@pytest.mark.parametrize("fusion", ["kernels", "numexpr", "none"])
+def test_python_blocks_run(fusion):
     code = blocks("python")
     assert len(code) >= 2
-    runner = "import sys\nfor i, src in enumerate(sys.argv[1:]):\n    exec(compile(src, f'README.md block {i}', 'exec'), {'__name__': '__main__'})\n"
+    runner = _FUSION.format(fusion=fusion)
+    runner += "import sys\nfor i, src in enumerate(sys.argv[1:]):\n    exec(compile(src, f'README.md block {i}', 'exec'), {'__name__': '__main__'})\n"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", runner, *code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -42,3 +42,15 @@ def test_documented_error_message_is_current():
     with pytest.raises(Exception) as info:
         RuleSet().load_string(rule)
     assert str(info.value) == f"{message}\n    {rule}"
+
+
+@pytest.mark.parametrize(("line", "block"), blocks(), ids=[f"line{line}" for line, _ in blocks()])
+def test_block_rules_are_right(line, block):
+    """Each example's rules pass the checker: values at random inputs, dot-product tests, SymPy."""
+    rs = rules.default_rules().copy()
+    loaded = rs.load_string(block, f"rules.md:block@{line}", replace=True)
+    mine = RuleSet()
+    for rule in loaded:
+        mine.add(rule, replace=True)
+    problems = mine.check()
+    assert not problems, "\n".join(str(p) for p in problems)
