@@ -411,12 +411,22 @@ def function(
     on_unused_input: str = "raise",
     simplify: bool = True,
     fusion: str = "kernels",
+    backend: str = "numpy",
+    **options: Any,
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``).
 
     ``fusion``: how elementwise work is fused, ``"kernels"`` (blocked numpy loops),
     ``"numexpr"`` (numexpr programs of the arithmetic) or ``"none"``.
+    ``backend``: ``"numpy"`` (this module), ``"jax"``, ``"dask"`` or ``"array_api"``
+    (:mod:`rewritediff.backends`; ``options`` are that backend's own, e.g. Dask's ``chunks``).
     """
+    if backend != "numpy" or options:
+        if backend == "numpy":
+            raise TypeError(f"function: unexpected keyword argument(s) {sorted(options)} for the numpy backend")
+        from rewritediff.backends import function as backend_function
+
+        return backend_function(backend, inputs, outputs, updates, on_unused_input, simplify, **options)
     from rewritediff.tensor import as_term
 
     inputs = list(inputs)
