@@ -27,9 +27,15 @@ class _Linalg:
         self._la = da.linalg
 
     def __getattr__(self, name: str) -> Any:
+        fn = getattr(self._la, name)
+
+        def whole(*arrays: Any, **kw: Any) -> Any:
+            # Dask's factorizations want square chunks: a matrix of a gradient is one chunk
+            return fn(*(a.rechunk(-1) if hasattr(a, "rechunk") else a for a in arrays), **kw)
+
         if name == "cholesky":
-            return lambda x, upper=False: self._la.cholesky(x, lower=not upper)
-        return getattr(self._la, name)
+            return lambda x, upper=False: whole(x, lower=not upper)
+        return whole
 
 
 class DaskNamespace:
@@ -69,6 +75,22 @@ class DaskNamespace:
         """``da.asarray``; ``copy=True`` gives a new Array object (item assignment then leaves x as it was)."""
         out = self._da.asarray(x, dtype=dtype)
         return out.copy() if copy else out
+
+    def reshape(self, x: Any, shape: tuple) -> Any:
+        """``da.reshape``; a reshape Dask cannot do chunk by chunk (dims split unevenly) is done on one chunk."""
+        try:
+            return self._da.reshape(x, shape)
+        except NotImplementedError:
+            return self._da.reshape(x.rechunk(-1), shape)
+
+    def einsum(self, subscripts: str, *operands: Any) -> Any:
+        """``da.einsum``; an operand with a repeated letter (a diagonal) is first made one chunk along those dims."""
+        specs = subscripts.split("->")[0].split(",")
+        ops = []
+        for spec, x in zip(specs, operands):
+            repeated = [i for i, c in enumerate(spec) if spec.count(c) > 1]
+            ops.append(x.rechunk({i: -1 for i in repeated}) if repeated and hasattr(x, "rechunk") else x)
+        return self._da.einsum(subscripts, *ops)
 
     def eye(self, n: int, m: int | None = None, k: int = 0, dtype: Any = float) -> Any:
         """The standard's ``eye(n_rows, n_cols, k=, dtype=)`` (Dask's second positional is ``chunks``)."""

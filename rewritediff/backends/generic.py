@@ -216,12 +216,57 @@ def phi(xp: Any, x: Any) -> Any:
     return xp.tril(half)
 
 
+class _Index:
+    """``ax.index[1:3, None]`` is the index tuple ``(slice(1, 3), None)`` (slices are not expressions in a tuple)."""
+
+    def __getitem__(self, key: Any) -> tuple:
+        return key if isinstance(key, tuple) else (key,)
+
+
+index = _Index()
+
+
 def set_subtensor(xp: Any, x: Any, y: Any, index: tuple, inc: bool) -> Any:
     """A copy of x with ``x[index] = y`` (``+= y`` when ``inc``; basic indices or arrays without repeats)."""
     out = xp.asarray(x, copy=True)
     y = xp.astype(xp.asarray(y), out.dtype)
+    if any(i is None for i in index):  # new axes select nothing: drop them, and y's length-1 dims with them
+        target = tuple(out[index].shape)
+        index = tuple(i for i in index if i is not None)
+        y = xp.reshape(xp.broadcast_to(y, target), tuple(out[index].shape))
     out[index] = out[index] + y if inc else y
     return out
+
+
+def einsum_grad(xp: Any, subscripts: str, i: int, g: Any, *xs: Any) -> Any:
+    """The adjoint of operand i of einsum(subscripts, *xs) for the output cotangent g (needs ``xp.einsum``).
+
+    A letter repeated in operand i (a diagonal) gets a fresh letter per repeat and an identity
+    matrix tying it to the first: the scatter onto the diagonal is one more einsum operand.
+    """
+    from rewritediff.ops.gradhelpers import _einsum_letters
+
+    specs, out = _einsum_letters(subscripts, [x.ndim for x in xs])
+    target = specs[i]
+    sizes = dict(zip(target, xs[i].shape))
+    others = [(s, x) for j, (s, x) in enumerate(zip(specs, xs)) if j != i]
+    seen = set(out) | set("".join(s for s, _ in others))
+    used = set(subscripts)
+    fresh = iter(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used)
+    result, ties, first = "", [], set()
+    for c in target:
+        if c in first:
+            d = next(fresh)
+            ties.append(c + d)
+            result += d
+        else:
+            first.add(c)
+            result += c
+    missing = [c for c in dict.fromkeys(target) if c not in seen]
+    ops = [g] + [x for _, x in others] + [xp.ones((sizes[c],), dtype=g.dtype) for c in missing]
+    ops += [xp.eye(sizes[t[0]], dtype=g.dtype) for t in ties]
+    subs = ",".join([out] + [s for s, _ in others] + missing + ties) + "->" + result
+    return xp.einsum(subs, *ops)
 
 
 def prod_others(xp: Any, x: Any, axis: Any) -> Any:

@@ -4,11 +4,13 @@ Lookup order for an op on a backend (see :func:`spell`):
 
 1. the backend's own table (``BACKEND_SPELLINGS[backend]``): functions outside the Array API
    standard (``einsum``, ``diag``), or a better idiom of that library (JAX's ``x.at[i].set(v)``);
-2. the op table itself: the op's numpy spelling (``OpDef.emit``) is used when everything it
-   names is a function of the Array API standard (``np.exp(x)``, ``np.where(c, a, b)``,
-   ``(x + y)``, ``x[1:3]``), with numpy's older names renamed (``arcsin`` -> ``asin``);
-3. ``STANDARD``: Array API spellings of the ops whose numpy spelling calls numpy-only
-   functions or the numpy runtime (``rt.sigmoid``), shared by every backend.
+2. ``STANDARD``: Array API spellings of the ops whose numpy spelling calls numpy-only
+   functions, the numpy runtime (``rt.sigmoid``) or takes numpy-only arguments (``ddof``),
+   shared by every backend;
+3. the op table itself, for every other op: the op's numpy spelling (``OpDef.emit``) is used
+   when everything it names is a function of the Array API standard (``np.exp(x)``,
+   ``np.where(c, a, b)``, ``(x + y)``, ``x[1:3]``), numpy's older names renamed (``arcsin`` ->
+   ``asin``). Composite (``def``) ops are lowered through their expansions.
 
 An op none of these spells, or whose spelling names a function the backend's namespace lacks,
 is refused at build time with :class:`UnsupportedOpError` naming the op and the backend.
@@ -129,9 +131,11 @@ def _moments(fn: str) -> Spelling:
 def _arg_reduce(fn: str) -> Spelling:
     def spell(n: Term, a: list[str]) -> str:
         axis = n.attr("axis")
-        if axis is not None and len(axis) != 1:
-            raise UnsupportedOpError(n.op, "*", f"{fn} over several axes {axis} is not in the Array API")
-        kw = "" if axis is None else f", axis={axis[0]}"
+        if isinstance(axis, tuple | list):
+            if len(axis) != 1:
+                raise UnsupportedOpError(n.op, "*", f"{fn} over several axes {axis} is not in the Array API")
+            axis = axis[0]
+        kw = "" if axis is None else f", axis={axis}"
         kw += ", keepdims=True" if n.attr("keepdims") else ""
         return f"xp.{fn}({a[0]}{kw})"
 
@@ -171,7 +175,7 @@ def _set_sub(inc: bool) -> Spelling:
     def spell(n: Term, a: list[str]) -> str:
         if inc and _has_array_index(n):
             raise UnsupportedOpError(n.op, "*", "accumulating at repeated array indices needs a scatter-add, which the Array API lacks")
-        return f"ax.set_subtensor(xp, {a[0]}, {a[1]}, ({_index(n, a)},), {inc})"
+        return f"ax.set_subtensor(xp, {a[0]}, {a[1]}, ax.index[{_index(n, a)}], {inc})"
 
     return spell
 
@@ -264,6 +268,10 @@ def _einsum_replace(n: Term, a: list[str]) -> str:
     return f"xp.einsum({n.attr('subscripts')!r}, {', '.join(ops)})"
 
 
+def _einsum_grad(n: Term, a: list[str]) -> str:
+    return f"ax.einsum_grad(xp, {n.attr('subscripts')!r}, {n.attr('i')}, {', '.join(a)})"
+
+
 def _jax_set(method: str) -> Spelling:
     return lambda n, a: f"{a[0]}.at[{_index(n, a)}].{method}(xp.astype({a[1]}, {a[0]}.dtype))"
 
@@ -285,6 +293,7 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "sigmoid": lambda n, a: f"jax.nn.sigmoid({a[0]})",
         "softplus": lambda n, a: f"jax.nn.softplus({a[0]})",
         "prod_others": _prod_others,
+        "einsum_grad": _einsum_grad,
     },
     "dask": {
         "einsum": _einsum,
@@ -292,6 +301,12 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "diag": lambda n, a: f"xp.diag({a[0]}, k={n.attr('k')})",
         "trace": lambda n, a: f"xp.trace({a[0]}, offset={n.attr('offset')})",
         "prod_others": _prod_others,
+        "einsum_grad": _einsum_grad,
+        "repeat": lambda n, a: (
+            f"xp.repeat(xp.reshape({a[0]}, (-1,)), {n.attr('repeats')!r}, axis=0)"
+            if n.attr("axis") is None
+            else f"xp.repeat({a[0]}, {n.attr('repeats')!r}, axis={n.attr('axis')})"
+        ),
     },
     "array_api": {},
 }
@@ -303,10 +318,10 @@ def spell(node: Term, argnames: list[str], backend: str, has_name: Callable[[str
     try:
         if node.op in table:
             src = table[node.op](node, argnames)
+        elif node.op in STANDARD:
+            src = STANDARD[node.op](node, argnames)
         else:
             src = from_op_table(node, argnames)
-            if src is None and node.op in STANDARD:
-                src = STANDARD[node.op](node, argnames)
     except UnsupportedOpError as exc:
         raise UnsupportedOpError(node.op, backend, str(exc).split(": ", 1)[-1]) from None
     if src is None:
