@@ -14,6 +14,11 @@ from typing import Any
 from rewritediff.errors import ShapeError
 
 
+def shape(x: Any) -> tuple:
+    """The shape of an array, or () for a Python number (``shape_i`` and ``count`` are Python ints)."""
+    return tuple(x.shape) if hasattr(x, "shape") else ()
+
+
 def sigmoid(xp: Any, x: Any) -> Any:
     """Logistic sigmoid, exact for large |x| on both sides (as the numpy runtime's)."""
     e = xp.exp(-xp.abs(x))
@@ -285,3 +290,35 @@ def prod_others(xp: Any, x: Any, axis: Any) -> Any:
     right = xp.flip(xp.concat([ones, xp.cumprod(xp.flip(flat, axis=-1), axis=-1)[..., : n - 1]], axis=-1), axis=-1)
     out = xp.reshape(left * right, tuple(moved.shape))
     return xp.moveaxis(out, dest, axes)
+
+
+def basic_block(index: tuple, ndim: int) -> bool:
+    """Whether an index selects a block: only ints and slices of step 1 (then a write into it is a pad, not a scatter)."""
+    return len(index) <= ndim and all(isinstance(i, int) or (isinstance(i, slice) and i.step in (None, 1)) for i in index)
+
+
+def write_block(xp: Any, x: Any, y: Any, index: tuple, inc: bool) -> Any:
+    """x with y added into (or written over) the block ``x[index]`` of ints and step-1 slices, by padding y to x's shape (needs ``xp.pad``).
+
+    XLA fuses a pad and an add into the surrounding loop; a scatter (``x.at[i].add``) it runs on its own.
+    """
+    widths, target, expand = [], [], []
+    for d, n in enumerate(x.shape):
+        i = index[d] if d < len(index) else slice(None)
+        if isinstance(i, int):
+            start = i + n if i < 0 else i
+            stop = start + 1
+            expand.append(d)
+        else:
+            start, stop, _ = i.indices(n)
+            stop = max(stop, start)
+            target.append(stop - start)
+        widths.append((start, n - stop))
+    block = xp.broadcast_to(xp.astype(xp.asarray(y), x.dtype), tuple(target))
+    if expand:
+        block = xp.expand_dims(block, axis=tuple(expand)) if len(expand) > 1 else xp.expand_dims(block, axis=expand[0])
+    padded = xp.pad(block, widths)
+    if inc:
+        return x + padded
+    inside = xp.pad(xp.ones(block.shape, dtype=bool), widths)
+    return xp.where(inside, padded, x)

@@ -181,12 +181,12 @@ def _set_sub(inc: bool) -> Spelling:
 
 
 def _shapes(a: list[str]) -> str:
-    return "(" + "".join(f"tuple({x}.shape), " for x in a) + ")"
+    return "(" + "".join(f"ax.shape({x}), " for x in a) + ")"
 
 
 def _reshape_like(n: Term, a: list[str]) -> str:
     b = n.attr("batch")
-    return f"xp.reshape({a[0]}, tuple({a[0]}.shape[:{b}]) + tuple({a[1]}.shape))" if b else f"xp.reshape({a[0]}, tuple({a[1]}.shape))"
+    return f"xp.reshape({a[0]}, ax.shape({a[0]})[:{b}] + ax.shape({a[1]}))" if b else f"xp.reshape({a[0]}, ax.shape({a[1]}))"
 
 
 def _cholesky(n: Term, a: list[str]) -> str:
@@ -202,7 +202,7 @@ def _special(fn: str) -> Spelling:
 
 
 def _fill_value(value: float) -> Spelling:
-    return lambda n, a: f"xp.full(tuple({a[0]}.shape), {value}, dtype=xp.{n.dtype})"
+    return lambda n, a: f"xp.full(ax.shape({a[0]}), {value}, dtype=xp.{n.dtype})"
 
 
 STANDARD: dict[str, Spelling] = {
@@ -217,26 +217,26 @@ STANDARD: dict[str, Spelling] = {
     "argmin": _arg_reduce("argmin"),
     "dimshuffle": lambda n, a: f"ax.dimshuffle(xp, {a[0]}, {n.attr('pattern')!r})",
     "reshape_like": _reshape_like,
-    "expand_like": lambda n, a: f"ax.expand_like(xp, {a[0]}, tuple({a[1]}.shape), {n.attr('axis')!r}, {n.attr('keepdims')!r}, {n.attr('batch')})",
-    "count": lambda n, a: f"ax.count(tuple({a[0]}.shape), {n.attr('axis')!r})",
-    "eye_like": lambda n, a: f"ax.eye_like(xp, tuple({a[0]}.shape), {n.attr('k')}, xp.{n.dtype})",
+    "expand_like": lambda n, a: f"ax.expand_like(xp, {a[0]}, ax.shape({a[1]}), {n.attr('axis')!r}, {n.attr('keepdims')!r}, {n.attr('batch')})",
+    "count": lambda n, a: f"ax.count(ax.shape({a[0]}), {n.attr('axis')!r})",
+    "eye_like": lambda n, a: f"ax.eye_like(xp, ax.shape({a[0]}), {n.attr('k')}, xp.{n.dtype})",
     "identity_like": lambda n, a: f"ax.identity_like(xp, {a[0]}, xp.{n.dtype})",
-    "diag_embed_like": lambda n, a: f"ax.diag_embed_like(xp, {a[0]}, tuple({a[1]}.shape), {n.attr('k')})",
-    "unrepeat": lambda n, a: f"ax.unrepeat(xp, {a[0]}, tuple({a[1]}.shape), {n.attr('repeats')!r}, {n.attr('axis')!r})",
-    "untile": lambda n, a: f"ax.untile(xp, {a[0]}, tuple({a[1]}.shape), {n.attr('reps')!r})",
+    "diag_embed_like": lambda n, a: f"ax.diag_embed_like(xp, {a[0]}, ax.shape({a[1]}), {n.attr('k')})",
+    "unrepeat": lambda n, a: f"ax.unrepeat(xp, {a[0]}, ax.shape({a[1]}), {n.attr('repeats')!r}, {n.attr('axis')!r})",
+    "untile": lambda n, a: f"ax.untile(xp, {a[0]}, ax.shape({a[1]}), {n.attr('reps')!r})",
     "phi": lambda n, a: f"ax.phi(xp, {a[0]})",
     "join_part": lambda n, a: f"ax.join_part({a[0]}, {_shapes(a[1:])}, {n.attr('axis')}, {n.attr('i')})",
     "join_embed": lambda n, a: f"ax.join_embed(xp, {a[0]}, {_shapes(a[1:])}, {n.attr('axis')}, {n.attr('i')})",
     "stand_in": lambda n, a: f"ax.stand_in(xp, {_shapes(a)}, {n.attr('of')!r}, {n.attr('of_attrs')!r}, xp.{n.dtype})",
-    "sum_to": lambda n, a: f"ax.sum_to(xp, {a[0]}, tuple({a[1]}.shape), {n.attr('batch')})",
+    "sum_to": lambda n, a: f"ax.sum_to(xp, {a[0]}, ax.shape({a[1]}), {n.attr('batch')})",
     "broadcast_like": lambda n, a: (
-        f"ax.broadcast_batched(xp, {a[0]}, tuple({a[1]}.shape), {n.attr('batch')})" if n.attr("batch") else f"xp.broadcast_to({a[0]}, tuple({a[1]}.shape))"
+        f"ax.broadcast_batched(xp, {a[0]}, ax.shape({a[1]}), {n.attr('batch')})" if n.attr("batch") else f"xp.broadcast_to({a[0]}, ax.shape({a[1]}))"
     ),
     "zeros_like": _fill_value(0),
     "ones_like": _fill_value(1),
-    "fill": lambda n, a: f"xp.broadcast_to(xp.astype(xp.asarray({a[1]}), xp.{n.dtype}), tuple({a[0]}.shape))",
-    "shape": lambda n, a: f"xp.asarray(tuple({a[0]}.shape), dtype=xp.int64)",
-    "shape_i": lambda n, a: f"{a[0]}.shape[{n.attr('i')}]",
+    "fill": lambda n, a: f"xp.broadcast_to(xp.astype(xp.asarray({a[1]}), xp.{n.dtype}), ax.shape({a[0]}))",
+    "shape": lambda n, a: f"xp.asarray(ax.shape({a[0]}), dtype=xp.int64)",
+    "shape_i": lambda n, a: f"ax.shape({a[0]})[{n.attr('i')}]",
     "specify_shape": lambda n, a: f"ax.specify_shape(xp, {a[0]}, {n.attr('shape')!r})",
     "specify_shape_like": lambda n, a: f"ax.specify_shape_like(xp, {a[0]}, {a[1]})",
     "alloc": lambda n, a: f"xp.broadcast_to(xp.asarray({a[0]}), {_dims_text(n.attr_dict, a, 1)})",
@@ -273,7 +273,15 @@ def _einsum_grad(n: Term, a: list[str]) -> str:
 
 
 def _jax_set(method: str) -> Spelling:
-    return lambda n, a: f"{a[0]}.at[{_index(n, a)}].{method}(xp.astype({a[1]}, {a[0]}.dtype))"
+    """A block of ints and step-1 slices: a pad that XLA fuses; else a scatter (``x.at[i].add``, repeats accumulating)."""
+
+    def spell(n: Term, a: list[str]) -> str:
+        idx = n.attr("idx")
+        if idx and all(e[0] == "int" or (e[0] == "slice" and e[3] in (None, 1)) for e in idx):
+            return f"ax.write_block(xp, {a[0]}, {a[1]}, ax.index[{_index(n, a)}], {method == 'add'})"
+        return f"{a[0]}.at[{_index(n, a)}].{method}(xp.astype({a[1]}, {a[0]}.dtype))"
+
+    return spell
 
 
 def _prod_others(n: Term, a: list[str]) -> str:

@@ -51,3 +51,31 @@ def test_broadcast_contract_is_checked_when_tracing():
     f = rd.function([x, y], (x * y).sum(), backend="jax")
     with pytest.raises(rd.ShapeError):
         f(np.ones(3), np.ones(4))
+
+
+@pytest.mark.parametrize("inc", [False, True])
+def test_writes_into_blocks_of_ints_and_slices_are_pads(inc):
+    x, y, z = rd.matrix("x", shape=(4, 5)), rd.vector("y", shape=(2,)), rd.vector("z", shape=(5,))
+    op = rd.inc_subtensor if inc else rd.set_subtensor
+    out = op(op(x[1, 1:3], y)[-1], z)
+    f = rd.function([x, y, z], out, backend="jax")
+    assert "ax.write_block(" in f.source and ".at[" not in f.source
+    xv = np.arange(20.0).reshape(4, 5)
+    yv, zv = np.array([100.0, 200.0]), np.arange(5.0) * 1000
+    want = xv.copy()
+    if inc:
+        want[1, 1:3] += yv
+        want[-1] += zv
+    else:
+        want[1, 1:3] = yv
+        want[-1] = zv
+    np.testing.assert_array_equal(np.asarray(f(xv, yv, zv)), want)
+
+
+def test_hessian_with_counts_and_shape_stand_ins_matches_the_closed_form():
+    from benchmarks import cases, hand
+
+    inputs, outputs = cases.rd_w5(rd, None, 6)
+    data = cases.logreg_data(40, 6)
+    (H,) = rd.function(inputs, outputs, backend="jax")(*data)
+    np.testing.assert_allclose(np.asarray(H), hand.logreg_hessian(*data)[0], rtol=1e-12)
