@@ -58,3 +58,20 @@ def test_w1_w2_gradients_on_a_distributed_cluster_of_two_processes():
         with distributed.Client(cluster) as client:
             assert len(client.scheduler_info()["workers"]) == 2
             _check_on(lambda outs: client.compute(outs, sync=True))
+
+
+def test_out_of_core_benchmark_agrees_with_numpy(tmp_path, capsys):
+    from benchmarks import dask_memory
+
+    path = tmp_path / "X.npy"
+    assert dask_memory.main(["--rows", "3000", "--cols", "7", "--chunk", "700", "--fit-rows", "1000", "--path", str(path)]) == 0
+    X = np.load(path)
+    assert X.shape == (3000, 7)
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines()[2:]]
+    norms = {(r[1].strip(), r[2].strip()): float(r[7]) for r in rows}
+    y, w = dask_memory._labels_and_weights(1000, 7)
+    want = np.linalg.norm(hand.logreg_grad(X[:1000], y, w)[0])
+    assert norms[("dask", "1000 x 7")] == pytest.approx(want, rel=1e-10)
+    assert norms[("numpy", "1000 x 7")] == pytest.approx(want, rel=1e-10)
+    y, w = dask_memory._labels_and_weights(3000, 7)
+    assert norms[("dask", "3000 x 7")] == pytest.approx(np.linalg.norm(hand.logreg_grad(X, y, w)[0]), rel=1e-10)
