@@ -298,6 +298,10 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "trace": lambda n, a: f"xp.trace({a[0]}, offset={n.attr('offset')})",
         "set_subtensor": _jax_set("set"),
         "inc_subtensor": _jax_set("add"),
+        # a product with a reciprocal, not a divide: XLA's fusion does not duplicate a divide with
+        # several users, and splits the loop around it (W4 ran as three loops, sin and cos twice);
+        # the result may differ from a / b in the last bit, and is inf where 1 / b overflows (|b| < 5.6e-309)
+        "true_div": lambda n, a: f"({a[0]} * (1.0 / {a[1]}))",
         "sigmoid": lambda n, a: f"jax.nn.sigmoid({a[0]})",
         "softplus": lambda n, a: f"jax.nn.softplus({a[0]})",
         "prod_others": _prod_others,

@@ -79,3 +79,16 @@ def test_hessian_with_counts_and_shape_stand_ins_matches_the_closed_form():
     data = cases.logreg_data(40, 6)
     (H,) = rd.function(inputs, outputs, backend="jax")(*data)
     np.testing.assert_allclose(np.asarray(H), hand.logreg_hessian(*data)[0], rtol=1e-12)
+
+
+def test_division_by_a_reciprocal_keeps_numpys_zeros_infinities_and_nans():
+    a, b = rd.vector("a"), rd.vector("b")
+    f = rd.function([a, b], a / b, backend="jax")
+    assert "(1.0 / b)" in f.source
+    av = np.array([1.0, -1.0, 0.0, np.inf, 3.0, -2.0, 6.0])
+    bv = np.array([0.0, 0.0, 0.0, np.inf, np.inf, np.inf, 3.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = av / bv
+    got = np.asarray(f(av, bv))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
