@@ -103,14 +103,6 @@ def from_op_table(node: Term, a: list[str]) -> str | None:
 # ---- spellings of the ops whose numpy spelling is not portable ---------------------------------------------
 
 
-def _args(node: Term, a: list[str]) -> str:
-    return ", ".join(a)
-
-
-def _dt(name: str) -> str:
-    return f"xp.{name}"
-
-
 def _axis_kw(k: dict) -> str:
     return f", axis={k['axis']!r}" if k.get("axis") is not None else ""
 

@@ -95,3 +95,13 @@ def test_composite_ops_lower_through_their_expansion():
     g = rd.grad(c.sum(), x)
     val = np.array([[1.0, 0.2, -0.3], [0.1, 0.7, 0.4], [-0.5, 0.3, 0.9]])
     np.testing.assert_allclose(rd.function([x], g, backend="array_api")(val), rd.function([x], g)(val), rtol=1e-12)
+
+
+def test_long_sums_and_products_are_calls_not_deep_infix_chains():
+    xs = [rd.vector(f"v{i}") for i in range(40)]
+    f = rd.function(xs, [rd.add(*xs), rd.mul(*xs)], simplify=False, backend="array_api")
+    assert "ax.add_n(xp, " in f.source and "ax.mul_n(xp, " in f.source
+    vals = [np.full(2, 1.0 + i / 40) for i in range(40)]
+    s, p = f(*vals)
+    np.testing.assert_allclose(s, np.full(2, sum(1.0 + i / 40 for i in range(40))), rtol=1e-14)
+    np.testing.assert_allclose(p, np.full(2, np.prod([1.0 + i / 40 for i in range(40)])), rtol=1e-13)
