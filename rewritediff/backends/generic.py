@@ -301,6 +301,8 @@ def write_block(xp: Any, x: Any, y: Any, index: tuple, inc: bool) -> Any:
     """x with y added into (or written over) the block ``x[index]`` of ints and step-1 slices, by padding y to x's shape (needs ``xp.pad``).
 
     XLA fuses a pad and an add into the surrounding loop; a scatter (``x.at[i].add``) it runs on its own.
+    The pad is the sum's first operand: XLA's CPU loop for ``pad + x`` ran W3's gradient 2x faster
+    than for ``x + pad`` (measured with jax 0.10), the same sum.
     """
     widths, target, expand = [], [], []
     for d, n in enumerate(x.shape):
@@ -319,6 +321,6 @@ def write_block(xp: Any, x: Any, y: Any, index: tuple, inc: bool) -> Any:
         block = xp.expand_dims(block, axis=tuple(expand)) if len(expand) > 1 else xp.expand_dims(block, axis=expand[0])
     padded = xp.pad(block, widths)
     if inc:
-        return x + padded
+        return padded + x
     inside = xp.pad(xp.ones(block.shape, dtype=bool), widths)
     return xp.where(inside, padded, x)
