@@ -1,4 +1,4 @@
-"""Run the benchmark workloads: ``python -m benchmarks.run [--size small|large|all] [--only W1,W3] [--repeat N] [--json PATH]``."""
+"""Run the benchmark workloads: ``python -m benchmarks.run [--size small|large|all] [--only W1,W3] [--backend numpy|jax] [--repeat N] [--json PATH]``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cases import cases_for, select
-from benchmarks.harness import ALL_BACKENDS, BACKENDS, Options, format_table, run_cases
+from benchmarks.harness import ALL_BACKENDS, TARGETS, Options, format_table, run_cases
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -73,7 +73,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default=None, help="comma-separated workloads or case ids, e.g. W1,W3 or W9-D100")
     p.add_argument("--repeat", type=int, default=7, help="minimum timed calls per measurement (default 7)")
     p.add_argument("--budget", type=float, default=0.3, help="keep timing while within this many seconds (default 0.3)")
-    p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated subset of {','.join(BACKENDS)}")
+    p.add_argument("--backends", default=None, help=f"comma-separated subset of {','.join(ALL_BACKENDS)} (default: those of --backend)")
+    p.add_argument(
+        "--backend",
+        choices=sorted(TARGETS),
+        default="numpy",
+        help="numpy (default): rewritediff's numpy lowering against numpy-hand, PyTensor and JAX; "
+        "jax: W1-W9 with rd.function(backend='jax') against numpy-hand, the numpy lowering and jax.jit(jax.grad(f))",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="cap per build in seconds (default 300)")
     p.add_argument("--deep-cap", type=float, default=60.0, help="cap for the compile-only D=10000 depth case (default 60)")
     p.add_argument(
@@ -93,14 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     if a.threads and argv is None and os.environ.get("BENCHMARKS_THREADS") != str(a.threads):
         _reexec_with_threads(a.threads)
-    backends = [b.strip() for b in a.backends.split(",") if b.strip()]
+    backends = [b.strip() for b in a.backends.split(",") if b.strip()] if a.backends else list(TARGETS[a.backend])
     unknown = [b for b in backends if b not in ALL_BACKENDS]
     if unknown:
-        print(f"unknown backend(s) {unknown}; choose from {list(BACKENDS)}", file=sys.stderr)
+        print(f"unknown backend(s) {unknown}; choose from {list(ALL_BACKENDS)}", file=sys.stderr)
         return 2
     if "numpy-hand" not in backends:
         backends.insert(0, "numpy-hand")
-    backends.sort(key=BACKENDS.index)
+    backends.sort(key=list(ALL_BACKENDS).index)
+    if a.backend != "numpy" and not a.only:
+        a.only = ",".join(f"W{i}" for i in range(1, 10))
     sizes = ["small", "large"] if a.size == "all" else [a.size]
     cases = []
     for i, size in enumerate(sizes):

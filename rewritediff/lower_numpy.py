@@ -482,6 +482,8 @@ def function(
     fusion: str = "kernels",
     finite_math: bool = True,
     allow_input_downcast: bool | None = None,
+    backend: str = "numpy",
+    **options: Any,
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``).
 
@@ -492,7 +494,15 @@ def function(
     loses precision (float64 data into a float32 input); otherwise such an argument is refused
     with a CallError, and only casts that lose nothing are made (PyTensor's rule; None, the
     default, also casts Python floats into floatX inputs).
+    ``backend``: ``"numpy"`` (this module), ``"jax"``, ``"dask"`` or ``"array_api"``
+    (:mod:`rewritediff.backends`; ``options`` are that backend's own, e.g. Dask's ``chunks``).
     """
+    if backend != "numpy" or options:
+        if backend == "numpy":
+            raise TypeError(f"function: unexpected keyword argument(s) {sorted(options)} for the numpy backend")
+        from rewritediff.backends import function as backend_function
+
+        return backend_function(backend, inputs, outputs, updates, on_unused_input, simplify, **options)
     from rewritediff.tensor import as_term
 
     inputs = list(inputs)

@@ -1,0 +1,107 @@
+"""Targets other than numpy for ``rd.function(..., backend=...)``: JAX, Dask and any Array API namespace.
+
+The numpy backend (the default) is :mod:`rewritediff.lower_numpy`, with its kernels and
+recycled buffers. The others share one lowering (:mod:`rewritediff.backends.emit`): the
+simplified DAG as one generated function of the array namespace ``xp``, each op spelled by
+:mod:`rewritediff.backends.spellings`. Their packages are optional extras
+(``pip install rewritediff[jax]``, ``rewritediff[dask]``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from rewritediff.backends.spellings import UnsupportedOpError
+from rewritediff.errors import RewriteDiffError, RewriteDiffTypeError
+from rewritediff.terms import NullType, TensorType, Term, gc_paused, inputs_of
+
+BACKENDS = ("numpy", "jax", "dask", "array_api")
+# the packages each backend imports, and the extra that installs them
+_NEEDS = {"jax": (("jax", "jax"),), "dask": (("dask.array", "dask"), ("dask", "dask")), "array_api": ()}
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 128
+
+__all__ = ["BACKENDS", "BackendNotInstalled", "UnsupportedOpError", "function"]
+
+
+class BackendNotInstalled(RewriteDiffError, ImportError):
+    """A backend whose package is not installed; the message names the extra that installs it."""
+
+
+def require(backend: str) -> None:
+    """Import the backend's packages, or raise BackendNotInstalled naming the extra to install."""
+    for module, extra in _NEEDS[backend]:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise BackendNotInstalled(f"the {backend!r} backend needs the package {module.split('.')[0]!r} ({exc}): pip install rewritediff[{extra}]") from None
+
+
+def function(
+    backend: str,
+    inputs: Sequence[Term],
+    outputs: Term | Sequence[Term],
+    updates: Any = None,
+    on_unused_input: str = "raise",
+    simplify: bool = True,
+    **options: Any,
+) -> Any:
+    """Compile ``outputs`` for ``backend`` (see ``rd.function``); ``options`` are the backend's own (Dask: chunks, compute)."""
+    from rewritediff.lower_numpy import stand_in_shapes
+    from rewritediff.tensor import as_term
+
+    if backend not in BACKENDS:
+        raise ValueError(f"function: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    require(backend)
+    if updates:
+        raise RewriteDiffTypeError(f"function: updates are supported by the numpy backend only, not {backend!r}")
+    inputs = list(inputs)
+    single = not isinstance(outputs, list | tuple)
+    outs = [as_term(o) for o in ([outputs] if single else outputs)]
+    for i, var in enumerate(inputs):
+        if not isinstance(var, Term) or var.op != "input":
+            raise RewriteDiffTypeError(f"function: input {i} ({var!r}) is not a symbolic variable (constants and shared variables are not inputs)")
+    if len({v.uid for v in inputs}) != len(inputs):
+        raise RewriteDiffTypeError("function: an input is listed twice")
+    for o in outs:
+        if isinstance(o.type, NullType):
+            raise TypeError(f"function: cannot compile a NullType output ({o.type.why_null})")
+        if not isinstance(o.type, TensorType):
+            raise TypeError(f"function: cannot compile an output of type {o.type}")
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    used = {t.uid for t in inputs_of(outs)}
+    unused = [v for v in inputs if v.uid not in used]
+    if unused and on_unused_input != "ignore":
+        msg = f"function: input(s) {unused} are not used to compute the outputs"
+        if on_unused_input == "raise":
+            raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
+        warnings.warn(msg, stacklevel=3)
+    key = (backend, tuple(v.uid for v in inputs), tuple(o.uid for o in outs), single, simplify, tuple(sorted(options.items(), key=lambda kv: kv[0])))
+    try:
+        hit = _CACHE.get(key)
+    except TypeError:  # an option that does not hash: no caching
+        key, hit = None, None
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    module = importlib.import_module(f"rewritediff.backends.{backend}")
+    with gc_paused():
+        compute = outs
+        if simplify:
+            from rewritediff.simplify import simplify_terms
+
+            compute = simplify_terms(outs)
+        compute = stand_in_shapes(list(compute))
+        fn = module.build(inputs, compute, single, contract=outs, **options)
+    fn.outputs = outs
+    if key is not None:
+        _CACHE[key] = fn
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return fn

@@ -1,0 +1,94 @@
+"""The JAX backend: jitted, float64 without touching JAX's global x64 setting, closed-form gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rewritediff as rd
+
+jax = pytest.importorskip("jax")
+
+
+def test_float64_gradient_without_changing_the_global_x64_setting():
+    before = jax.config.jax_enable_x64
+    x = rd.vector("x")
+    g = rd.grad(rd.sum(rd.exp(rd.sin(x) * rd.cos(x)) / (1.0 + x**2)), x)
+    f = rd.function([x], g, backend="jax")
+    assert "def compiled(xp, x):" in f.source
+    v = np.linspace(-2.0, 2.0, 7)
+    out = f(v)
+    assert out.dtype == np.float64
+    assert jax.config.jax_enable_x64 == before
+    # closed form: d/dx e^{sin x cos x} / (1 + x^2)
+    e = np.exp(np.sin(v) * np.cos(v))
+    want = e * np.cos(2 * v) / (1 + v**2) - e * 2 * v / (1 + v**2) ** 2
+    np.testing.assert_allclose(np.asarray(out), want, rtol=1e-13)
+
+
+def test_float32_stays_float32():
+    x = rd.vector("x", dtype="float32")
+    f = rd.function([x], rd.grad(rd.sum(rd.tanh(x)), x), backend="jax")
+    out = f(np.array([0.0, 1.0], dtype=np.float32))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(out), 1 - np.tanh([0.0, 1.0]) ** 2, rtol=1e-6)
+
+
+def test_the_function_is_jitted_and_retraces_per_shape():
+    X, w = rd.matrix("X"), rd.vector("w")
+    f = rd.function([X, w], rd.grad(rd.sum(rd.sigmoid(rd.dot(X, w))), w), backend="jax")
+    assert "jax.nn.sigmoid" in f.source
+    for n in (3, 5):
+        Xv = np.arange(2.0 * n).reshape(n, 2) / 7
+        wv = np.array([0.5, -1.0])
+        s = 1 / (1 + np.exp(-(Xv @ wv)))
+        np.testing.assert_allclose(np.asarray(f(Xv, wv)), Xv.T @ (s * (1 - s)), rtol=1e-13)
+    assert f.jitted._cache_size() == 2
+
+
+def test_broadcast_contract_is_checked_when_tracing():
+    x, y = rd.vector("x"), rd.vector("y")
+    f = rd.function([x, y], (x * y).sum(), backend="jax")
+    with pytest.raises(rd.ShapeError):
+        f(np.ones(3), np.ones(4))
+
+
+@pytest.mark.parametrize("inc", [False, True])
+def test_writes_into_blocks_of_ints_and_slices_are_pads(inc):
+    x, y, z = rd.matrix("x", shape=(4, 5)), rd.vector("y", shape=(2,)), rd.vector("z", shape=(5,))
+    op = rd.inc_subtensor if inc else rd.set_subtensor
+    out = op(op(x[1, 1:3], y)[-1], z)
+    f = rd.function([x, y, z], out, backend="jax")
+    assert "ax.write_block(" in f.source and ".at[" not in f.source
+    xv = np.arange(20.0).reshape(4, 5)
+    yv, zv = np.array([100.0, 200.0]), np.arange(5.0) * 1000
+    want = xv.copy()
+    if inc:
+        want[1, 1:3] += yv
+        want[-1] += zv
+    else:
+        want[1, 1:3] = yv
+        want[-1] = zv
+    np.testing.assert_array_equal(np.asarray(f(xv, yv, zv)), want)
+
+
+def test_hessian_with_counts_and_shape_stand_ins_matches_the_closed_form():
+    from benchmarks import cases, hand
+
+    inputs, outputs = cases.rd_w5(rd, None, 6)
+    data = cases.logreg_data(40, 6)
+    (H,) = rd.function(inputs, outputs, backend="jax")(*data)
+    np.testing.assert_allclose(np.asarray(H), hand.logreg_hessian(*data)[0], rtol=1e-12)
+
+
+def test_division_by_a_reciprocal_keeps_numpys_zeros_infinities_and_nans():
+    a, b = rd.vector("a"), rd.vector("b")
+    f = rd.function([a, b], a / b, backend="jax")
+    assert "(1.0 / b)" in f.source
+    av = np.array([1.0, -1.0, 0.0, np.inf, 3.0, -2.0, 6.0])
+    bv = np.array([0.0, 0.0, 0.0, np.inf, np.inf, np.inf, 3.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = av / bv
+    got = np.asarray(f(av, bv))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
