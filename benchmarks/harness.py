@@ -18,7 +18,7 @@ import numpy as np
 
 from benchmarks.cases import Case
 
-BACKENDS = ("numpy-hand", "rewritediff", "pytensor", "jax")
+BACKENDS = ("numpy-hand", "rewritediff", "rewritediff-static", "pytensor", "jax")
 
 
 class VariantsFailed(Exception):
@@ -188,7 +188,7 @@ class Rewritediff(Backend):
             try:
                 with time_limit(cap):
                     t0 = time.perf_counter()
-                    inputs, outs = case.rd_graph(rd, variant)
+                    inputs, outs = case.rd_graph(self.module(rd, case, variant, args), variant)
                     f = rd.function(inputs, outs, **self.function_options)
                     build_s = time.perf_counter() - t0
                     call, compile_s = self.prepare(f, args)
@@ -221,9 +221,26 @@ class Rewritediff(Backend):
     function_options: dict = {}  # noqa: RUF012 - read only
     tracks_memory = True
 
+    def module(self, rd: Any, case: Case, variant: str | None, args: list[np.ndarray]) -> Any:
+        """What the case's graph builder gets as ``rd``: the package itself (shapes undeclared, as users write them)."""
+        return rd
+
     def prepare(self, f: Any, args: list[np.ndarray]) -> tuple[Callable[[], Any], float]:
         """The call to time, and seconds spent compiling it further (the numpy function is ready as built)."""
         return (lambda: f(*args)), 0.0
+
+
+class RewritediffStatic(Rewritediff):
+    """The same graphs with every input's shape declared from the data (``rd.matrix("X", shape=(n, d))``)."""
+
+    name = "rewritediff-static"
+
+    def module(self, rd: Any, case: Case, variant: str | None, args: list[np.ndarray]) -> Any:
+        """The package behind a proxy that declares each variable's shape from the case's data."""
+        from benchmarks.cases import StaticShapes
+
+        inputs, _ = case.rd_graph(rd, variant)  # only to learn the inputs' names, in data order
+        return StaticShapes(rd, {v.name: np.shape(a) for v, a in zip(inputs, args)})
 
 
 class RewritediffJax(Rewritediff):
@@ -364,7 +381,7 @@ class Jax(Backend):
         )
 
 
-ALL_BACKENDS: dict[str, Backend] = {b.name: b for b in (NumpyHand(), Rewritediff(), RewritediffJax(), PyTensor(), Jax())}
+ALL_BACKENDS: dict[str, Backend] = {b.name: b for b in (NumpyHand(), Rewritediff(), RewritediffStatic(), RewritediffJax(), PyTensor(), Jax())}
 # --backend TARGET: the backends measured, and the workloads (W1-W9) when --only is not given
 TARGETS: dict[str, tuple[str, ...]] = {"numpy": BACKENDS, "jax": ("numpy-hand", "rewritediff", "rewritediff-jax", "jax")}
 
