@@ -31,7 +31,7 @@ DEFAULT_DIM = 3
 TOLERANCE = 1e-4
 
 DEMO_EXPR = "-mean(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w)))"
-DEMO_VARS = ["X:matrix:100,3", "y:vector:100", "w:vector:3"]
+DEMO_VARS = ["X:matrix", "y:vector", "w:vector"]  # sizes unknown: the printed gradient holds for every n
 
 
 class CliError(Exception):
