@@ -473,6 +473,35 @@ def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
     return src
 
 
+def check_signature(inputs: Sequence[Term], outputs: Any, extra: list[Term], on_unused_input: str) -> tuple[list[Term], list[Term], bool]:
+    """(inputs, output terms, single output?) of ``rd.function``, checked on the graph as the user gave it (every backend)."""
+    from rewritediff.tensor import as_term
+
+    inputs = list(inputs)
+    single = not isinstance(outputs, list | tuple)
+    outs = [as_term(o) for o in ([outputs] if single else outputs)]
+    for i, var in enumerate(inputs):
+        if not isinstance(var, Term) or var.op != "input":
+            raise RewriteDiffTypeError(f"function: input {i} ({var!r}) is not a symbolic variable (constants and shared variables are not inputs)")
+    if len({v.uid for v in inputs}) != len(inputs):
+        raise RewriteDiffTypeError("function: an input is listed twice")
+    for o in outs:
+        if isinstance(o.type, NullType):
+            raise TypeError(f"function: cannot compile a NullType output ({o.type.why_null})")
+        if not isinstance(o.type, TensorType):
+            raise TypeError(f"function: cannot compile an output of type {o.type}")
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    used = {t.uid for t in inputs_of(outs + extra)}
+    unused = [v for v in inputs if v.uid not in used]
+    if unused and on_unused_input != "ignore":
+        msg = f"function: input(s) {unused} are not used to compute the outputs"
+        if on_unused_input == "raise":
+            raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
+        warnings.warn(msg, stacklevel=3)  # the caller of rd.function
+    return inputs, outs, single
+
+
 def function(
     inputs: Sequence[Term],
     outputs: Term | Sequence[Term],
@@ -505,22 +534,10 @@ def function(
         return backend_function(backend, inputs, outputs, updates, on_unused_input, simplify, **options)
     from rewritediff.tensor import as_term
 
-    inputs = list(inputs)
-    single = not isinstance(outputs, list | tuple)
-    outs = [as_term(o) for o in ([outputs] if single else outputs)]
     if isinstance(updates, dict):
         updates = list(updates.items())
     updates = [(k, as_term(v, k)) for k, v in (updates or [])]
-    for i, var in enumerate(inputs):
-        if not isinstance(var, Term) or var.op != "input":
-            raise RewriteDiffTypeError(f"function: input {i} ({var!r}) is not a symbolic variable (constants and shared variables are not inputs)")
-    if len({v.uid for v in inputs}) != len(inputs):
-        raise RewriteDiffTypeError("function: an input is listed twice")
-    for o in outs:
-        if isinstance(o.type, NullType):
-            raise TypeError(f"function: cannot compile a NullType output ({o.type.why_null})")
-        if not isinstance(o.type, TensorType):
-            raise TypeError(f"function: cannot compile an output of type {o.type}")
+    inputs, outs, single = check_signature(inputs, outputs, [v for _, v in updates], on_unused_input)
     for var, val in updates:
         if var.op != "shared":
             raise RewriteDiffTypeError(f"function: updates may only assign shared variables, not {var!r}")
@@ -528,15 +545,6 @@ def function(
             raise RewriteDiffTypeError(f"function: update of {var!r} has ndim {val.ndim}, the variable has ndim {var.ndim}")
     if fusion not in ("kernels", "numexpr", "none"):
         raise ValueError(f"function: fusion must be 'kernels', 'numexpr' or 'none', got {fusion!r}")
-    if on_unused_input not in ("raise", "warn", "ignore"):
-        raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
-    used = {t.uid for t in inputs_of(outs + [v for _, v in updates])}
-    unused = [v for v in inputs if v.uid not in used]
-    if unused and on_unused_input != "ignore":
-        msg = f"function: input(s) {unused} are not used to compute the outputs"
-        if on_unused_input == "raise":
-            raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
-        warnings.warn(msg, stacklevel=2)
     key = (
         tuple(v.uid for v in inputs),
         tuple(o.uid for o in outs),

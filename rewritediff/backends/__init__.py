@@ -10,14 +10,13 @@ simplified DAG as one generated function of the array namespace ``xp``, each op 
 from __future__ import annotations
 
 import importlib
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from rewritediff.backends.spellings import UnsupportedOpError
 from rewritediff.errors import RewriteDiffError, RewriteDiffTypeError
-from rewritediff.terms import NullType, TensorType, Term, gc_paused, inputs_of
+from rewritediff.terms import Term, gc_paused
 
 BACKENDS = ("numpy", "jax", "dask", "array_api")
 # the packages each backend imports, and the extra that installs them
@@ -52,36 +51,14 @@ def function(
     **options: Any,
 ) -> Any:
     """Compile ``outputs`` for ``backend`` (see ``rd.function``); ``options`` are the backend's own (Dask: chunks, compute)."""
-    from rewritediff.lower_numpy import stand_in_shapes
-    from rewritediff.tensor import as_term
+    from rewritediff.lower_numpy import check_signature, stand_in_shapes
 
     if backend not in BACKENDS:
         raise ValueError(f"function: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     require(backend)
     if updates:
         raise RewriteDiffTypeError(f"function: updates are supported by the numpy backend only, not {backend!r}")
-    inputs = list(inputs)
-    single = not isinstance(outputs, list | tuple)
-    outs = [as_term(o) for o in ([outputs] if single else outputs)]
-    for i, var in enumerate(inputs):
-        if not isinstance(var, Term) or var.op != "input":
-            raise RewriteDiffTypeError(f"function: input {i} ({var!r}) is not a symbolic variable (constants and shared variables are not inputs)")
-    if len({v.uid for v in inputs}) != len(inputs):
-        raise RewriteDiffTypeError("function: an input is listed twice")
-    for o in outs:
-        if isinstance(o.type, NullType):
-            raise TypeError(f"function: cannot compile a NullType output ({o.type.why_null})")
-        if not isinstance(o.type, TensorType):
-            raise TypeError(f"function: cannot compile an output of type {o.type}")
-    if on_unused_input not in ("raise", "warn", "ignore"):
-        raise ValueError(f"function: on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
-    used = {t.uid for t in inputs_of(outs)}
-    unused = [v for v in inputs if v.uid not in used]
-    if unused and on_unused_input != "ignore":
-        msg = f"function: input(s) {unused} are not used to compute the outputs"
-        if on_unused_input == "raise":
-            raise RewriteDiffTypeError(msg + " (pass on_unused_input='ignore' to allow it)")
-        warnings.warn(msg, stacklevel=3)
+    inputs, outs, single = check_signature(inputs, outputs, [], on_unused_input)
     key = (backend, tuple(v.uid for v in inputs), tuple(o.uid for o in outs), single, simplify, tuple(sorted(options.items(), key=lambda kv: kv[0])))
     try:
         hit = _CACHE.get(key)
