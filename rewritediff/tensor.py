@@ -377,9 +377,7 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Term:
 def reshape(x: Any, shape: Any, ndim: int | None = None) -> Term:
     """Reshape (one -1 allowed; entries may be 0-d int terms such as ``x.shape[0]``, or a shape term ``y.shape``)."""
     x = as_term(x)
-    if isinstance(shape, Term) and shape.ndim == 1 and shape.static_shape[0] is not None:
-        shape = [shape[i] for i in range(shape.static_shape[0])]
-    entries = (shape,) if isinstance(shape, int | np.integer | Term) else tuple(shape)
+    entries = _shape_arg(shape)
     static: list = []
     dims: list[Term] = []
     for d in entries:
@@ -569,8 +567,8 @@ def tile(x: Any, reps: Any) -> Term:
 # ---- constructors ---------------------------------------------------------------------------------
 def alloc(value: Any, *shape: Any) -> Term:
     """``value`` broadcast to a new array of ``shape`` (ints, or int scalar terms for run-time dims)."""
-    if len(shape) == 1 and isinstance(shape[0], list | tuple):
-        shape = tuple(shape[0])
+    if len(shape) == 1 and (isinstance(shape[0], list | tuple) or (isinstance(shape[0], Term) and shape[0].ndim == 1)):
+        shape = _shape_arg(shape[0])
     value = as_term(value)
     static: list = []
     dims: list[Term] = []
@@ -587,8 +585,14 @@ def alloc(value: Any, *shape: Any) -> Term:
 
 
 def _shape_arg(shape: Any) -> tuple:
+    """A shape argument as a tuple of lengths: ints, 0-d int terms, or the entries of a shape term (``x.shape``)."""
     if isinstance(shape, int | np.integer) or (isinstance(shape, Term) and shape.ndim == 0):
         return (shape,)
+    if isinstance(shape, Term):
+        n = shape.static_shape[0] if shape.ndim == 1 else None
+        if n is None:
+            raise RewriteDiffTypeError(f"a shape must be a tuple of lengths or a 1-d int term of known length, got {shape.type}")
+        return tuple(shape[i] for i in range(n))
     return tuple(shape)
 
 

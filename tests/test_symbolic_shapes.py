@@ -289,3 +289,13 @@ def test_specify_shape_with_a_run_time_length() -> None:
     np.testing.assert_allclose(g, yv * np.cos(xv * yv), rtol=1e-12)
     with pytest.raises(rd.ShapeError):
         f(xv[:3], yv)
+
+
+def test_constructors_take_a_whole_shape_term() -> None:
+    X, Y = rd.matrix("X"), rd.tensor3("Y")
+    f = rd.function([X, Y], [rd.zeros(X.shape), rd.full(X.shape, 2.0), rd.reshape(Y, X.shape)])
+    Xv, Yv = RNG.standard_normal((2, 3)), RNG.standard_normal((1, 2, 3))
+    z, full, r = f(Xv, Yv)
+    np.testing.assert_array_equal(z, np.zeros((2, 3)))
+    np.testing.assert_array_equal(full, np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(r, Yv.reshape(2, 3))
