@@ -92,3 +92,15 @@ def test_division_by_a_reciprocal_keeps_numpys_zeros_infinities_and_nans():
     got = np.asarray(f(av, bv))
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_benchmark_options_for_the_jax_backend_run(capsys):
+    from benchmarks import jax_ab, run
+
+    assert run.main(["--backend", "jax", "--only", "W3", "--threads", "0", "--repeat", "1", "--budget", "0", "--quiet"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| W3 ")]
+    assert [r.split("|")[3].strip() for r in rows] == ["numpy-hand", "rewritediff", "rewritediff-jax", "jax"]
+    assert all(r.split("|")[4].strip() == "ok" for r in rows)
+    assert jax_ab.main(["--size", "small", "--only", "W4", "--rounds", "1"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| W4 ")]
+    assert float(line.split("|")[5]) > 0
