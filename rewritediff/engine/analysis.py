@@ -290,16 +290,3 @@ PREDICATES: dict[str, Callable[..., Any]] = {
     "static_shape": _static_shape,
     "same_dtype": _same_dtype,
 }
-
-
-def register_predicate(name: str, fn: Callable[..., Any]) -> None:
-    """Add a guard predicate ``fn(egraph, *args)`` evaluated on e-class facts.
-
-    Guards have one vocabulary: ``name`` must also be a predicate of ``rules.helpers.PREDICATES``
-    (its meaning on plain terms), and ``fn`` must answer with a value of the same kind.
-    """
-    from rewritediff.rules.helpers import PREDICATES as TERM_PREDICATES
-
-    if name not in TERM_PREDICATES:
-        raise ValueError(f"guard predicate {name!r} has no meaning on terms: add it to rules.helpers.PREDICATES first")
-    PREDICATES[name] = fn

@@ -403,11 +403,6 @@ ARITH = {
 """Comparisons and arithmetic on plain values in guards and attribute expressions."""
 
 
-def guard_names() -> list[str]:
-    """Every name a guard may call (predicates, attribute helpers, logic, comparisons, arithmetic)."""
-    return sorted({*PREDICATES, *ATTR_HELPERS, *_LOGIC, *COMPARE, *ARITH, "neg"})
-
-
 def lookup(name: str, facts: Any = None) -> Callable[..., Any] | None:
     """The callable for a guard or helper name: ``facts`` first (dict or object), then the default tables."""
     if facts is not None:
