@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.engine import analysis as an
-from rewritediff.ops import CONST_OP, LEAF_OPS, PRODUCT_OP, REGISTRY
+from rewritediff.ops import CONST_OP, LEAF_OPS, LENGTH_OP, PRODUCT_OP, REGISTRY
 from rewritediff.ops.dims import leaf_dims, merge_dims
 from rewritediff.terms import TensorType, Term, apply, constant
 
@@ -384,7 +384,7 @@ class EGraph:
         if isinstance(d, int):
             return constant(np.int64(d))
         if isinstance(d, tuple) and d and d[0] == "d" and d[1] in self.leaves:
-            return apply("shape_i", self.leaves[d[1]], i=d[2])
+            return apply(LENGTH_OP, self.leaves[d[1]], i=d[2])
         return None
 
     def _materialize_dim_values(self) -> None:

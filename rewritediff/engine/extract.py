@@ -85,7 +85,7 @@ def _op_cost(op: str, attrs: tuple, out_type: Any, arg_types: list[Any]) -> floa
         return OVERHEAD + 2.0 * side**3 + out
     if od.same_shape_noop and ins and ins[0] != out:
         return OVERHEAD + sum(ins) + out  # sum_to / broadcast_like that change the shape do a reduction's work
-    if kind == "shape":
+    if kind == "layout":
         return OVERHEAD / 2 + 0.5 * max([out, *ins])
     if kind == "constructor":
         return OVERHEAD / 2 + out

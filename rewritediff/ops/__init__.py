@@ -20,10 +20,10 @@ _FRESH_GROUPS = ("reduction", "linalg", "special", "constructor")  # groups whos
 
 #: How extraction prices an op (``OpDef.cost_kind``): ``free`` (leaves), ``elementwise`` (output
 #: size times a per-element weight), ``reduction`` (its input), ``product`` (``2*m*n*k``),
-#: ``cubic`` (a factorisation: the cube of the matrix side), ``shape`` (the elements it touches),
+#: ``cubic`` (a factorisation: the cube of the matrix side), ``layout`` (shape ops: the elements they touch),
 #: ``constructor`` (its output), ``generic`` (a function call per output element).
-COST_KINDS = ("free", "elementwise", "reduction", "product", "cubic", "shape", "constructor", "generic")
-_COST_BY_GROUP = {"leaf": "free", "reduction": "reduction", "product": "product", "linalg": "cubic", "shape": "shape", "constructor": "constructor"}
+COST_KINDS = ("free", "elementwise", "reduction", "product", "cubic", "layout", "constructor", "generic")
+_COST_BY_GROUP = {"leaf": "free", "reduction": "reduction", "product": "product", "linalg": "cubic", "shape": "layout", "constructor": "constructor"}
 _CALL = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
 
 #: The canonical AC forms: the n-ary ops the e-graph flattens and folds (its sums and products).
@@ -33,6 +33,8 @@ PRODUCT_OP = "mul"
 #: The leaf ops (terms.py makes them): a constant (``term.value``), a shared variable and an input.
 CONST_OP = "const"
 LEAF_OPS = ("input", "shared", "const")
+#: The op reading one run-time length of an array (``x.shape[i]``): the e-graph builds it for a dim it proves to be an input's.
+LENGTH_OP = "shape_i"
 
 
 def _transcendental(numexpr: Any) -> bool:
@@ -109,6 +111,8 @@ class OpDef:
     leaf: bool = False  # an input, shared variable or constant (default: group "leaf")
     constructor: bool = False  # builds an array from lengths or fill values alone (default: group "constructor"); folded without arguments
     reduction: bool = False  # reduces over its ``axis`` attribute (default: group "reduction"); its dims follow from the axes
+    # whether a term of this op is an identity matrix (the guard ``is_identity``), read from its attributes and type
+    identity: Callable[[Any], bool] | None = None
 
     def __post_init__(self) -> None:
         from rewritediff.ops import dims
@@ -247,6 +251,9 @@ def _declare_facts() -> None:
         "specify_shape": keeps_values,
         "fill": {"signs": signs.same_as_arg(1), "zero_out": (1,)},
         "ones_like": {"signs": signs.POS},
+        # square, k=0: m is n (static and equal, or not given)
+        "eye": {"identity": lambda x: x.attr("k", 0) == 0 and "m" not in x.attr("sym", ()) and x.attr("m") in (None, x.attr("n"))},
+        "eye_like": {"identity": lambda x: x.attr("k", 0) == 0 and x.static_shape[0] is not None and x.static_shape[0] == x.static_shape[1]},
     }
     for name, more in facts.items():
         for key, value in more.items():

@@ -127,7 +127,7 @@ def is_scalar(x: Any) -> bool:
 
 def is_const(x: Any) -> bool:
     """True for a constant term."""
-    return isinstance(x, Term) and x.op == "const"
+    return isinstance(x, Term) and x.op == CONST_OP
 
 
 def const_value(x: Any) -> Any:
@@ -271,14 +271,12 @@ def broadcasts_into(x: Any, y: Any) -> bool:
 
 
 def is_identity(x: Any) -> bool:
-    """True for an identity matrix: the ``eye`` op with k=0 and a square shape, or such a constant."""
+    """True for an identity matrix: an op whose ``OpDef.identity`` says so (``eye`` with k=0, square), or such a constant."""
     if not isinstance(x, Term) or not isinstance(x.type, TensorType) or x.ndim != 2:
         return False
-    if x.op == "eye":  # square: m is n (static and equal, or not given)
-        return x.attr("k", 0) == 0 and "m" not in x.attr("sym", ()) and x.attr("m") in (None, x.attr("n"))
-    if x.op == "eye_like":
-        n, m = x.static_shape
-        return x.attr("k", 0) == 0 and n is not None and n == m
+    od = REGISTRY.get(x.op)
+    if od is not None and od.identity is not None:
+        return bool(od.identity(x))
     v = _const_array(x)
     return v is not None and v.shape[0] == v.shape[1] and bool(np.array_equal(v, np.eye(v.shape[0])))
 
@@ -428,8 +426,6 @@ def eval_value(expr: Any, env: dict, facts: Any = None) -> Any:
                 fn = COMPARE[op]
             elif op in ARITH:
                 fn = ARITH[op]
-            elif op == "neg":
-                fn = lambda a: -a  # noqa: E731
             else:
                 raise KeyError(f"unknown guard predicate or helper {op!r}")
         args = [eval_value(a, env, facts) for a in expr.args]
