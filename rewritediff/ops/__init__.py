@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rewritediff.errors import ArityError, RewriteDiffTypeError, UnknownOpError
+from rewritediff.ops import dims, signs  # leaf modules: they import nothing from this package
 
 Infer = Callable[[tuple, dict], Any]
 _FRESH_GROUPS = ("reduction", "linalg", "special", "constructor")  # groups whose results are new arrays
@@ -115,8 +116,6 @@ class OpDef:
     identity: Callable[[Any], bool] | None = None
 
     def __post_init__(self) -> None:
-        from rewritediff.ops import dims
-
         self.leaf = self.leaf or self.group == "leaf"
         self.constructor = self.constructor or self.group == "constructor"
         self.reduction = self.reduction or self.group == "reduction"
@@ -237,8 +236,6 @@ _load_tables()
 
 def _declare_facts() -> None:
     """Sign and zero facts of ops whose tables do not take these fields in their rows yet."""
-    from rewritediff.ops import signs
-
     keeps_values = {"signs": signs.same_as_arg(0), "zero_out": (0,)}  # values rearranged or broadcast
     facts: dict[str, dict] = {
         "dot": {"zero_out": True},
