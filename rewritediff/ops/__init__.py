@@ -112,6 +112,11 @@ class OpDef:
     leaf: bool = False  # an input, shared variable or constant (default: group "leaf")
     constructor: bool = False  # builds an array from lengths or fill values alone (default: group "constructor"); folded without arguments
     reduction: bool = False  # reduces over its ``axis`` attribute (default: group "reduction"); its dims follow from the axes
+    # how the SymPy check turns its real sample symbols into the op's SymPy arguments (one entry
+    # per argument, None: the symbol itself; switch's condition is ``c > 0``), and the condition
+    # on the sample points (argument values in order) beyond being finite and real
+    sympy_args: tuple = ()
+    sample_domain: Callable[..., bool] | None = None
     # whether a term of this op is an identity matrix (the guard ``is_identity``), read from its attributes and type
     identity: Callable[[Any], bool] | None = None
 

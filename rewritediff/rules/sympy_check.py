@@ -18,17 +18,6 @@ import sympy
 from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, Tuple, Var
 
-DOMAINS: dict[str, Callable[..., bool]] = {
-    "clip": lambda x, lo, hi: lo < hi,
-}
-"""Conditions on the sample points of an op's check (argument values in order), beyond being finite and real."""
-
-
-ARG_FORMS: dict[str, tuple] = {
-    "switch": (lambda c: sympy.Gt(c, 0), None, None),
-}
-"""How an op's real sample symbols become its SymPy arguments (a boolean condition for switch)."""
-
 
 class Unsupported(Exception):
     """An expression with no SymPy counterpart (the rule is skipped, not failed)."""
@@ -155,7 +144,7 @@ def check_rule(rule: Rule) -> list[Problem] | None:
         symbols = [sympy.Symbol(f"{star}{i}", real=True) for i in range(3)]
     else:
         symbols = [sympy.Symbol(a.name, real=True) for a in rule.lhs.args]
-    forms = ARG_FORMS.get(op, ())
+    forms = od.sympy_args
     sym_args = [f(s) if i < len(forms) and (f := forms[i]) is not None else s for i, s in enumerate(symbols)]
     try:
         out = fn(*sym_args)
@@ -191,7 +180,7 @@ def check_rule(rule: Rule) -> list[Problem] | None:
             got = sympy.Piecewise((1, got), (0, True))
         expected = sympy.diff(out, sym)
         checked = True
-        bad = _same(expected, got, symbols, seed=rule.source.line * 7919 + i, domain=DOMAINS.get(op))
+        bad = _same(expected, got, symbols, seed=rule.source.line * 7919 + i, domain=od.sample_domain)
         if bad is not None:
             problems.append(Problem(rule, i, str(expected), str(got), bad))
     return problems if checked else None
