@@ -80,6 +80,8 @@ def test_the_scan_finds_an_op_name() -> None:
         lambda x, y: rd.exp(x).dimshuffle("x", 0),
         lambda x, y: rd.reciprocal(-rd.cosh(x)),
         lambda x, y: rd.sin(x),
+        lambda x, y: rd.exp(x) * rd.constant(np.array([1.0, np.nan, 2.0])),  # a NaN constant has no sign
+        lambda x, y: rd.exp(x) * rd.constant(np.array([-1.0, -2.0, -0.5])),
     ],
 )
 def test_guards_and_egraph_read_one_sign_table(build) -> None:

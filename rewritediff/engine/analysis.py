@@ -2,7 +2,7 @@
 
 Facts are derived generically: types come from the class's representative term (built with
 ``terms.apply``, so type-checked), constants from ``const`` leaves and from folding (an op's
-``OpDef.impl`` evaluated on constant arguments when the result is small), dims and signs by
+``OpDef.impl`` evaluated on constant arguments when the result is small), dims by
 ``OpDef.dims`` (by default broadcasting for elementwise ops and the axes of reductions), signs
 by ``OpDef.signs`` (ops/signs.py: ``exp`` is positive, a product's sign is the parity of its
 negative factors, ...), the table the guards on plain terms read too.
@@ -23,31 +23,15 @@ from typing import Any
 import numpy as np
 
 from rewritediff.ops import REGISTRY
-from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, closure
+from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, value_signs
 from rewritediff.ops.signs import read as read_signs
 
 FOLD_LIMIT = 4096  # largest constant (in elements) the folder creates
 
 
 def const_signs(value: np.ndarray) -> int:
-    """Sign facts that hold for every element of a constant."""
-    v = np.asarray(value)
-    if v.size == 0 or v.dtype.kind not in "biuf":
-        return 0
-    if v.dtype.kind == "f" and np.isnan(v).any():
-        return 0
-    bits = 0
-    if (v > 0).all():
-        bits |= POS
-    if (v >= 0).all():
-        bits |= NONNEG
-    if (v != 0).all():
-        bits |= NONZERO
-    if (v < 0).all():
-        bits |= NEG
-    if (v <= 0).all():
-        bits |= NONPOS
-    return closure(bits)
+    """Sign facts that hold for every element of a constant (``ops.signs.value_signs``, as the guards on terms read them)."""
+    return value_signs(value)
 
 
 def node_signs(op: str, child_signs: list[int], child_consts: list | None = None, dtype: str = "float64") -> int:

@@ -22,6 +22,7 @@ import numpy as np
 from rewritediff.engine import analysis as an
 from rewritediff.ops import CONST_OP, LEAF_OPS, LENGTH_OP, PRODUCT_OP, REGISTRY
 from rewritediff.ops.dims import leaf_dims, merge_dims
+from rewritediff.ops.signs import closure as close_signs
 from rewritediff.terms import TensorType, Term, apply, constant
 
 ENode = tuple  # (op, attrs, children)
@@ -266,7 +267,7 @@ class EGraph:
         const = a.const if a.const is not None else b.const
         dims = merge_dims(a.dims, b.dims) if len(a.dims) == len(b.dims) else a.dims
         length = a.length if a.length is not None else b.length
-        return ClassData(a.type, a.rep, const, an.closure(a.signs | b.signs), dims, length)
+        return ClassData(a.type, a.rep, const, close_signs(a.signs | b.signs), dims, length)
 
     # ---- union and rebuild ---------------------------------------------------------------
     def union(self, a: int, b: int) -> bool:

@@ -34,6 +34,20 @@ def closure(bits: int) -> int:
     return bits
 
 
+def value_signs(value: Any) -> int:
+    """Sign facts that hold for every element of a constant (none for an empty, non-numeric or NaN-holding one)."""
+    v = np.asarray(value)
+    if v.size == 0 or v.dtype.kind not in "biuf":
+        return 0
+    if v.dtype.kind == "f" and np.isnan(v).any():
+        return 0
+    bits = 0
+    for bit, holds in ((POS, v > 0), (NONNEG, v >= 0), (NONZERO, v != 0), (NEG, v < 0), (NONPOS, v <= 0)):
+        if holds.all():
+            bits |= bit
+    return closure(bits)
+
+
 def _first(args: list[int]) -> int:
     return args[0] if args else 0
 

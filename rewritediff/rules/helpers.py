@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.ops import CONST_OP, REGISTRY
-from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, closure
+from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, value_signs
 from rewritediff.ops.signs import read as read_signs
 from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var
 from rewritediff.terms import FLOAT_DTYPES, TensorType, Term
@@ -30,17 +30,6 @@ def _const_array(x: Any) -> np.ndarray | None:
     if isinstance(x, bool | int | float | np.ndarray | np.generic):
         return np.asarray(x)
     return None
-
-
-def _array_signs(arr: np.ndarray) -> int:
-    """Sign facts of every element of a constant (none for an empty or boolean one)."""
-    if arr.size == 0 or arr.dtype == bool:
-        return 0
-    bits = 0
-    for bit, holds in ((POS, arr > 0), (NONNEG, arr >= 0), (NONZERO, arr != 0), (NEG, arr < 0), (NONPOS, arr <= 0)):
-        if np.all(holds):
-            bits |= bit
-    return closure(bits)
 
 
 def _signs(x: Any) -> int:
@@ -58,7 +47,7 @@ def _signs(x: Any) -> int:
             continue
         arr = _const_array(t)
         if arr is not None:
-            memo[key] = _array_signs(arr)
+            memo[key] = value_signs(arr)
             continue
         od = REGISTRY.get(t.op) if isinstance(t, Term) and depth < _MAX_DEPTH else None
         if od is None or od.signs is None:
