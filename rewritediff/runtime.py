@@ -112,11 +112,6 @@ def specify_shape_like(x: np.ndarray, like: np.ndarray) -> np.ndarray:
     return x
 
 
-def as_array(x: Any, dtype: str) -> np.ndarray:
-    """Convert a call argument to an ndarray of the declared dtype."""
-    return np.asarray(x, dtype=dtype)
-
-
 def as_float(x: Any) -> np.ndarray:
     """``x`` unchanged if it is floating, else converted to float64 (for linalg routines)."""
     x = np.asarray(x)

@@ -69,6 +69,7 @@ CASES = [
     C("arctan", [(3,)], rd.arctan),
     C("sinh", [(3,)], rd.sinh),
     C("cosh", [(3,)], rd.cosh),
+    C("erfcx", [(3,)], rd.erfcx),
     C("sigmoid", [(3,)], rd.sigmoid),
     C("softplus", [(3,)], rd.softplus),
     C("abs", [(3,)], rd.abs, "nz"),

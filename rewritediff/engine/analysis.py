@@ -2,11 +2,10 @@
 
 Facts are derived generically: types come from the class's representative term (built with
 ``terms.apply``, so type-checked), constants from ``const`` leaves and from folding (an op's
-``OpDef.impl`` evaluated on constant arguments when the result is small), dims and signs by
-broadcasting rules for ``OpDef.elementwise`` ops, by ``group == "reduction"`` for reductions,
-and by the canonical n-ary ``add``/``mul``. The ranges of individual ops (``exp`` is positive,
-...) are data: an ``OpDef.range`` field if the op has one, else :data:`OP_RANGES`, which
-:func:`register_range` extends.
+``OpDef.impl`` evaluated on constant arguments when the result is small), dims by
+``OpDef.dims`` (by default broadcasting for elementwise ops and the axes of reductions), signs
+by ``OpDef.signs`` (ops/signs.py: ``exp`` is positive, a product's sign is the parity of its
+negative factors, ...), the table the guards on plain terms read too.
 
 Guard predicates (``positive(x)``, ``same_shape(x, y)``, ``ndim(x)``, ...) are evaluated on
 these facts through :data:`PREDICATES`, keyed by the name a rule's guard calls. Guards have one
@@ -24,96 +23,23 @@ from typing import Any
 import numpy as np
 
 from rewritediff.ops import REGISTRY
-
-# sign-fact bits
-POS = 1
-NONNEG = 2
-NONZERO = 4
-NEG = 8
-NONPOS = 16
+from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, value_signs
+from rewritediff.ops.signs import read as read_signs
 
 FOLD_LIMIT = 4096  # largest constant (in elements) the folder creates
 
-#: Range facts of elementwise ops whose result sign does not depend on the argument.
-OP_RANGES: dict[str, int] = {
-    "exp": POS | NONNEG | NONZERO,
-    "sigmoid": POS | NONNEG | NONZERO,
-    "softplus": POS | NONNEG | NONZERO,
-    "cosh": POS | NONNEG | NONZERO,
-    "sqrt": NONNEG,
-    "abs": NONNEG,
-    "sqr": NONNEG,
-    "softmax": NONNEG,
-}
-
-
-#: Ops whose output has the run-time shape of one of their arguments (op -> argument index).
-def register_range(op: str, facts: int) -> None:
-    """Declare sign facts (bits POS, NONNEG, NONZERO, NEG, NONPOS) that hold for every output of ``op``."""
-    OP_RANGES[op] = facts
-
-
-def _closure(bits: int) -> int:
-    """Add the facts implied by the given ones."""
-    if bits & POS:
-        bits |= NONNEG | NONZERO
-    if bits & NEG:
-        bits |= NONPOS | NONZERO
-    return bits
-
 
 def const_signs(value: np.ndarray) -> int:
-    """Sign facts that hold for every element of a constant."""
-    v = np.asarray(value)
-    if v.size == 0 or v.dtype.kind not in "biuf":
-        return 0
-    if v.dtype.kind == "f" and np.isnan(v).any():
-        return 0
-    bits = 0
-    if (v > 0).all():
-        bits |= POS
-    if (v >= 0).all():
-        bits |= NONNEG
-    if (v != 0).all():
-        bits |= NONZERO
-    if (v < 0).all():
-        bits |= NEG
-    if (v <= 0).all():
-        bits |= NONPOS
-    return _closure(bits)
+    """Sign facts that hold for every element of a constant (``ops.signs.value_signs``, as the guards on terms read them)."""
+    return value_signs(value)
 
 
-def node_signs(op: str, child_signs: list[int]) -> int:
-    """Sign facts of an e-node's value from its op and its children's facts."""
+def node_signs(op: str, child_signs: list[int], child_consts: list | None = None, dtype: str = "float64") -> int:
+    """Sign facts of an e-node's value from its children's facts, by its op's ``OpDef.signs``."""
     opdef = REGISTRY.get(op)
-    rng = getattr(opdef, "range", None) if opdef is not None else None
-    if isinstance(rng, int):
-        return _closure(rng)
-    if op in OP_RANGES:
-        return _closure(OP_RANGES[op])
-    if op == "add" and child_signs:
-        bits = 0
-        if all(s & NONNEG for s in child_signs):
-            bits |= NONNEG
-            if any(s & POS for s in child_signs):
-                bits |= POS
-        if all(s & NONPOS for s in child_signs):
-            bits |= NONPOS
-            if any(s & NEG for s in child_signs):
-                bits |= NEG
-        return _closure(bits)
-    if op == "mul" and child_signs:
-        bits = 0
-        if all(s & NONZERO for s in child_signs):
-            bits |= NONZERO
-        if all(s & (POS | NEG) for s in child_signs):
-            negs = sum(1 for s in child_signs if s & NEG)
-            bits |= NEG if negs % 2 else POS
-        elif all(s & (NONNEG | NONPOS) for s in child_signs):
-            nonpos = sum(1 for s in child_signs if not s & NONNEG)
-            bits |= NONPOS if nonpos % 2 else NONNEG
-        return _closure(bits)
-    return 0
+    if opdef is None:
+        return 0
+    return read_signs(opdef, child_signs, child_consts if child_consts is not None else [None] * len(child_signs), dtype)
 
 
 def node_dims(op: str, attrs: tuple, child_dims: list[tuple | None], shape: tuple, child_lengths: list | None = None) -> tuple:
@@ -154,7 +80,7 @@ def forced_equal_dims(op: str, attrs: tuple, child_dims: list[tuple]) -> list[tu
 def fold(op: str, attrs: tuple, values: list[np.ndarray], ttype: Any) -> np.ndarray | None:
     """Evaluate ``op`` on constant arguments with its ``impl`` (None if not foldable or too big)."""
     opdef = REGISTRY.get(op)
-    if opdef is None or opdef.group == "leaf":
+    if opdef is None or opdef.leaf:
         return None
     shape = getattr(ttype, "shape", None)
     if shape is None or None in shape or math.prod(shape) > FOLD_LIMIT:
@@ -290,16 +216,3 @@ PREDICATES: dict[str, Callable[..., Any]] = {
     "static_shape": _static_shape,
     "same_dtype": _same_dtype,
 }
-
-
-def register_predicate(name: str, fn: Callable[..., Any]) -> None:
-    """Add a guard predicate ``fn(egraph, *args)`` evaluated on e-class facts.
-
-    Guards have one vocabulary: ``name`` must also be a predicate of ``rules.helpers.PREDICATES``
-    (its meaning on plain terms), and ``fn`` must answer with a value of the same kind.
-    """
-    from rewritediff.rules.helpers import PREDICATES as TERM_PREDICATES
-
-    if name not in TERM_PREDICATES:
-        raise ValueError(f"guard predicate {name!r} has no meaning on terms: add it to rules.helpers.PREDICATES first")
-    PREDICATES[name] = fn

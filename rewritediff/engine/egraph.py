@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from rewritediff.engine import analysis as an
-from rewritediff.ops import REGISTRY
+from rewritediff.ops import CONST_OP, LEAF_OPS, LENGTH_OP, PRODUCT_OP, REGISTRY
 from rewritediff.ops.dims import leaf_dims, merge_dims
+from rewritediff.ops.signs import closure as close_signs
 from rewritediff.terms import TensorType, Term, apply, constant
 
 ENode = tuple  # (op, attrs, children)
-LEAF_OPS = frozenset(("input", "shared", "const"))
 MAX_FLAT = 32  # nested n-ary terms are flattened into one e-node up to this many arguments
 
 
@@ -236,7 +236,7 @@ class EGraph:
         if not isinstance(ttype, TensorType):
             return ClassData(ttype, term, None, 0, ())
         if op in LEAF_OPS and not ch:
-            if op == "const":
+            if op == CONST_OP:
                 v = term.value
                 return ClassData(ttype, term, v, an.const_signs(v), tuple(ttype.shape))
             return ClassData(ttype, term, None, 0, leaf_dims(term.uid, ttype.shape))
@@ -251,9 +251,9 @@ class EGraph:
                 const = an.fold(op, attrs, [k.const for k in kids], ttype)
             if const is None and not ttype.shape:
                 const = an.fold_shape_only(op, attrs, [k.type for k in kids], ttype)
-        elif REGISTRY.get(op) is not None and REGISTRY[op].group == "constructor":
+        elif REGISTRY.get(op) is not None and REGISTRY[op].constructor:
             const = an.fold(op, attrs, [], ttype)
-        signs = an.node_signs(op, [k.signs for k in kids])
+        signs = an.node_signs(op, [k.signs for k in kids], [k.const for k in kids], ttype.dtype)
         if const is not None:
             signs |= an.const_signs(const)
         kid_dims = [k.dims for k in kids]
@@ -267,7 +267,7 @@ class EGraph:
         const = a.const if a.const is not None else b.const
         dims = merge_dims(a.dims, b.dims) if len(a.dims) == len(b.dims) else a.dims
         length = a.length if a.length is not None else b.length
-        return ClassData(a.type, a.rep, const, an._closure(a.signs | b.signs), dims, length)
+        return ClassData(a.type, a.rep, const, close_signs(a.signs | b.signs), dims, length)
 
     # ---- union and rebuild ---------------------------------------------------------------
     def union(self, a: int, b: int) -> bool:
@@ -369,7 +369,7 @@ class EGraph:
         cls = self.classes.get(cid)
         if cls is None or cls.data.const is None:
             return
-        if any(n[0] == "const" and is_leaf_node(n) for n in cls.nodes):
+        if any(n[0] == CONST_OP and is_leaf_node(n) for n in cls.nodes):
             return
         try:
             t = constant(cls.data.const, cls.data.type.dtype)
@@ -385,7 +385,7 @@ class EGraph:
         if isinstance(d, int):
             return constant(np.int64(d))
         if isinstance(d, tuple) and d and d[0] == "d" and d[1] in self.leaves:
-            return apply("shape_i", self.leaves[d[1]], i=d[2])
+            return apply(LENGTH_OP, self.leaves[d[1]], i=d[2])
         return None
 
     def _materialize_dim_values(self) -> None:
@@ -410,14 +410,14 @@ class EGraph:
             factors = [self.dim_term(d) for d in lengths]
             if any(f is None for f in factors):
                 continue
-            consts = [f for f in factors if f.op == "const"]
-            syms = [f for f in factors if f.op != "const"]
+            consts = [f for f in factors if f.op == CONST_OP]
+            syms = [f for f in factors if f.op != CONST_OP]
             scale = int(np.prod([int(c.value) for c in consts])) if consts else 1
             if not syms or scale == 0:
                 term = constant(np.int64(scale))
             else:
                 parts = syms if scale == 1 else [*syms, constant(np.int64(scale))]
-                term = parts[0] if len(parts) == 1 else apply("mul", *parts)
+                term = parts[0] if len(parts) == 1 else apply(PRODUCT_OP, *parts)
             if term.type != cls.data.type:
                 continue
             target = self.add_term(term)
@@ -524,7 +524,7 @@ class EGraph:
         if len(consts) >= 2:
             vals = [known[c] for c in consts]
             with np.errstate(all="ignore"):
-                v = np.sum(vals, dtype=dtype) if op == "add" else np.prod(vals, dtype=dtype)
+                v = getattr(np, REGISTRY[op].ufunc).reduce(vals, dtype=dtype)  # the n-ary op folded by its ufunc
             if np.isfinite(v):
                 folded = self.add_term(constant(np.asarray(v, dtype=dtype), dtype))
                 drop = set(consts)

@@ -1,10 +1,10 @@
 """Cost model and extraction: pick the cheapest term of each e-class and rebuild it as Terms.
 
 Costs come from static shapes (unknown dims count as :data:`UNKNOWN_DIM`) and OpDef fields:
-every non-leaf node pays a fixed dispatch overhead plus, for elementwise ops, its output size
-times a weight (cheap arithmetic 1, ops whose numexpr form is a function call or that have
-none — exp, log, sigmoid, ... — :data:`TRANSCENDENTAL`), for reductions its input size, for
-products ``2*m*n*k``, for linear algebra the cube of the matrix side, and for shape ops the
+every non-leaf node pays a fixed dispatch overhead plus, by its ``OpDef.cost_kind``: for
+elementwise ops its output size times a weight (cheap arithmetic 1, ``OpDef.transcendental``
+ones — exp, log, sigmoid, ... — :data:`TRANSCENDENTAL`), for reductions its input size, for
+products ``2*m*n*k``, for factorisations the cube of the matrix side, and for shape ops the
 size they touch. Leaves cost nothing.
 
 Extraction is greedy and DAG-aware for graphs up to :data:`DAG_LIMIT` classes: a class's
@@ -17,7 +17,6 @@ stack.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from rewritediff.engine.egraph import EGraph, ENode, is_leaf_node
@@ -31,9 +30,6 @@ DAG_LIMIT = 600
 CAP = 1e200
 UNSTABLE = 1e9  # extra cost of an e-node that a stabilization rule rewrote
 
-_CALL = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
-_WEIGHT: dict[str, float] = {}
-
 
 def _size(ttype: Any) -> float:
     shape = getattr(ttype, "shape", None)
@@ -43,20 +39,9 @@ def _size(ttype: Any) -> float:
 
 
 def elementwise_weight(op: str) -> float:
-    """Per-element work of an elementwise op: 1 for arithmetic, more for function calls."""
-    w = _WEIGHT.get(op)
-    if w is None:
-        od = REGISTRY.get(op)
-        ne = getattr(od, "numexpr", None)
-        if callable(ne):
-            w = 1.0
-        elif not isinstance(ne, str):
-            w = TRANSCENDENTAL
-        else:
-            calls = [c for c in _CALL.findall(ne) if c != "where"]
-            w = TRANSCENDENTAL if calls or "**" in ne else 1.0
-        _WEIGHT[op] = w
-    return w
+    """Per-element work of an elementwise op: 1 for arithmetic, more for function calls (``OpDef.transcendental``)."""
+    od = REGISTRY.get(op)
+    return TRANSCENDENTAL if od is None or od.transcendental else 1.0
 
 
 _COST_CACHE: dict[tuple, float] = {}
@@ -79,36 +64,42 @@ def _op_cost(op: str, attrs: tuple, out_type: Any, arg_types: list[Any]) -> floa
     od = REGISTRY.get(op)
     if od is None:
         return OVERHEAD + _size(out_type)
-    if od.group == "leaf" or not arg_types and op in ("input", "shared", "const"):
+    kind = od.cost_kind
+    if kind == "free":
         return 0.0
     out = _size(out_type)
     ins = [_size(t) for t in arg_types]
-    if od.elementwise and out == 1 and all(i == 1 for i in ins):
+    if kind == "elementwise" and out == 1 and all(i == 1 for i in ins):
         return OVERHEAD / 8  # scalar arithmetic (lengths read at run time, say): a Python float op
-    if od.elementwise:
+    if kind == "elementwise":
         return OVERHEAD + out * (elementwise_weight(op) + 1.0) + 0.25 * sum(ins)
-    if od.group == "reduction":
+    if kind == "reduction":
         return OVERHEAD + sum(ins) + out
-    if od.group == "product":
+    if kind == "product":
         shapes = [getattr(t, "shape", ()) or () for t in arg_types]
         k = shapes[0][-1] if shapes and shapes[0] else 1
         k = UNKNOWN_DIM if k is None else k
         return OVERHEAD + 2.0 * out * k + sum(ins)
-    if od.group == "linalg":
+    if kind == "cubic":
         side = max([math.sqrt(s) for s in ins] or [1.0])
         return OVERHEAD + 2.0 * side**3 + out
     if od.same_shape_noop and ins and ins[0] != out:
         return OVERHEAD + sum(ins) + out  # sum_to / broadcast_like that change the shape do a reduction's work
-    if od.group == "shape":
+    if kind == "layout":
         return OVERHEAD / 2 + 0.5 * max([out, *ins])
-    if od.group == "constructor":
+    if kind == "constructor":
         return OVERHEAD / 2 + out
     return OVERHEAD + TRANSCENDENTAL * out + sum(ins)
 
 
+def _is_leaf(t: Term) -> bool:
+    od = REGISTRY.get(t.op)
+    return od is not None and od.leaf and not t.args
+
+
 def term_cost(t: Term) -> float:
     """Cost of one term node (its arguments excluded)."""
-    if t.op in ("input", "shared", "const") and not t.args:
+    if _is_leaf(t):
         return 0.0
     return op_cost(t.op, t.attrs, t.type, [a.type for a in t.args])
 
@@ -154,7 +145,7 @@ def dag_cost(terms: list[Term], eg: EGraph | None = None, classes: dict[int, int
 
     total = 0.0
     for t in order:
-        if t.op in ("input", "shared", "const") and not t.args:
+        if _is_leaf(t):
             continue
         total += op_cost(t.op, t.attrs, type_of(t), [type_of(a) for a in t.args])
     if eg.unstable:

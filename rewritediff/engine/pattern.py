@@ -145,14 +145,6 @@ class Matcher:
         except (TypeError, ValueError):
             return False
 
-    def _may(self, pat: Any, cid: int) -> bool:
-        """A cheap necessary condition for ``pat`` to match class ``cid``."""
-        if isinstance(pat, Call):
-            return pat.op in self._class_ops(cid)
-        if isinstance(pat, Num):
-            return self._const_is(cid, pat.value)
-        return True
-
     # ---- bindings ---------------------------------------------------------------------------
     def _canon_binding(self, v: Any) -> Any:
         eg = self.eg
@@ -182,11 +174,6 @@ class Matcher:
         return s if self._canon_binding(old) == self._canon_binding(value) else None
 
     # ---- matching -----------------------------------------------------------------------------
-    def match_class(self, pat: Any, cid: int, s: dict) -> Iterator[dict]:
-        """All extensions of ``s`` under which ``pat`` matches class ``cid``."""
-        self._check_memo()
-        return iter(list(_compiled(pat, self.eg.nary).cls(self, cid, s)))
-
     def match_node(self, pat: Call, attrs: tuple, children: tuple, s: dict) -> Iterator[dict]:
         """All extensions of ``s`` under which ``pat`` matches an e-node with these attrs and children."""
         self._check_memo()

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from rewritediff.engine.analysis import fold
-from rewritediff.ops import get_op
+from rewritediff.ops import CONST_OP, get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import Term, apply, constant, toposort
 
 
 def _is_identity(t: Term, value: int) -> bool:
-    if t.op != "const":
+    if t.op != CONST_OP:
         return False
     v = t.value
     return v.size > 0 and bool(np.all(v == value))
@@ -40,7 +40,7 @@ def prepass(terms: list[Term]) -> list[Term]:
         if opdef.same_shape_noop and not t.attr("batch", 0) and keys.get(t.args[0].uid) == keys.get(t.args[opdef.shape_from].uid) and args[0].dtype == t.dtype:
             new[t.uid] = args[0]  # g already has x's shape: summing or broadcasting to it is the identity
             continue
-        if all(a.op == "const" for a in args):
+        if all(a.op == CONST_OP for a in args):
             v = fold(t.op, t.attrs, [a.value for a in args], t.type)
             if v is not None:
                 c = constant(v, t.type.dtype)

@@ -17,6 +17,7 @@ from typing import Any
 
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.pattern import CTX, Matcher, Rest, Unbuildable, eval_guard, instantiate, lookup_rhs
+from rewritediff.ops import CONST_OP, REGISTRY
 from rewritediff.rules.ast import Call, Num, Rule, Special, Var, names_in
 from rewritediff.terms import TensorType, apply
 
@@ -67,7 +68,7 @@ def pattern_ops(expr: Any) -> frozenset:
             out.add(e.op)
             stack.extend(e.args)
         elif isinstance(e, Num):
-            out.add("const")
+            out.add(CONST_OP)
     return frozenset(out)
 
 
@@ -96,7 +97,7 @@ def _reduces(lhs: Call, rhs: Any) -> bool:
     while stack:
         e = stack.pop()
         if isinstance(e, Call):
-            nary += e.op in ("add", "mul")
+            nary += e.op in REGISTRY and REGISTRY[e.op].nary
             stack.extend(e.args)
     return nary <= 1 and pattern_size(rhs) < pattern_size(lhs)
 

@@ -8,14 +8,43 @@ linalg, gradient-only ops).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rewritediff.errors import ArityError, RewriteDiffTypeError, UnknownOpError
+from rewritediff.ops import dims, signs  # leaf modules: they import nothing from this package
 
 Infer = Callable[[tuple, dict], Any]
 _FRESH_GROUPS = ("reduction", "linalg", "special", "constructor")  # groups whose results are new arrays
+
+#: How extraction prices an op (``OpDef.cost_kind``): ``free`` (leaves), ``elementwise`` (output
+#: size times a per-element weight), ``reduction`` (its input), ``product`` (``2*m*n*k``),
+#: ``cubic`` (a factorisation: the cube of the matrix side), ``layout`` (shape ops: the elements they touch),
+#: ``constructor`` (its output), ``generic`` (a function call per output element).
+COST_KINDS = ("free", "elementwise", "reduction", "product", "cubic", "layout", "constructor", "generic")
+_COST_BY_GROUP = {"leaf": "free", "reduction": "reduction", "product": "product", "linalg": "cubic", "shape": "layout", "constructor": "constructor"}
+_CALL = re.compile(r"([A-Za-z_][A-Za-z_0-9]*)\(")
+
+#: The canonical AC forms: the n-ary ops the e-graph flattens and folds (its sums and products).
+#: Code that must build one (a sum of tangents, a product of lengths) names it through these.
+SUM_OP = "add"
+PRODUCT_OP = "mul"
+#: The leaf ops (terms.py makes them): a constant (``term.value``), a shared variable and an input.
+CONST_OP = "const"
+LEAF_OPS = ("input", "shared", "const")
+#: The op reading one run-time length of an array (``x.shape[i]``): the e-graph builds it for a dim it proves to be an input's.
+LENGTH_OP = "shape_i"
+
+
+def _transcendental(numexpr: Any) -> bool:
+    """Whether an elementwise op's work is a function call (no numexpr form, or one calling a function or ``**``)."""
+    if callable(numexpr):
+        return False
+    if not isinstance(numexpr, str):
+        return True
+    return bool([c for c in _CALL.findall(numexpr) if c != "where"] or "**" in numexpr)
 
 
 @dataclass
@@ -33,6 +62,10 @@ class OpDef:
     sympy: str | Callable | None = None
     nary: bool = False
     doc: str = ""
+    # the table the op comes from ("elementwise", "reduction", "product", "linalg", "shape",
+    # "constructor", "leaf", ...): read here only, to derive the defaults of memory, dims,
+    # cost_kind, leaf, constructor and reduction below; besides, the batching table of the
+    # vectorizer (tensorize.py) and the rule checker's convention skips still key on it
     group: str = ""
     differentiable: bool = True
     prepare: Callable[[tuple, dict], dict] | None = None
@@ -64,10 +97,39 @@ class OpDef:
     # argument dims) -> the dims multiplied, or None; the engine rewrites such a value into
     # lengths of the graph's inputs (``X.shape[0]``), so it simplifies like a constant does
     dim_product: Callable[[dict, list], list | None] | None = None
+    # ---- facts the engine and the rule helpers read instead of naming ops ----
+    # sign facts of the result (ops/signs.py): a constant mask, or (argument masks, argument
+    # constants, result dtype) -> mask; read by the e-graph analysis and by the guards on terms
+    signs: int | Callable[[list, list, str], int] | None = None
+    # a zero argument gives a zero result: True for any argument (``mul``, ``dot``), or the
+    # positions that do (``neg`` (0,), ``fill`` (1,)); a JVP drops arithmetic on zero tangents so
+    zero_out: bool | tuple = ()
+    # how the value is rebuilt when the flagged arguments are known zeros (``add`` drops them,
+    # ``0 - y`` is ``-y``): (arguments, is-zero flags) -> a Term, or None when it is zero
+    without_zeros: Callable[[list, list], Any] | None = None
+    cost_kind: str = ""  # one of COST_KINDS (default: from elementwise / group)
+    transcendental: bool | None = None  # per-element work is a function call (default: from the numexpr form)
+    leaf: bool = False  # an input, shared variable or constant (default: group "leaf")
+    constructor: bool = False  # builds an array from lengths or fill values alone (default: group "constructor"); folded without arguments
+    reduction: bool = False  # reduces over its ``axis`` attribute (default: group "reduction"); its dims follow from the axes
+    # how the SymPy check turns its real sample symbols into the op's SymPy arguments (one entry
+    # per argument, None: the symbol itself; switch's condition is ``c > 0``), and the condition
+    # on the sample points (argument values in order) beyond being finite and real
+    sympy_args: tuple = ()
+    sample_domain: Callable[..., bool] | None = None
+    # whether a term of this op is an identity matrix (the guard ``is_identity``), read from its attributes and type
+    identity: Callable[[Any], bool] | None = None
 
     def __post_init__(self) -> None:
-        from rewritediff.ops import dims
-
+        self.leaf = self.leaf or self.group == "leaf"
+        self.constructor = self.constructor or self.group == "constructor"
+        self.reduction = self.reduction or self.group == "reduction"
+        if not self.cost_kind:
+            self.cost_kind = "elementwise" if self.elementwise else _COST_BY_GROUP.get(self.group, "generic")
+        if self.cost_kind not in COST_KINDS:
+            raise ValueError(f"op {self.name}: cost_kind must be one of {COST_KINDS}, got {self.cost_kind!r}")
+        if self.transcendental is None:
+            self.transcendental = _transcendental(self.numexpr)
         if not self.memory:
             fresh = self.emit != "{0}" and (self.elementwise or self.group in _FRESH_GROUPS)
             self.memory = "fresh" if fresh else "view"
@@ -83,7 +145,7 @@ class OpDef:
                 self.dims = dims.like_dims(self.shape_from)
             elif self.elementwise:
                 self.dims = dims.elementwise_dims
-            elif self.group == "reduction":
+            elif self.reduction:
                 self.dims = dims.reduction_dims
         if self.equal_dims is None and self.elementwise:
             self.equal_dims = dims.elementwise_equal
@@ -175,3 +237,29 @@ def _load_tables() -> None:
 
 
 _load_tables()
+
+
+def _declare_facts() -> None:
+    """Sign and zero facts of ops whose tables do not take these fields in their rows yet."""
+    keeps_values = {"signs": signs.same_as_arg(0), "zero_out": (0,)}  # values rearranged or broadcast
+    facts: dict[str, dict] = {
+        "dot": {"zero_out": True},
+        "matmul": {"zero_out": True},
+        "sum_to": {"signs": signs.summed, "zero_out": (0,)},
+        "broadcast_like": keeps_values,
+        "broadcast_to": keeps_values,
+        "dimshuffle": keeps_values,
+        "reshape": keeps_values,
+        "specify_shape": keeps_values,
+        "fill": {"signs": signs.same_as_arg(1), "zero_out": (1,)},
+        "ones_like": {"signs": signs.POS},
+        # square, k=0: m is n (static and equal, or not given)
+        "eye": {"identity": lambda x: x.attr("k", 0) == 0 and "m" not in x.attr("sym", ()) and x.attr("m") in (None, x.attr("n"))},
+        "eye_like": {"identity": lambda x: x.attr("k", 0) == 0 and x.static_shape[0] is not None and x.static_shape[0] == x.static_shape[1]},
+    }
+    for name, more in facts.items():
+        for key, value in more.items():
+            setattr(REGISTRY[name], key, value)
+
+
+_declare_facts()

@@ -1,4 +1,4 @@
-"""Elementwise ops as one table: name, arity, dtype rule, numpy source, numexpr source, SymPy name.
+"""Elementwise ops as one table: name, arity, dtype rule, numpy source, numexpr source, SymPy form, further facts.
 
 All broadcast like numpy. ``add`` and ``mul`` are n-ary (sorted at construction). The numexpr
 column is what lets the lowering fuse chains of these ops into one pass; it is left empty for
@@ -9,15 +9,17 @@ elements), so fusion covers the memory-bound arithmetic between them.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
+import sympy
 
 from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops import OpDef, register
+from rewritediff.ops import OpDef, register, signs
 from rewritediff.ops.infer import as_float, broadcast_shapes, promote
-from rewritediff.terms import TensorType, check_dtype
+from rewritediff.terms import TensorType, Term, apply, check_dtype
 
 _PROBED: dict[tuple, str] = {}
 
@@ -69,56 +71,89 @@ def _np(fn: str) -> str:
     return f"np.{fn}({{0}})"
 
 
-# name, arity, dtype rule, numpy source, numexpr source, sympy, doc
-ELEMENTWISE: list[tuple] = [
-    ("add", (2, None), "promote", lambda a, k: _nary(a, " + ", "rt.add_n"), lambda a: "(" + " + ".join(a) + ")", "Add", "x + y + ..."),
-    ("mul", (2, None), "promote", lambda a, k: _nary(a, " * ", "rt.mul_n"), lambda a: "(" + " * ".join(a) + ")", "Mul", "x * y * ..."),
-    ("sub", 2, "promote", "({0} - {1})", "({0} - {1})", "sub", "x - y"),
-    ("true_div", 2, "float", "({0} / {1})", "({0} / {1})", "div", "x / y"),
-    ("neg", 1, "promote", "(-{0})", "(-{0})", "neg", "-x"),
-    ("reciprocal", 1, "float", "(1.0 / {0})", "(1.0 / {0})", "reciprocal", "1 / x"),
-    ("pow", 2, "promote", "({0} ** {1})", "({0} ** {1})", "Pow", "x ** y"),
-    ("sqr", 1, "promote", "np.square({0})", "({0} * {0})", "sqr", "x ** 2"),
-    ("exp", 1, "float", _np("exp"), None, "exp", "e ** x"),
-    ("log", 1, "float", _np("log"), None, "log", "natural logarithm"),
-    ("log1p", 1, "float", _np("log1p"), None, "log1p", "log(1 + x), accurate near 0"),
-    ("expm1", 1, "float", _np("expm1"), None, "expm1", "exp(x) - 1, accurate near 0"),
-    ("sqrt", 1, "float", _np("sqrt"), None, "sqrt", "square root"),
-    ("sin", 1, "float", _np("sin"), None, "sin", "sine"),
-    ("cos", 1, "float", _np("cos"), None, "cos", "cosine"),
-    ("tan", 1, "float", _np("tan"), None, "tan", "tangent"),
-    ("tanh", 1, "float", _np("tanh"), None, "tanh", "hyperbolic tangent"),
-    ("arcsin", 1, "float", _np("arcsin"), None, "asin", "inverse sine"),
-    ("arccos", 1, "float", _np("arccos"), None, "acos", "inverse cosine"),
-    ("arctan", 1, "float", _np("arctan"), None, "atan", "inverse tangent"),
-    ("sinh", 1, "float", _np("sinh"), None, "sinh", "hyperbolic sine"),
-    ("cosh", 1, "float", _np("cosh"), None, "cosh", "hyperbolic cosine"),
-    ("sigmoid", 1, "float", "rt.sigmoid({0})", None, "sigmoid", "logistic sigmoid 1 / (1 + exp(-x))"),
-    ("softplus", 1, "float", "rt.softplus({0})", None, "softplus", "log(1 + exp(x)), stable"),
-    ("abs", 1, "promote", _np("abs"), "abs({0})", "Abs", "absolute value"),
-    ("sign", 1, "promote", _np("sign"), "where({0} > 0, 1.0, where({0} < 0, -1.0, 0.0))", "sign", "sign: -1, 0 or 1"),
-    ("maximum", 2, "promote", "np.maximum({0}, {1})", "where({0} >= {1}, {0}, {1})", "Max", "elementwise larger of x and y"),
-    ("minimum", 2, "promote", "np.minimum({0}, {1})", "where({0} <= {1}, {0}, {1})", "Min", "elementwise smaller of x and y"),
-    ("switch", 3, "switch", "np.where({0}, {1}, {2})", "where({0}, {1}, {2})", "Piecewise", "switch(cond, a, b): a where cond else b"),
-    ("clip", 3, "promote", "np.clip({0}, {1}, {2})", "where({0} < {1}, {1}, where({0} > {2}, {2}, {0}))", "clip", "clip(x, lo, hi)"),
-    ("lt", 2, "bool", "({0} < {1})", "({0} < {1})", "Lt", "x < y"),
-    ("gt", 2, "bool", "({0} > {1})", "({0} > {1})", "Gt", "x > y"),
-    ("le", 2, "bool", "({0} <= {1})", "({0} <= {1})", "Le", "x <= y"),
-    ("ge", 2, "bool", "({0} >= {1})", "({0} >= {1})", "Ge", "x >= y"),
-    ("eq", 2, "bool", "({0} == {1})", "({0} == {1})", "Eq", "x == y elementwise"),
-    ("neq", 2, "bool", "({0} != {1})", "({0} != {1})", "Ne", "x != y elementwise"),
-    ("and_", 2, "bool", "np.logical_and({0}, {1})", "({0} & {1})", "And", "logical and"),
-    ("or_", 2, "bool", "np.logical_or({0}, {1})", "({0} | {1})", "Or", "logical or"),
-    ("not_", 1, "bool", "np.logical_not({0})", "(~{0})", "Not", "logical not"),
-    ("floor", 1, "promote", _np("floor"), None, "floor", "round down"),
-    ("ceil", 1, "promote", _np("ceil"), None, "ceiling", "round up"),
-    ("round", 1, "promote", "np.round({0})", None, "round", "round half to even"),
-    ("cast", 1, "cast", "{0}.astype(np.{dtype})", None, None, "convert to another dtype"),
-]
+def _scipy_special(name: str) -> Any:
+    """A ``scipy.special`` ufunc as an op's impl, imported on its first call (importing scipy.special takes 0.2 s)."""
+    fn: list = []
 
-# ops whose source calls a runtime helper: impl is that helper itself (type inference probes
-# impl, constant folding calls it, the lowering emits a call of it: one implementation)
-_SPECIAL_IMPL = {"sigmoid": rt.sigmoid, "softplus": rt.softplus}
+    def impl(*xs: np.ndarray) -> np.ndarray:
+        if not fn:
+            fn.append(getattr(importlib.import_module("scipy.special"), name))
+        return fn[0](*xs)
+
+    impl.__name__ = name
+    return impl
+
+
+def _add_without_zeros(args: list[Term], zero: list[bool]) -> Term | None:
+    """A sum without its zero terms (None: every term is zero)."""
+    keep = [a for a, z in zip(args, zero) if not z]
+    if not keep:
+        return None
+    return keep[0] if len(keep) == 1 else apply("add", *keep)
+
+
+def _sub_without_zeros(args: list[Term], zero: list[bool]) -> Term | None:
+    """``x - 0`` is x, ``0 - y`` is -y (None: both are zero)."""
+    if all(zero):
+        return None
+    return args[0] if zero[1] else apply("neg", args[1])
+
+
+# One row per op: name, arity, dtype rule, numpy source (None: the lowering calls ``impl``),
+# numexpr source (None: no numexpr form, which also marks the op transcendental for the cost
+# model), SymPy form (a callable over SymPy expressions: the rule checker differentiates it),
+# doc, and optionally a dict of further OpDef fields: ``signs`` (ops/signs.py), ``zero_out``,
+# ``without_zeros``, ``sympy_args``, ``sample_domain``, ``impl`` (when the source calls a runtime helper or there is no source:
+# type probes, constant folding and the lowering then all run that one implementation).
+# fmt: off
+ELEMENTWISE: list[tuple] = [
+    ("add", (2, None), "promote", lambda a, k: _nary(a, " + ", "rt.add_n"), lambda a: "(" + " + ".join(a) + ")", lambda *a: sympy.Add(*a), "x + y + ...", {"signs": signs.total, "without_zeros": _add_without_zeros}),
+    ("mul", (2, None), "promote", lambda a, k: _nary(a, " * ", "rt.mul_n"), lambda a: "(" + " * ".join(a) + ")", lambda *a: sympy.Mul(*a), "x * y * ...", {"signs": signs.product, "zero_out": True}),
+    ("sub", 2, "promote", "({0} - {1})", "({0} - {1})", lambda a, b: a - b, "x - y", {"without_zeros": _sub_without_zeros}),
+    ("true_div", 2, "float", "({0} / {1})", "({0} / {1})", lambda a, b: a / b, "x / y", {"signs": signs.quotient, "zero_out": (0,)}),
+    ("neg", 1, "promote", "(-{0})", "(-{0})", lambda a: -a, "-x", {"signs": signs.negate, "zero_out": (0,)}),
+    ("reciprocal", 1, "float", "(1.0 / {0})", "(1.0 / {0})", lambda a: 1 / a, "1 / x", {"signs": signs.reciprocal}),
+    ("pow", 2, "promote", "({0} ** {1})", "({0} ** {1})", lambda a, b: a**b, "x ** y", {"signs": signs.power}),
+    ("sqr", 1, "promote", "np.square({0})", "({0} * {0})", lambda a: a**2, "x ** 2", {"signs": signs.magnitude}),
+    ("exp", 1, "float", _np("exp"), None, sympy.exp, "e ** x", {"signs": signs.POS}),
+    ("log", 1, "float", _np("log"), None, sympy.log, "natural logarithm"),
+    ("log1p", 1, "float", _np("log1p"), None, lambda a: sympy.log(1 + a), "log(1 + x), accurate near 0", {"signs": signs.keeps_nonnegative}),
+    ("expm1", 1, "float", _np("expm1"), None, lambda a: sympy.exp(a) - 1, "exp(x) - 1, accurate near 0"),
+    ("sqrt", 1, "float", _np("sqrt"), None, sympy.sqrt, "square root", {"signs": signs.root}),
+    ("sin", 1, "float", _np("sin"), None, sympy.sin, "sine"),
+    ("cos", 1, "float", _np("cos"), None, sympy.cos, "cosine"),
+    ("tan", 1, "float", _np("tan"), None, sympy.tan, "tangent"),
+    ("tanh", 1, "float", _np("tanh"), None, sympy.tanh, "hyperbolic tangent"),
+    ("arcsin", 1, "float", _np("arcsin"), None, sympy.asin, "inverse sine"),
+    ("arccos", 1, "float", _np("arccos"), None, sympy.acos, "inverse cosine"),
+    ("arctan", 1, "float", _np("arctan"), None, sympy.atan, "inverse tangent"),
+    ("sinh", 1, "float", _np("sinh"), None, sympy.sinh, "hyperbolic sine"),
+    ("cosh", 1, "float", _np("cosh"), None, sympy.cosh, "hyperbolic cosine", {"signs": signs.POS}),
+    ("erfcx", 1, "float", None, None, lambda a: sympy.exp(a**2) * sympy.erfc(a), "scaled complementary error function exp(x ** 2) * erfc(x)", {"signs": signs.POS, "impl": _scipy_special("erfcx")}),
+    ("sigmoid", 1, "float", "rt.sigmoid({0})", None, lambda a: 1 / (1 + sympy.exp(-a)), "logistic sigmoid 1 / (1 + exp(-x))", {"signs": signs.POS, "impl": rt.sigmoid}),
+    ("softplus", 1, "float", "rt.softplus({0})", None, lambda a: sympy.log(1 + sympy.exp(a)), "log(1 + exp(x)), stable", {"signs": signs.POS, "impl": rt.softplus}),
+    ("abs", 1, "promote", _np("abs"), "abs({0})", sympy.Abs, "absolute value", {"signs": signs.magnitude}),
+    ("sign", 1, "promote", _np("sign"), "where({0} > 0, 1.0, where({0} < 0, -1.0, 0.0))", sympy.sign, "sign: -1, 0 or 1"),
+    ("maximum", 2, "promote", "np.maximum({0}, {1})", "where({0} >= {1}, {0}, {1})", lambda a, b: sympy.Max(a, b), "elementwise larger of x and y", {"signs": signs.larger}),
+    ("minimum", 2, "promote", "np.minimum({0}, {1})", "where({0} <= {1}, {0}, {1})", lambda a, b: sympy.Min(a, b), "elementwise smaller of x and y", {"signs": signs.smaller}),
+    ("switch", 3, "switch", "np.where({0}, {1}, {2})", "where({0}, {1}, {2})", lambda c, a, b: sympy.Piecewise((a, c), (b, True)), "switch(cond, a, b): a where cond else b", {"sympy_args": (lambda c: sympy.Gt(c, 0), None, None)}),
+    ("clip", 3, "promote", "np.clip({0}, {1}, {2})", "where({0} < {1}, {1}, where({0} > {2}, {2}, {0}))", lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi), "clip(x, lo, hi)", {"sample_domain": lambda x, lo, hi: lo < hi}),
+    ("lt", 2, "bool", "({0} < {1})", "({0} < {1})", sympy.Lt, "x < y"),
+    ("gt", 2, "bool", "({0} > {1})", "({0} > {1})", sympy.Gt, "x > y"),
+    ("le", 2, "bool", "({0} <= {1})", "({0} <= {1})", sympy.Le, "x <= y"),
+    ("ge", 2, "bool", "({0} >= {1})", "({0} >= {1})", sympy.Ge, "x >= y"),
+    ("eq", 2, "bool", "({0} == {1})", "({0} == {1})", sympy.Eq, "x == y elementwise"),
+    ("neq", 2, "bool", "({0} != {1})", "({0} != {1})", sympy.Ne, "x != y elementwise"),
+    ("and_", 2, "bool", "np.logical_and({0}, {1})", "({0} & {1})", sympy.And, "logical and"),
+    ("or_", 2, "bool", "np.logical_or({0}, {1})", "({0} | {1})", sympy.Or, "logical or"),
+    ("not_", 1, "bool", "np.logical_not({0})", "(~{0})", sympy.Not, "logical not"),
+    ("floor", 1, "promote", _np("floor"), None, sympy.floor, "round down"),
+    ("ceil", 1, "promote", _np("ceil"), None, sympy.ceiling, "round up"),
+    ("round", 1, "promote", "np.round({0})", None, None, "round half to even"),
+    ("cast", 1, "cast", "{0}.astype(np.{dtype})", None, None, "convert to another dtype", {"signs": signs.cast, "zero_out": (0,)}),
+]
+# fmt: on
+
 # numpy ufuncs for the ops that have one (binary add and mul only: n-ary ones are chains)
 UFUNCS = {
     "add": "add",
@@ -159,12 +194,13 @@ def _impl_from_source(src: Any, nargs: Any) -> Any:
     return impl
 
 
-for _name, _arity, _rule, _src, _ne, _sym, _doc in ELEMENTWISE:
+for _name, _arity, _rule, _src, _ne, _sym, _doc, *_more in ELEMENTWISE:
+    _facts = dict(_more[0]) if _more else {}
     register(
         OpDef(
             name=_name,
             infer=_make_infer(_name, _rule),
-            impl=_SPECIAL_IMPL.get(_name) or _impl_from_source(_src, _arity),
+            impl=_facts.pop("impl", None) or _impl_from_source(_src, _arity),
             arity=_arity,
             attrs={"dtype": None} if _name == "cast" else {},
             emit=_src,
@@ -178,5 +214,6 @@ for _name, _arity, _rule, _src, _ne, _sym, _doc in ELEMENTWISE:
             doc=_doc,
             group="elementwise",
             differentiable=_rule not in ("bool",) and _name not in ("floor", "ceil", "round", "sign"),
+            **_facts,
         )
     )

@@ -46,17 +46,6 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
-def consumed_dims(idx: tuple, arrays: tuple) -> int:
-    """How many dims of x the index entries consume."""
-    n = 0
-    for e in idx:
-        if e[0] in ("int", "slice", "adv"):
-            n += 1
-        elif e[0] == "mask":
-            n += arrays[e[1]].ndim
-    return n
-
-
 def normalize_index(op: str, x: Any, idx: Any, arrays: tuple) -> tuple:
     """Validate an index spec against x's static shape and the index arrays; return it canonical."""
     shape = x.static_shape

@@ -83,12 +83,6 @@ def reduce_shape(shape: tuple, axes: tuple | None, keepdims: bool) -> tuple:
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-def need_ndim(op: str, term: Any, ndims: Sequence[int], what: str = "argument") -> None:
-    """Raise if ``term.ndim`` is not one of ``ndims``."""
-    if term.ndim not in ndims:
-        raise ShapeError(f"{op}: {what} must have ndim in {tuple(ndims)}, got ndim {term.ndim} (shape {fmt_shape(term.static_shape)})")
-
-
 def same_type(args: tuple, attrs: dict) -> TensorType:
     """Type of the first argument (identity-like ops)."""
     return args[0].type

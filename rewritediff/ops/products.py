@@ -115,11 +115,6 @@ def sum_dtype(dtype: str) -> str:
     return dtype
 
 
-def _known(d1: Any, d2: Any) -> Any:
-    """The static one of two dims that must be equal."""
-    return d1 if d1 is not None else d2
-
-
 # ---- tensordot ---------------------------------------------------------------------------
 def _tensordot_prepare(args: tuple, attrs: dict) -> dict:
     a, b = args

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.ops import OpDef, register
+from rewritediff.ops import OpDef, register, signs
 from rewritediff.ops.infer import as_float, norm_axis, reduce_shape
 from rewritediff.terms import TensorType
 
@@ -96,18 +96,20 @@ def _impl(fn: Any) -> Any:
     return impl
 
 
-# name, numpy callable, source name, dtype rule, doc
+# name, numpy callable, source name, dtype rule, doc, further OpDef fields (signs: ops/signs.py;
+# zero_out: a zero argument sums to zero)
+_KEEPS_SIGN = {"signs": signs.summed}
 REDUCTIONS = [
-    ("sum", np.sum, "np.sum", "sum", "sum over axes"),
-    ("prod", np.prod, "np.prod", "sum", "product over axes"),
-    ("max", np.max, "np.max", "same", "maximum over axes"),
-    ("min", np.min, "np.min", "same", "minimum over axes"),
-    ("mean", np.mean, "np.mean", "float", "mean over axes"),
-    ("all", np.all, "np.all", "bool", "logical and over axes"),
-    ("any", np.any, "np.any", "bool", "logical or over axes"),
+    ("sum", np.sum, "np.sum", "sum", "sum over axes", {"signs": signs.summed, "zero_out": (0,)}),
+    ("prod", np.prod, "np.prod", "sum", "product over axes", _KEEPS_SIGN),
+    ("max", np.max, "np.max", "same", "maximum over axes", _KEEPS_SIGN),
+    ("min", np.min, "np.min", "same", "minimum over axes", _KEEPS_SIGN),
+    ("mean", np.mean, "np.mean", "float", "mean over axes", {"signs": signs.summed, "zero_out": (0,)}),
+    ("all", np.all, "np.all", "bool", "logical and over axes", {}),
+    ("any", np.any, "np.any", "bool", "logical or over axes", {}),
 ]
 
-for _name, _fn, _srcname, _rule, _doc in REDUCTIONS:
+for _name, _fn, _srcname, _rule, _doc, _facts in REDUCTIONS:
     register(
         OpDef(
             name=_name,
@@ -120,6 +122,7 @@ for _name, _fn, _srcname, _rule, _doc in REDUCTIONS:
             doc=_doc,
             group="reduction",
             differentiable=_rule not in ("bool",),
+            **_facts,
         )
     )
 

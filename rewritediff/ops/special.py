@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewritediff.ops import OpDef, register
+from rewritediff.ops import OpDef, register, signs
 from rewritediff.ops.dims import reduction_dims
 from rewritediff.ops.infer import as_float, norm_axis, reduce_shape
 from rewritediff.terms import TensorType
@@ -54,9 +54,9 @@ def _impl(fn: str) -> Any:
     return impl
 
 
-for _name, _doc in (
-    ("softmax", "exp(x) / sum(exp(x)) over axis (None: all axes)"),
-    ("log_softmax", "x - logsumexp(x) over axis (None: all axes)"),
+for _name, _doc, _signs in (
+    ("softmax", "exp(x) / sum(exp(x)) over axis (None: all axes)", signs.NONNEG),
+    ("log_softmax", "x - logsumexp(x) over axis (None: all axes)", None),
 ):
     register(
         OpDef(
@@ -69,6 +69,7 @@ for _name, _doc in (
             prepare=_prepare(_name),
             doc=_doc,
             group="special",
+            signs=_signs,
         )
     )
 

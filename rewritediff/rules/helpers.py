@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff.ops import CONST_OP, REGISTRY
+from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, value_signs
+from rewritediff.ops.signs import read as read_signs
 from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var
 from rewritediff.terms import FLOAT_DTYPES, TensorType, Term
 
@@ -22,105 +25,66 @@ _MAX_DEPTH = 12  # sign analysis looks at most this many levels below a term
 
 # ---- sign analysis on plain terms (bounded depth) -------------------------------------------
 def _const_array(x: Any) -> np.ndarray | None:
-    if isinstance(x, Term) and x.op == "const":
+    if isinstance(x, Term) and x.op == CONST_OP:
         return x.value
     if isinstance(x, bool | int | float | np.ndarray | np.generic):
         return np.asarray(x)
     return None
 
 
-def _sign(x: Any, depth: int = 0) -> str:
-    """'pos', 'nonneg', 'nonzero' or '' (unknown) for a term, looked at ``_MAX_DEPTH`` levels deep."""
-    arr = _const_array(x)
-    if arr is not None:
-        if arr.size == 0 or arr.dtype == bool:
-            return ""
-        if np.all(arr > 0):
-            return "pos"
-        if np.all(arr >= 0):
-            return "nonneg"
-        if np.all(arr != 0):
-            return "nonzero"
-        return ""
-    if not isinstance(x, Term) or depth >= _MAX_DEPTH:
-        return ""
-    op, args = x.op, x.args
-    if op in ("exp", "cosh", "sigmoid", "softplus", "ones_like"):
-        return "pos"
-    if op in ("sqr", "abs"):
-        return "pos" if _sign(args[0], depth + 1) in ("pos", "nonzero") else "nonneg"
-    if op in ("sqrt",):
-        return "pos" if _sign(args[0], depth + 1) == "pos" else "nonneg"
-    if op == "pow":
-        base = _sign(args[0], depth + 1)
-        if base == "pos":
-            return "pos"
-        ex = _const_array(args[1])
-        if ex is not None and ex.size and np.all(np.mod(ex, 2) == 0):
-            return "pos" if base == "nonzero" else "nonneg"
-        return ""
-    if op in ("add", "maximum"):
-        signs = [_sign(a, depth + 1) for a in args]
-        if all(s in ("pos", "nonneg") for s in signs):
-            if any(s == "pos" for s in signs):
-                return "pos"
-            return "nonneg"
-        return ""
-    if op in ("mul", "true_div", "minimum"):
-        signs = [_sign(a, depth + 1) for a in args]
-        if all(s == "pos" for s in signs):
-            return "pos"
-        if op != "minimum" and all(s in ("pos", "nonzero") for s in signs):
-            return "nonzero"
-        if op != "true_div" and all(s in ("pos", "nonneg") for s in signs):
-            return "nonneg"
-        return ""
-    if op in ("reciprocal", "log1p") or op in ("sum_to", "broadcast_like", "dimshuffle", "reshape", "broadcast_to", "specify_shape", "cast"):
-        s = _sign(args[0], depth + 1)
-        if op == "log1p":
-            return {"pos": "pos", "nonneg": "nonneg"}.get(s, "")
-        if op == "cast" and s and x.dtype not in FLOAT_DTYPES:
-            return "nonneg" if s == "pos" else ""
-        if op == "sum_to" and s == "nonzero":
-            return ""
-        return s
-    if op == "fill":
-        return _sign(args[1], depth + 1)
-    if op in ("sum", "mean", "prod", "max", "min"):
-        s = _sign(args[0], depth + 1)
-        return s if s in ("pos", "nonneg") else ""
-    return ""
+def _signs(x: Any) -> int:
+    """Sign facts (ops/signs.py bits) of a term, from its ops' ``OpDef.signs`` looked at ``_MAX_DEPTH`` levels deep.
+
+    The same table the e-graph's analysis reads, so a guard means the same on a term as on an
+    e-class. The walk uses an explicit stack; the depth bound keeps it cheap on wide graphs.
+    """
+    memo: dict[tuple[int, int], int] = {}
+    stack: list[tuple[Any, int, bool]] = [(x, 0, False)]
+    while stack:
+        t, depth, ready = stack.pop()
+        key = (id(t), depth)
+        if key in memo and not ready:
+            continue
+        arr = _const_array(t)
+        if arr is not None:
+            memo[key] = value_signs(arr)
+            continue
+        od = REGISTRY.get(t.op) if isinstance(t, Term) and depth < _MAX_DEPTH else None
+        if od is None or od.signs is None:
+            memo[key] = 0
+            continue
+        if isinstance(od.signs, int) or ready:
+            kids = [] if isinstance(od.signs, int) else [memo.get((id(a), depth + 1), 0) for a in t.args]
+            memo[key] = read_signs(od, kids, [_const_array(a) for a in t.args], getattr(t.type, "dtype", "float64"))
+            continue
+        stack.append((t, depth, True))
+        stack.extend((a, depth + 1, False) for a in t.args)
+    return memo[(id(x), 0)]
 
 
 def positive(x: Any) -> bool:
     """True when every element of x is certainly > 0."""
-    return _sign(x) == "pos"
+    return bool(_signs(x) & POS)
 
 
 def nonnegative(x: Any) -> bool:
     """True when every element of x is certainly >= 0."""
-    return _sign(x) in ("pos", "nonneg")
+    return bool(_signs(x) & NONNEG)
 
 
 def nonzero(x: Any) -> bool:
     """True when every element of x is certainly != 0."""
-    return _sign(x) in ("pos", "nonzero")
+    return bool(_signs(x) & NONZERO)
 
 
 def negative(x: Any) -> bool:
-    """True when every element of x is certainly < 0 (a negative constant, or minus a positive term)."""
-    arr = _const_array(x)
-    if arr is not None:
-        return arr.size > 0 and arr.dtype != bool and bool(np.all(arr < 0))
-    return isinstance(x, Term) and x.op == "neg" and positive(x.args[0])
+    """True when every element of x is certainly < 0."""
+    return bool(_signs(x) & NEG)
 
 
 def nonpositive(x: Any) -> bool:
-    """True when every element of x is certainly <= 0 (a constant, or minus a nonnegative term)."""
-    arr = _const_array(x)
-    if arr is not None:
-        return arr.size > 0 and arr.dtype != bool and bool(np.all(arr <= 0))
-    return isinstance(x, Term) and x.op == "neg" and nonnegative(x.args[0])
+    """True when every element of x is certainly <= 0."""
+    return bool(_signs(x) & NONPOS)
 
 
 def ndim(x: Any) -> int:
@@ -152,7 +116,7 @@ def is_scalar(x: Any) -> bool:
 
 def is_const(x: Any) -> bool:
     """True for a constant term."""
-    return isinstance(x, Term) and x.op == "const"
+    return isinstance(x, Term) and x.op == CONST_OP
 
 
 def const_value(x: Any) -> Any:
@@ -296,14 +260,12 @@ def broadcasts_into(x: Any, y: Any) -> bool:
 
 
 def is_identity(x: Any) -> bool:
-    """True for an identity matrix: the ``eye`` op with k=0 and a square shape, or such a constant."""
+    """True for an identity matrix: an op whose ``OpDef.identity`` says so (``eye`` with k=0, square), or such a constant."""
     if not isinstance(x, Term) or not isinstance(x.type, TensorType) or x.ndim != 2:
         return False
-    if x.op == "eye":  # square: m is n (static and equal, or not given)
-        return x.attr("k", 0) == 0 and "m" not in x.attr("sym", ()) and x.attr("m") in (None, x.attr("n"))
-    if x.op == "eye_like":
-        n, m = x.static_shape
-        return x.attr("k", 0) == 0 and n is not None and n == m
+    od = REGISTRY.get(x.op)
+    if od is not None and od.identity is not None:
+        return bool(od.identity(x))
     v = _const_array(x)
     return v is not None and v.shape[0] == v.shape[1] and bool(np.array_equal(v, np.eye(v.shape[0])))
 
@@ -403,11 +365,6 @@ ARITH = {
 """Comparisons and arithmetic on plain values in guards and attribute expressions."""
 
 
-def guard_names() -> list[str]:
-    """Every name a guard may call (predicates, attribute helpers, logic, comparisons, arithmetic)."""
-    return sorted({*PREDICATES, *ATTR_HELPERS, *_LOGIC, *COMPARE, *ARITH, "neg"})
-
-
 def lookup(name: str, facts: Any = None) -> Callable[..., Any] | None:
     """The callable for a guard or helper name: ``facts`` first (dict or object), then the default tables."""
     if facts is not None:
@@ -458,8 +415,6 @@ def eval_value(expr: Any, env: dict, facts: Any = None) -> Any:
                 fn = COMPARE[op]
             elif op in ARITH:
                 fn = ARITH[op]
-            elif op == "neg":
-                fn = lambda a: -a  # noqa: E731
             else:
                 raise KeyError(f"unknown guard predicate or helper {op!r}")
         args = [eval_value(a, env, facts) for a in expr.args]

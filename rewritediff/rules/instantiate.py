@@ -18,26 +18,6 @@ from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, 
 from rewritediff.rules.helpers import const_value, eval_attr, literal_value
 from rewritediff.terms import TensorType, Term, apply
 
-# ops whose result is zero when the given argument is zero (None: any argument); used to drop
-# zero tangents from a JVP instead of building arithmetic on zeros
-_ZERO_IN_ZERO_OUT: dict[str, tuple | None] = {
-    "mul": None,
-    "dot": None,
-    "matmul": None,
-    "neg": (0,),
-    "true_div": (0,),
-    "sum_to": (0,),
-    "broadcast_like": (0,),
-    "broadcast_to": (0,),
-    "dimshuffle": (0,),
-    "reshape": (0,),
-    "specify_shape": (0,),
-    "sum": (0,),
-    "mean": (0,),
-    "cast": (0,),
-    "fill": (1,),
-}
-
 
 class _Builder:
     """Instantiation state: the bindings, the default literal type and the terms known to be zero."""
@@ -91,22 +71,15 @@ class _Builder:
         zero_pos = [i for i, a in enumerate(args) if a.uid in self.zeros]
         if not zero_pos:
             return full
-        if op in _ZERO_IN_ZERO_OUT:
-            which = _ZERO_IN_ZERO_OUT[op]
-            if which is None or any(i in which for i in zero_pos):
+        od = REGISTRY[op]
+        if od.zero_out is True or any(i in od.zero_out for i in zero_pos):
+            self.zeros[full.uid] = full
+            return full
+        if od.without_zeros is not None:
+            reduced = od.without_zeros(args, [a.uid in self.zeros for a in args])
+            if reduced is None:
                 self.zeros[full.uid] = full
                 return full
-        if op in ("add", "sub"):
-            keep = [a for a in args if a.uid not in self.zeros]
-            if not keep:
-                self.zeros[full.uid] = full
-                return full
-            if op == "add":
-                reduced = keep[0] if len(keep) == 1 else apply("add", *keep)
-            elif args[1].uid in self.zeros:
-                reduced = args[0]
-            else:
-                reduced = apply("neg", args[1])
             if reduced.type == full.type:
                 return reduced
         return full

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rewritediff.errors import RuleError
-from rewritediff.ops import REGISTRY
+from rewritediff.ops import REGISTRY, SUM_OP
 from rewritediff.rules.ast import Rule, Special
 from rewritediff.rules.helpers import eval_guard
 from rewritediff.rules.instantiate import bind_arg, instantiate, instantiate_for_arg, is_variadic, match
@@ -18,6 +18,18 @@ from rewritediff.rules.validate import Validator, duplicate_error, duplicate_key
 from rewritediff.terms import Term, apply
 
 KINDS = ("d", "vjp", "jvp", "transpose", "rewrite", "equal", "def")
+
+
+def sum_tangents(parts: Sequence[Term], term: Term) -> Term:
+    """The tangent of ``term`` as the sum of its arguments' contributions, broadcast to its shape where that may differ.
+
+    One place for the forward-mode sum of per-argument parts (a variadic jvp rule's, and the lifting
+    of scalar partials), so both modes build the same graph.
+    """
+    total = parts[0] if len(parts) == 1 else apply(SUM_OP, *parts)
+    if total.type != term.type and total.static_shape != term.static_shape:
+        total = apply("broadcast_like", total, term)
+    return total
 
 
 class RuleSet:
@@ -215,10 +227,7 @@ class RuleSet:
                     parts.append(part)
                 if not parts:
                     return Special("zero")
-                total = parts[0] if len(parts) == 1 else apply("add", *parts)
-                if total.type != term.type and total.static_shape != term.static_shape:
-                    total = apply("broadcast_like", total, term)
-                return total
+                return sum_tangents(parts, term)
             zeros = []
             for name, arg, t in zip(rule.cot, term.args, tangents):
                 if t is None:

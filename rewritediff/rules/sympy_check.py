@@ -19,76 +19,12 @@ from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, Tuple, Var
 
 
-def _piecewise(c: Any, a: Any, b: Any) -> Any:
-    return sympy.Piecewise((a, c), (b, True))
-
-
-SYMPY_OPS: dict[str, Callable[..., Any]] = {
-    "add": lambda *a: sympy.Add(*a),
-    "mul": lambda *a: sympy.Mul(*a),
-    "sub": lambda a, b: a - b,
-    "true_div": lambda a, b: a / b,
-    "neg": lambda a: -a,
-    "reciprocal": lambda a: 1 / a,
-    "pow": lambda a, b: a**b,
-    "sqr": lambda a: a**2,
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "log1p": lambda a: sympy.log(1 + a),
-    "expm1": lambda a: sympy.exp(a) - 1,
-    "sqrt": sympy.sqrt,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "tan": sympy.tan,
-    "tanh": sympy.tanh,
-    "arcsin": sympy.asin,
-    "arccos": sympy.acos,
-    "arctan": sympy.atan,
-    "sinh": sympy.sinh,
-    "cosh": sympy.cosh,
-    "sigmoid": lambda a: 1 / (1 + sympy.exp(-a)),
-    "softplus": lambda a: sympy.log(1 + sympy.exp(a)),
-    "abs": sympy.Abs,
-    "sign": sympy.sign,
-    "maximum": lambda a, b: sympy.Max(a, b),
-    "minimum": lambda a, b: sympy.Min(a, b),
-    "switch": _piecewise,
-    "clip": lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi),
-    "lt": lambda a, b: sympy.Lt(a, b),
-    "gt": lambda a, b: sympy.Gt(a, b),
-    "le": lambda a, b: sympy.Le(a, b),
-    "ge": lambda a, b: sympy.Ge(a, b),
-    "eq": lambda a, b: sympy.Eq(a, b),
-    "neq": lambda a, b: sympy.Ne(a, b),
-    "and_": lambda a, b: sympy.And(a, b),
-    "or_": lambda a, b: sympy.Or(a, b),
-    "not_": lambda a: sympy.Not(a),
-    "floor": sympy.floor,
-    "ceil": sympy.ceiling,
-}
-"""SymPy counterparts of the elementwise ops (callables over SymPy expressions)."""
-
-
-DOMAINS: dict[str, Callable[..., bool]] = {
-    "clip": lambda x, lo, hi: lo < hi,
-}
-"""Conditions on the sample points of an op's check (argument values in order), beyond being finite and real."""
-
-
-ARG_FORMS: dict[str, tuple] = {
-    "switch": (lambda c: sympy.Gt(c, 0), None, None),
-}
-"""How an op's real sample symbols become its SymPy arguments (a boolean condition for switch)."""
-
-
 class Unsupported(Exception):
     """An expression with no SymPy counterpart (the rule is skipped, not failed)."""
 
 
 def sympy_function(op: str) -> Callable[..., Any] | None:
-    """The SymPy form of ``op``: the table above, else ``OpDef.sympy`` (a callable or a sympy function name)."""
-    if op in SYMPY_OPS:
-        return SYMPY_OPS[op]
+    """The SymPy form of ``op``: its ``OpDef.sympy`` (a callable, or the name of a sympy function)."""
     od = REGISTRY.get(op)
     if od is None or od.sympy is None:
         return None
@@ -208,7 +144,7 @@ def check_rule(rule: Rule) -> list[Problem] | None:
         symbols = [sympy.Symbol(f"{star}{i}", real=True) for i in range(3)]
     else:
         symbols = [sympy.Symbol(a.name, real=True) for a in rule.lhs.args]
-    forms = ARG_FORMS.get(op, ())
+    forms = od.sympy_args
     sym_args = [f(s) if i < len(forms) and (f := forms[i]) is not None else s for i, s in enumerate(symbols)]
     try:
         out = fn(*sym_args)
@@ -244,7 +180,7 @@ def check_rule(rule: Rule) -> list[Problem] | None:
             got = sympy.Piecewise((1, got), (0, True))
         expected = sympy.diff(out, sym)
         checked = True
-        bad = _same(expected, got, symbols, seed=rule.source.line * 7919 + i, domain=DOMAINS.get(op))
+        bad = _same(expected, got, symbols, seed=rule.source.line * 7919 + i, domain=od.sample_domain)
         if bad is not None:
             problems.append(Problem(rule, i, str(expected), str(got), bad))
     return problems if checked else None

@@ -33,10 +33,6 @@ def fail(rule: Rule, pos: tuple[int, int] | None, message: str) -> RuleError:
     return RuleError(f"{rule.source.file}:{line}:{col}: {message}{quote}")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 class Validator:
     """Checks the rules of one load against the registry, the ops the load defines and a rule set."""
 
