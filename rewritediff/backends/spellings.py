@@ -302,6 +302,7 @@ def _prod_others(n: Term, a: list[str]) -> str:
 # functions outside the standard, and each library's own idioms
 BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
     "jax": {
+        "erfcx": lambda n, a: f"jax.scipy.special.erfcx({a[0]})",
         "einsum": _einsum,
         "einsum_replace": _einsum_replace,
         "diag": lambda n, a: f"xp.diag({a[0]}, k={n.attr('k')})",
