@@ -63,6 +63,11 @@ class OpDef:
     # argument dims) -> the dims multiplied, or None; the engine rewrites such a value into
     # lengths of the graph's inputs (``X.shape[0]``), so it simplifies like a constant does
     dim_product: Callable[[dict, list], list | None] | None = None
+    # ops whose derivative is built in Python rather than read from a rule (``scan``: its derivative
+    # is another loop). pullback(sibling terms, their cotangents or None) -> the shared arguments'
+    # adjoints; pushforward(term, argument tangents or None, memo) -> the term's tangent
+    pullback: Callable[[list, list], list] | None = None
+    pushforward: Callable[[Any, list, dict], Any] | None = None
 
     def __post_init__(self) -> None:
         from rewritediff.ops import dims
