@@ -64,6 +64,11 @@ def build_scan(
     Terms of the body that depend on no placeholder are hoisted out as non-sequences (with
     ``strict``, a free variable that was not passed as a non-sequence is an error, as in PyTensor).
     """
+    # sequences and non-sequences the step never reads are not passed (the reverse loop of a
+    # linear step, for instance, reads no stored state)
+    read = {t.uid for t in toposort(outputs) if not t.args}
+    seqs = [s for s in seqs if any(p.uid in read for p in s.phs)]
+    nonseqs = [(t, p) for t, p in nonseqs if p.uid in read]
     placeholders = [p for s in seqs for p in s.phs] + [p for st in states for p in st.phs] + [p for _, p in nonseqs]
     ph_ids = {p.uid for p in placeholders}
     outputs = list(outputs)

@@ -217,7 +217,8 @@ def loop_source(body: ScanBody, argnames: list[str], outnames: list[str | None],
         namespace[sq] = body.seq_labels[i]
         lines.append(f'    raise _scan_error(f"{{{lab}}}: n_steps is {{{n}}} but {{{sq}}} has {{{x}.shape[0]}} rows, {{{x}.shape[0] - {top}}} steps{need}")')
         for o in offs:
-            call_args.append(f"{x}[{n} - 1 - _t + {o}]" if rev else f"{x}[_t + {o}]" if o else f"{x}[_t]")
+            # ``[i, ...]`` is a view even of a 1-d array's element (a 0-d array, not a numpy scalar)
+            call_args.append(f"{x}[{n} - 1 - _t + {o}, ...]" if rev else f"{x}[_t + {o}, ...]" if o else f"{x}[_t, ...]")
     bufs: list[str] = []
     writes: list[str] = []
     for k, (z, taps, store) in enumerate(zip(inits, body.state_taps, body.state_store)):
@@ -228,15 +229,16 @@ def loop_source(body: ScanBody, argnames: list[str], outnames: list[str | None],
         what = f"_{tag}_o{k}"
         namespace[what] = body.out_labels[k]
         if store == "last":
-            lines.append(f"{b} = {z}[{L - 1}]")
+            lines.append(f"{b} = {z}[{L - 1}, ...]")
             lines.append(f"{shp} = {b}.shape")
             call_args.append(b)
-            writes.append(f"{b} = _r[{k}]")
+            # a 0-d result may come back as a numpy scalar; the step's fast path takes ndarrays
+            writes.append(f"{b} = np.asarray(_r[{k}])" if body.outputs[k].ndim == 0 else f"{b} = _r[{k}]")
         else:
             lines.append(f"{b} = np.empty(({L} + {n},) + {z}.shape[1:], dtype=np.{z_dtype(body, k)})")
             lines.append(f"{b}[:{L}] = {z}[:{L}]")
             lines.append(f"{shp} = {b}.shape[1:]")
-            call_args.extend(f"{b}[_t + {L + tap}]" if L + tap else f"{b}[_t]" for tap in taps)
+            call_args.extend(f"{b}[_t + {L + tap}, ...]" if L + tap else f"{b}[_t, ...]" for tap in taps)
             writes.append(f"{b}[_t + {L}] = _r[{k}]")
         writes.insert(
             len(writes) - 1,
