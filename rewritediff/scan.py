@@ -669,3 +669,59 @@ def scan_pushforward(node: Term, tangents: list[Any], memo: dict) -> Any:
             result.append(None)
     memo[key] = result
     return result[node.attr("out")]
+
+
+_BATCHED: dict[tuple, tuple[ScanBody, list[Term]]] = {}  # the body is kept so its id is not reused
+
+
+def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """The loop run on a batch (``tensorize.vectorize``): one loop whose body is the body vectorized.
+
+    Batched sequences and initial states get the batch as their second axis (time stays
+    first), every state is batched (its initial state broadcast when it is not), and the body
+    is vectorized over the batched placeholders; the results are moved back to batch-first.
+    The sibling results of one loop share one batched loop.
+    """
+    from rewritediff.tensorize import NoBatchRule, _broadcast_batch, vectorize
+
+    body: ScanBody = node.attr("body")
+    if flags[0]:
+        raise NoBatchRule("scan with a batched number of steps")
+    key = (id(body), tuple(a.uid for a in args), tuple(flags), n if isinstance(n, int) else n.uid)
+    hit = _BATCHED.get(key)
+    if hit is not None:
+        return hit[1][node.attr("out")]
+    steps, xs, zs, ns = body.split_args(tuple(args))
+    _, fx, fz, fn = body.split_args(tuple(flags))
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    bdim = n if isinstance(n, int) else None
+
+    def lead(t: Term) -> Term:
+        """Batch-first to time-first: swap the first two axes."""
+        return apply("dimshuffle", t, pattern=(1, 0, *range(2, t.ndim)))
+
+    mapping: dict[Term, Term] = {}
+
+    def batched(phs: list[Term]) -> list[Term]:
+        out = [TensorType(p.dtype, (bdim, *p.static_shape))(p.name) for p in phs]
+        mapping.update(zip(phs, out))
+        return out
+
+    seqs = []
+    for x, f, offs, rev, phs in zip(xs, fx, body.seq_offsets, body.seq_rev, ph_seqs):
+        seqs.append(_Seq(lead(x), offs, rev, batched(phs)) if f else _Seq(x, offs, rev, phs))
+    states = []
+    for z, f, taps, phs, store in zip(zs, fz, body.state_taps, ph_states, body.state_store):
+        zb = z if f else _broadcast_batch(z, n)
+        states.append(_State(lead(zb), taps, batched(phs), store))
+    nonseqs = [(v, batched([p])[0]) if f else (v, p) for v, f, p in zip(ns, fn, ph_ns)]
+    outs = vectorize(list(body.outputs), mapping, n)
+    terms = build_scan(steps, seqs, states, nonseqs, outs, body.name, body.truncate, body.out_labels)
+    result = []
+    for k, t in enumerate(terms):
+        last = k < body.n_states and body.state_store[k] == "last"
+        result.append(t if last else lead(t))
+    if len(_BATCHED) > 256:
+        _BATCHED.clear()
+    _BATCHED[key] = (body, result)
+    return result[node.attr("out")]

@@ -353,6 +353,29 @@ def test_jacobian_through_a_scan_with_static_shapes():
     np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-9)
 
 
+def test_jacobian_and_hessian_with_run_time_shapes_batch_the_loop():
+    x, h0, W = rd.matrix("x"), rd.vector("h0"), rd.matrix("W")
+    hs = rd.scan(lambda xt, h: rd.tanh(W @ h + xt), sequences=x, outputs_info=h0, return_updates=False)
+    J = rd.jacobian(hs[-1], W)
+    H = rd.hessian((hs[-1] ** 2).sum(), h0)
+    f = rd.function([x, h0, W], [J, H])
+    assert f.source.count("for _t in range(") >= 2  # one loop over a batch of cotangents, not one per row
+    vals = [RNG.normal(size=(4, 3)), RNG.normal(size=3), 0.5 * RNG.normal(size=(3, 3))]
+
+    def last(xv, h0v, Wv):
+        h = h0v
+        for t in range(len(xv)):
+            h = np.tanh(Wv @ h + xv[t])
+        return h
+
+    Jv, Hv = f(*vals)
+    for i in range(3):
+        np.testing.assert_allclose(Jv[i], _fd(lambda *v: last(*v)[i], vals, 2), rtol=1e-6, atol=1e-9)
+    grad_h0 = rd.function([x, h0, W], rd.grad((hs[-1] ** 2).sum(), h0))
+    for i in range(3):
+        np.testing.assert_allclose(Hv[i], _fd(lambda *v: grad_h0(*v)[i], vals, 1), rtol=1e-6, atol=1e-8)
+
+
 def test_nested_scans_values_and_gradient():
     X = rd.matrix("X")
     w = rd.scalar("w")
