@@ -409,6 +409,19 @@ def test_long_sequences_run_without_recursion():
     np.testing.assert_allclose(g[-3:], [0.25, 0.5, 1.0])
 
 
+def test_pprint_shows_a_scan_as_its_recurrence():
+    x, h0, W, U = rd.matrix("x"), rd.vector("h0"), rd.matrix("W"), rd.matrix("U")
+    hs = rd.scan(lambda xt, h: rd.tanh(W @ h + U @ xt), sequences=x, outputs_info=h0, return_updates=False)
+    assert rd.pprint(hs) == "scan(h[t] = tanh(dot(W, h[t-1]) + dot(U, x[t]))  for t in 0..x.shape[0], h[-1] = h0)[1:]"
+    ys = rd.scan(
+        lambda a, b, y3, y1: y1 + a * y3 * b,
+        sequences=dict(input=x, taps=[0, 2]),
+        outputs_info=dict(initial=rd.matrix("y0"), taps=[-3, -1]),
+        return_updates=False,
+    )
+    assert rd.pprint(ys) == "scan(y[t] = y[t-1] + x[t+2] * x[t] * y[t-3]  for t in 0..x.shape[0] - 2, y[-3:] = y0[:3])[3:]"
+
+
 # ---- errors -----------------------------------------------------------------------------------------------------
 def test_error_when_the_state_changes_dtype_or_shape():
     x = rd.vector("x")
