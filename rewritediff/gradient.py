@@ -249,7 +249,8 @@ def _group_pullback(node: Term, total: Any, groups: dict, pending: dict, reach: 
     cots = [None if t is None or _is_disc(t) else (cast_to(t, m.dtype) if m.type.is_float and t.dtype != m.dtype else t) for m, t in zip(members, totals)]
     if all(c is None for c in cots) or not any(a.uid in reach for a in node.args):
         return
-    _add_adjoints(node, get_op(node.op).pullback(members, cots), reach, contribs)
+    wanted = [a.uid in reach for a in node.args]
+    _add_adjoints(node, get_op(node.op).pullback(members, cots, wanted), reach, contribs)
 
 
 def _add_adjoints(node: Term, adjs: list[Any], reach: set[int], contribs: dict[int, list[Any]]) -> None:

@@ -428,14 +428,16 @@ def _stored_states(node: Term) -> tuple[ScanBody, list[Term]]:
     return full, [apply("scan", *node.args, body=full, out=k) for k in range(full.n_states)]
 
 
-def scan_pullback(nodes: list[Term], cotangents: list[Any]) -> list[Any]:
+def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[bool] | None = None) -> list[Any]:
     """Adjoints of a loop's arguments given cotangents of its results: a reverse scan of the body's pullback.
 
     Step ``s`` of the reverse loop handles step ``t = n - 1 - s`` of the loop: it reads the
     step's inputs from the stored states and sequences, carries the adjoint of the states the
     next steps will read, accumulates the non-sequences' adjoints and emits the sequences'
     adjoints, which are scattered back into their rows. With ``truncate_gradient=k`` only the
-    last k steps are taken back (PyTensor's truncated BPTT).
+    last k steps are taken back (PyTensor's truncated BPTT). The step's results are read from the
+    stored states, not computed again (``tanh``'s pullback reads its output). ``wanted`` says which
+    arguments' adjoints are asked for (all when None): no other sequence adjoint is computed.
     """
     from rewritediff.gradient import pullback
     from rewritediff.tensor import arange, getitem, minimum, set_subtensor, zeros_like
@@ -443,6 +445,8 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any]) -> list[Any]:
     node0 = nodes[0]
     body0: ScanBody = node0.attr("body")
     n, xs, zs, ns = body0.split_args(node0.args)
+    want = list(wanted) if wanted is not None else [True] * len(node0.args)
+    _, want_x, _, want_n = body0.split_args(tuple(want))
     gs: list[Any] = [None] * len(body0.outputs)
     for node, g in zip(nodes, cotangents):
         if g is None:
@@ -512,12 +516,20 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any]) -> list[Any]:
         cots[k] = cot if cots[k] is None else cots[k] + cot
     accs: list[Term | None] = []
     for j, (nv, p) in enumerate(zip(ns, ph_ns)):
-        if not nv.type.is_float:
+        if not nv.type.is_float or not want_n[j]:  # an adjoint nobody asked for gets no accumulator
             accs.append(None)
             continue
         acc = nv.type(f"acc{j}")
         states.append(_State(apply("dimshuffle", zeros_like(nv), pattern=("x", *range(nv.ndim))), (-1,), [acc], "last"))
         accs.append(acc)
+    # the step's results at step t are stored: read them rather than compute them again
+    stored: dict[Term, Term] = {}
+    for k, buf in enumerate(bufs):
+        if outs[k].op not in ("input", "shared", "const"):
+            p = TensorType(outs[k].dtype, outs[k].static_shape)(f"out{k}[t]")
+            a, off, r = reverse_read(buf, body.lags(k), False)
+            seqs.append(_Seq(a, [off], r, [p]))
+            stored[outs[k]] = p
     live = [(o, c) for o, c in zip(outs, cots) if c is not None]
     flat_seq_ph = [p for phs in ph_seqs for p in phs]
     flat_state_ph = [p for phs in ph_states for p in phs]
@@ -525,6 +537,8 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any]) -> list[Any]:
     if not live or not wrt:
         return [Special("disconnected")] * len(node0.args)
     adj_list = pullback([o for o, _ in live], wrt, [c for _, c in live], disconnected_inputs="ignore", return_disconnected="zero")
+    if stored:
+        adj_list = replace(list(adj_list), stored)
     adj = {p.uid: a for p, a in zip(wrt, adj_list)}
     new_outs: list[Term] = []
     for k in range(body.n_states):
@@ -555,7 +569,7 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any]) -> list[Any]:
     seq_adj_pos: list[tuple[int, int, int]] = []  # (sequence index, offset, position among the outputs)
     for i, (offs, phs) in enumerate(zip(body.seq_offsets, ph_seqs)):
         for o, p in zip(offs, phs):
-            if p.type.is_float:
+            if p.type.is_float and want_x[i]:
                 seq_adj_pos.append((i, o, len(new_outs)))
                 new_outs.append(adj[p.uid])
     name = f"grad_of_{body.name}" if body.name else "grad"

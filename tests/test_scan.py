@@ -93,6 +93,30 @@ def test_elman_gradient_matches_the_unrolled_graph():
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13)
 
 
+def test_gradient_reads_the_stored_states_and_computes_only_the_adjoints_asked_for():
+    X, h0, W, U = rd.tensor3("X"), rd.matrix("h0"), rd.matrix("W"), rd.matrix("U")
+    b = rd.vector("b")
+    cost = 0.5 * rd.sum(_elman_rd(X, h0, W, U, b)[-1] ** 2)
+    f = rd.function([X, h0, W, U, b], rd.grad(cost, [W, U, b]))
+    assert "set_subtensor" not in f.source  # no adjoint of X is scattered: nobody asked for it
+    reverse = [t for t in rd.terms.toposort(f.outputs) if t.op == "scan" and t.attr("body").name == "grad"][0].attr("body")
+    ops = [t.op for t in rd.terms.toposort(reverse.outputs)]
+    assert "tanh" not in ops  # the step's result is read from the stored states, not computed again
+
+
+def test_the_w11_hand_reference_matches_finite_differences():
+    from benchmarks import hand
+    from benchmarks.cases import rd_w11, rnn_data
+
+    vals = rnn_data(T=4, batch=3, hidden=5, inputs=2)
+    got = hand.rnn_grads(*vals)
+    for k, pos in enumerate((2, 3, 4)):
+        np.testing.assert_allclose(got[k], _fd(hand.rnn_cost, vals, pos), rtol=1e-6, atol=1e-9)
+    ins, outs = rd_w11(rd, None)
+    for g, w in zip(rd.function(ins, outs)(*vals), got):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
 def test_symbolic_length_same_function_runs_any_length():
     x = rd.vector("x")
     a = rd.scalar("a")

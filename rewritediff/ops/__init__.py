@@ -64,9 +64,10 @@ class OpDef:
     # lengths of the graph's inputs (``X.shape[0]``), so it simplifies like a constant does
     dim_product: Callable[[dict, list], list | None] | None = None
     # ops whose derivative is built in Python rather than read from a rule (``scan``: its derivative
-    # is another loop). pullback(sibling terms, their cotangents or None) -> the shared arguments'
-    # adjoints; pushforward(term, argument tangents or None, memo) -> the term's tangent
-    pullback: Callable[[list, list], list] | None = None
+    # is another loop). pullback(sibling terms, their cotangents or None, which arguments' adjoints
+    # are wanted) -> the shared arguments' adjoints; pushforward(term, argument tangents or None,
+    # memo) -> the term's tangent
+    pullback: Callable[[list, list, list], list] | None = None
     pushforward: Callable[[Any, list, dict], Any] | None = None
 
     def __post_init__(self) -> None:

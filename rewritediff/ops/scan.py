@@ -305,10 +305,10 @@ def _impl(*arrays: Any, body: ScanBody, out: int) -> np.ndarray:
     return run(body, list(arrays))[out]
 
 
-def _pullback(nodes: list[Term], cotangents: list[Any]) -> list[Any]:
+def _pullback(nodes: list[Term], cotangents: list[Any], wanted: list[bool]) -> list[Any]:
     from rewritediff.scan import scan_pullback
 
-    return scan_pullback(nodes, cotangents)
+    return scan_pullback(nodes, cotangents, wanted)
 
 
 def _pushforward(node: Term, tangents: list[Any], memo: dict) -> Any:
