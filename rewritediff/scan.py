@@ -64,6 +64,16 @@ def build_scan(
     Terms of the body that depend on no placeholder are hoisted out as non-sequences (with
     ``strict``, a free variable that was not passed as a non-sequence is an error, as in PyTensor).
     """
+    if strict:
+        given = {p.uid for s in seqs for p in s.phs} | {p.uid for st in states for p in st.phs} | {p.uid for _, p in nonseqs}
+        loose = sorted({repr(t) for t in toposort(outputs) if t.op in ("input", "shared") and t.uid not in given})
+        if loose:
+            raise RewriteDiffTypeError(
+                f"scan{' ' + repr(name) if name else ''}: strict=True but the step function reads {loose} without their being passed as non_sequences"
+            )
+    mapped = _as_map(n, seqs, states, nonseqs, outputs)
+    if mapped is not None:
+        return mapped
     # sequences and non-sequences the step never reads are not passed (the reverse loop of a
     # linear step, for instance, reads no stored state)
     read = {t.uid for t in toposort(outputs) if not t.args}
@@ -86,13 +96,6 @@ def build_scan(
         if o.uid not in dep and o.op != "const":
             hoist.setdefault(o.uid, o)
     free = sorted(hoist.values(), key=lambda t: t.uid)
-    if strict:
-        loose = [t for t in free for leaf in toposort([t]) if leaf.op in ("input", "shared")]
-        if loose:
-            raise RewriteDiffTypeError(
-                f"scan{' ' + repr(name) if name else ''}: strict=True but the step function reads {sorted({repr(t) for t in loose})} "
-                "without their being passed as non_sequences"
-            )
     nonseqs = list(nonseqs)
     mapping: dict[Term, Term] = {}
     for t in free:
@@ -116,6 +119,36 @@ def build_scan(
     )
     args = [n] + [s.x for s in seqs] + [st.init for st in states] + [t for t, _ in nonseqs]
     return [apply("scan", *args, body=body, out=k) for k in range(len(outputs))]
+
+
+def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple[Term, Term]], outputs: list[Term]) -> list[Term] | None:
+    """A loop with no recurrence as vectorized tensor operations (no loop at all), or None.
+
+    Each step reads row t of its sequences and nothing of the steps before, so the body applied
+    to the whole sequences at once (``tensorize.vectorize`` along their leading axis) gives
+    every row of the results: ``map(lambda r: r @ W, X)`` is ``X @ W``. A sequence longer than
+    the loop is cut to its first n rows. Ops without a batching rule keep the loop.
+    """
+    from rewritediff.tensor import arange, getitem
+    from rewritediff.tensorize import NoBatchRule, vectorize
+
+    if states or not seqs or any(s.offsets != (0,) or s.rev for s in seqs):
+        return None
+    static = int(n.value) if n.op == "const" else None
+    batched: dict[Term, Term] = {}
+    for s in seqs:
+        x = s.x
+        if static is not None:
+            if x.static_shape[0] != static:
+                x = getitem(x, slice(0, static))
+        elif not (n.op == "shape_i" and n.args[0] is x and n.attr("i") == 0):
+            x = getitem(x, arange(n))
+        batched[s.phs[0]] = x
+    body = replace(outputs, {p: t for t, p in nonseqs}) if nonseqs else outputs
+    try:
+        return vectorize(body, batched, static if static is not None else n)
+    except NoBatchRule:
+        return None
 
 
 # ---- the frontend -------------------------------------------------------------------------------------

@@ -291,6 +291,23 @@ def test_map_reduce_foldl_foldr():
     np.testing.assert_allclose(gm[1], 2 * (xv * yv + np.sin(xv)) * xv, rtol=1e-12)
 
 
+def test_a_map_with_no_recurrence_is_vectorized_ops_with_no_loop():
+    X, W = rd.matrix("X"), rd.matrix("W")
+    m = rd.map(lambda r: rd.tanh(r @ W), X, return_updates=False)
+    assert rd.pprint(m) == "tanh(X @ W)"
+    f = rd.function([X, W], [m, rd.grad(m.sum(), W)])
+    assert "for _t" not in f.source
+    Xv, Wv = RNG.normal(size=(5, 3)), RNG.normal(size=(3, 2))
+    got, gW = f(Xv, Wv)
+    np.testing.assert_allclose(got, np.tanh(Xv @ Wv), rtol=1e-12)
+    np.testing.assert_allclose(gW, _fd(lambda a, b: np.tanh(a @ b).sum(), [Xv, Wv], 1), rtol=1e-6)
+    # sequences of different lengths: the first rows of each, as many as the shortest has
+    x, y = rd.vector("x"), rd.vector("y")
+    xy = rd.map(lambda a, b: a * b, [x, y], return_updates=False)
+    assert "for _t" not in rd.function([x, y], xy).source
+    np.testing.assert_allclose(rd.function([x, y], xy)(np.arange(4.0), np.arange(3.0)), [0.0, 1.0, 4.0])
+
+
 def test_return_conventions():
     x = rd.vector("x")
     out = rd.scan(lambda a: 2 * a, sequences=x, return_list=True, return_updates=False)
