@@ -441,6 +441,91 @@ def test_nested_scans_values_and_gradient():
     _check_grads(out[-1], [X, w], vals, lambda *v: ref(*v)[-1])
 
 
+def test_scans_nested_three_deep():
+    X = rd.tensor3("X")
+    w = rd.scalar("w")
+
+    def inner(v):
+        return rd.scan(lambda a, s: rd.sin(s * w + a), sequences=v, outputs_info=rd.constant(0.0), return_updates=False)[-1]
+
+    def middle(M):
+        return rd.scan(lambda r, s: s + inner(r), sequences=M, outputs_info=rd.constant(0.0), return_updates=False)[-1]
+
+    out = rd.scan(lambda M, s: s * 0.5 + middle(M), sequences=X, outputs_info=rd.constant(0.0), return_updates=False)
+
+    def ref(Xv, wv):
+        res, s3 = [], 0.0
+        for M in Xv:
+            s2 = 0.0
+            for r in M:
+                s1 = 0.0
+                for a in r:
+                    s1 = np.sin(s1 * wv + a)
+                s2 = s2 + s1
+            s3 = s3 * 0.5 + s2
+            res.append(s3)
+        return np.array(res)
+
+    vals = [RNG.normal(size=(2, 3, 4)), np.array(0.7)]
+    np.testing.assert_allclose(rd.function([X, w], out)(*vals), ref(*vals), rtol=1e-12)
+    _check_grads(out.sum(), [X, w], vals, lambda *v: ref(*v).sum())
+
+
+def test_integer_states_carry_no_gradient_and_rop_of_several_outputs():
+    x, h0, w = rd.vector("x"), rd.scalar("h0"), rd.scalar("w")
+    k0 = rd.constant(np.int64(0))
+    hs, ks, ys = rd.scan(
+        lambda xt, h, k: (w * h + xt * rd.cast(k, "float64"), k + 1, rd.sin(h) * w), sequences=x, outputs_info=[h0, k0, None], return_updates=False
+    )
+
+    def ref(xv, h0v, wv):
+        h, out_h, out_y = h0v, [], []
+        for t in range(len(xv)):
+            out_y.append(np.sin(h) * wv)
+            h = wv * h + xv[t] * t
+            out_h.append(h)
+        return np.array(out_h), np.array(out_y)
+
+    vals = [RNG.normal(size=5), np.array(0.4), np.array(0.9)]
+    got = rd.function([x, h0, w], [hs, ks, ys])(*vals)
+    np.testing.assert_allclose(got[0], ref(*vals)[0], rtol=1e-12)
+    np.testing.assert_array_equal(got[1], np.arange(1, 6))
+    np.testing.assert_allclose(got[2], ref(*vals)[1], rtol=1e-12)
+    _check_grads(hs.sum() + ys.sum(), [x, h0, w], vals, lambda *v: ref(*v)[0].sum() + ref(*v)[1].sum())
+    dx, dh0, dw = rd.vector("dx"), rd.scalar("dh0"), rd.scalar("dw")
+    jv = rd.function([x, h0, w, dx, dh0, dw], rd.Rop([hs, ys], [x, h0, w], [dx, dh0, dw]))
+    tv = [RNG.normal(size=5), np.array(0.3), np.array(-0.2)]
+    eps = 1e-6
+    for j, got_t in enumerate(jv(*vals, *tv)):
+        plus = ref(*[v + eps * t for v, t in zip(vals, tv)])[j]
+        minus = ref(*[v - eps * t for v, t in zip(vals, tv)])[j]
+        np.testing.assert_allclose(got_t, (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-9)
+
+
+def test_rop_with_taps_and_go_backwards_agrees_with_lop():
+    x, z0, w = rd.vector("x"), rd.vector("z0"), rd.scalar("w")
+    ys = rd.scan(
+        lambda xm1, x0, xp2, ym3, ym1: w * ym3 + rd.sin(ym1) + xm1 * x0 + xp2,
+        sequences=dict(input=x, taps=[-1, 0, 2]),
+        outputs_info=dict(initial=z0, taps=[-3, -1]),
+        go_backwards=True,
+        return_updates=False,
+    )
+    ins = [x, z0, w]
+    tans = [i.type(f"d{i.name}") for i in ins]
+    u = rd.vector("u")
+    vals = [RNG.normal(size=9), RNG.normal(size=3), np.array(0.8)]
+    tv = [RNG.normal(size=v.shape) for v in vals]
+    uv = RNG.normal(size=6)
+    jv = rd.function(ins + tans, rd.Rop(ys, ins, tans))(*vals, *tv)
+    vj = rd.function([*ins, u], rd.Lop(ys, ins, u))(*vals, uv)
+    np.testing.assert_allclose(np.sum(jv * uv), sum(np.sum(g * t) for g, t in zip(vj, tv)), rtol=1e-10)
+    # go_backwards reverses the sequence, then the taps apply (PyTensor's order)
+    for k in range(3):
+        want = _fd(lambda *v: np.sum(_taps_np(v[0][::-1], v[1], v[2]) * uv), vals, k)
+        np.testing.assert_allclose(vj[k], want, rtol=1e-6, atol=1e-9)
+
+
 def test_long_sequences_run_without_recursion():
     x = rd.vector("x")
     ys = rd.scan(lambda xt, s: 0.5 * s + xt, sequences=x, outputs_info=rd.constant(0.0), return_updates=False)
