@@ -74,15 +74,11 @@ def build_scan(
     mapped = _as_map(n, seqs, states, nonseqs, outputs)
     if mapped is not None:
         return mapped
-    # sequences and non-sequences the step never reads are not passed (the reverse loop of a
-    # linear step, for instance, reads no stored state)
-    read = {t.uid for t in toposort(outputs) if not t.args}
-    seqs = [s for s in seqs if any(p.uid in read for p in s.phs)]
-    nonseqs = [(t, p) for t, p in nonseqs if p.uid in read]
-    placeholders = [p for s in seqs for p in s.phs] + [p for st in states for p in st.phs] + [p for _, p in nonseqs]
-    ph_ids = {p.uid for p in placeholders}
+    # loop-invariant code motion: a term that depends on no sequence or state placeholder (a free
+    # variable, W.T of a non-sequence W) is computed once outside the loop and passed in
     outputs = list(outputs)
-    dep: set[int] = set(ph_ids)
+    ns_outer = {p.uid: t for t, p in nonseqs}
+    dep: set[int] = {p.uid for s in seqs for p in s.phs} | {p.uid for st in states for p in st.phs}
     hoist: dict[int, Term] = {}
     for node in toposort(outputs):
         if node.uid in dep:
@@ -90,22 +86,29 @@ def build_scan(
         if any(a.uid in dep for a in node.args):
             dep.add(node.uid)
             for a in node.args:
-                if a.uid not in dep and a.op != "const":
+                if a.uid not in dep and a.op != "const" and a.uid not in ns_outer:
                     hoist.setdefault(a.uid, a)
     for o in outputs:
-        if o.uid not in dep and o.op != "const":
+        if o.uid not in dep and o.op != "const" and o.uid not in ns_outer:
             hoist.setdefault(o.uid, o)
-    free = sorted(hoist.values(), key=lambda t: t.uid)
     nonseqs = list(nonseqs)
     mapping: dict[Term, Term] = {}
-    for t in free:
+    by_ph = {p: t for t, p in nonseqs}
+    for t in sorted(hoist.values(), key=lambda t: t.uid):
         ph = t.type(t.name)
         mapping[t] = ph
-        nonseqs.append((t, ph))
+        reads_ns = any(leaf.uid in ns_outer for leaf in toposort([t]) if not leaf.args)
+        nonseqs.append((replace([t], by_ph)[0] if reads_ns else t, ph))
     if mapping:
         outputs = replace(outputs, mapping)
+    # sequences and non-sequences the step never reads are not passed (the reverse loop of a
+    # linear step, for instance, reads no stored state)
+    read = {t.uid for t in toposort(outputs) if not t.args}
+    seqs = [s for s in seqs if any(p.uid in read for p in s.phs)]
+    nonseqs = [(t, p) for t, p in nonseqs if p.uid in read]
+    placeholders = [p for s in seqs for p in s.phs] + [p for st in states for p in st.phs] + [p for _, p in nonseqs]
     body = ScanBody(
-        inputs=tuple(placeholders + [p for _, p in nonseqs[len(nonseqs) - len(free) :]]),
+        inputs=tuple(placeholders),
         outputs=tuple(outputs),
         seq_offsets=tuple(s.offsets for s in seqs),
         seq_rev=tuple(s.rev for s in seqs),

@@ -259,9 +259,11 @@ def test_free_variables_and_non_sequences_are_the_same_loop():
     fb = rd.function([x, W, h0], [b, rd.grad(b.sum(), W)])
     for p, q in zip(fa(*vals), fb(*vals)):
         np.testing.assert_allclose(p, q, rtol=1e-12)
-    # W.T does not depend on the step: it is computed once, outside the loop
-    body = b.args[0].attr("body")
-    assert all(t.op != "dimshuffle" for t in rd.terms.toposort(body.outputs))
+    # W.T does not depend on the step: it is computed once, outside the loop (also when W is a non-sequence)
+    for loop in (a, b):
+        body = loop.args[0].attr("body")
+        assert all(t.op != "dimshuffle" for t in rd.terms.toposort(body.outputs))
+    assert "c0 = W.T" in rd.pprint(a)
 
 
 # ---- map, reduce, foldl, foldr -----------------------------------------------------------------------------
