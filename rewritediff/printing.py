@@ -673,6 +673,9 @@ def _latex_template(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
     op, args = node.op, node.args
     if not args and op in ("input", "shared", "const"):
         return _latex_leaf(node, L)
+    if op == "scan":  # the recurrence as text, its outer arguments as LaTeX
+        parts = _text_scan(node, L)
+        return [r"\text{" + _latex_escape(p) + "}" if isinstance(p, str) else p for p in parts], P_ATOM
     if op == "add":
         return _latex_add(node, L), P_ADD
     if op == "mul":

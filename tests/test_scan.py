@@ -541,6 +541,10 @@ def test_pprint_shows_a_scan_as_its_recurrence():
     x, h0, W, U = rd.matrix("x"), rd.vector("h0"), rd.matrix("W"), rd.matrix("U")
     hs = rd.scan(lambda xt, h: rd.tanh(W @ h + U @ xt), sequences=x, outputs_info=h0, return_updates=False)
     assert rd.pprint(hs) == "scan(h[t] = tanh(dot(W, h[t-1]) + dot(U, x[t]))  for t in 0..x.shape[0], h[-1] = h0)[1:]"
+    assert (
+        rd.latex(hs)
+        == r"\text{scan(h[t] = tanh(dot(W, h[t-1]) + dot(U, x[t]))  for t in 0..}\operatorname{shape\_i}\left(x\right)\text{, h[-1] = }h_{0}\text{)}\left[1:\right]"
+    )
     ys = rd.scan(
         lambda a, b, y3, y1: y1 + a * y3 * b,
         sequences=dict(input=x, taps=[0, 2]),
