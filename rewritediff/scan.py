@@ -58,11 +58,13 @@ def build_scan(
     truncate: int = -1,
     out_labels: Sequence[str] = (),
     strict: bool = False,
+    n_from_seqs: bool = False,
 ) -> list[Term]:
     """One scan op from its parts; returns one term per output (recurrent outputs first, aligned with ``states``).
 
     Terms of the body that depend on no placeholder are hoisted out as non-sequences (with
     ``strict``, a free variable that was not passed as a non-sequence is an error, as in PyTensor).
+    ``n_from_seqs``: n is the sequences' common length (so a map may read their rows all at once).
     """
     if strict:
         given = {p.uid for s in seqs for p in s.phs} | {p.uid for st in states for p in st.phs} | {p.uid for _, p in nonseqs}
@@ -71,7 +73,7 @@ def build_scan(
             raise RewriteDiffTypeError(
                 f"scan{' ' + repr(name) if name else ''}: strict=True but the step function reads {loose} without their being passed as non_sequences"
             )
-    mapped = _as_map(n, seqs, states, nonseqs, outputs)
+    mapped = _as_map(n, seqs, states, nonseqs, outputs, n_from_seqs)
     if mapped is not None:
         return mapped
     # loop-invariant code motion: a term that depends on no sequence or state placeholder (a free
@@ -124,13 +126,14 @@ def build_scan(
     return [apply("scan", *args, body=body, out=k) for k in range(len(outputs))]
 
 
-def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple[Term, Term]], outputs: list[Term]) -> list[Term] | None:
+def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple[Term, Term]], outputs: list[Term], n_from_seqs: bool) -> list[Term] | None:
     """A loop with no recurrence as vectorized tensor operations (no loop at all), or None.
 
     Each step reads row t of its sequences and nothing of the steps before, so the body applied
     to the whole sequences at once (``tensorize.vectorize`` along their leading axis) gives
     every row of the results: ``map(lambda r: r @ W, X)`` is ``X @ W``. A sequence longer than
-    the loop is cut to its first n rows. Ops without a batching rule keep the loop.
+    the loop is cut to its first n rows. Ops without a batching rule keep the loop, and so does an
+    ``n_steps`` that may exceed a sequence's rows (the loop checks it and says so).
     """
     from rewritediff.tensor import arange, getitem
     from rewritediff.tensorize import NoBatchRule, vectorize
@@ -138,6 +141,8 @@ def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple
     if states or not seqs or any(s.offsets != (0,) or s.rev for s in seqs):
         return None
     static = int(n.value) if n.op == "const" else None
+    if not n_from_seqs and (static is None or any(s.x.static_shape[0] is None or s.x.static_shape[0] < static for s in seqs)):
+        return None
     batched: dict[Term, Term] = {}
     for s in seqs:
         x = s.x
@@ -376,7 +381,7 @@ def scan(
         rec_outs.append(o)
         rec_idx.append(i)
     labels = [f"output {i}" for i in rec_idx + nit_idx]
-    terms = build_scan(n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + nit_outs, name, truncate_gradient, labels, strict)
+    terms = build_scan(n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None)
     from rewritediff.tensor import getitem
 
     result: list[Any] = [None] * len(outs)

@@ -598,6 +598,10 @@ def test_error_when_n_steps_disagrees_with_the_sequences():
         f(np.ones(5), -1)
     with pytest.raises(ShapeError, match="n_steps is 6 but sequences"):
         rd.scan(lambda a, s: s + a, sequences=rd.vector("y", shape=(4,)), outputs_info=rd.constant(0.0), n_steps=6)
+    m = rd.scan(lambda a: 2 * a, sequences=x, n_steps=n, return_updates=False)  # a map, kept a loop: n may exceed x's rows
+    np.testing.assert_allclose(rd.function([x, n], m)(np.arange(4.0), 2), [0.0, 2.0])
+    with pytest.raises(ShapeError, match=r"n_steps is 5 but sequences\[0\] \(x\) has 4 rows"):
+        rd.function([x, n], m)(np.arange(4.0), 5)
     with pytest.raises(ValueError, match="give n_steps or at least one sequence"):
         rd.scan(lambda s: s, outputs_info=rd.constant(0.0))
     with pytest.raises(ValueError, match="n_steps must be an integer"):
