@@ -163,6 +163,35 @@ def test_taps_of_sequences_and_outputs_values_and_gradients():
     _check_grads(cost, [x, z0, w], vals, lambda *v: (_taps_np(*v) ** 2).sum())
 
 
+@pytest.mark.parametrize("backwards", [False, True])
+def test_taps_gradients_match_the_unrolled_graph(backwards):
+    x, z0, w = rd.vector("x", shape=(9,)), rd.vector("z0"), rd.scalar("w")
+    W = rd.matrix("W")
+
+    def step(xm1, x0, xp2, ym3, ym1, Wn):
+        return w * ym3 + rd.sin(ym1) + xm1 * x0 + xp2 + rd.sum(Wn) * 0.1
+
+    ys = rd.scan(
+        step,
+        sequences=dict(input=x, taps=[-1, 0, 2]),
+        outputs_info=dict(initial=z0, taps=[-3, -1]),
+        non_sequences=W,
+        go_backwards=backwards,
+        return_updates=False,
+    )
+    xs = x[::-1] if backwards else x
+    buf = [z0[0], z0[1], z0[2]]
+    for t in range(6):
+        buf.append(step(xs[t], xs[t + 1], xs[t + 3], buf[-3], buf[-1], W))
+    unrolled = rd.stack(buf[3:])
+    ins = [x, z0, w, W]
+    vals = [RNG.normal(size=9), RNG.normal(size=3), np.array(0.8), RNG.normal(size=(2, 2))]
+    f = rd.function(ins, [ys, *rd.grad((ys**2).sum(), ins)])
+    g = rd.function(ins, [unrolled, *rd.grad((unrolled**2).sum(), ins)])
+    for a, b in zip(f(*vals), g(*vals)):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
 def test_positive_taps_only_and_several_taps_of_a_state_vector():
     x = rd.matrix("x")
     h0 = rd.matrix("h0")
