@@ -469,6 +469,34 @@ def _stored_states(node: Term) -> tuple[ScanBody, list[Term]]:
     return full, [apply("scan", *node.args, body=full, out=k) for k in range(full.n_states)]
 
 
+def _last_row_only(g: Term, lag: int) -> Term | None:
+    """The adjoint of the last state when the cotangent of a state buffer is zero elsewhere, else None.
+
+    A loss on the last state (``hs[-1]``, PyTensor's usual form) gives the buffer the cotangent
+    ``inc_subtensor(zeros_like(buf)[lag:], inc_subtensor(zeros_like(buf[lag:])[-1], a))``: the
+    reverse loop then starts its carried adjoint at ``a`` and reads no cotangent sequence (two
+    buffers of zeros as large as the stored states are never built).
+    """
+
+    def peel(t: Term, idx_ok: Any) -> Term | None:
+        if t.op not in ("inc_subtensor", "set_subtensor") or len(t.args) != 2 or t.args[0].op != "zeros_like":
+            return None
+        idx = t.attr("idx")
+        return t.args[1] if idx_ok(idx, t.args[0]) else None
+
+    def tail(idx: tuple, base: Term) -> bool:
+        return idx == (("slice", lag, None, None),)
+
+    def last(idx: tuple, base: Term) -> bool:
+        if len(idx) != 1 or idx[0][0] != "int":
+            return False
+        k = idx[0][1]
+        return k == -1 or (base.static_shape[0] is not None and k == base.static_shape[0] - 1)
+
+    inner = peel(g, tail)
+    return None if inner is None else peel(inner, last)
+
+
 def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[bool] | None = None) -> list[Any]:
     """Adjoints of a loop's arguments given cotangents of its results: a reverse scan of the body's pullback.
 
@@ -495,9 +523,16 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
         k = node.attr("out")
         gs[k] = g if gs[k] is None else gs[k] + g
     body, bufs = _stored_states(node0)
+    start: list[Term | None] = [None] * body.n_states  # a carried adjoint that starts at the last state's
     for k in range(body.n_states):
-        if gs[k] is not None and body0.state_store[k] == "last":
-            gs[k] = set_subtensor(getitem(zeros_like(bufs[k]), -1), gs[k])
+        if gs[k] is None or body.lags(k) != 1:
+            continue
+        if body0.state_store[k] == "last":
+            start[k], gs[k] = gs[k], None
+        else:
+            a = _last_row_only(gs[k], 1)
+            if a is not None:
+                start[k], gs[k] = a, None
     ph_seqs, ph_states, ph_ns = body.split_inputs()
     trunc = body.truncate
     if trunc == -1:
@@ -546,7 +581,11 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
         z = zs[k]
         if lag == 1:
             c = TensorType(o.dtype, o.static_shape)(f"adj{k}")
-            init = zeros_like(z)
+            if start[k] is None:
+                init = zeros_like(z)
+            else:
+                a0 = start[k] if start[k].dtype == o.dtype else apply("cast", start[k], dtype=o.dtype)
+                init = apply("dimshuffle", a0, pattern=("x", *range(a0.ndim)))
             cot = c
         else:
             c = TensorType(o.dtype, (lag, *o.static_shape))(f"adj{k}")
