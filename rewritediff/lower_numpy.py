@@ -170,11 +170,13 @@ def lower(
     fusion: str = "kernels",
     contract: Sequence[Term] = (),
     allow_input_downcast: bool | None = None,
+    finite_math: bool = True,
 ) -> tuple[str, dict]:
     """Generate the closure's source and namespace for outputs (and update values); see :mod:`rewritediff.fusion`.
 
     ``contract``: the graph whose dim equalities the function checks on entry (the unsimplified
     outputs; see :mod:`rewritediff.shapecheck`). ``allow_input_downcast``: see :func:`function`.
+    ``finite_math``: how the bodies of loops are compiled (as the function itself).
     """
     roots = list(outputs) + [v for _, v in updates]
     order = toposort(roots)
@@ -243,7 +245,7 @@ def lower(
             for m in sibs:
                 names[m.uid] = outnames[m.attr("out")] = f"t{n_tmp}"
                 n_tmp += 1
-            lines = loop_source(node.attr("body"), [names[a.uid] for a in node.args], outnames, f"l{n_loops}", namespace)
+            lines = loop_source(node.attr("body"), [names[a.uid] for a in node.args], outnames, f"l{n_loops}", namespace, fusion, finite_math)
             n_loops += 1
             stmts.append((node, "\n".join(lines), [a.uid for a in node.args], sibs, False))
             continue
@@ -569,6 +571,7 @@ def function(
             fusion,
             contract=outs + [v for _, v in updates],
             allow_input_downcast=allow_input_downcast,
+            finite_math=finite_math,
         )
         fn = Function(inputs, outs, single, updates, source, namespace)
     _CACHE[key] = fn

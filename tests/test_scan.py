@@ -559,6 +559,14 @@ def test_rop_with_taps_and_go_backwards_agrees_with_lop():
         np.testing.assert_allclose(vj[k], want, rtol=1e-6, atol=1e-9)
 
 
+def test_the_body_is_compiled_with_the_functions_options():
+    x, h0 = rd.vector("x"), rd.scalar("h0")
+    ys = rd.scan(lambda xt, h: h * 0.0 + xt, sequences=x, outputs_info=h0, return_updates=False)
+    xv = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(rd.function([x, h0], ys)(xv, np.nan), [1.0, 2.0])  # h * 0 is 0 for finite h
+    assert np.isnan(rd.function([x, h0], ys, finite_math=False)(xv, np.nan)).all()  # NaN propagates, as numpy
+
+
 def test_long_sequences_run_without_recursion():
     x = rd.vector("x")
     ys = rd.scan(lambda xt, s: 0.5 * s + xt, sequences=x, outputs_info=rd.constant(0.0), return_updates=False)

@@ -145,13 +145,16 @@ class ScanBody:
             self.seq_labels,
         )
 
-    def step(self) -> Any:
-        """The body compiled by the same lowering, called once per step (compiled on first use)."""
+    def step(self, fusion: str = "kernels", finite_math: bool = True) -> Any:
+        """The body compiled by the same lowering (the enclosing function's options), called once per step."""
         if self._step is None:
+            self._step = {}
+        key = (fusion, finite_math)
+        if key not in self._step:
             from rewritediff.lower_numpy import function
 
-            self._step = function(list(self.inputs), list(self.outputs), on_unused_input="ignore")
-        return self._step
+            self._step[key] = function(list(self.inputs), list(self.outputs), on_unused_input="ignore", fusion=fusion, finite_math=finite_math)
+        return self._step[key]
 
     def __repr__(self) -> str:
         return f"<scan body {self.name or ''}#{id(self) % 100000}>".replace(" #", "#")
@@ -192,15 +195,18 @@ def _scan_error(msg: str) -> ShapeError:
     return ShapeError(msg)
 
 
-def loop_source(body: ScanBody, argnames: list[str], outnames: list[str | None], tag: str, namespace: dict) -> list[str]:
+def loop_source(
+    body: ScanBody, argnames: list[str], outnames: list[str | None], tag: str, namespace: dict, fusion: str = "kernels", finite_math: bool = True
+) -> list[str]:
     """Python lines running the loop: arguments named ``argnames``, results assigned to ``outnames`` (None: unread).
 
     Buffers are allocated once and each step's results written into their rows; ``tag`` makes
     the loop's local names unique in the closure. The step is the body compiled by the same
-    lowering, placed in ``namespace`` as ``_<tag>_step``.
+    lowering with the enclosing function's ``fusion`` and ``finite_math``, placed in ``namespace``
+    as ``_<tag>_step``.
     """
     step = f"_{tag}_step"
-    namespace[step] = body.step()._fn
+    namespace[step] = body.step(fusion, finite_math)._fn
     namespace["_scan_error"] = _scan_error
     namespace[f"_{tag}_body"] = body
     lab = f"_{tag}_lab"
