@@ -154,9 +154,14 @@ def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple
         batched[s.phs[0]] = x
     body = replace(outputs, {p: t for t, p in nonseqs}) if nonseqs else outputs
     try:
-        return vectorize(body, batched, static if static is not None else n)
+        out = vectorize(body, batched, static if static is not None else n)
     except NoBatchRule:
         return None
+    # the batched product of a vector by a vector is a matmul with a 1-D argument, which has no
+    # derivative rule: such a map keeps its loop, whose gradient exists
+    if any(t.op == "matmul" and min(a.ndim for a in t.args) < 2 for t in toposort(out)):
+        return None
+    return out
 
 
 # ---- the frontend -------------------------------------------------------------------------------------
@@ -423,6 +428,41 @@ def map(
     )
 
 
+def _fold_as_reduction(res: Any) -> Term | None:
+    """``init + sum(f(x_t))`` for a fold ``acc + f(x_t)`` (``init * prod(f(x_t))`` for ``acc * f(x_t)``), else None.
+
+    A fold whose step adds (multiplies) its accumulator and a term that does not read it is a
+    reduction: the term is computed for every row at once (as a map) and summed (multiplied)
+    along the rows, with no loop.
+    """
+    if not isinstance(res, Term) or res.op != "subtensor" or res.args[0].op != "scan":
+        return None
+    node = res.args[0]
+    body: ScanBody = node.attr("body")
+    if body.n_states != 1 or len(body.outputs) != 1 or body.state_taps[0] != (-1,) or body.state_store[0] != "all":
+        return None
+    n, xs, zs, ns = body.split_args(node.args)
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    acc, out = ph_states[0][0], body.outputs[0]
+    if out.op not in ("add", "mul") or sum(a is acc for a in out.args) != 1:
+        return None
+    rest = [a for a in out.args if a is not acc]
+    g = rest[0] if len(rest) == 1 else apply(out.op, *rest)
+    if any(t is acc for t in toposort([g])):
+        return None
+    seqs = [_Seq(x, offs, rev, phs) for x, offs, rev, phs in zip(xs, body.seq_offsets, body.seq_rev, ph_seqs)]
+    mapped = _as_map(n, seqs, [], list(zip(ns, ph_ns)), [g], True)
+    if mapped is None:
+        return None
+    from rewritediff.tensor import getitem
+
+    z = zs[0]
+    init = z.args[0] if z.op == "dimshuffle" and tuple(z.attr("pattern")) == ("x", *range(z.args[0].ndim)) else getitem(z, 0)
+    if out.op == "add":
+        return init + apply("sum", mapped[0], axis=(0,))
+    return init * apply("prod", mapped[0], axis=(0,))
+
+
 def reduce(
     fn: Callable[..., Any],
     sequences: Any,
@@ -437,7 +477,11 @@ def reduce(
     res = scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences, go_backwards=go_backwards, name=name, return_updates=False)
     from rewritediff.tensor import getitem
 
-    last = [getitem(r, -1) for r in res] if isinstance(res, list) else getitem(res, -1)
+    folded = _fold_as_reduction(res)
+    if folded is not None:
+        last: Any = folded
+    else:
+        last = [getitem(r, -1) for r in res] if isinstance(res, list) else getitem(res, -1)
     return (last, {}) if return_updates else last
 
 

@@ -334,11 +334,41 @@ def test_a_map_with_no_recurrence_is_vectorized_ops_with_no_loop():
     got, gW = f(Xv, Wv)
     np.testing.assert_allclose(got, np.tanh(Xv @ Wv), rtol=1e-12)
     np.testing.assert_allclose(gW, _fd(lambda a, b: np.tanh(a @ b).sum(), [Xv, Wv], 1), rtol=1e-6)
+    # a row-by-vector product would batch into a matmul without a derivative rule: the loop stays
+    w = rd.vector("w")
+    mv = rd.map(lambda r: r @ w, X, return_updates=False)
+    gw = rd.function([X, w], rd.grad(mv.sum(), w))(Xv, wv := RNG.normal(size=3))
+    np.testing.assert_allclose(gw, Xv.sum(axis=0), rtol=1e-12)
+    assert wv.shape == (3,)
     # sequences of different lengths: the first rows of each, as many as the shortest has
     x, y = rd.vector("x"), rd.vector("y")
     xy = rd.map(lambda a, b: a * b, [x, y], return_updates=False)
     assert "for _t" not in rd.function([x, y], xy).source
     np.testing.assert_allclose(rd.function([x, y], xy)(np.arange(4.0), np.arange(3.0)), [0.0, 1.0, 4.0])
+
+
+def test_a_fold_over_add_or_mul_is_a_sum_or_a_product():
+    x, X, w = rd.vector("x"), rd.matrix("X"), rd.vector("w")
+    s = rd.reduce(lambda a, acc: acc + a**2, x, rd.constant(0.0), return_updates=False)
+    assert rd.pprint(s) == "0.0 + sum(x ** 2.0)"
+    p = rd.foldr(lambda a, acc: acc * rd.exp(a), x, rd.constant(1.0), return_updates=False)
+    assert rd.pprint(p) == "1.0 * prod(exp(x[::-1]))"
+    r = rd.foldl(lambda row, acc: acc + rd.tanh((row * w).sum()), X, rd.constant(0.5), return_updates=False)
+    assert rd.pprint(r) == "0.5 + sum(tanh(sum(X * w, axis=1)))"
+    f = rd.function([x, X, w], [s, p, r, *rd.grad(s + p + r, [x, w])])
+    assert "for _t" not in f.source
+    xv, Xv, wv = RNG.normal(size=4), RNG.normal(size=(4, 3)), RNG.normal(size=3)
+    got = f(xv, Xv, wv)
+    np.testing.assert_allclose(got[:3], [np.sum(xv**2), np.exp(xv.sum()), 0.5 + np.tanh(Xv @ wv).sum()], rtol=1e-12)
+
+    def total(xv, Xv, wv):
+        return np.sum(xv**2) + np.exp(xv.sum()) + 0.5 + np.tanh(Xv @ wv).sum()
+
+    np.testing.assert_allclose(got[3], _fd(total, [xv, Xv, wv], 0), rtol=1e-7)
+    np.testing.assert_allclose(got[4], _fd(total, [xv, Xv, wv], 2), rtol=1e-7)
+    # a fold whose step scales its accumulator is a recurrence: it stays a loop
+    kept = rd.reduce(lambda a, acc: acc * 0.5 + a, x, rd.constant(0.0), return_updates=False)
+    assert "for _t" in rd.function([x], kept).source
 
 
 def test_return_conventions():
