@@ -440,8 +440,10 @@ def _text_scan(node: Term, L: _Layout) -> list:  # noqa: N803
     for k, (taps, phs) in enumerate(zip(body.state_taps, ph_states)):
         for tap, p in zip(taps, phs):
             mapping[p] = p.type(f"{names[k]}[t{tap}]")
-    shown = replace(list(body.outputs), mapping)
-    eqs = "; ".join(f"{names[k]}[t] = {pprint_inline(o, 400)}" for k, o in enumerate(shown))
+    shown = replace(list(body.outputs) + ([body.cond] if body.cond is not None else []), mapping)
+    eqs = "; ".join(f"{names[k]}[t] = {pprint_inline(o, 400)}" for k, o in enumerate(shown[: len(body.outputs)]))
+    if body.cond is not None:
+        eqs += f"  until {pprint_inline(shown[-1], 200)}"
     parts: list = [f"scan({eqs}  for t in 0..", n]
     for k, (z, taps) in enumerate(zip(zs, body.state_taps)):
         lag = -min(taps)

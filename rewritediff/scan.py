@@ -20,7 +20,19 @@ from rewritediff.ops.scan import ScanBody
 from rewritediff.rules.ast import Special
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
-__all__ = ["scan", "map", "reduce", "foldl", "foldr"]
+__all__ = ["scan", "map", "reduce", "foldl", "foldr", "until"]
+
+
+class Until:
+    """A step function's stop condition (PyTensor's ``until``): the loop ends after the first step where it holds."""
+
+    def __init__(self, condition: Any) -> None:
+        self.condition = condition
+
+
+def until(condition: Any) -> Until:
+    """Return this from a step function (after its outputs) to stop the loop once ``condition`` is true."""
+    return Until(condition)
 
 
 class _Seq:
@@ -59,12 +71,14 @@ def build_scan(
     out_labels: Sequence[str] = (),
     strict: bool = False,
     n_from_seqs: bool = False,
+    cond: Term | None = None,
 ) -> list[Term]:
     """One scan op from its parts; returns one term per output (recurrent outputs first, aligned with ``states``).
 
     Terms of the body that depend on no placeholder are hoisted out as non-sequences (with
     ``strict``, a free variable that was not passed as a non-sequence is an error, as in PyTensor).
     ``n_from_seqs``: n is the sequences' common length (so a map may read their rows all at once).
+    ``cond``: the step's stop condition (``until``), a term over the same placeholders.
     """
     if strict:
         given = {p.uid for s in seqs for p in s.phs} | {p.uid for st in states for p in st.phs} | {p.uid for _, p in nonseqs}
@@ -73,9 +87,12 @@ def build_scan(
             raise RewriteDiffTypeError(
                 f"scan{' ' + repr(name) if name else ''}: strict=True but the step function reads {loose} without their being passed as non_sequences"
             )
-    mapped = _as_map(n, seqs, states, nonseqs, outputs, n_from_seqs)
+    mapped = _as_map(n, seqs, states, nonseqs, outputs, n_from_seqs) if cond is None else None
     if mapped is not None:
         return mapped
+    n_outs = len(outputs)
+    if cond is not None:
+        outputs = [*outputs, cond]  # hoisted and pruned with the outputs, kept apart in the body
     # loop-invariant code motion: a term that depends on no sequence or state placeholder (a free
     # variable, W.T of a non-sequence W) is computed once outside the loop and passed in
     outputs = list(outputs)
@@ -109,9 +126,12 @@ def build_scan(
     seqs = [s for s in seqs if any(p.uid in read for p in s.phs)]
     nonseqs = [(t, p) for t, p in nonseqs if p.uid in read]
     placeholders = [p for s in seqs for p in s.phs] + [p for st in states for p in st.phs] + [p for _, p in nonseqs]
+    cond = outputs[n_outs] if cond is not None else None
+    outputs = outputs[:n_outs]
     body = ScanBody(
         inputs=tuple(placeholders),
         outputs=tuple(outputs),
+        cond=cond,
         seq_offsets=tuple(s.offsets for s in seqs),
         seq_rev=tuple(s.rev for s in seqs),
         state_taps=tuple(st.taps for st in states),
@@ -179,8 +199,29 @@ def _tapname(base: str | None, tap: int) -> str | None:
     return f"{base}[t]" if tap == 0 else f"{base}[t{tap:+d}]"
 
 
-def _split_result(res: Any) -> tuple[list[Any], dict]:
-    """The outputs and updates a step function returned (a term, a list, a dict of updates, or both)."""
+def _split_result(res: Any) -> tuple[list[Any], dict, Any]:
+    """The outputs, updates and stop condition a step function returned (a term, a list, a dict of updates, an ``until``)."""
+    cond = None
+    if isinstance(res, Until):
+        return [], {}, res.condition
+    if isinstance(res, tuple | list) and any(isinstance(r, Until) for r in res):
+        conds = [r for r in res if isinstance(r, Until)]
+        if len(conds) > 1:
+            raise ValueError("scan: the step function returned more than one until(...)")
+        cond = conds[0].condition
+        res = [r for r in res if not isinstance(r, Until)]
+        if len(res) == 1 and isinstance(res[0], list | tuple | dict):
+            res = res[0]
+        elif len(res) == 1:
+            res = res[0]
+        else:
+            res = tuple(res)
+    outs, updates = _split_outputs(res)
+    return outs, updates, cond
+
+
+def _split_outputs(res: Any) -> tuple[list[Any], dict]:
+    """The outputs and the updates of a step function's result without its ``until``."""
     if isinstance(res, dict):
         return [], res
     if isinstance(res, tuple | list) and len(res) == 2 and any(isinstance(r, dict) for r in res):
@@ -346,7 +387,13 @@ def scan(
     ns_ph = [t.type(t.name) for t in ns_terms]
     call = [p for s in seqs for p in s.phs] + [p for phs in states_ph for p in phs] + ns_ph
     res = fn(*call)
-    outs, updates = _split_result(res)
+    outs, updates, cond = _split_result(res)
+    if cond is not None:
+        cond = _as_term(cond)
+        if cond.ndim != 0 or cond.dtype != "bool":
+            if cond.ndim != 0:
+                raise ValueError(f"{label}: the condition of until(...) must be a 0-d boolean, got {cond!r} of type {cond.type}")
+            cond = apply("neq", cond, constant(0, cond.dtype))
     if updates:
         raise NotImplementedError(
             f"{label}: the step function returned updates of shared variables {list(updates)}; carry such values as recurrent outputs (outputs_info) instead"
@@ -386,7 +433,7 @@ def scan(
         rec_outs.append(o)
         rec_idx.append(i)
     labels = [f"output {i}" for i in rec_idx + nit_idx]
-    terms = build_scan(n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None)
+    terms = build_scan(n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None, cond)
     from rewritediff.tensor import getitem
 
     result: list[Any] = [None] * len(outs)
@@ -439,7 +486,7 @@ def _fold_as_reduction(res: Any) -> Term | None:
         return None
     node = res.args[0]
     body: ScanBody = node.attr("body")
-    if body.n_states != 1 or len(body.outputs) != 1 or body.state_taps[0] != (-1,) or body.state_store[0] != "all":
+    if body.n_states != 1 or len(body.outputs) != 1 or body.state_taps[0] != (-1,) or body.state_store[0] != "all" or body.cond is not None:
         return None
     n, xs, zs, ns = body.split_args(node.args)
     ph_seqs, ph_states, ph_ns = body.split_inputs()
@@ -578,6 +625,13 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
             if a is not None:
                 start[k], gs[k] = a, None
     ph_seqs, ph_states, ph_ns = body.split_inputs()
+    if body.cond is not None:  # a loop that stopped early: the reverse loop runs the steps it took
+        from rewritediff.tensor import shape_i
+
+        if body.n_states:
+            n = shape_i(bufs[0], 0) - body.lags(0)
+        else:
+            n = shape_i(apply("scan", *node0.args, body=body, out=body.n_states), 0)
     trunc = body.truncate
     if trunc == -1:
         nr = n
@@ -792,7 +846,7 @@ def scan_pushforward(node: Term, tangents: list[Any], memo: dict) -> Any:
     t_nit = [o for o in nit if o.type.is_float]
     all_outs = rec + t_rec + nit + [tan_of[id(o)] for o in t_nit]
     name = f"tangent_of_{body.name}" if body.name else "tangent"
-    terms = build_scan(n, seqs, states + tstates, nonseqs, all_outs, name, body.truncate)
+    terms = build_scan(n, seqs, states + tstates, nonseqs, all_outs, name, body.truncate, cond=body.cond)
     result: list[Any] = []
     for k in range(body.n_states):
         j = tstate_of[k]
@@ -825,6 +879,8 @@ def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
     body: ScanBody = node.attr("body")
     if flags[0]:
         raise NoBatchRule("scan with a batched number of steps")
+    if body.cond is not None:
+        raise NoBatchRule("scan with until (each element of a batch may stop at another step)")
     key = (id(body), tuple(a.uid for a in args), tuple(flags), n if isinstance(n, int) else n.uid)
     hit = _BATCHED.get(key)
     if hit is not None:

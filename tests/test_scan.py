@@ -379,6 +379,41 @@ def test_return_conventions():
     assert isinstance(outs, list) and len(outs) == 2 and upd == {}
 
 
+# ---- until ----
+def test_until_stops_the_loop_and_derivatives_follow_the_steps_taken():
+    x0, a, n = rd.scalar("x0"), rd.scalar("a"), rd.iscalar("n")
+    xs = rd.scan(lambda x: (a * x, rd.until(a * x < 1.0)), outputs_info=x0, n_steps=n, return_updates=False)
+    assert rd.pprint(xs) == "scan(x[t] = a * x[t-1]  until a * x[t-1] < 1.0  for t in 0..cast(n, dtype='int64'), x[-1] = x0)[1:]"
+    f = rd.function([x0, a, n], [xs, *rd.grad(xs.sum(), [x0, a])])
+
+    def ref(x0v, av, nv):
+        out, x = [], x0v
+        for _ in range(nv):
+            x = av * x
+            out.append(x)
+            if x < 1.0:
+                break
+        return np.array(out)
+
+    for nv in (100, 2):
+        got = f(10.0, 0.5, nv)
+        np.testing.assert_allclose(got[0], ref(10.0, 0.5, nv), rtol=1e-12)
+        for k in (0, 1):
+            want = _fd(lambda p, q: ref(float(p), float(q), nv).sum(), [np.array(10.0), np.array(0.5)], k, eps=1e-7)
+            np.testing.assert_allclose(got[1 + k], want, rtol=1e-6)
+    dx0 = rd.scalar("dx0")
+    np.testing.assert_allclose(rd.function([x0, a, n, dx0], rd.Rop(xs, x0, dx0))(10.0, 0.5, 100, 1.0), [0.5, 0.25, 0.125, 0.0625])
+
+
+def test_until_with_a_sequence_and_an_output_not_fed_back():
+    v = rd.vector("v")
+    s, c = rd.scan(lambda vt, acc: (acc + vt, vt * 2, rd.until(acc + vt > 3)), sequences=v, outputs_info=[rd.constant(0.0), None], return_updates=False)
+    got = rd.function([v], [s, c, rd.grad(s.sum() + c.sum(), v)])(np.array([1.0, 1.5, 2.0, 5.0]))
+    np.testing.assert_allclose(got[0], [1.0, 2.5, 4.5])
+    np.testing.assert_allclose(got[1], [2.0, 3.0, 4.0])
+    np.testing.assert_allclose(got[2], [5.0, 4.0, 3.0, 0.0])  # d/dv of sum(cumsum(v[:3])) + 2 * sum(v[:3])
+
+
 # ---- truncate_gradient ---------------------------------------------------------------------------------------
 def test_truncate_gradient_takes_only_the_last_steps_back():
     x, h0, w = rd.vector("x"), rd.scalar("h0"), rd.scalar("w")

@@ -52,6 +52,7 @@ class ScanBody:
         "truncate",
         "out_labels",
         "seq_labels",
+        "cond",
         "_step",
         "_runner",
         "__weakref__",
@@ -70,6 +71,7 @@ class ScanBody:
         truncate: int = -1,
         out_labels: tuple = (),
         seq_labels: tuple = (),
+        cond: Term | None = None,
     ) -> None:
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
@@ -82,6 +84,7 @@ class ScanBody:
         self.truncate = int(truncate)
         self.out_labels = tuple(out_labels) or tuple(f"output {k}" for k in range(len(self.outputs)))
         self.seq_labels = tuple(seq_labels) or tuple(f"sequence {i}" for i in range(len(self.seq_offsets)))
+        self.cond = cond  # a 0-d bool of the step: the loop stops after the first step where it holds (PyTensor's until)
         self._step = None
         self._runner = None
         n_in = sum(len(o) for o in self.seq_offsets) + sum(len(t) for t in self.state_taps) + self.n_nonseqs
@@ -143,6 +146,7 @@ class ScanBody:
             self.truncate,
             self.out_labels,
             self.seq_labels,
+            self.cond,
         )
 
     def step(self, fusion: str = "kernels", finite_math: bool = True) -> Any:
@@ -153,7 +157,8 @@ class ScanBody:
         if key not in self._step:
             from rewritediff.lower_numpy import function
 
-            self._step[key] = function(list(self.inputs), list(self.outputs), on_unused_input="ignore", fusion=fusion, finite_math=finite_math)
+            outs = list(self.outputs) + ([self.cond] if self.cond is not None else [])
+            self._step[key] = function(list(self.inputs), outs, on_unused_input="ignore", fusion=fusion, finite_math=finite_math)
         return self._step[key]
 
     def __repr__(self) -> str:
@@ -169,7 +174,7 @@ def _n_static(n: Term) -> int | None:
 def _infer(args: tuple, attrs: dict) -> TensorType:
     body: ScanBody = attrs["body"]
     k = attrs["out"]
-    n = _n_static(args[0])
+    n = _n_static(args[0]) if body.cond is None else None  # a loop that may stop early has a run-time length
     if k < body.n_states:
         init = args[1 + body.n_seqs + k]
         if body.state_store[k] == "last":
@@ -267,7 +272,20 @@ def loop_source(
     loop = [f"for _t in range({n}):", f"    _r = {step}({', '.join(call_args)})"]
     for w in writes:
         loop.extend("    " + part for part in w.split("\n"))
+    if body.cond is not None:  # until: stop after the step whose condition holds, keep the rows written
+        done = f"_{tag}_done"
+        lines.append(f"{done} = {n}")
+        loop += [f"    if _r[{len(body.outputs)}]:", f"        {done} = _t + 1", "        break"]
     lines.extend(loop)
+    if body.cond is not None:
+        for k, b in enumerate(bufs):
+            if k < body.n_states and body.state_store[k] == "last":
+                continue
+            if k < body.n_states:
+                lines.append(f"{b} = {b}[:{-min(body.state_taps[k])} + {done}]")
+            else:
+                lines.append(f"if {b} is not None:")
+                lines.append(f"    {b} = {b}[:{done}]")
     for j in range(body.n_states, len(body.outputs)):
         b = f"_{tag}_b{j}"
         static = tuple(0 if d is None else d for d in body.outputs[j].static_shape)
