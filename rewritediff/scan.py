@@ -394,10 +394,6 @@ def scan(
             if cond.ndim != 0:
                 raise ValueError(f"{label}: the condition of until(...) must be a 0-d boolean, got {cond!r} of type {cond.type}")
             cond = apply("neq", cond, constant(0, cond.dtype))
-    if updates:
-        raise NotImplementedError(
-            f"{label}: the step function returned updates of shared variables {list(updates)}; carry such values as recurrent outputs (outputs_info) instead"
-        )
     if info_list and len(outs) != len(info_list):
         raise ValueError(f"{label}: the step function returned {len(outs)} output(s) but outputs_info describes {len(info_list)}")
     if not info_list:
@@ -432,15 +428,41 @@ def scan(
         states.append(_State(rows, taps, states_ph[i]))
         rec_outs.append(o)
         rec_idx.append(i)
-    labels = [f"output {i}" for i in rec_idx + nit_idx]
-    terms = build_scan(n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None, cond)
+    # updates of shared variables: each is a state carried from step to step (the step reads its
+    # value at the previous step) whose last value is the update
+    upd_vars: list[Term] = []
+    upd_outs: list[Term] = []
+    upd_ph: dict[Term, Term] = {}
+    for var, val in updates.items() if isinstance(updates, dict) else updates:
+        if not isinstance(var, Term) or var.op != "shared":
+            raise RewriteDiffTypeError(f"{label}: the step function returned an update of {var!r}, which is not a shared variable")
+        val = _as_term(val)
+        if val.dtype != var.dtype or not _lenient(val.static_shape, var.static_shape):
+            raise RewriteDiffTypeError(f"{label}: the update of {var!r} has type {val.type}, the variable has type {var.type}")
+        upd_ph[var] = var.type(f"{var.name}[t-1]" if var.name else None)
+        upd_vars.append(var)
+        upd_outs.append(val)
+    if upd_vars:
+        carried = replace(rec_outs + upd_outs + nit_outs + ([cond] if cond is not None else []), upd_ph)
+        r, u = len(rec_outs), len(upd_outs)
+        rec_outs, upd_outs, nit_outs = carried[:r], carried[r : r + u], carried[r + u : r + u + len(nit_outs)]
+        cond = carried[-1] if cond is not None else None
+        for var in upd_vars:
+            states.append(_State(apply("dimshuffle", var, pattern=("x", *range(var.ndim))), (-1,), [upd_ph[var]], "last"))
+    labels = [f"output {i}" for i in rec_idx] + [f"the update of {v!r}" for v in upd_vars] + [f"output {i}" for i in nit_idx]
+    terms = build_scan(
+        n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + upd_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None, cond
+    )
     from rewritediff.tensor import getitem
 
     result: list[Any] = [None] * len(outs)
     for pos, i in enumerate(rec_idx):
         result[i] = getitem(terms[pos], slice(kinds[i][3], None))
     for pos, i in enumerate(nit_idx):
-        result[i] = terms[len(rec_idx) + pos]
+        result[i] = terms[len(rec_idx) + len(upd_vars) + pos]
+    update_map = {var: terms[len(rec_idx) + k] for k, var in enumerate(upd_vars)}
+    if update_map and not return_updates:
+        raise ValueError(f"{label}: return_updates=False but the step function updates {list(update_map)}; carry them as outputs_info instead")
     for i, r in enumerate(result):
         if outs[i].name and r is not None and r.name is None:
             r.name = f"{outs[i].name}_seq"
@@ -449,7 +471,7 @@ def scan(
         value = result[0]
     elif not result:
         value = None
-    return (value, {}) if return_updates else value
+    return (value, update_map) if return_updates else value
 
 
 def map(

@@ -371,6 +371,22 @@ def test_a_fold_over_add_or_mul_is_a_sum_or_a_product():
     assert "for _t" in rd.function([x], kept).source
 
 
+def test_updates_of_shared_variables_from_the_step():
+    v = rd.vector("v")
+    s = rd.shared(np.array(0.0), name="s")
+    out, upd = rd.scan(lambda x: (x * s, {s: s + 1.0}), sequences=v)
+    assert list(upd) == [s]
+    f = rd.function([v], out, updates=upd)
+    np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [0.0, 2.0, 6.0])  # the step reads the value of the step before
+    assert rd.get_value(s) == 3.0
+    np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [3.0, 8.0, 15.0])
+    assert rd.get_value(s) == 6.0
+    with pytest.raises(ValueError, match="return_updates=False but the step function updates"):
+        rd.scan(lambda x: (x * s, {s: s + 1.0}), sequences=v, return_updates=False)
+    with pytest.raises(RewriteDiffTypeError, match="not a shared variable"):
+        rd.scan(lambda x: (x, {v: v}), sequences=v)
+
+
 def test_return_conventions():
     x = rd.vector("x")
     out = rd.scan(lambda a: 2 * a, sequences=x, return_list=True, return_updates=False)
