@@ -28,6 +28,7 @@ pullback, a forward scan of its pushforward), read by the sweeps of ``gradient.p
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ import numpy as np
 from rewritediff.errors import ShapeError
 from rewritediff.ops import OpDef, register
 from rewritediff.terms import TensorType, Term
+
+_serials = itertools.count(1)
 
 
 class ScanBody:
@@ -53,6 +56,7 @@ class ScanBody:
         "out_labels",
         "seq_labels",
         "cond",
+        "serial",
         "_step",
         "_runner",
         "__weakref__",
@@ -84,6 +88,7 @@ class ScanBody:
         self.truncate = int(truncate)
         self.out_labels = tuple(out_labels) or tuple(f"output {k}" for k in range(len(self.outputs)))
         self.seq_labels = tuple(seq_labels) or tuple(f"sequence {i}" for i in range(len(self.seq_offsets)))
+        self.serial = next(_serials)  # for display: creation order, the same whatever the hash seed
         self.cond = cond  # a 0-d bool of the step: the loop stops after the first step where it holds (PyTensor's until)
         self._step = None
         self._runner = None
@@ -162,7 +167,7 @@ class ScanBody:
         return self._step[key]
 
     def __repr__(self) -> str:
-        return f"<scan body {self.name or ''}#{id(self) % 100000}>".replace(" #", "#")
+        return f"<scan body {self.name or ''}#{self.serial}>".replace(" #", "#")
 
 
 def _n_static(n: Term) -> int | None:
