@@ -648,6 +648,28 @@ def test_the_body_is_compiled_with_the_functions_options():
     assert np.isnan(rd.function([x, h0], ys, finite_math=False)(xv, np.nan)).all()  # NaN propagates, as numpy
 
 
+def test_results_nobody_reads_are_not_computed():
+    x, h0, w = rd.vector("x"), rd.scalar("h0"), rd.scalar("w")
+    k0 = rd.constant(0.0)
+    hs, ks, ys = rd.scan(lambda xt, h, k: (w * h + xt, k + rd.exp(xt), rd.sin(h) * k), sequences=x, outputs_info=[h0, k0, None], return_updates=False)
+    f = rd.function([x, h0, w], hs)
+    run = f._namespace["_l0_body"]  # the loop as run: one state, one result, no exp
+    assert len(run.outputs) == 1 and run.n_states == 1 and f.source.count("np.empty(") == 1
+    assert all(t.op != "exp" for t in rd.terms.toposort(run.outputs))
+    xv = RNG.normal(size=4)
+    h, want = 0.3, []
+    for t in range(4):
+        h = 0.7 * h + xv[t]
+        want.append(h)
+    np.testing.assert_allclose(f(xv, 0.3, 0.7), want, rtol=1e-12)
+    g = rd.function([x, h0, w], ys)  # ys reads h and k: both states are computed
+    k, h, want = 0.0, 0.3, []
+    for t in range(4):
+        want.append(np.sin(h) * k)
+        h, k = 0.7 * h + xv[t], k + np.exp(xv[t])
+    np.testing.assert_allclose(g(xv, 0.3, 0.7), want, rtol=1e-12)
+
+
 def test_long_sequences_run_without_recursion():
     x = rd.vector("x")
     ys = rd.scan(lambda xt, s: 0.5 * s + xt, sequences=x, outputs_info=rd.constant(0.0), return_updates=False)

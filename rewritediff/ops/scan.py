@@ -29,13 +29,14 @@ pullback, a forward scan of its pushforward), read by the sweeps of ``gradient.p
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from rewritediff.errors import ShapeError
 from rewritediff.ops import OpDef, register
-from rewritediff.terms import TensorType, Term
+from rewritediff.terms import TensorType, Term, toposort
 
 _serials = itertools.count(1)
 
@@ -57,6 +58,7 @@ class ScanBody:
         "seq_labels",
         "cond",
         "serial",
+        "_pruned",
         "_step",
         "_runner",
         "__weakref__",
@@ -92,6 +94,7 @@ class ScanBody:
         self.cond = cond  # a 0-d bool of the step: the loop stops after the first step where it holds (PyTensor's until)
         self._step = None
         self._runner = None
+        self._pruned: dict = {}
         n_in = sum(len(o) for o in self.seq_offsets) + sum(len(t) for t in self.state_taps) + self.n_nonseqs
         if n_in != len(self.inputs):
             raise ValueError(f"scan body: {len(self.inputs)} placeholders for {n_in} inner inputs")
@@ -154,6 +157,45 @@ class ScanBody:
             self.cond,
         )
 
+    def pruned(self, read: Sequence[bool]) -> tuple[ScanBody, list[int]]:
+        """The loop computing only the results read and the states they depend on, and the results it keeps.
+
+        A result nobody reads is not computed, nor is a state that no computed result (nor the
+        stop condition) reads: the step of ``pruned`` returns the kept results only.
+        """
+        keep = [bool(r) for r in read]
+        _, ph_states, _ = self.split_inputs()
+        while True:
+            roots = [o for o, k in zip(self.outputs, keep) if k] + ([self.cond] if self.cond is not None else [])
+            leaves = {t.uid for t in toposort(roots) if not t.args}
+            more = [j for j, phs in enumerate(ph_states) if not keep[j] and any(p.uid in leaves for p in phs)]
+            if not more:
+                break
+            for j in more:
+                keep[j] = True
+        kept = [k for k, flag in enumerate(keep) if flag]
+        if len(kept) == len(self.outputs):
+            return self, kept
+        key = tuple(kept)
+        if key not in self._pruned:
+            ph_seqs, _, ph_ns = self.split_inputs()
+            states = [j for j in kept if j < self.n_states]
+            self._pruned[key] = ScanBody(
+                inputs=tuple([p for phs in ph_seqs for p in phs] + [p for j in states for p in ph_states[j]] + ph_ns),
+                outputs=tuple(self.outputs[k] for k in kept),
+                seq_offsets=self.seq_offsets,
+                seq_rev=self.seq_rev,
+                state_taps=tuple(self.state_taps[j] for j in states),
+                state_store=tuple(self.state_store[j] for j in states),
+                n_nonseqs=self.n_nonseqs,
+                name=self.name,
+                truncate=self.truncate,
+                out_labels=tuple(self.out_labels[k] for k in kept),
+                seq_labels=self.seq_labels,
+                cond=self.cond,
+            )
+        return self._pruned[key], kept
+
     def step(self, fusion: str = "kernels", finite_math: bool = True) -> Any:
         """The body compiled by the same lowering (the enclosing function's options), called once per step."""
         if self._step is None:
@@ -215,10 +257,16 @@ def loop_source(
     lowering with the enclosing function's ``fusion`` and ``finite_math``, placed in ``namespace``
     as ``_<tag>_step``.
     """
+    full = body
+    body, kept = full.pruned([name is not None for name in outnames])
+    if body is not full:  # results nobody reads are not computed (nor the states only they need)
+        n0, seqs0, inits0, nonseqs0 = argnames[0], *_split(full, argnames)
+        argnames = [n0, *seqs0, *[inits0[j] for j in kept if j < full.n_states], *nonseqs0]
+        outnames = [outnames[k] for k in kept]
     step = f"_{tag}_step"
     namespace[step] = body.step(fusion, finite_math)._fn
     namespace["_scan_error"] = _scan_error
-    namespace[f"_{tag}_body"] = body
+    namespace[f"_{tag}_body"] = body  # the loop as run (pruned)
     lab = f"_{tag}_lab"
     namespace[lab] = f"scan {body.name!r}" if body.name else "scan"
     nname, seqs, inits, nonseqs = argnames[0], *_split(body, argnames)
