@@ -139,6 +139,56 @@ def test_symbolic_length_same_function_runs_any_length():
         np.testing.assert_allclose(ga, _fd(lambda xv, av: ref(xv, float(av)).sum(), [xv, np.array(0.7)], 1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_random_steps_match_the_unrolled_graph(seed):
+    """Random step functions of a sequence row, two states and a non-sequence: values and gradients as unrolled."""
+    rng = np.random.default_rng(100 + seed)
+    unary = [rd.tanh, rd.sin, rd.sigmoid, lambda v: v * v, lambda v: -v, rd.exp]
+
+    def program():
+        """A random straight-line program over 4 inputs, drawn once so every step applies the same one."""
+        code, size = [], 4
+        for _ in range(int(rng.integers(3, 7))):
+            if rng.random() < 0.4:
+                code.append(("u", int(rng.integers(len(unary))), int(rng.integers(size))))
+            else:
+                code.append(("b", int(rng.integers(3)), *(int(i) for i in rng.integers(size, size=2))))
+            size += 1
+        return code, int(rng.integers(size))
+
+    def run(prog, terms):
+        code, extra = prog
+        pool = list(terms)
+        for op in code:
+            if op[0] == "u":
+                pool.append(unary[op[1]](pool[op[2]] * 0.5))
+            else:
+                a, b = pool[op[2]], pool[op[3]]
+                pool.append([a + b, a * b, a - b][op[1]])
+        return pool[-1] * 0.5 + pool[extra] * 0.25
+
+    p1, p2 = program(), program()
+
+    def step(xt, h, k, w):
+        return rd.tanh(run(p1, [xt, h, k, w])), rd.sin(run(p2, [xt, h, k, w]))
+
+    x, h0, k0, w = rd.matrix("x", shape=(4, 3)), rd.vector("h0"), rd.vector("k0"), rd.vector("w")
+    hs, ks = rd.scan(step, sequences=x, outputs_info=[h0, k0], non_sequences=w, return_updates=False)
+    h, k, hu, ku = h0, k0, [], []
+    for t in range(4):
+        h, k = step(x[t], h, k, w)
+        hu.append(h)
+        ku.append(k)
+    ins = [x, h0, k0, w]
+    cost_scan = (hs * hs).sum() + ks[-1].sum()
+    cost_unrolled = (rd.stack(hu) ** 2).sum() + ku[-1].sum()
+    vals = [rng.normal(size=(4, 3)), rng.normal(size=3), rng.normal(size=3), rng.normal(size=3)]
+    got = rd.function(ins, [cost_scan, *rd.grad(cost_scan, ins, disconnected_inputs="ignore")], on_unused_input="ignore")(*vals)
+    want = rd.function(ins, [cost_unrolled, *rd.grad(cost_unrolled, ins, disconnected_inputs="ignore")], on_unused_input="ignore")(*vals)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 # ---- taps -------------------------------------------------------------------------------------------------
 def _taps_np(x, z0, w):
     # sequence taps [-1, 0, 2] and state taps [-3, -1]: y[t] = w * y[t-3] + sin(y[t-1]) + x[t-1] * x[t] + x[t+2]
