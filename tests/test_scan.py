@@ -187,6 +187,17 @@ def test_random_steps_match_the_unrolled_graph(seed):
     want = rd.function(ins, [cost_unrolled, *rd.grad(cost_unrolled, ins, disconnected_inputs="ignore")], on_unused_input="ignore")(*vals)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    # forward mode: the tangent loop against the pullback (dot-product test) and a second derivative
+    tans = [i.type(f"d{i.name}") for i in ins]
+    tv = [rng.normal(size=v.shape) for v in vals]
+    jv = rd.function(ins + tans, rd.Rop([hs, ks], ins, tans, disconnected_outputs="ignore"), on_unused_input="ignore")(*vals, *tv)
+    us = [rng.normal(size=(4, 3)), rng.normal(size=(4, 3))]
+    uh, uk = rd.matrix("uh"), rd.matrix("uk")
+    vj = rd.function([*ins, uh, uk], rd.Lop([hs, ks], ins, [uh, uk], disconnected_inputs="ignore"), on_unused_input="ignore")(*vals, *us)
+    np.testing.assert_allclose(sum(np.sum(a * u) for a, u in zip(jv, us)), sum(np.sum(g * t) for g, t in zip(vj, tv)), rtol=1e-9)
+    hvp = rd.function(ins + [tans[3]], rd.hessian_vector_product(cost_scan, w, tans[3], disconnected_inputs="ignore"), on_unused_input="ignore")
+    hvp_u = rd.function(ins + [tans[3]], rd.hessian_vector_product(cost_unrolled, w, tans[3], disconnected_inputs="ignore"), on_unused_input="ignore")
+    np.testing.assert_allclose(hvp(*vals, tv[3]), hvp_u(*vals, tv[3]), rtol=1e-9, atol=1e-11)
 
 
 # ---- taps -------------------------------------------------------------------------------------------------
