@@ -757,6 +757,28 @@ def test_pprint_shows_a_scan_as_its_recurrence():
     assert rd.pprint(ys) == "scan(y[t] = y[t-1] + x[t+2] * x[t] * y[t-3]  for t in 0..x.shape[0] - 2, y[-3:] = y0[:3])[3:]"
 
 
+def test_generated_code_and_printing_do_not_depend_on_the_hash_seed():
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    script = (
+        "import rewritediff as rd\n"
+        "x, z0, w = rd.vector('x'), rd.vector('z0'), rd.scalar('w')\n"
+        "ys = rd.scan(lambda a, b, y3, y1: w * y3 + rd.sin(y1) * a + b, sequences=dict(input=x, taps=[0, 1]),"
+        " outputs_info=dict(initial=z0, taps=[-3, -1]), return_updates=False)\n"
+        "g = rd.grad((ys ** 2).sum(), [x, z0, w])\n"
+        "print(rd.pprint(g)); print(rd.function([x, z0, w], g).source)\n"
+    )
+    root = str(pathlib.Path(__file__).resolve().parents[1])
+    outs = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root}
+        outs.add(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout)
+    assert len(outs) == 1
+
+
 # ---- errors -----------------------------------------------------------------------------------------------------
 def test_error_when_the_state_changes_dtype_or_shape():
     x = rd.vector("x")
