@@ -20,7 +20,7 @@ from rewritediff.ops.scan import ScanBody
 from rewritediff.rules.ast import Special
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
-__all__ = ["scan", "map", "reduce", "foldl", "foldr", "until"]
+__all__ = ["scan", "map", "reduce", "foldl", "foldr", "until", "scan_checkpoints"]
 
 
 class Until:
@@ -472,6 +472,77 @@ def scan(
     elif not result:
         value = None
     return (value, update_map) if return_updates else value
+
+
+def scan_checkpoints(
+    fn: Callable[..., Any],
+    sequences: Any = None,
+    outputs_info: Any = None,
+    non_sequences: Any = None,
+    name: str = "checkpointscan_fn",
+    n_steps: Any = None,
+    save_every_N: int = 10,  # noqa: N803 - PyTensor's name
+    padding: bool = True,
+    return_updates: bool = True,
+) -> Any:
+    """A loop that keeps one state in ``save_every_N`` for its gradient (PyTensor's ``scan_checkpoints``).
+
+    An outer loop over chunks of ``save_every_N`` steps runs an inner loop per chunk and keeps
+    only its last values: the outputs are the values at the end of each chunk, and the reverse
+    pass stores the chunk boundaries only, running each chunk forward again (inside the outer
+    reverse loop) to take it back. Memory for the states falls by about ``save_every_N``; the
+    forward work is done twice. Sequences must all have ``n_steps`` rows; outputs take no taps.
+    """
+    from rewritediff.tensor import alloc, ceil, getitem, join, set_subtensor, shape_i
+
+    seq_list = [] if sequences is None else (list(sequences) if isinstance(sequences, list | tuple) else [sequences])
+    info_list = list(outputs_info) if isinstance(outputs_info, list | tuple) else [outputs_info]
+    ns_list = [] if non_sequences is None else (list(non_sequences) if isinstance(non_sequences, list | tuple) else [non_sequences])
+    for info in info_list:
+        if isinstance(info, dict) and info.get("taps") not in (None, [-1]):
+            raise ValueError(f"scan_checkpoints {name!r}: outputs take no taps, got {info['taps']}")
+    if not isinstance(save_every_N, int) or save_every_N < 1:
+        raise ValueError(f"scan_checkpoints {name!r}: save_every_N must be a positive int, got {save_every_N!r}")
+    seq_terms = [_as_term(x) for x in seq_list]
+    if n_steps is None:
+        if not seq_terms:
+            raise ValueError(f"scan_checkpoints {name!r}: give n_steps or a sequence")
+        n = shape_i(seq_terms[0], 0)
+    else:
+        n = _as_term(n_steps)
+        n = n if n.dtype == "int64" else apply("cast", n, dtype="int64")
+    every = constant(save_every_N, "int64")
+    chunks = apply("cast", ceil(apply("cast", n, dtype="float64") / float(save_every_N)), dtype="int64")
+    lengths = set_subtensor(getitem(alloc(every, chunks), -1), n - (chunks - 1) * every)
+    o_seqs = []
+    for x in seq_terms:
+        if padding:
+            pad = chunks * every - shape_i(x, 0)
+            rest = [shape_i(x, k) for k in range(1, x.ndim)]
+            x = join(0, x, alloc(constant(0, x.dtype), pad, *rest))
+        rest = [shape_i(x, k) for k in range(1, x.ndim)]
+        o_seqs.append(apply("reshape", x, chunks, *rest, shape=(None, save_every_N, *(None for _ in rest))))
+    o_seqs.append(lengths)
+    n_seq = len(o_seqs)
+
+    def outer_step(*args: Any) -> Any:
+        chunk_seqs, steps = list(args[: n_seq - 1]), args[n_seq - 1]
+        prev = list(args[n_seq : len(args) - len(ns_list)])
+        nonseqs = list(args[len(args) - len(ns_list) :])
+        inner_info = prev + [None] * sum(info is None for info in info_list)
+        res = scan(fn, sequences=chunk_seqs, outputs_info=inner_info, non_sequences=nonseqs, n_steps=steps, name=name + "_inner", return_updates=False)
+        res = res if isinstance(res, list) else [res]
+        return [getitem(r, -1) for r in res]
+
+    return scan(
+        outer_step,
+        sequences=o_seqs,
+        outputs_info=info_list,
+        non_sequences=ns_list,
+        n_steps=chunks,
+        name=name + "_outer",
+        return_updates=return_updates,
+    )
 
 
 def map(

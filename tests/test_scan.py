@@ -491,6 +491,30 @@ def test_until_with_a_sequence_and_an_output_not_fed_back():
     np.testing.assert_allclose(got[2], [5.0, 4.0, 3.0, 0.0])  # d/dv of sum(cumsum(v[:3])) + 2 * sum(v[:3])
 
 
+# ---- checkpoints ----
+@pytest.mark.parametrize("every", [1, 3, 4, 10])
+def test_scan_checkpoints_outputs_every_nth_state_and_the_same_gradient(every):
+    X, h0, W, U = rd.tensor3("X"), rd.matrix("h0"), rd.matrix("W"), rd.matrix("U")
+
+    def step(x, h):
+        return rd.tanh(h @ W + x @ U)
+
+    hs = rd.scan(step, sequences=X, outputs_info=h0, return_updates=False)
+    hc, upd = rd.scan_checkpoints(step, sequences=X, outputs_info=h0, save_every_N=every)
+    assert upd == {}
+    ins = [X, h0, W, U]
+    vals = [RNG.normal(size=(10, 2, 3)), RNG.normal(size=(2, 4)), 0.4 * RNG.normal(size=(4, 4)), RNG.normal(size=(3, 4))]
+    f = rd.function(ins, [hs, hc, *rd.grad((hs[-1] ** 2).sum(), ins), *rd.grad((hc[-1] ** 2).sum(), ins)])
+    got = f(*vals)
+    ends = [min(k * every, 10) - 1 for k in range(1, -(-10 // every) + 1)]  # the last step of each chunk
+    np.testing.assert_allclose(got[1], got[0][ends], rtol=1e-12)
+    for a, b in zip(got[2:6], got[6:10]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    # the reverse pass stores chunk boundaries: the loops it runs never hold more than `every` states
+    g = rd.function(ins, rd.grad((hc[-1] ** 2).sum(), ins))
+    assert g.source.count("for _t in range(") == 2  # forward and reverse outer loops; the chunks run inside their bodies
+
+
 # ---- truncate_gradient ---------------------------------------------------------------------------------------
 def test_truncate_gradient_takes_only_the_last_steps_back():
     x, h0, w = rd.vector("x"), rd.scalar("h0"), rd.scalar("w")
