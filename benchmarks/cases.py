@@ -583,7 +583,74 @@ def cases_for(size: str, include_fixed: bool = True) -> list[Case]:
             jax_fn=_jax("W10b"),
         ),
     ]
+    out += loop_cases()
     return out
+
+
+# ---- W11: an Elman RNN written as a loop (rd.scan, pytensor.scan, jax.lax.scan) -----------------------------
+W11 = {"T": 1000, "batch": 64, "hidden": 128, "inputs": 32}
+
+
+def rnn_data(T: int, batch: int, hidden: int, inputs: int) -> list[np.ndarray]:
+    """W11's data: a sequence X (T, batch, inputs), h0, and weights W, U, b scaled to keep tanh unsaturated."""
+    rng = _rng("W11")
+    return [
+        rng.normal(size=(T, batch, inputs)),
+        0.1 * rng.normal(size=(batch, hidden)),
+        rng.normal(size=(hidden, hidden)) / np.sqrt(hidden),
+        rng.normal(size=(inputs, hidden)) / np.sqrt(inputs),
+        0.1 * rng.normal(size=hidden),
+    ]
+
+
+def rd_w11(rd: Any, variant: str | None) -> tuple[list, list]:
+    """W11: Elman RNN h_t = tanh(h_{t-1} W + x_t U + b), loss 0.5*sum(h_T**2), grads w.r.t. W, U, b."""
+    X, h0, W, U, b = rd.tensor3("X"), rd.matrix("h0"), rd.matrix("W"), rd.matrix("U"), rd.vector("b")
+    hs = rd.scan(lambda x, h: rd.tanh(h @ W + x @ U + b), sequences=X, outputs_info=h0, return_updates=False)
+    return [X, h0, W, U, b], rd.grad(0.5 * rd.sum(hs[-1] ** 2), [W, U, b])
+
+
+def pt_w11(pt: Any, variant: str | None) -> tuple[list, list]:
+    """W11 in PyTensor (pytensor.scan)."""
+    import pytensor
+
+    X, h0, W, U, b = pt.dtensor3("X"), pt.dmatrix("h0"), pt.dmatrix("W"), pt.dmatrix("U"), pt.dvector("b")
+    hs = pytensor.scan(lambda x, h: pt.tanh(pt.dot(h, W) + pt.dot(x, U) + b), sequences=X, outputs_info=h0, return_updates=False)
+    return [X, h0, W, U, b], _ptg(pt).grad(0.5 * pt.sum(hs[-1] ** 2), [W, U, b])
+
+
+def jax_w11(_jax_module: Any) -> Callable[..., list]:
+    """W11 in JAX (jax.lax.scan)."""
+    import jax
+    import jax.numpy as jnp
+
+    def cost(W: Any, U: Any, b: Any, X: Any, h0: Any) -> Any:
+        def step(h: Any, x: Any) -> tuple:
+            return jnp.tanh(h @ W + x @ U + b), None
+
+        h, _ = jax.lax.scan(step, h0, X)
+        return 0.5 * jnp.sum(h**2)
+
+    g = jax.grad(cost, argnums=(0, 1, 2))
+    return lambda X, h0, W, U, b: list(g(W, U, b, X, h0))
+
+
+def loop_cases() -> list[Case]:
+    """The loop workloads (W11)."""
+    return [
+        Case(
+            "W11",
+            "W11",
+            "Elman RNN T=1000 batch 64 hidden 128, grads",
+            "fixed",
+            lambda: rnn_data(**W11),
+            hand.rnn_grads,
+            rd_w11,
+            pt_graph=pt_w11,
+            jax_fn=jax_w11,
+            params=dict(W11),
+        )
+    ]
 
 
 def select(cases: list[Case], only: str | None) -> list[Case]:

@@ -161,3 +161,36 @@ def logsumexp_grad(x: np.ndarray) -> list[np.ndarray]:
 def softplus_grad(x: np.ndarray) -> list[np.ndarray]:
     """W10b: the gradient of log(1 + exp(x)) is sigmoid(x) (computed stably)."""
     return [np.asarray(sigmoid(x))]
+
+
+# ---- W11: an Elman RNN (appended with the loop workloads) --------------------------------------------
+def rnn_states(X: np.ndarray, h0: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """W11's states h_0..h_T of h_t = tanh(h_{t-1} W + X_t U + b); the input projections are one product."""
+    T = X.shape[0]
+    XU = (X.reshape(T * X.shape[1], -1) @ U).reshape(T, X.shape[1], -1)
+    H = np.empty((T + 1, *h0.shape))
+    H[0] = h0
+    for t in range(T):
+        H[t + 1] = np.tanh(H[t] @ W + XU[t] + b)
+    return H
+
+
+def rnn_cost(X: np.ndarray, h0: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> float:
+    """W11's loss on the last state: 0.5 * sum(h_T ** 2)."""
+    return float(0.5 * np.sum(rnn_states(X, h0, W, U, b)[-1] ** 2))
+
+
+def rnn_grads(X: np.ndarray, h0: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    """W11: backpropagation through time over the stored states; grads w.r.t. W, U and b (U's and b's as one product each)."""
+    H = rnn_states(X, h0, W, U, b)
+    T = X.shape[0]
+    g = H[-1].copy()
+    D = np.empty_like(H[1:])
+    gW = np.zeros_like(W)
+    for t in range(T - 1, -1, -1):
+        d = g * (1.0 - H[t + 1] ** 2)
+        D[t] = d
+        gW += H[t].T @ d
+        g = d @ W.T
+    flat = D.reshape(T * X.shape[1], -1)
+    return [gW, X.reshape(T * X.shape[1], -1).T @ flat, flat.sum(axis=0)]

@@ -285,11 +285,23 @@ def _sweep(seeds: dict[Term, Term], wrt: Sequence[Term], consider: set[int], ove
     for root, seed in seeds.items():
         contribs.setdefault(root.uid, []).append(seed)
     grads: dict[int, Any] = {}
+    # ops whose pullback is built in Python (scan): the results of one loop are sibling terms, and
+    # their cotangents are taken back together, at the sibling the reverse order reaches last
+    groups: dict[tuple, list[Term]] = {}
+    for node in order:
+        if node.args and get_op(node.op).pullback is not None:
+            groups.setdefault(_group_key(node), []).append(node)
+    pending: dict[tuple, dict[int, Any]] = {}
     for node in reversed(order):
         if node.uid in override:
             total = override[node.uid]
         else:
             total = _sum_contribs(contribs.get(node.uid, []))
+        if node.args and node.uid not in consider and get_op(node.op).pullback is not None:
+            if total is not None:
+                grads[node.uid] = total
+            _group_pullback(node, total, groups, pending, reach, contribs)
+            continue
         if total is None:
             continue
         grads[node.uid] = total
@@ -309,22 +321,53 @@ def _sweep(seeds: dict[Term, Term], wrt: Sequence[Term], consider: set[int], ove
         if vnode.type.is_float and g.type.is_float and g.dtype != vnode.dtype:
             g = cast_to(g, vnode.dtype)
         adjs = _vjp(vnode, g)
-        for a, adj in zip(node.args, [adjs[k] for k in perm]):
-            if a.uid not in reach:
-                continue
-            if isinstance(adj, Special):
-                if adj.kind == "disconnected":
-                    continue
-                if adj.kind == "null":
-                    adj = NullType(adj.why or f"the gradient of {node.op} is undefined")()
-                else:
-                    adj = zeros_for(a)
-            elif isinstance(adj.type, TensorType) and a.type.is_float and adj.type.is_float and adj.dtype != a.dtype:
-                adj = cast_to(adj, a.dtype)
-            elif isinstance(adj.type, TensorType) and not adj.type.is_float:
-                adj = cast_to(adj, float_dtype(a))
-            contribs.setdefault(a.uid, []).append(adj)
+        _add_adjoints(node, [adjs[k] for k in perm], reach, contribs)
     return grads
+
+
+def _group_key(node: Term) -> tuple:
+    """Sibling results of one multi-result op share the op, the arguments and every attribute but ``out``."""
+    return (node.op, tuple(a.uid for a in node.args), tuple((k, v) for k, v in node.attrs if k != "out"))
+
+
+def _group_pullback(node: Term, total: Any, groups: dict, pending: dict, reach: set[int], contribs: dict[int, list[Any]]) -> None:
+    """Record a sibling's cotangent; at the last sibling reached, build the op's pullback for them all (``OpDef.pullback``)."""
+    key = _group_key(node)
+    members = groups[key]
+    pending.setdefault(key, {})[node.uid] = total
+    if node is not members[0]:
+        return
+    totals = [pending[key].get(m.uid) for m in members]
+    null = next((t for t in totals if _is_null(t)), None)
+    if null is not None:
+        for a, c in zip(node.args, connection(node)):
+            if c and a.uid in reach:
+                contribs.setdefault(a.uid, []).append(null)
+        return
+    cots = [None if t is None or _is_disc(t) else (cast_to(t, m.dtype) if m.type.is_float and t.dtype != m.dtype else t) for m, t in zip(members, totals)]
+    if all(c is None for c in cots) or not any(a.uid in reach for a in node.args):
+        return
+    wanted = [a.uid in reach for a in node.args]
+    _add_adjoints(node, get_op(node.op).pullback(members, cots, wanted), reach, contribs)
+
+
+def _add_adjoints(node: Term, adjs: list[Any], reach: set[int], contribs: dict[int, list[Any]]) -> None:
+    """Add each argument's adjoint (Terms, Specials) to its contributions, in the argument's dtype."""
+    for a, adj in zip(node.args, adjs):
+        if a.uid not in reach or adj is None:
+            continue
+        if isinstance(adj, Special):
+            if adj.kind == "disconnected":
+                continue
+            if adj.kind == "null":
+                adj = NullType(adj.why or f"the gradient of {node.op} is undefined")()
+            else:
+                adj = zeros_for(a)
+        elif isinstance(adj.type, TensorType) and a.type.is_float and adj.type.is_float and adj.dtype != a.dtype:
+            adj = cast_to(adj, a.dtype)
+        elif isinstance(adj.type, TensorType) and not adj.type.is_float:
+            adj = cast_to(adj, float_dtype(a))
+        contribs.setdefault(a.uid, []).append(adj)
 
 
 def _real_valued(node: Term, reach: set[int]) -> tuple[Term, list[int]]:
@@ -583,8 +626,13 @@ def _jvp(term: Term, tangents: list[Term | None]) -> Any:
     return Special("null", f"op {term.op!r} has no forward derivative (add a jvp, transpose or d rule for {term.op!r} in a .rules file)")
 
 
-def _forward(root: Term, tangents: dict[int, Term]) -> Any:
-    """Forward sweep: the tangent of ``root`` (None for zero) given tangents of some of its ancestors."""
+def _forward(root: Term, tangents: dict[int, Term], memo: dict | None = None) -> Any:
+    """Forward sweep: the tangent of ``root`` (None for zero) given tangents of some of its ancestors.
+
+    ``memo`` is shared by the sweeps of one pushforward, so the sibling results of one loop
+    (``OpDef.pushforward``) get their tangents from one tangent loop.
+    """
+    memo = {} if memo is None else memo
     tan: dict[int, Any] = {}
     for node in toposort([root]):
         if node.uid in tangents:
@@ -601,7 +649,8 @@ def _forward(root: Term, tangents: dict[int, Term]) -> Any:
             arg_t = [None if isinstance(t, Special) else t for t in arg_t]
         if all(t is None for t in arg_t):
             continue
-        res = _jvp(node, arg_t)
+        push = get_op(node.op).pushforward
+        res = push(node, arg_t, memo) if push is not None else _jvp(node, arg_t)
         if isinstance(res, Special):
             if res.kind == "zero":
                 continue
@@ -638,8 +687,9 @@ def pushforward(
         if w.uid not in reach:
             _handle_disconnected_outputs(w, disconnected_outputs)
     results = []
+    memo: dict = {}
     for y, stable in zip(fs, _stabilized(fs, set(tmap))):
-        t = _forward(stable, tmap)
+        t = _forward(stable, tmap, memo)
         if isinstance(t, Special) and t.kind == "null":
             raise PushforwardError(
                 f"pushforward: the path from {', '.join(map(repr, wrt_list))} to an output goes through an op without a forward derivative: {t.why}"

@@ -21,6 +21,7 @@ from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError
 from rewritediff.fusion import Kernel, kernel_groups, kernel_source, numexpr_call, numexpr_groups, schedule
 from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
+from rewritediff.ops.scan import loop_source
 from rewritediff.shapecheck import broadcast_error, dim_checks
 from rewritediff.terms import NullType, TensorType, Term, apply, gc_paused, inputs_of, toposort
 
@@ -169,11 +170,13 @@ def lower(
     fusion: str = "kernels",
     contract: Sequence[Term] = (),
     allow_input_downcast: bool | None = None,
+    finite_math: bool = True,
 ) -> tuple[str, dict]:
     """Generate the closure's source and namespace for outputs (and update values); see :mod:`rewritediff.fusion`.
 
     ``contract``: the graph whose dim equalities the function checks on entry (the unsimplified
     outputs; see :mod:`rewritediff.shapecheck`). ``allow_input_downcast``: see :func:`function`.
+    ``finite_math``: how the bodies of loops are compiled (as the function itself).
     """
     roots = list(outputs) + [v for _, v in updates]
     order = toposort(roots)
@@ -197,7 +200,7 @@ def lower(
         body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
         body.append(f"    {name} = _check({name}, _in{i}, {i}, _downcast)")
     body.extend(_contract_checks(list(contract), names, namespace))
-    n_tmp = n_const = n_shared = 0
+    n_tmp = n_const = n_shared = n_loops = 0
     keys = shape_keys(order)
     kernels = kernel_groups(order, roots, keys) if fusion == "kernels" else []
     groups = numexpr_groups(order, roots) if fusion == "numexpr" else {}
@@ -236,6 +239,16 @@ def lower(
             continue
         if node.op == "input":
             raise RewriteDiffTypeError(f"function: the outputs depend on {node!r}, which is not among the inputs {inputs}")
+        if node.op == "scan":  # a loop: all its results at once (ops/scan.py)
+            sibs = [m for m in order if m.op == "scan" and m.args == node.args and m.attr("body") is node.attr("body")]
+            outnames: list[str | None] = [None] * len(node.attr("body").outputs)
+            for m in sibs:
+                names[m.uid] = outnames[m.attr("out")] = f"t{n_tmp}"
+                n_tmp += 1
+            lines = loop_source(node.attr("body"), [names[a.uid] for a in node.args], outnames, f"l{n_loops}", namespace, fusion, finite_math)
+            n_loops += 1
+            stmts.append((node, "\n".join(lines), [a.uid for a in node.args], sibs, False))
+            continue
         tname = f"t{n_tmp}"
         n_tmp += 1
         if node.uid in groups:
@@ -280,7 +293,7 @@ def lower(
         kernel_source(k, fname, consts, f"_kp{i}" if any(o.uid in pools for o in k.outputs) else None) + "\n\n"
         for i, (k, fname, consts) in enumerate(kernel_defs)
     )
-    source = kernels_src + f"def compiled({', '.join(params)}):\n" + "".join(f"    {line}\n" for line in body)
+    source = kernels_src + f"def compiled({', '.join(params)}):\n" + "".join(f"    {part}\n" for line in body for part in line.split("\n"))
     return source, namespace
 
 
@@ -576,6 +589,7 @@ def function(
             fusion,
             contract=outs + [v for _, v in updates],
             allow_input_downcast=allow_input_downcast,
+            finite_math=finite_math,
         )
         fn = Function(inputs, outs, single, updates, source, namespace)
     _CACHE[key] = fn

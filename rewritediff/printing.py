@@ -397,10 +397,65 @@ def _text_template(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
         return _text_dimshuffle(node, L), P_ATOM
     if op == "shape_i" and len(args) == 1:
         return [*L.wrap(args[0], P_ATOM), f".shape[{node.attr('i')}]"], P_ATOM
+    if op == "scan":
+        return _text_scan(node, L), P_ATOM
     indexed = _indexing_parts(node, L, "[", "]")
     if indexed is not None:
         return indexed, P_ATOM
     return [op, *_joined_args(L, node)], P_ATOM
+
+
+def _state_name(init: Term, k: int) -> str:
+    """A recurrent output's display name: its initial state's name without a trailing 0 (``h0`` -> ``h``)."""
+    base = init.args[0] if init.op in ("dimshuffle", "subtensor") and init.args else init
+    name = base.name if base.op in ("input", "shared") and base.name else None
+    if name and name.isidentifier():
+        return name[:-1] if name.endswith("0") and len(name) > 1 else name + "_"
+    return f"s{k}"
+
+
+def _text_scan(node: Term, L: _Layout) -> list:  # noqa: N803
+    """A loop as its recurrence: ``scan(h[t] = tanh(W @ h[t-1] + x[t])  for t in 0..n, h[-1] = h0)``."""
+    from rewritediff.terms import replace
+
+    body = node.attr("body")
+    n, xs, zs, ns = body.split_args(node.args)
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    mapping: dict = {}
+    where: list = []  # sequences and non-sequences that are not variables: named, and shown after the loop
+    for j, (v, p) in enumerate(zip(ns, ph_ns)):
+        if v.op in ("input", "shared", "const"):
+            mapping[p] = v
+        else:
+            mapping[p] = p.type(f"c{j}")
+            where += [f", c{j} = ", v]
+    for i, (x, offs, rev, phs) in enumerate(zip(xs, body.seq_offsets, body.seq_rev, ph_seqs)):
+        xt = x.name if x.op in ("input", "shared") and x.name else f"xs{i}"
+        if xt == f"xs{i}":
+            where += [f", xs{i} = ", x]
+        for o, p in zip(offs, phs):
+            at = (f"n-1-t+{o}" if o else "n-1-t") if rev else (f"t+{o}" if o else "t")
+            mapping[p] = p.type(f"{xt}[{at}]")
+    names = [_state_name(z, k) for k, z in enumerate(zs)] + [f"y{j}" for j in range(len(body.outputs) - body.n_states)]
+    for k, (taps, phs) in enumerate(zip(body.state_taps, ph_states)):
+        for tap, p in zip(taps, phs):
+            mapping[p] = p.type(f"{names[k]}[t{tap}]")
+    shown = replace(list(body.outputs) + ([body.cond] if body.cond is not None else []), mapping)
+    eqs = "; ".join(f"{names[k]}[t] = {pprint_inline(o, 400)}" for k, o in enumerate(shown[: len(body.outputs)]))
+    if body.cond is not None:
+        eqs += f"  until {pprint_inline(shown[-1], 200)}"
+    parts: list = [f"scan({eqs}  for t in 0..", n]
+    for k, (z, taps) in enumerate(zip(zs, body.state_taps)):
+        lag = -min(taps)
+        if lag == 1 and z.op == "dimshuffle" and tuple(z.attr("pattern"))[:1] == ("x",):
+            parts += [f", {names[k]}[-1] = ", z.args[0]]
+        else:
+            parts += [f", {names[k]}[-{lag}:] = ", z]
+    parts += where
+    parts.append(")")
+    if len(body.outputs) > 1:
+        parts.append(f".{names[node.attr('out')]}")
+    return parts
 
 
 _INDEXING_OPS = {"subtensor": 1, "set_subtensor": 2, "inc_subtensor": 2}
@@ -633,6 +688,9 @@ def _latex_template(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
     op, args = node.op, node.args
     if not args and op in ("input", "shared", "const"):
         return _latex_leaf(node, L)
+    if op == "scan":  # the recurrence as text, its outer arguments as LaTeX
+        parts = _text_scan(node, L)
+        return [r"\text{" + _latex_escape(p) + "}" if isinstance(p, str) else p for p in parts], P_ATOM
     if op == "add":
         return _latex_add(node, L), P_ADD
     if op == "mul":

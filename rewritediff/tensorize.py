@@ -297,6 +297,16 @@ _BATCH_BY_OP = {
 _BATCH_BY_GROUP = {"reduction": _batch_reduction}
 
 
+def _batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """A loop on a batch: one loop over the vectorized body (``rewritediff/scan.py``)."""
+    from rewritediff.scan import batch_scan
+
+    return batch_scan(node, args, flags, n)
+
+
+_BATCH_BY_OP["scan"] = _batch_scan
+
+
 def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> list[Term]:
     """Rebuild ``outputs`` with each key of ``batched`` replaced by its value, which has a new leading axis of size n.
 

@@ -190,6 +190,7 @@ EXEMPT = {
     "input",
     "shared",
     "const",
+    "scan",  # a loop: its pullback and pushforward are built in Python; tests/test_scan.py checks them by finite differences
 }
 
 

@@ -119,6 +119,12 @@ class OpDef:
     sample_domain: Callable[..., bool] | None = None
     # whether a term of this op is an identity matrix (the guard ``is_identity``), read from its attributes and type
     identity: Callable[[Any], bool] | None = None
+    # ops whose derivative is built in Python rather than read from a rule (``scan``: its derivative
+    # is another loop). pullback(sibling terms, their cotangents or None, which arguments' adjoints
+    # are wanted) -> the shared arguments' adjoints; pushforward(term, argument tangents or None,
+    # memo) -> the term's tangent
+    pullback: Callable[[list, list, list], list] | None = None
+    pushforward: Callable[[Any, list, dict], Any] | None = None
 
     def __post_init__(self) -> None:
         self.leaf = self.leaf or self.group == "leaf"

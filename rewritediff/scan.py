@@ -1,0 +1,1014 @@
+"""Symbolic loops: ``rd.scan`` (PyTensor's signature and return convention), ``map``, ``reduce``, ``foldl``, ``foldr``.
+
+The step function is called once, on placeholder variables, and what it returns becomes the
+body of one ``scan`` op (``ops/scan.py``). Every term of the body that does not depend on a
+placeholder (a free variable, ``W.T`` built outside) is computed once outside the loop and
+passed in as a non-sequence: loop invariants are hoisted when the loop is built.
+
+The derivatives of a loop are loops: :func:`scan_pullback` builds the reverse scan of the
+body's pullback over the stored states, :func:`scan_pushforward` a forward scan of the
+body's pushforward; ``gradient.py`` calls them through ``OpDef.pullback`` / ``pushforward``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rewritediff.errors import RewriteDiffTypeError, ShapeError
+from rewritediff.ops.scan import ScanBody
+from rewritediff.rules.ast import Special
+from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
+
+__all__ = ["scan", "map", "reduce", "foldl", "foldr", "until", "scan_checkpoints"]
+
+
+class Until:
+    """A step function's stop condition (PyTensor's ``until``): the loop ends after the first step where it holds."""
+
+    def __init__(self, condition: Any) -> None:
+        self.condition = condition
+
+
+def until(condition: Any) -> Until:
+    """Return this from a step function (after its outputs) to stop the loop once ``condition`` is true."""
+    return Until(condition)
+
+
+class _Seq:
+    """A sequence of the loop: the array, its offsets, whether it is read in reverse, one placeholder per offset."""
+
+    def __init__(self, x: Term, offsets: Sequence[int], rev: bool, phs: Sequence[Term], label: str = "") -> None:
+        self.x, self.offsets, self.rev, self.phs, self.label = x, tuple(offsets), rev, list(phs), label
+
+
+class _State:
+    """A recurrent output: its initial rows ``(L, *S)``, taps, one placeholder per tap, what to keep."""
+
+    def __init__(self, init: Term, taps: Sequence[int], phs: Sequence[Term], store: str = "all") -> None:
+        self.init, self.taps, self.phs, self.store = init, tuple(taps), list(phs), store
+
+
+def _as_term(x: Any) -> Term:
+    from rewritediff.tensor import as_term
+
+    return as_term(x)
+
+
+def _lenient(a: tuple, b: tuple) -> bool:
+    """Whether two static shapes may describe the same run-time shape."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def build_scan(
+    n: Term,
+    seqs: list[_Seq],
+    states: list[_State],
+    nonseqs: list[tuple[Term, Term]],
+    outputs: list[Term],
+    name: str | None = None,
+    truncate: int = -1,
+    out_labels: Sequence[str] = (),
+    strict: bool = False,
+    n_from_seqs: bool = False,
+    cond: Term | None = None,
+) -> list[Term]:
+    """One scan op from its parts; returns one term per output (recurrent outputs first, aligned with ``states``).
+
+    Terms of the body that depend on no placeholder are hoisted out as non-sequences (with
+    ``strict``, a free variable that was not passed as a non-sequence is an error, as in PyTensor).
+    ``n_from_seqs``: n is the sequences' common length (so a map may read their rows all at once).
+    ``cond``: the step's stop condition (``until``), a term over the same placeholders.
+    """
+    if strict:
+        given = {p.uid for s in seqs for p in s.phs} | {p.uid for st in states for p in st.phs} | {p.uid for _, p in nonseqs}
+        loose = sorted({repr(t) for t in toposort(outputs) if t.op in ("input", "shared") and t.uid not in given})
+        if loose:
+            raise RewriteDiffTypeError(
+                f"scan{' ' + repr(name) if name else ''}: strict=True but the step function reads {loose} without their being passed as non_sequences"
+            )
+    mapped = _as_map(n, seqs, states, nonseqs, outputs, n_from_seqs) if cond is None else None
+    if mapped is not None:
+        return mapped
+    n_outs = len(outputs)
+    if cond is not None:
+        outputs = [*outputs, cond]  # hoisted and pruned with the outputs, kept apart in the body
+    # loop-invariant code motion: a term that depends on no sequence or state placeholder (a free
+    # variable, W.T of a non-sequence W) is computed once outside the loop and passed in
+    outputs = list(outputs)
+    ns_outer = {p.uid: t for t, p in nonseqs}
+    dep: set[int] = {p.uid for s in seqs for p in s.phs} | {p.uid for st in states for p in st.phs}
+    hoist: dict[int, Term] = {}
+    for node in toposort(outputs):
+        if node.uid in dep:
+            continue
+        if any(a.uid in dep for a in node.args):
+            dep.add(node.uid)
+            for a in node.args:
+                if a.uid not in dep and a.op != "const" and a.uid not in ns_outer:
+                    hoist.setdefault(a.uid, a)
+    for o in outputs:
+        if o.uid not in dep and o.op != "const" and o.uid not in ns_outer:
+            hoist.setdefault(o.uid, o)
+    nonseqs = list(nonseqs)
+    mapping: dict[Term, Term] = {}
+    by_ph = {p: t for t, p in nonseqs}
+    for t in sorted(hoist.values(), key=lambda t: t.uid):
+        ph = t.type(t.name)
+        mapping[t] = ph
+        reads_ns = any(leaf.uid in ns_outer for leaf in toposort([t]) if not leaf.args)
+        nonseqs.append((replace([t], by_ph)[0] if reads_ns else t, ph))
+    if mapping:
+        outputs = replace(outputs, mapping)
+    # sequences and non-sequences the step never reads are not passed (the reverse loop of a
+    # linear step, for instance, reads no stored state)
+    read = {t.uid for t in toposort(outputs) if not t.args}
+    seqs = [s for s in seqs if any(p.uid in read for p in s.phs)]
+    nonseqs = [(t, p) for t, p in nonseqs if p.uid in read]
+    placeholders = [p for s in seqs for p in s.phs] + [p for st in states for p in st.phs] + [p for _, p in nonseqs]
+    cond = outputs[n_outs] if cond is not None else None
+    outputs = outputs[:n_outs]
+    body = ScanBody(
+        inputs=tuple(placeholders),
+        outputs=tuple(outputs),
+        cond=cond,
+        seq_offsets=tuple(s.offsets for s in seqs),
+        seq_rev=tuple(s.rev for s in seqs),
+        state_taps=tuple(st.taps for st in states),
+        state_store=tuple(st.store for st in states),
+        n_nonseqs=len(nonseqs),
+        name=name,
+        truncate=truncate,
+        out_labels=tuple(out_labels),
+        seq_labels=tuple(s.label or f"sequence {i}" for i, s in enumerate(seqs)),
+    )
+    args = [n] + [s.x for s in seqs] + [st.init for st in states] + [t for t, _ in nonseqs]
+    return [apply("scan", *args, body=body, out=k) for k in range(len(outputs))]
+
+
+def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple[Term, Term]], outputs: list[Term], n_from_seqs: bool) -> list[Term] | None:
+    """A loop with no recurrence as vectorized tensor operations (no loop at all), or None.
+
+    Each step reads row t of its sequences and nothing of the steps before, so the body applied
+    to the whole sequences at once (``tensorize.vectorize`` along their leading axis) gives
+    every row of the results: ``map(lambda r: r @ W, X)`` is ``X @ W``. A sequence longer than
+    the loop is cut to its first n rows. Ops without a batching rule keep the loop, and so does an
+    ``n_steps`` that may exceed a sequence's rows (the loop checks it and says so).
+    """
+    from rewritediff.tensor import arange, getitem
+    from rewritediff.tensorize import NoBatchRule, vectorize
+
+    if states or not seqs or any(s.offsets != (0,) or s.rev for s in seqs):
+        return None
+    static = int(n.value) if n.op == "const" else None
+    if not n_from_seqs and (static is None or any(s.x.static_shape[0] is None or s.x.static_shape[0] < static for s in seqs)):
+        return None
+    batched: dict[Term, Term] = {}
+    for s in seqs:
+        x = s.x
+        if static is not None:
+            if x.static_shape[0] != static:
+                x = getitem(x, slice(0, static))
+        elif not (n.op == "shape_i" and n.args[0] is x and n.attr("i") == 0):
+            x = getitem(x, arange(n))
+        batched[s.phs[0]] = x
+    body = replace(outputs, {p: t for t, p in nonseqs}) if nonseqs else outputs
+    try:
+        out = vectorize(body, batched, static if static is not None else n)
+    except NoBatchRule:
+        return None
+    # the batched product of a vector by a vector is a matmul with a 1-D argument, which has no
+    # derivative rule: such a map keeps its loop, whose gradient exists
+    if any(t.op == "matmul" and min(a.ndim for a in t.args) < 2 for t in toposort(out)):
+        return None
+    return out
+
+
+# ---- the frontend -------------------------------------------------------------------------------------
+def _int_list(v: Any, what: str) -> list[int]:
+    vals = list(v) if isinstance(v, list | tuple) else [v]
+    for t in vals:
+        if not isinstance(t, int) or isinstance(t, bool):
+            raise ValueError(f"scan: {what} must be integers, got {v!r}")
+    return vals
+
+
+def _tapname(base: str | None, tap: int) -> str | None:
+    if not base:
+        return None
+    return f"{base}[t]" if tap == 0 else f"{base}[t{tap:+d}]"
+
+
+def _split_result(res: Any) -> tuple[list[Any], dict, Any]:
+    """The outputs, updates and stop condition a step function returned (a term, a list, a dict of updates, an ``until``)."""
+    cond = None
+    if isinstance(res, Until):
+        return [], {}, res.condition
+    if isinstance(res, tuple | list) and any(isinstance(r, Until) for r in res):
+        conds = [r for r in res if isinstance(r, Until)]
+        if len(conds) > 1:
+            raise ValueError("scan: the step function returned more than one until(...)")
+        cond = conds[0].condition
+        res = [r for r in res if not isinstance(r, Until)]
+        if len(res) == 1 and isinstance(res[0], list | tuple | dict):
+            res = res[0]
+        elif len(res) == 1:
+            res = res[0]
+        else:
+            res = tuple(res)
+    outs, updates = _split_outputs(res)
+    return outs, updates, cond
+
+
+def _split_outputs(res: Any) -> tuple[list[Any], dict]:
+    """The outputs and the updates of a step function's result without its ``until``."""
+    if isinstance(res, dict):
+        return [], res
+    if isinstance(res, tuple | list) and len(res) == 2 and any(isinstance(r, dict) for r in res):
+        a, b = res
+        if isinstance(a, dict):
+            a, b = b, a
+        outs = list(a) if isinstance(a, list | tuple) else ([] if a is None else [a])
+        return outs, b
+    if isinstance(res, list | tuple):
+        return list(res), {}
+    if res is None:
+        return [], {}
+    return [res], {}
+
+
+def scan(
+    fn: Callable[..., Any],
+    sequences: Any = None,
+    outputs_info: Any = None,
+    non_sequences: Any = None,
+    n_steps: Any = None,
+    go_backwards: bool = False,
+    truncate_gradient: int = -1,
+    strict: bool = False,
+    name: str | None = None,
+    return_list: bool = False,
+    return_updates: bool = True,
+    mode: Any = None,
+    profile: Any = False,
+    allow_gc: Any = None,
+) -> Any:
+    """A symbolic loop (PyTensor's ``scan``): ``(outputs, updates)``, or the outputs alone with ``return_updates=False``.
+
+    ``fn`` is called once with, in order, the sequence slices (one per tap), the previous
+    values of the recurrent outputs (one per tap) and the non-sequences, and returns the new
+    values; the loop is then one op whose body is that graph.
+    """
+    label = f"scan {name!r}" if name else "scan"
+    seq_list = [] if sequences is None else (list(sequences) if isinstance(sequences, list | tuple) else [sequences])
+    info_list = [] if outputs_info is None else (list(outputs_info) if isinstance(outputs_info, list | tuple) else [outputs_info])
+    ns_list = [] if non_sequences is None else (list(non_sequences) if isinstance(non_sequences, list | tuple) else [non_sequences])
+    if not isinstance(truncate_gradient, int) or (truncate_gradient < 1 and truncate_gradient != -1):
+        raise ValueError(f"{label}: truncate_gradient must be -1 (no truncation) or a positive number of steps, got {truncate_gradient!r}")
+
+    # sequences: PyTensor's taps, relative to the current step; the loop reads X[t + offset]
+    seqs: list[_Seq] = []
+    needs: list[tuple[Term, int]] = []
+    for i, s in enumerate(seq_list):
+        if isinstance(s, dict):
+            unexpected = set(s) - {"input", "taps"}
+            if unexpected:
+                raise ValueError(f"{label}: unexpected keys {sorted(unexpected)} in sequences[{i}] (it takes 'input' and 'taps')")
+            if "input" not in s:
+                raise ValueError(f"{label}: sequences[{i}] has no 'input'")
+            x = _as_term(s["input"])
+            taps = _int_list(s.get("taps") if s.get("taps") is not None else [0], f"the taps of sequences[{i}]")
+        else:
+            x = _as_term(s)
+            taps = [0]
+        if not taps:
+            raise ValueError(f"{label}: sequences[{i}] has no taps")
+        if len(set(taps)) != len(taps):
+            raise ValueError(f"{label}: sequences[{i}] repeats a tap: {taps}")
+        if x.ndim < 1:
+            raise ShapeError(f"{label}: sequences[{i}] ({x!r}) is 0-d; a sequence needs a leading dim to iterate over")
+        xname = x.name
+        if go_backwards:
+            from rewritediff.tensor import getitem
+
+            x = getitem(x, slice(None, None, -1))
+        lo, hi = min(min(taps), 0), max(max(taps), 0)
+        row = TensorType(x.dtype, x.static_shape[1:])
+        phs = [row(_tapname(xname, t)) for t in taps]
+        seqs.append(_Seq(x, [t - lo for t in taps], False, phs, f"sequences[{i}]" + (f" ({xname})" if xname else "")))
+        needs.append((x, hi - lo))
+
+    # outputs_info: None (not fed back), a tensor (taps [-1]) or a dict with 'initial' and 'taps'
+    kinds: list[Any] = []  # per user output: None, or (init rows term, taps, state row type, lags)
+    for i, info in enumerate(info_list):
+        if info is None:
+            kinds.append(None)
+            continue
+        if isinstance(info, dict):
+            unexpected = set(info) - {"initial", "taps", "inplace"}
+            if unexpected:
+                raise ValueError(f"{label}: unexpected keys {sorted(unexpected)} in outputs_info[{i}]")
+            init = info.get("initial")
+            taps = info.get("taps")
+            if init is None:
+                if taps:
+                    raise ValueError(f"{label}: outputs_info[{i}] has taps {taps} but no initial state")
+                kinds.append(None)
+                continue
+            taps = [-1] if taps is None else _int_list(taps, f"the taps of outputs_info[{i}]")
+        else:
+            init, taps = info, [-1]
+        if not taps:
+            raise ValueError(f"{label}: outputs_info[{i}] has an empty list of taps")
+        if len(set(taps)) != len(taps):
+            raise ValueError(f"{label}: all the taps of outputs_info[{i}] must be different, got {taps}")
+        if any(t >= 0 for t in taps):
+            raise ValueError(f"{label}: the taps of outputs_info[{i}] must be negative (past values), got {taps}")
+        z = _as_term(init)
+        lags = -min(taps)
+        if taps == [-1]:
+            rows = apply("dimshuffle", z, pattern=("x", *range(z.ndim)))
+            rowtype = z.type
+        else:
+            if z.ndim < 1:
+                raise ShapeError(f"{label}: outputs_info[{i}] has taps {taps}, so its initial state needs a leading dim of at least {lags} rows; it is 0-d")
+            if z.static_shape[0] is not None and z.static_shape[0] < lags:
+                raise ShapeError(f"{label}: outputs_info[{i}] has taps {taps}, so its initial state needs at least {lags} rows; it has {z.static_shape[0]}")
+            from rewritediff.tensor import getitem
+
+            rows = getitem(z, slice(0, lags)) if z.static_shape[0] != lags else z
+            rowtype = TensorType(z.dtype, z.static_shape[1:])
+        kinds.append((rows, taps, rowtype, lags, z.name))
+
+    # the number of steps
+    if n_steps is None:
+        if not needs:
+            raise ValueError(f"{label}: give n_steps or at least one sequence: there is nothing to count the steps from")
+        from rewritediff.tensor import minimum, shape_i
+
+        counts = []
+        for x, need in needs:
+            if x.static_shape[0] is not None:
+                counts.append(constant(max(x.static_shape[0] - need, 0), "int64"))
+            else:
+                c = shape_i(x, 0)
+                counts.append(c - need if need else c)
+        n = counts[0]
+        for c in counts[1:]:
+            n = minimum(n, c)
+    else:
+        if isinstance(n_steps, float) and not isinstance(n_steps, bool):
+            if n_steps != int(n_steps):
+                raise ValueError(f"{label}: n_steps must be an integer, got {n_steps!r}")
+            n_steps = int(n_steps)
+        n = _as_term(n_steps)
+        if n.ndim != 0 or n.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
+            raise ValueError(f"{label}: n_steps must be an integer scalar, got {n!r} of type {n.type}")
+        if n.dtype != "int64":
+            n = apply("cast", n, dtype="int64")
+        if n.op == "const":
+            steps = int(n.value)
+            if steps < 0:
+                raise ValueError(f"{label}: n_steps is {steps}; a negative number of steps is not supported")
+            for s, (x, need) in zip(seqs, needs):
+                have = x.static_shape[0]
+                if have is not None and have - need < steps:
+                    raise ShapeError(f"{label}: n_steps is {steps} but {s.label} has {have} rows, {have - need} steps with taps relative offsets {s.offsets}")
+
+    # the step function, called once on placeholders
+    states_ph: list[list[Term]] = []
+    for kind in kinds:
+        if kind is None:
+            states_ph.append([])
+            continue
+        rows, taps, rowtype, lags, zname = kind
+        states_ph.append([rowtype(_tapname(zname, t)) for t in taps])
+    ns_terms = [_as_term(v) for v in ns_list]
+    ns_ph = [t.type(t.name) for t in ns_terms]
+    call = [p for s in seqs for p in s.phs] + [p for phs in states_ph for p in phs] + ns_ph
+    res = fn(*call)
+    outs, updates, cond = _split_result(res)
+    if cond is not None:
+        cond = _as_term(cond)
+        if cond.ndim != 0 or cond.dtype != "bool":
+            if cond.ndim != 0:
+                raise ValueError(f"{label}: the condition of until(...) must be a 0-d boolean, got {cond!r} of type {cond.type}")
+            cond = apply("neq", cond, constant(0, cond.dtype))
+    if info_list and len(outs) != len(info_list):
+        raise ValueError(f"{label}: the step function returned {len(outs)} output(s) but outputs_info describes {len(info_list)}")
+    if not info_list:
+        kinds = [None] * len(outs)
+        states_ph = [[] for _ in outs]
+    outs = [_as_term(o) for o in outs]
+
+    # check each recurrent output against its state, then order them: recurrent first
+    states: list[_State] = []
+    rec_outs: list[Term] = []
+    rec_idx: list[int] = []
+    nit_outs: list[Term] = []
+    nit_idx: list[int] = []
+    for i, (o, kind) in enumerate(zip(outs, kinds)):
+        what = f"{label}: output {i}" + (f" ({o.name})" if o.name else "") + " of the step function"
+        if not isinstance(o.type, TensorType):
+            raise RewriteDiffTypeError(f"{what} is of type {o.type}, not a tensor")
+        if kind is None:
+            nit_outs.append(o)
+            nit_idx.append(i)
+            continue
+        rows, taps, rowtype, lags, _ = kind
+        if o.dtype != rowtype.dtype:
+            raise RewriteDiffTypeError(
+                f"{what} has dtype {o.dtype} but its initial state (outputs_info[{i}]) has dtype {rowtype.dtype}: "
+                "a state must keep its dtype from step to step (cast the initial state or the output)"
+            )
+        if not _lenient(o.static_shape, rowtype.shape):
+            raise ShapeError(
+                f"{what} has shape {o.type} but its initial state (outputs_info[{i}]) has shape {rowtype}: a state must keep its shape from step to step"
+            )
+        states.append(_State(rows, taps, states_ph[i]))
+        rec_outs.append(o)
+        rec_idx.append(i)
+    # updates of shared variables: each is a state carried from step to step (the step reads its
+    # value at the previous step) whose last value is the update
+    upd_vars: list[Term] = []
+    upd_outs: list[Term] = []
+    upd_ph: dict[Term, Term] = {}
+    for var, val in updates.items() if isinstance(updates, dict) else updates:
+        if not isinstance(var, Term) or var.op != "shared":
+            raise RewriteDiffTypeError(f"{label}: the step function returned an update of {var!r}, which is not a shared variable")
+        val = _as_term(val)
+        if val.dtype != var.dtype or not _lenient(val.static_shape, var.static_shape):
+            raise RewriteDiffTypeError(f"{label}: the update of {var!r} has type {val.type}, the variable has type {var.type}")
+        upd_ph[var] = var.type(f"{var.name}[t-1]" if var.name else None)
+        upd_vars.append(var)
+        upd_outs.append(val)
+    if upd_vars:
+        carried = replace(rec_outs + upd_outs + nit_outs + ([cond] if cond is not None else []), upd_ph)
+        r, u = len(rec_outs), len(upd_outs)
+        rec_outs, upd_outs, nit_outs = carried[:r], carried[r : r + u], carried[r + u : r + u + len(nit_outs)]
+        cond = carried[-1] if cond is not None else None
+        for var in upd_vars:
+            states.append(_State(apply("dimshuffle", var, pattern=("x", *range(var.ndim))), (-1,), [upd_ph[var]], "last"))
+    labels = [f"output {i}" for i in rec_idx] + [f"the update of {v!r}" for v in upd_vars] + [f"output {i}" for i in nit_idx]
+    terms = build_scan(
+        n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + upd_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None, cond
+    )
+    from rewritediff.tensor import getitem
+
+    result: list[Any] = [None] * len(outs)
+    for pos, i in enumerate(rec_idx):
+        result[i] = getitem(terms[pos], slice(kinds[i][3], None))
+    for pos, i in enumerate(nit_idx):
+        result[i] = terms[len(rec_idx) + len(upd_vars) + pos]
+    update_map = {var: terms[len(rec_idx) + k] for k, var in enumerate(upd_vars)}
+    if update_map and not return_updates:
+        raise ValueError(f"{label}: return_updates=False but the step function updates {list(update_map)}; carry them as outputs_info instead")
+    for i, r in enumerate(result):
+        if outs[i].name and r is not None and r.name is None:
+            r.name = f"{outs[i].name}_seq"
+    value: Any = result
+    if not return_list and len(result) == 1:
+        value = result[0]
+    elif not result:
+        value = None
+    return (value, update_map) if return_updates else value
+
+
+def scan_checkpoints(
+    fn: Callable[..., Any],
+    sequences: Any = None,
+    outputs_info: Any = None,
+    non_sequences: Any = None,
+    name: str = "checkpointscan_fn",
+    n_steps: Any = None,
+    save_every_N: int = 10,  # noqa: N803 - PyTensor's name
+    padding: bool = True,
+    return_updates: bool = True,
+) -> Any:
+    """A loop that keeps one state in ``save_every_N`` for its gradient (PyTensor's ``scan_checkpoints``).
+
+    An outer loop over chunks of ``save_every_N`` steps runs an inner loop per chunk and keeps
+    only its last values: the outputs are the values at the end of each chunk, and the reverse
+    pass stores the chunk boundaries only, running each chunk forward again (inside the outer
+    reverse loop) to take it back. Memory for the states falls by about ``save_every_N``; the
+    forward work is done twice. Sequences must all have ``n_steps`` rows; outputs take no taps.
+    """
+    from rewritediff.tensor import alloc, ceil, getitem, join, set_subtensor, shape_i
+
+    seq_list = [] if sequences is None else (list(sequences) if isinstance(sequences, list | tuple) else [sequences])
+    info_list = list(outputs_info) if isinstance(outputs_info, list | tuple) else [outputs_info]
+    ns_list = [] if non_sequences is None else (list(non_sequences) if isinstance(non_sequences, list | tuple) else [non_sequences])
+    for info in info_list:
+        if isinstance(info, dict) and info.get("taps") not in (None, [-1]):
+            raise ValueError(f"scan_checkpoints {name!r}: outputs take no taps, got {info['taps']}")
+    if not isinstance(save_every_N, int) or save_every_N < 1:
+        raise ValueError(f"scan_checkpoints {name!r}: save_every_N must be a positive int, got {save_every_N!r}")
+    seq_terms = [_as_term(x) for x in seq_list]
+    if n_steps is None:
+        if not seq_terms:
+            raise ValueError(f"scan_checkpoints {name!r}: give n_steps or a sequence")
+        n = shape_i(seq_terms[0], 0)
+    else:
+        n = _as_term(n_steps)
+        n = n if n.dtype == "int64" else apply("cast", n, dtype="int64")
+    every = constant(save_every_N, "int64")
+    chunks = apply("cast", ceil(apply("cast", n, dtype="float64") / float(save_every_N)), dtype="int64")
+    lengths = set_subtensor(getitem(alloc(every, chunks), -1), n - (chunks - 1) * every)
+    o_seqs = []
+    for x in seq_terms:
+        if padding:
+            pad = chunks * every - shape_i(x, 0)
+            rest = [shape_i(x, k) for k in range(1, x.ndim)]
+            x = join(0, x, alloc(constant(0, x.dtype), pad, *rest))
+        rest = [shape_i(x, k) for k in range(1, x.ndim)]
+        o_seqs.append(apply("reshape", x, chunks, *rest, shape=(None, save_every_N, *(None for _ in rest))))
+    o_seqs.append(lengths)
+    n_seq = len(o_seqs)
+
+    def outer_step(*args: Any) -> Any:
+        chunk_seqs, steps = list(args[: n_seq - 1]), args[n_seq - 1]
+        prev = list(args[n_seq : len(args) - len(ns_list)])
+        nonseqs = list(args[len(args) - len(ns_list) :])
+        inner_info = prev + [None] * sum(info is None for info in info_list)
+        res = scan(fn, sequences=chunk_seqs, outputs_info=inner_info, non_sequences=nonseqs, n_steps=steps, name=name + "_inner", return_updates=False)
+        res = res if isinstance(res, list) else [res]
+        return [getitem(r, -1) for r in res]
+
+    return scan(
+        outer_step,
+        sequences=o_seqs,
+        outputs_info=info_list,
+        non_sequences=ns_list,
+        n_steps=chunks,
+        name=name + "_outer",
+        return_updates=return_updates,
+    )
+
+
+def map(
+    fn: Callable[..., Any],
+    sequences: Any,
+    non_sequences: Any = None,
+    truncate_gradient: int = -1,
+    go_backwards: bool = False,
+    mode: Any = None,
+    name: str | None = None,
+    return_updates: bool = True,
+) -> Any:
+    """``fn`` applied to each slice of the sequences (a scan with no recurrence)."""
+    return scan(
+        fn,
+        sequences=sequences,
+        outputs_info=None,
+        non_sequences=non_sequences,
+        truncate_gradient=truncate_gradient,
+        go_backwards=go_backwards,
+        name=name,
+        return_updates=return_updates,
+    )
+
+
+def _fold_as_reduction(res: Any) -> Term | None:
+    """``init + sum(f(x_t))`` for a fold ``acc + f(x_t)`` (``init * prod(f(x_t))`` for ``acc * f(x_t)``), else None.
+
+    A fold whose step adds (multiplies) its accumulator and a term that does not read it is a
+    reduction: the term is computed for every row at once (as a map) and summed (multiplied)
+    along the rows, with no loop.
+    """
+    if not isinstance(res, Term) or res.op != "subtensor" or res.args[0].op != "scan":
+        return None
+    node = res.args[0]
+    body: ScanBody = node.attr("body")
+    if body.n_states != 1 or len(body.outputs) != 1 or body.state_taps[0] != (-1,) or body.state_store[0] != "all" or body.cond is not None:
+        return None
+    n, xs, zs, ns = body.split_args(node.args)
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    acc, out = ph_states[0][0], body.outputs[0]
+    if out.op not in ("add", "mul") or sum(a is acc for a in out.args) != 1:
+        return None
+    rest = [a for a in out.args if a is not acc]
+    g = rest[0] if len(rest) == 1 else apply(out.op, *rest)
+    if any(t is acc for t in toposort([g])):
+        return None
+    seqs = [_Seq(x, offs, rev, phs) for x, offs, rev, phs in zip(xs, body.seq_offsets, body.seq_rev, ph_seqs)]
+    mapped = _as_map(n, seqs, [], list(zip(ns, ph_ns)), [g], True)
+    if mapped is None:
+        return None
+    from rewritediff.tensor import getitem
+
+    z = zs[0]
+    init = z.args[0] if z.op == "dimshuffle" and tuple(z.attr("pattern")) == ("x", *range(z.args[0].ndim)) else getitem(z, 0)
+    if out.op == "add":
+        return init + apply("sum", mapped[0], axis=(0,))
+    return init * apply("prod", mapped[0], axis=(0,))
+
+
+def reduce(
+    fn: Callable[..., Any],
+    sequences: Any,
+    outputs_info: Any,
+    non_sequences: Any = None,
+    go_backwards: bool = False,
+    mode: Any = None,
+    name: str | None = None,
+    return_updates: bool = True,
+) -> Any:
+    """The last value of each output of a scan (PyTensor's ``reduce``)."""
+    res = scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences, go_backwards=go_backwards, name=name, return_updates=False)
+    from rewritediff.tensor import getitem
+
+    folded = _fold_as_reduction(res)
+    if folded is not None:
+        last: Any = folded
+    else:
+        last = [getitem(r, -1) for r in res] if isinstance(res, list) else getitem(res, -1)
+    return (last, {}) if return_updates else last
+
+
+def foldl(
+    fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequences: Any = None, mode: Any = None, name: str | None = None, return_updates: bool = True
+) -> Any:
+    """``reduce`` from the first element to the last."""
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=False, name=name, return_updates=return_updates)
+
+
+def foldr(
+    fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequences: Any = None, mode: Any = None, name: str | None = None, return_updates: bool = True
+) -> Any:
+    """``reduce`` from the last element to the first."""
+    return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=True, name=name, return_updates=return_updates)
+
+
+# ---- derivatives ----------------------------------------------------------------------------------------
+def _siblings_key(node: Term) -> tuple:
+    return (tuple(a.uid for a in node.args), id(node.attr("body")))
+
+
+def _stored_states(node: Term) -> tuple[ScanBody, list[Term]]:
+    """The body and one buffer of all states per recurrent output (a ``store="last"`` loop is run again keeping them)."""
+    body: ScanBody = node.attr("body")
+    if all(s == "all" for s in body.state_store):
+        return body, [apply("scan", *node.args, body=body, out=k) for k in range(body.n_states)]
+    full = body.with_store_all()
+    return full, [apply("scan", *node.args, body=full, out=k) for k in range(full.n_states)]
+
+
+def _last_row_only(g: Term, lag: int) -> Term | None:
+    """The adjoint of the last state when the cotangent of a state buffer is zero elsewhere, else None.
+
+    A loss on the last state (``hs[-1]``, PyTensor's usual form) gives the buffer the cotangent
+    ``inc_subtensor(zeros_like(buf)[lag:], inc_subtensor(zeros_like(buf[lag:])[-1], a))``: the
+    reverse loop then starts its carried adjoint at ``a`` and reads no cotangent sequence (two
+    buffers of zeros as large as the stored states are never built).
+    """
+
+    def peel(t: Term, idx_ok: Any) -> Term | None:
+        if t.op not in ("inc_subtensor", "set_subtensor") or len(t.args) != 2 or t.args[0].op != "zeros_like":
+            return None
+        idx = t.attr("idx")
+        return t.args[1] if idx_ok(idx, t.args[0]) else None
+
+    def tail(idx: tuple, base: Term) -> bool:
+        return idx == (("slice", lag, None, None),)
+
+    def last(idx: tuple, base: Term) -> bool:
+        if len(idx) != 1 or idx[0][0] != "int":
+            return False
+        k = idx[0][1]
+        return k == -1 or (base.static_shape[0] is not None and k == base.static_shape[0] - 1)
+
+    inner = peel(g, tail)
+    return None if inner is None else peel(inner, last)
+
+
+def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[bool] | None = None) -> list[Any]:
+    """Adjoints of a loop's arguments given cotangents of its results: a reverse scan of the body's pullback.
+
+    Step ``s`` of the reverse loop handles step ``t = n - 1 - s`` of the loop: it reads the
+    step's inputs from the stored states and sequences, carries the adjoint of the states the
+    next steps will read, accumulates the non-sequences' adjoints and emits the sequences'
+    adjoints, which are scattered back into their rows. With ``truncate_gradient=k`` only the
+    last k steps are taken back (PyTensor's truncated BPTT). The step's results are read from the
+    stored states, not computed again (``tanh``'s pullback reads its output). ``wanted`` says which
+    arguments' adjoints are asked for (all when None): no other sequence adjoint is computed.
+    """
+    from rewritediff.gradient import pullback
+    from rewritediff.tensor import arange, getitem, minimum, set_subtensor, zeros_like
+
+    node0 = nodes[0]
+    body0: ScanBody = node0.attr("body")
+    n, xs, zs, ns = body0.split_args(node0.args)
+    want = list(wanted) if wanted is not None else [True] * len(node0.args)
+    _, want_x, _, want_n = body0.split_args(tuple(want))
+    gs: list[Any] = [None] * len(body0.outputs)
+    for node, g in zip(nodes, cotangents):
+        if g is None:
+            continue
+        k = node.attr("out")
+        gs[k] = g if gs[k] is None else gs[k] + g
+    body, bufs = _stored_states(node0)
+    start: list[Term | None] = [None] * body.n_states  # a carried adjoint that starts at the last state's
+    for k in range(body.n_states):
+        if gs[k] is None or body.lags(k) != 1:
+            continue
+        if body0.state_store[k] == "last":
+            start[k], gs[k] = gs[k], None
+        else:
+            a = _last_row_only(gs[k], 1)
+            if a is not None:
+                start[k], gs[k] = a, None
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    if body.cond is not None:  # a loop that stopped early: the reverse loop runs the steps it took
+        from rewritediff.tensor import shape_i
+
+        if body.n_states:
+            n = shape_i(bufs[0], 0) - body.lags(0)
+        else:
+            n = shape_i(apply("scan", *node0.args, body=body, out=body.n_states), 0)
+    trunc = body.truncate
+    if trunc == -1:
+        nr = n
+    elif n.op == "const":
+        nr = constant(min(int(n.value), trunc), "int64")
+    else:
+        nr = minimum(n, constant(trunc, "int64"))
+
+    def reverse_read(arr: Term, off: int, parent_rev: bool) -> tuple[Term, int, bool]:
+        """How the reverse loop reads what the loop read at step t as ``arr[t + off]`` (or reversed)."""
+        if parent_rev:
+            return arr, off, False
+        if trunc == -1:
+            return arr, off, True
+        idx = arange(nr + off) + (n - nr)
+        return getitem(arr, idx), off, True
+
+    seqs: list[_Seq] = []
+    for x, offs, rev, phs in zip(xs, body.seq_offsets, body.seq_rev, ph_seqs):
+        for o, p in zip(offs, phs):
+            a, off, r = reverse_read(x, o, rev)
+            seqs.append(_Seq(a, [off], r, [p]))
+    for k, (buf, taps, phs) in enumerate(zip(bufs, body.state_taps, ph_states)):
+        lag = body.lags(k)
+        for tap, p in zip(taps, phs):
+            a, off, r = reverse_read(buf, lag + tap, False)
+            seqs.append(_Seq(a, [off], r, [p]))
+    outs = list(body.outputs)
+    cots: list[Any] = [None] * len(outs)
+    for k, g in enumerate(gs):
+        if g is None or not outs[k].type.is_float:
+            continue
+        gp = TensorType(g.dtype, g.static_shape[1:])(f"g{k}[t]")
+        a, off, r = reverse_read(g, body.lags(k) if k < body.n_states else 0, False)
+        seqs.append(_Seq(a, [off], r, [gp]))
+        cots[k] = gp
+    states: list[_State] = []
+    carries: list[Term | None] = []
+    for k in range(body.n_states):
+        lag = body.lags(k)
+        o = outs[k]
+        if not o.type.is_float:
+            carries.append(None)
+            continue
+        z = zs[k]
+        if lag == 1:
+            c = TensorType(o.dtype, o.static_shape)(f"adj{k}")
+            if start[k] is None:
+                init = zeros_like(z)
+            else:
+                a0 = start[k] if start[k].dtype == o.dtype else apply("cast", start[k], dtype=o.dtype)
+                init = apply("dimshuffle", a0, pattern=("x", *range(a0.ndim)))
+            cot = c
+        else:
+            c = TensorType(o.dtype, (lag, *o.static_shape))(f"adj{k}")
+            init = apply("dimshuffle", zeros_like(z), pattern=("x", *range(z.ndim)))
+            cot = getitem(c, lag - 1)
+        states.append(_State(init, (-1,), [c], "last"))
+        carries.append(c)
+        cots[k] = cot if cots[k] is None else cots[k] + cot
+    accs: list[Term | None] = []
+    for j, (nv, p) in enumerate(zip(ns, ph_ns)):
+        if not nv.type.is_float or not want_n[j]:  # an adjoint nobody asked for gets no accumulator
+            accs.append(None)
+            continue
+        acc = nv.type(f"acc{j}")
+        states.append(_State(apply("dimshuffle", zeros_like(nv), pattern=("x", *range(nv.ndim))), (-1,), [acc], "last"))
+        accs.append(acc)
+    # the step's results at step t are stored: read them rather than compute them again
+    stored: dict[Term, Term] = {}
+    for k, buf in enumerate(bufs):
+        if outs[k].op not in ("input", "shared", "const"):
+            p = TensorType(outs[k].dtype, outs[k].static_shape)(f"out{k}[t]")
+            a, off, r = reverse_read(buf, body.lags(k), False)
+            seqs.append(_Seq(a, [off], r, [p]))
+            stored[outs[k]] = p
+    live = [(o, c) for o, c in zip(outs, cots) if c is not None]
+    flat_seq_ph = [p for phs in ph_seqs for p in phs]
+    flat_state_ph = [p for phs in ph_states for p in phs]
+    wrt = [p for p in flat_seq_ph + flat_state_ph + ph_ns if p.type.is_float]
+    if not live or not wrt:
+        return [Special("disconnected")] * len(node0.args)
+    adj_list = pullback([o for o, _ in live], wrt, [c for _, c in live], disconnected_inputs="ignore", return_disconnected="zero")
+    if stored:
+        adj_list = replace(list(adj_list), stored)
+    adj = {p.uid: a for p, a in zip(wrt, adj_list)}
+    new_outs: list[Term] = []
+    for k in range(body.n_states):
+        c = carries[k]
+        if c is None:
+            continue
+        lag = body.lags(k)
+        taps, phs = body.state_taps[k], ph_states[k]
+        if lag == 1:
+            new_outs.append(adj[phs[0].uid])
+            continue
+        entries = []
+        for i in range(lag):
+            parts = [getitem(c, i - 1)] if i >= 1 else []
+            parts += [adj[p.uid] for tap, p in zip(taps, phs) if lag + tap == i]
+            e = parts[0] if parts else zeros_like(getitem(c, 0))
+            for extra in parts[1:]:
+                e = e + extra
+            if not parts:
+                e = zeros_like(getitem(c, 0))
+            entries.append(e)
+        from rewritediff.tensor import stack
+
+        new_outs.append(stack(entries))
+    for acc, p in zip(accs, ph_ns):
+        if acc is not None:
+            new_outs.append(acc + adj[p.uid])
+    seq_adj_pos: list[tuple[int, int, int]] = []  # (sequence index, offset, position among the outputs)
+    for i, (offs, phs) in enumerate(zip(body.seq_offsets, ph_seqs)):
+        for o, p in zip(offs, phs):
+            if p.type.is_float and want_x[i]:
+                seq_adj_pos.append((i, o, len(new_outs)))
+                new_outs.append(adj[p.uid])
+    name = f"grad_of_{body.name}" if body.name else "grad"
+    rev_terms = build_scan(nr, seqs, states, list(zip(ns, ph_ns)), new_outs, name)
+    result: list[Any] = [Special("disconnected")]
+    for _ in xs:
+        result.append(None)
+    pos = 0
+    for k in range(body.n_states):
+        if carries[k] is None:
+            result.append(Special("disconnected"))
+            continue
+        final = rev_terms[pos]
+        pos += 1
+        lag = body.lags(k)
+        gz = apply("dimshuffle", final, pattern=("x", *range(final.ndim))) if lag == 1 else final
+        if gs[k] is not None:
+            gz = gz + getitem(gs[k], slice(0, lag))
+        result.append(gz)
+    for acc in accs:
+        if acc is None:
+            result.append(Special("disconnected"))
+        else:
+            result.append(rev_terms[pos])
+            pos += 1
+    for i, x in enumerate(xs):
+        total = None
+        for si, o, p in seq_adj_pos:
+            if si != i:
+                continue
+            r = rev_terms[p]
+            if body.seq_rev[i]:
+                idx = arange(nr) + o
+            else:
+                idx = (n - 1 + o) - arange(nr)
+            part = set_subtensor(getitem(zeros_like(x), idx), r)
+            total = part if total is None else total + part
+        result[1 + i] = total if total is not None else Special("disconnected")
+    return result
+
+
+def scan_pushforward(node: Term, tangents: list[Any], memo: dict) -> Any:
+    """The tangent of a loop's result: a forward scan carrying the states and their tangents (the body's pushforward)."""
+    from rewritediff.gradient import pushforward
+    from rewritediff.tensor import zeros_like
+    from rewritediff.tensorize import cast_to
+
+    body: ScanBody = node.attr("body")
+    key = (_siblings_key(node), tuple(None if t is None else t.uid for t in tangents))
+    if key in memo:
+        return memo[key][node.attr("out")]
+    n, xs, zs, ns = body.split_args(node.args)
+    _, dxs, dzs, dns = body.split_args(tuple(tangents))
+    if all(t is None for t in list(dxs) + list(dzs) + list(dns)):
+        return None
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    seqs: list[_Seq] = []
+    tmap_wrt: list[Term] = []
+    tmap_tan: list[Term] = []
+    for x, offs, rev, phs in zip(xs, body.seq_offsets, body.seq_rev, ph_seqs):
+        seqs.append(_Seq(x, offs, rev, phs))
+    for x, dx, offs, rev, phs in zip(xs, dxs, body.seq_offsets, body.seq_rev, ph_seqs):
+        if dx is None or not x.type.is_float:
+            continue
+        tph = [p.type(f"d{p.name}" if p.name else None) for p in phs]
+        seqs.append(_Seq(cast_to(dx, x.dtype), offs, rev, tph))
+        tmap_wrt += phs
+        tmap_tan += tph
+    states = [_State(z, taps, phs, store) for z, taps, phs, store in zip(zs, body.state_taps, ph_states, body.state_store)]
+    tstate_of: list[int | None] = []
+    tstates: list[_State] = []
+    for k, (z, dz, taps, phs, store) in enumerate(zip(zs, dzs, body.state_taps, ph_states, body.state_store)):
+        if not z.type.is_float:
+            tstate_of.append(None)
+            continue
+        tph = [p.type(f"d{p.name}" if p.name else None) for p in phs]
+        tstates.append(_State(zeros_like(z) if dz is None else cast_to(dz, z.dtype), taps, tph, store))
+        tstate_of.append(len(tstates) - 1)
+        tmap_wrt += phs
+        tmap_tan += tph
+    nonseqs = list(zip(ns, ph_ns))
+    for nv, dn, p in zip(ns, dns, ph_ns):
+        if dn is None or not nv.type.is_float:
+            continue
+        tp = p.type(f"d{p.name}" if p.name else None)
+        nonseqs.append((cast_to(dn, nv.dtype), tp))
+        tmap_wrt.append(p)
+        tmap_tan.append(tp)
+    outs = list(body.outputs)
+    float_outs = [o for o in outs if o.type.is_float]
+    touts = pushforward(float_outs, tmap_wrt, tmap_tan, disconnected_outputs="ignore", return_disconnected="zero") if tmap_wrt else []
+    tan_of = {id(o): cast_to(t, o.dtype) for o, t in zip(float_outs, touts)}
+    rec = outs[: body.n_states]
+    nit = outs[body.n_states :]
+    t_rec = [tan_of[id(outs[k])] for k in range(body.n_states) if tstate_of[k] is not None]
+    t_nit = [o for o in nit if o.type.is_float]
+    all_outs = rec + t_rec + nit + [tan_of[id(o)] for o in t_nit]
+    name = f"tangent_of_{body.name}" if body.name else "tangent"
+    terms = build_scan(n, seqs, states + tstates, nonseqs, all_outs, name, body.truncate, cond=body.cond)
+    result: list[Any] = []
+    for k in range(body.n_states):
+        j = tstate_of[k]
+        result.append(None if j is None else terms[body.n_states + j])
+    base = body.n_states + len(tstates)
+    tpos = base + len(nit)
+    for o in nit:
+        if o.type.is_float:
+            result.append(terms[tpos])
+            tpos += 1
+        else:
+            result.append(None)
+    memo[key] = result
+    return result[node.attr("out")]
+
+
+_BATCHED: dict[tuple, tuple[ScanBody, list[Term]]] = {}  # the body is kept so its id is not reused
+
+
+def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """The loop run on a batch (``tensorize.vectorize``): one loop whose body is the body vectorized.
+
+    Batched sequences and initial states get the batch as their second axis (time stays
+    first), every state is batched (its initial state broadcast when it is not), and the body
+    is vectorized over the batched placeholders; the results are moved back to batch-first.
+    The sibling results of one loop share one batched loop.
+    """
+    from rewritediff.tensorize import NoBatchRule, _broadcast_batch, vectorize
+
+    body: ScanBody = node.attr("body")
+    if flags[0]:
+        raise NoBatchRule("scan with a batched number of steps")
+    if body.cond is not None:
+        raise NoBatchRule("scan with until (each element of a batch may stop at another step)")
+    key = (id(body), tuple(a.uid for a in args), tuple(flags), n if isinstance(n, int) else n.uid)
+    hit = _BATCHED.get(key)
+    if hit is not None:
+        return hit[1][node.attr("out")]
+    steps, xs, zs, ns = body.split_args(tuple(args))
+    _, fx, fz, fn = body.split_args(tuple(flags))
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    bdim = n if isinstance(n, int) else None
+
+    def lead(t: Term) -> Term:
+        """Batch-first to time-first: swap the first two axes."""
+        return apply("dimshuffle", t, pattern=(1, 0, *range(2, t.ndim)))
+
+    mapping: dict[Term, Term] = {}
+
+    def batched(phs: list[Term]) -> list[Term]:
+        out = [TensorType(p.dtype, (bdim, *p.static_shape))(p.name) for p in phs]
+        mapping.update(zip(phs, out))
+        return out
+
+    seqs = []
+    for x, f, offs, rev, phs in zip(xs, fx, body.seq_offsets, body.seq_rev, ph_seqs):
+        seqs.append(_Seq(lead(x), offs, rev, batched(phs)) if f else _Seq(x, offs, rev, phs))
+    states = []
+    for z, f, taps, phs, store in zip(zs, fz, body.state_taps, ph_states, body.state_store):
+        zb = z if f else _broadcast_batch(z, n)
+        states.append(_State(lead(zb), taps, batched(phs), store))
+    nonseqs = [(v, batched([p])[0]) if f else (v, p) for v, f, p in zip(ns, fn, ph_ns)]
+    outs = vectorize(list(body.outputs), mapping, n)
+    terms = build_scan(steps, seqs, states, nonseqs, outs, body.name, body.truncate, body.out_labels)
+    result = []
+    for k, t in enumerate(terms):
+        last = k < body.n_states and body.state_store[k] == "last"
+        result.append(t if last else lead(t))
+    if len(_BATCHED) > 256:
+        _BATCHED.clear()
+    _BATCHED[key] = (body, result)
+    return result[node.attr("out")]
