@@ -229,7 +229,7 @@ class StaticShapes:
             return attr
 
         def declared(var: str, *args: Any, **kwargs: Any) -> Any:
-            if "shape" not in kwargs and not args and var in self._shapes:
+            if "shape" not in kwargs and not args and var in self._shapes and name != "scalar":
                 kwargs["shape"] = self._shapes[var]
             return attr(var, *args, **kwargs)
 

@@ -46,6 +46,16 @@ def broadcast_to_like(value: Term, like: Term) -> Term:
     return value if _same_static_shape(value, like) else apply("broadcast_like", value, like)
 
 
+def aligned(arg: Term, term: Term) -> bool:
+    """An elementwise op's argument has the op's shape, by the broadcasting contract.
+
+    Only a dim declared 1 broadcasts (the compiled function checks the rest equal on entry), so an
+    argument of the op's rank that is 1 only where the op's result is 1 has the result's shape,
+    whatever is known statically: its adjoint needs no ``sum_to``, its tangent no ``broadcast_like``.
+    """
+    return arg.ndim == term.ndim and all(a != 1 or o == 1 for a, o in zip(arg.static_shape, term.static_shape))
+
+
 def lift_vjp(term: Term, g: Term, partials: Sequence[Any]) -> list[Any]:
     """Adjoints of an elementwise op's arguments from its scalar partials."""
     out: list[Any] = []
@@ -53,21 +63,24 @@ def lift_vjp(term: Term, g: Term, partials: Sequence[Any]) -> list[Any]:
         if isinstance(p, Special):
             out.append(p)
             continue
-        out.append(sum_to_like(apply("mul", g, p) if not _is_one(p) else g, arg))
+        value = apply("mul", g, p) if not _is_one(p) else g
+        out.append(value if aligned(arg, term) and value.dtype == arg.dtype else sum_to_like(value, arg))
     return out
 
 
 def lift_jvp(term: Term, tangents: Sequence[Term | None], partials: Sequence[Any]) -> Term | None:
     """The JVP of an elementwise op from its scalar partials (None when every tangent is zero)."""
     parts = []
-    for t, p in zip(tangents, partials):
+    full = False  # some part has the op's shape already
+    for arg, t, p in zip(term.args, tangents, partials):
         if t is None or isinstance(p, Special):
             continue
         parts.append(t if _is_one(p) else apply("mul", t, p))
+        full = full or (aligned(arg, term) and parts[-1].ndim == term.ndim)
     if not parts:
         return None
     total = parts[0] if len(parts) == 1 else apply("add", *parts)
-    return broadcast_to_like(total, term)
+    return total if full and total.dtype == term.dtype else broadcast_to_like(total, term)
 
 
 def _is_one(p: Term) -> bool:
