@@ -37,9 +37,9 @@ def test_constants_interned_by_value():
 
 
 def test_intern_table_is_weak():
-    from rewritediff.terms import _intern
-
     import weakref
+
+    from rewritediff.terms import _intern
 
     x = rd.vector("x")
     gc.collect()
