@@ -29,30 +29,6 @@ HOW_TO_BROADCAST = (
 )
 
 
-def term_dims(order: list[Term]) -> dict[int, tuple]:
-    """Dim tokens of every term of ``order`` (topological), as the engine's analysis computes them."""
-    out: dict[int, tuple] = {}
-    for t in order:
-        ttype = t.type
-        if not isinstance(ttype, TensorType):
-            out[t.uid] = ()
-            continue
-        shape = ttype.shape
-        if not t.args:
-            out[t.uid] = tuple(shape) if t.op == "const" else leaf_dims(t.uid, shape)
-            continue
-        opdef = get_op(t.op)
-        res = None
-        if opdef.dims is not None:
-            kids = [out.get(a.uid) for a in t.args]
-            res = opdef.dims(t.attr_dict, kids)
-        if res is None or len(res) != len(shape):
-            out[t.uid] = tuple(shape)
-        else:
-            out[t.uid] = tuple(s if s is not None else d for s, d in zip(shape, res))
-    return out
-
-
 class _DimSets:
     """Union-find over dim tokens; remembers the op that joined each pair of classes."""
 
@@ -78,6 +54,39 @@ class _DimSets:
             ra, rb = rb, ra
         self.parent[ra] = rb
         self.joins.append((a, b, where))
+
+
+def term_dims(order: list[Term], sets: _DimSets | None = None) -> dict[int, tuple]:
+    """Dim tokens of every term of ``order`` (topological), as the engine's analysis computes them.
+
+    With ``sets``, each op's forced equalities (``OpDef.equal_dims``) are joined there before its
+    result's dims are read, from the representatives: ``y * u`` then has one token for its length,
+    which an assertion further up (``specify_shape_like(y * u, x)``) can join with ``x``'s.
+    """
+    out: dict[int, tuple] = {}
+    for t in order:
+        ttype = t.type
+        if not isinstance(ttype, TensorType):
+            out[t.uid] = ()
+            continue
+        shape = ttype.shape
+        if not t.args:
+            out[t.uid] = tuple(shape) if t.op == "const" else leaf_dims(t.uid, shape)
+            continue
+        opdef = get_op(t.op)
+        res = None
+        kids = [out.get(a.uid) for a in t.args]
+        if sets is not None and opdef.equal_dims is not None:
+            for a, b in opdef.equal_dims(t.attr_dict, kids):
+                sets.union(a, b, t)
+            kids = [None if k is None else tuple(sets.find(d) for d in k) for k in kids]
+        if opdef.dims is not None:
+            res = opdef.dims(t.attr_dict, kids)
+        if res is None or len(res) != len(shape):
+            out[t.uid] = tuple(shape)
+        else:
+            out[t.uid] = tuple(s if s is not None else d for s, d in zip(shape, res))
+    return out
 
 
 def _length_source(tok: Any, names: dict[int, str]) -> str | None:
@@ -129,17 +138,9 @@ def dim_checks(roots: list[Term], names: dict[int, str]) -> list[tuple[str, str,
     (a length from an index array's values, say) are never used by the simplifier either.
     """
     order = toposort(roots)
-    dims = term_dims(order)
     sets = _DimSets()
+    dims = term_dims(order, sets)
     leaves = {t.uid: t for t in order if not t.args}
-    for t in order:
-        if not t.args:
-            continue
-        opdef = get_op(t.op)
-        if opdef.equal_dims is None:
-            continue
-        for a, b in opdef.equal_dims(t.attr_dict, [dims.get(x.uid) for x in t.args]):
-            sets.union(a, b, t)
     checks: list[tuple[str, str, str]] = []
     seen: set[tuple[str, str]] = set()
     for a, b, where in sets.joins:

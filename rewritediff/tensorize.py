@@ -64,7 +64,12 @@ def lift_vjp(term: Term, g: Term, partials: Sequence[Any]) -> list[Any]:
             out.append(p)
             continue
         value = apply("mul", g, p) if not _is_one(p) else g
-        out.append(value if aligned(arg, term) and value.dtype == arg.dtype else sum_to_like(value, arg))
+        if aligned(arg, term) and value.dtype == arg.dtype:
+            # the contract says the shapes are equal; where that is not static, say so in the graph
+            # (the compiled function checks it on entry, the engine drops the assertion)
+            out.append(value if _same_static_shape(value, arg) else apply("specify_shape_like", value, arg))
+        else:
+            out.append(sum_to_like(value, arg))
     return out
 
 

@@ -299,3 +299,12 @@ def test_constructors_take_a_whole_shape_term() -> None:
     np.testing.assert_array_equal(z, np.zeros((2, 3)))
     np.testing.assert_array_equal(full, np.full((2, 3), 2.0))
     np.testing.assert_array_equal(r, Yv.reshape(2, 3))
+
+
+def test_pullback_without_its_forward_node_still_checks_the_contract() -> None:
+    x, y, u = rd.vector("x"), rd.vector("y"), rd.vector("u")
+    (gx,) = rd.Lop(x * y, [x], u)  # u * y: the product x * y is not in this graph
+    f = rd.function([x, y, u], gx)
+    np.testing.assert_allclose(f(np.ones(3), np.arange(3.0), np.ones(3)), [0.0, 1.0, 2.0])
+    with pytest.raises(rd.BroadcastError):
+        f(np.ones(1), np.arange(3.0), np.ones(3))  # x of length 1 would have broadcast: its gradient is a sum
