@@ -25,9 +25,10 @@ from rewritediff.engine.runner import (
     Rewrite,
     Runner,
     RunReport,
+    StopReason,
     compile_rules,
 )
-from rewritediff.ops import get_op
+from rewritediff.ops import CONST_OP, get_op
 from rewritediff.terms import TensorType, Term, toposort
 
 _compiled: tuple[Any, int, list[Rewrite]] | None = None
@@ -85,7 +86,7 @@ class Explanation:
         return [s.rewrite.where for s in self.steps]
 
     def __str__(self) -> str:
-        lines = [f"simplified in {self.report.seconds * 1e3:.1f} ms ({self.report.stop_reason}); cost {self.cost_before:.4g} -> {self.cost_after:.4g}"]
+        lines = [f"simplified in {self.report.seconds * 1e3:.1f} ms ({self.report.stop_text}); cost {self.cost_before:.4g} -> {self.cost_after:.4g}"]
         for s in self.steps:
             text = s.rewrite.rule.text.strip() if s.rewrite.rule is not None and s.rewrite.rule.text else s.rewrite.name
             lines.append(f"  [{s.iteration}] {s.rewrite.where}: {text}")
@@ -106,7 +107,7 @@ def _run(
     t0 = time.perf_counter()
     todo = [t for t in terms if isinstance(t, Term) and isinstance(t.type, TensorType)]
     if not todo:
-        return list(terms), RunReport(stop_reason="nothing to do"), [], 0.0, 0.0
+        return list(terms), RunReport(stop_reason=StopReason.NOTHING_TO_DO), [], 0.0, 0.0
     size = sum(1 for t in toposort(todo) if t.args)
     if size > SATURATION_LIMIT:
         before = dag_cost(todo)
@@ -115,7 +116,9 @@ def _run(
         if after > before:
             done = todo
         mapping = {t.uid: b for t, b in zip(todo, done)}
-        report = RunReport(stop_reason=f"pre-pass only ({size} nodes > {SATURATION_LIMIT})", nodes=size, seconds=time.perf_counter() - t0)
+        report = RunReport(
+            stop_reason=StopReason.PREPASS_ONLY, stop_detail=f"({size} nodes > {SATURATION_LIMIT})", nodes=size, seconds=time.perf_counter() - t0
+        )
         return [mapping.get(t.uid, t) if isinstance(t, Term) else t for t in terms], report, [], before, min(before, after)
     rws = default_rewrites() if rewrites is None else rewrites
     if not finite_math:
@@ -196,9 +199,9 @@ def count_ops(expr_or_list: Any) -> int:
     shape_only: set[int] = set()
     n = 0
     for t in toposort([t for t in terms if isinstance(t, Term)]):
-        if t.op in ("input", "shared") and not t.args:
-            continue
         opdef = get_op(t.op)
+        if opdef.leaf and t.op != CONST_OP and not t.args:  # inputs and shared variables
+            continue
         if opdef.dim_product is not None or all(a.uid in shape_only for a in t.args):
             shape_only.add(t.uid)
             continue
