@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewritediff.engine.analysis import PREDICATES, ClassRef
+from rewritediff.engine.analysis import BUILD_ERRORS, PREDICATES, ClassRef
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.ematch import AttrVal, Rest, literal
 from rewritediff.rules import helpers as _helpers
@@ -61,7 +61,8 @@ def _compile_guard(expr: Any) -> Any:
                 # the rest of an n-ary node: add it (it is a sound term) so guards see its facts
                 try:
                     return ClassRef(eg.find(eg.add_term(apply(v.op, *[eg.rep(c) for c in v.children]))))
-                except Exception:  # noqa: BLE001 - an unbuildable rest leaves the guard undecided
+                except BUILD_ERRORS as exc:  # an unbuildable rest leaves the guard undecided
+                    eg.fallbacks[f"guard undecided ({name}: {type(exc).__name__})"] += 1
                     return None
             return None
 
@@ -115,7 +116,8 @@ def _compile_guard(expr: Any) -> Any:
                 result = other if result is None or isinstance(other, bool) and other else result
             elif fn is None and op in _ARITH:
                 result = _ARITH[op](*args)
-        except Exception:  # noqa: BLE001 - a guard that cannot be decided does not hold
+        except BUILD_ERRORS as exc:  # a guard that cannot be decided does not hold
+            eg.fallbacks[f"guard undecided ({op}: {type(exc).__name__})"] += 1
             return None
         return result
 

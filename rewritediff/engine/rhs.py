@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewritediff.engine.analysis import BUILD_ERRORS
 from rewritediff.engine.egraph import MAX_FLAT, EGraph
 from rewritediff.engine.ematch import AttrVal, Rest, literal
 from rewritediff.engine.guards import rule_tables
@@ -59,7 +60,7 @@ def instantiate(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_h
     attrs = {name: _attr_value(eg, e, s, attr_helpers) for name, e in expr.attrs}
     try:
         return apply(expr.op, *args, **attrs)
-    except Exception as exc:  # noqa: BLE001 - a right-hand side that does not type-check is not used
+    except BUILD_ERRORS as exc:  # a right-hand side that does not type-check is not used
         raise Unbuildable(str(exc)) from exc
 
 
@@ -92,7 +93,7 @@ def _lookup_term(eg: EGraph, expr: Any, s: dict, like: Term | None, helpers: dic
             return None
         try:
             return _weak_const(expr.value, like)
-        except Exception:  # noqa: BLE001 - not a constant we can make: no lookup
+        except BUILD_ERRORS:  # not a constant we can make: no lookup (instantiate says why)
             return None
     if not isinstance(expr, Call):
         return None
@@ -154,7 +155,7 @@ def _lookup_node(eg: EGraph, op: str, attrs: dict, args: list) -> Term | int | N
     else:
         try:
             canon = opdef.canonicalize(tuple(args), attrs)
-        except Exception:  # noqa: BLE001 - the builder would reject it too
+        except BUILD_ERRORS:  # the builder would reject it too (instantiate says why)
             return None
         if isinstance(canon, Term):
             return canon
@@ -199,6 +200,6 @@ def _attr_value(eg: EGraph, expr: Any, s: dict, helpers: dict | None) -> Any:
             return fn(*[_attr_value(eg, a, s, helpers) for a in expr.args])
         except Unbuildable:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except BUILD_ERRORS as exc:  # an attribute helper that does not apply to these values
             raise Unbuildable(str(exc)) from exc
     raise Unbuildable(f"cannot evaluate attribute {expr!r}")

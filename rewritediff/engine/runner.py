@@ -16,6 +16,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
+from rewritediff.engine.analysis import BUILD_ERRORS
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.ematch import CTX, Matcher, Rest
 from rewritediff.engine.guards import eval_guard
@@ -201,6 +202,9 @@ class RunReport:
     matches: dict[str, int] = field(default_factory=dict)
     fired: dict[str, int] = field(default_factory=dict)
     bans: dict[str, int] = field(default_factory=dict)
+    # fallbacks the engine took ("what (where: exception type)" -> count): guards it could not decide,
+    # right-hand sides it could not build for a match; each leaves that rewrite out, nothing else
+    fallbacks: dict[str, int] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
 
     @property
@@ -339,6 +343,7 @@ class Runner:
             if phase == 0:
                 report.pre_iterations = n
         report.stop_reason = reason
+        report.fallbacks = dict(sorted(eg.fallbacks.items()))
         report.iterations = it - report.pre_iterations
         report.nodes = eg.num_nodes
         report.classes = eg.num_classes
@@ -485,9 +490,12 @@ class Runner:
             ctx = s.get(CTX)
             if isinstance(ctx, Rest):
                 term = apply(ctx.op, term, *[eg.rep(c) for c in ctx.children])
-        except Unbuildable:
+        except Unbuildable as exc:  # a right-hand side that cannot be built for this match is not applied
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "Unbuildable"
+            eg.fallbacks[f"right-hand side not built ({rw.where}: {cause})"] += 1
             return GUARD
-        except Exception:  # noqa: BLE001 - a right-hand side that fails to build is not applied
+        except BUILD_ERRORS as exc:  # the context does not combine with the right-hand side
+            eg.fallbacks[f"right-hand side not built ({rw.where}: {type(exc).__name__})"] += 1
             return GUARD
         if not isinstance(term.type, TensorType) or not _compatible(term.type, like.type):
             return NOOP
