@@ -11,6 +11,7 @@ from rewritediff import (
     ops,  # noqa: F401  (fills the registry)
     rules,  # noqa: F401
 )
+from rewritediff.engine.simplify import Explanation, count_ops, explain, simplify  # noqa: F401
 from rewritediff.errors import (  # noqa: F401
     ArityError,
     AxisError,
@@ -32,7 +33,6 @@ from rewritediff.gradient import Lop, Rop  # noqa: F401
 from rewritediff.lower_numpy import Function, function  # noqa: F401
 from rewritediff.printing import dot_graph, from_sympy, latex, pprint, to_sympy  # noqa: F401
 from rewritediff.scan import foldl, foldr, map, reduce, scan, scan_checkpoints, until  # noqa: F401,A004
-from rewritediff.simplify import Explanation, count_ops, explain, simplify  # noqa: F401
 from rewritediff.tensor import *  # noqa: F401,F403
 from rewritediff.terms import (  # noqa: F401
     DisconnectedType,

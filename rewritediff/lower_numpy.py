@@ -576,7 +576,7 @@ def function(
     upd_vals = [v for _, v in updates]
     with gc_paused():
         if simplify:
-            from rewritediff.simplify import simplify_terms
+            from rewritediff.engine.simplify import simplify_terms
 
             simplified = simplify_terms(outs + upd_vals, finite_math=finite_math)
             compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]

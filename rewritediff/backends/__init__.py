@@ -71,7 +71,7 @@ def function(
     with gc_paused():
         compute = outs
         if simplify:
-            from rewritediff.simplify import simplify_terms
+            from rewritediff.engine.simplify import simplify_terms
 
             compute = simplify_terms(outs)
         compute = stand_in_shapes(list(compute))

@@ -1,1 +1,1 @@
-"""Equality saturation: e-graph, e-matching, analyses, scheduler and extraction (see simplify.py)."""
+"""Equality saturation: e-graph, e-matching, analyses, scheduler and extraction (entry point: engine/simplify.py)."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff.errors import RewriteDiffError
 from rewritediff.ops import REGISTRY
 from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, value_signs
 from rewritediff.ops.signs import read as read_signs
@@ -77,6 +78,13 @@ def forced_equal_dims(op: str, attrs: tuple, child_dims: list[tuple]) -> list[tu
     return opdef.equal_dims(dict(attrs) if attrs else {}, child_dims) if opdef is not None and opdef.equal_dims is not None else []
 
 
+# What building a term or evaluating an op may raise on input it does not fit (shapes, dtypes,
+# axes, values: numpy's LinAlgError and AxisError are ValueErrors). The engine's fallbacks (a
+# constant not folded, a guard undecided, a right-hand side not built for one match) catch these
+# and nothing else, so an engine bug (AttributeError, NameError, KeyError, ...) surfaces.
+BUILD_ERRORS: tuple[type[BaseException], ...] = (RewriteDiffError, TypeError, ValueError, IndexError, ArithmeticError)
+
+
 def fold(op: str, attrs: tuple, values: list[np.ndarray], ttype: Any) -> np.ndarray | None:
     """Evaluate ``op`` on constant arguments with its ``impl`` (None if not foldable or too big)."""
     opdef = REGISTRY.get(op)
@@ -91,7 +99,7 @@ def fold(op: str, attrs: tuple, values: list[np.ndarray], ttype: Any) -> np.ndar
         kwargs = {k: (v.value if hasattr(v, "_key") else v) for k, v in attrs}
         with np.errstate(all="ignore"):
             out = np.asarray(opdef.impl(*values, **kwargs))
-    except Exception:  # noqa: BLE001 - an op that cannot be evaluated here is simply not folded
+    except BUILD_ERRORS:  # an op that cannot be evaluated on these values is simply not folded
         return None
     if tuple(out.shape) != tuple(shape):
         return None

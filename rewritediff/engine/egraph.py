@@ -15,6 +15,7 @@ hash-consed. Unions are cheap; the congruence closure is restored once per itera
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,9 @@ class EGraph:
         self._stale: list[int] = []  # classes that may hold non-canonical or duplicate nodes (compacted in rebuild)
         self._dirty = False
         self.unions = 0
+        # fallbacks taken ("what: exception type" -> count): guards left undecided, right-hand sides
+        # not built, values not made constants; the runner copies them into its report
+        self.fallbacks: Counter[str] = Counter()
         self.touched: set[int] = set()  # classes whose nodes, members or facts changed since take_touched()
         self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
         self.dim_parent: dict[Any, Any] = {}  # dims that must be equal for the graph to run (e.g. dot's contraction)
@@ -373,7 +377,8 @@ class EGraph:
             return
         try:
             t = constant(cls.data.const, cls.data.type.dtype)
-        except Exception:  # noqa: BLE001 - a value we cannot make a constant of stays unfolded
+        except an.BUILD_ERRORS as exc:  # a value we cannot make a constant of stays unfolded
+            self.fallbacks[f"constant not made: {type(exc).__name__}"] += 1
             return
         if t.type != cls.data.type:
             return

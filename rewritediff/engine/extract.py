@@ -332,10 +332,7 @@ class Extractor:
                 if is_leaf_node(node):
                     made[cid] = eg.leaves[dict(node[1])["#leaf"]]
                     continue
-                try:
-                    t = apply(node[0], *[made[eg.find(c)] for c in node[2]], **dict(node[1]))
-                except Exception:  # noqa: BLE001 - should not happen; the caller keeps the input then
-                    return None
+                t = apply(node[0], *[made[eg.find(c)] for c in node[2]], **dict(node[1]))
                 want = eg.classes[cid].data.type
                 if not isinstance(t.type, TensorType) or t.type.dtype != want.dtype or not _shapes_compatible(t.type.shape, want.shape):
                     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rewritediff.engine.analysis import fold
+from rewritediff.engine.analysis import BUILD_ERRORS, fold
 from rewritediff.ops import CONST_OP, get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import Term, apply, constant, toposort
@@ -53,7 +53,7 @@ def prepass(terms: list[Term]) -> list[Term]:
             if kept and len(kept) < len(args):
                 try:
                     cand = kept[0] if len(kept) == 1 else apply(t.op, *kept)
-                except Exception:  # noqa: BLE001 - keep the full form
+                except BUILD_ERRORS:  # dropping the unit changes the type: keep the full form
                     cand = None
                 if cand is not None and cand.type == t.type:
                     new[t.uid] = cand
@@ -63,7 +63,7 @@ def prepass(terms: list[Term]) -> list[Term]:
                 cand = apply(t.op, *args, **dict(t.attrs))
                 if cand.type == t.type:
                     out = cand
-            except Exception:  # noqa: BLE001 - keep the original sub-term
+            except BUILD_ERRORS:  # the rebuilt arguments do not fit: keep the original sub-term
                 out = t
         new[t.uid] = out
     return [new[t.uid] for t in terms]

@@ -12,11 +12,15 @@ import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
+from rewritediff.engine.analysis import BUILD_ERRORS
 from rewritediff.engine.egraph import EGraph
-from rewritediff.engine.pattern import CTX, Matcher, Rest, Unbuildable, eval_guard, instantiate, lookup_rhs
+from rewritediff.engine.ematch import CTX, Matcher, Rest
+from rewritediff.engine.guards import eval_guard
+from rewritediff.engine.rhs import Unbuildable, instantiate, lookup_rhs
 from rewritediff.ops import CONST_OP, REGISTRY
 from rewritediff.rules.ast import Call, Num, Rule, Special, Var, names_in
 from rewritediff.terms import TensorType, apply
@@ -158,11 +162,38 @@ class Step:
     term: Any
 
 
+class StopReason(StrEnum):
+    """Why simplification stopped (the value is the report's text, so it compares equal to it)."""
+
+    RUNNING = ""
+    SATURATED = "saturated"
+    ITERATION_LIMIT = "iteration limit"
+    NODE_LIMIT = "node limit"
+    TIME_LIMIT = "time limit"
+    NOTHING_TO_DO = "nothing to do"
+    PREPASS_ONLY = "pre-pass only"
+
+
+class Outcome(Enum):
+    """What applying one match did (:meth:`Runner._apply`).
+
+    Every outcome but GUARD is final: the same match (same root class, same classes bound) applied
+    again changes nothing, as the class already holds the right-hand side or the right-hand side
+    cannot be built with the class's dtype and rank.
+    """
+
+    FIRED = "fired"
+    NOOP = "no-op"
+    MARKED = "marked"  # a no-op that marked the root node unstable
+    GUARD = "guard"  # the guard did not hold (or the right-hand side does not fit this match)
+
+
 @dataclass
 class RunReport:
     """Why saturation stopped, its size, and per-rule match and firing counts."""
 
-    stop_reason: str = ""
+    stop_reason: StopReason = StopReason.RUNNING
+    stop_detail: str = ""  # what goes with the reason (the graph's size for PREPASS_ONLY)
     iterations: int = 0
     pre_iterations: int = 0
     nodes: int = 0
@@ -171,22 +202,25 @@ class RunReport:
     matches: dict[str, int] = field(default_factory=dict)
     fired: dict[str, int] = field(default_factory=dict)
     bans: dict[str, int] = field(default_factory=dict)
+    # fallbacks the engine took ("what (where: exception type)" -> count): guards it could not decide,
+    # right-hand sides it could not build for a match; each leaves that rewrite out, nothing else
+    fallbacks: dict[str, int] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
 
+    @property
+    def stop_text(self) -> str:
+        """The stop reason as the report prints it, with its detail."""
+        return f"{self.stop_reason} {self.stop_detail}" if self.stop_detail else str(self.stop_reason)
+
     def __str__(self) -> str:
-        lines = [
-            f"stopped: {self.stop_reason} after {self.iterations} iteration(s), {self.nodes} e-nodes, {self.classes} e-classes, {self.seconds * 1e3:.1f} ms"
-        ]
+        lines = [f"stopped: {self.stop_text} after {self.iterations} iteration(s), {self.nodes} e-nodes, {self.classes} e-classes, {self.seconds * 1e3:.1f} ms"]
         for name in sorted((k for k in self.matches if self.matches[k]), key=lambda k: (-self.matches[k], k)):
             ban = f", banned {self.bans[name]}x" if self.bans.get(name) else ""
             lines.append(f"  {name}: {self.matches[name]} match(es), fired {self.fired.get(name, 0)}{ban}")
         return "\n".join(lines)
 
 
-# What applying one match did (Runner._apply). Every outcome but GUARD is final: the same match
-# (same root class, same classes bound) applied again changes nothing, as the class already holds
-# the right-hand side or the right-hand side cannot be built with the class's dtype and rank.
-FIRED, NOOP, MARKED, GUARD = 0, 1, 2, 3  # MARKED: a no-op that marked the root node unstable
+FIRED, NOOP, MARKED, GUARD = Outcome.FIRED, Outcome.NOOP, Outcome.MARKED, Outcome.GUARD
 
 
 class _Stats:
@@ -297,18 +331,19 @@ class Runner:
         # search. changed[e][d] holds the classes touched in iteration e and their ancestors up to d levels.
         changed: list[list[set[int]]] = []
         eg.take_touched()
-        reason = ""
+        reason = StopReason.RUNNING
         it = 0
         pre = [k for k, rw in enumerate(self.rewrites) if rw.reduces]
         phases = [(pre, min(self.pre_iters, self.iter_limit)), (list(range(len(self.rewrites))), self.iter_limit)]
         for phase, (active, phase_limit) in enumerate(phases):
-            if reason in ("time limit", "node limit") or not active or not phase_limit:
+            if reason in (StopReason.TIME_LIMIT, StopReason.NODE_LIMIT) or not active or not phase_limit:
                 continue
             reason, n = self._phase(eg, matcher, stats, active, phase_limit, it, changed, max_depth, deadline, report)
             it += n
             if phase == 0:
                 report.pre_iterations = n
         report.stop_reason = reason
+        report.fallbacks = dict(sorted(eg.fallbacks.items()))
         report.iterations = it - report.pre_iterations
         report.nodes = eg.num_nodes
         report.classes = eg.num_classes
@@ -327,13 +362,13 @@ class Runner:
         max_depth: int,
         deadline: float,
         report: RunReport,
-    ) -> tuple[str, int]:
+    ) -> tuple[StopReason, int]:
         """Iterations of the rules ``active`` from global iteration ``it``: why they stopped, and how many ran."""
-        reason = ""
+        reason = StopReason.RUNNING
         start = it
         while not reason:
             if it - start >= iters:
-                reason = "iteration limit"
+                reason = StopReason.ITERATION_LIMIT
                 break
             if it:
                 changed.append(_closure(eg, eg.take_touched(), max_depth))
@@ -383,7 +418,7 @@ class Runner:
                     if ms:
                         found.append((k, ms, keys))
                 if time.perf_counter() > deadline:
-                    reason = "time limit"
+                    reason = StopReason.TIME_LIMIT
                     break
             it += 1
             for k, ms, keys in found:
@@ -412,17 +447,17 @@ class Runner:
                             eg.unstable.append(node)
                         continue
                     status = self._apply(eg, rw, cid, node, s, it, report)
-                    if status != GUARD:
-                        applied[key] = status == MARKED or status == FIRED and rw.stabilizes
-                    if status == FIRED:
+                    if status is not GUARD:
+                        applied[key] = status is MARKED or status is FIRED and rw.stabilizes
+                    if status is FIRED:
                         report.fired[rw.where] = report.fired.get(rw.where, 0) + 1
                         if args is not None and self._rhs_class is not None:
                             sums[eg.find(cid)] = sorted(eg.find(c) for c in [*args, self._rhs_class])
                     if n % 32 == 31 and time.perf_counter() > deadline:
-                        reason = "time limit"
+                        reason = StopReason.TIME_LIMIT
                         break
                     if eg.num_nodes > self.node_limit:
-                        reason = "node limit"
+                        reason = StopReason.NODE_LIMIT
                         break
             eg.rebuild()
             if not reason and eg.normalize_nary(self.node_limit - eg.num_nodes, eg.touched):
@@ -430,18 +465,18 @@ class Runner:
             if reason:
                 break
             if eg.num_nodes > self.node_limit:
-                reason = "node limit"
+                reason = StopReason.NODE_LIMIT
             elif time.perf_counter() > deadline:
-                reason = "time limit"
+                reason = StopReason.TIME_LIMIT
             elif (eg.num_nodes, eg.unions) == before:
                 if not banned_any:
-                    reason = "saturated"
+                    reason = StopReason.SATURATED
                 else:
                     for st in stats:
                         st.banned_until = min(st.banned_until, it)
         return reason, it - start
 
-    def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> int:
+    def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> Outcome:
         like = eg.rep(cid)
         if self._present(eg, rw, cid, s, like):
             if rw.stabilizes:
@@ -455,9 +490,12 @@ class Runner:
             ctx = s.get(CTX)
             if isinstance(ctx, Rest):
                 term = apply(ctx.op, term, *[eg.rep(c) for c in ctx.children])
-        except Unbuildable:
+        except Unbuildable as exc:  # a right-hand side that cannot be built for this match is not applied
+            cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else "Unbuildable"
+            eg.fallbacks[f"right-hand side not built ({rw.where}: {cause})"] += 1
             return GUARD
-        except Exception:  # noqa: BLE001 - a right-hand side that fails to build is not applied
+        except BUILD_ERRORS as exc:  # the context does not combine with the right-hand side
+            eg.fallbacks[f"right-hand side not built ({rw.where}: {type(exc).__name__})"] += 1
             return GUARD
         if not isinstance(term.type, TensorType) or not _compatible(term.type, like.type):
             return NOOP

@@ -7,7 +7,7 @@ from typing import Any
 
 import rewritediff as rd
 from rewritediff.engine.egraph import EGraph
-from rewritediff.engine.pattern import AttrVal, Matcher, Rest, _attr_equal, literal
+from rewritediff.engine.ematch import AttrVal, Matcher, Rest, _attr_equal, literal
 from rewritediff.rules.ast import Call, Num, Var
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import rewritediff as rd
 from rewritediff.engine.egraph import EGraph
-from rewritediff.engine.pattern import Matcher, Rest, eval_guard
+from rewritediff.engine.ematch import Matcher, Rest
+from rewritediff.engine.guards import eval_guard
 from rewritediff.rules.ast import Call, Num, Var
 
 

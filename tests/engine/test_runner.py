@@ -9,8 +9,8 @@ import numpy as np
 import rewritediff as rd
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.extract import Extractor
-from rewritediff.engine.runner import Runner
-from rewritediff.simplify import default_rewrites
+from rewritediff.engine.runner import Runner, StopReason
+from rewritediff.engine.simplify import SATURATION_LIMIT, default_rewrites
 
 from .helpers import evaluate, rewrites
 
@@ -126,3 +126,21 @@ def test_a_match_applied_once_is_not_applied_again() -> None:
     assert report.iterations >= 2
     assert len(runner.applied) == len(set(runner.applied))
     assert eg.find(root) == eg.find(eg.add_term(rd.exp(x)))
+
+
+def test_stop_reasons_are_enum_members_that_read_as_before() -> None:
+    x = rd.vector("x")
+    _, _, report = _run(rd.log(rd.exp(x)), rewrites("rule log(exp(x)) => x"))
+    assert report.stop_reason is StopReason.SATURATED
+    assert str(report).startswith("stopped: saturated after ")
+    assert rd.explain([]).report.stop_reason is StopReason.NOTHING_TO_DO
+
+
+def test_pre_pass_report_names_the_graph_size() -> None:
+    x = rd.vector("x")
+    term = x
+    for i in range(SATURATION_LIMIT + 10):
+        term = term + float(i)
+    exp = rd.explain(term)
+    assert exp.report.stop_reason is StopReason.PREPASS_ONLY
+    assert f"(pre-pass only ({SATURATION_LIMIT + 10} nodes > {SATURATION_LIMIT}))" in str(exp)

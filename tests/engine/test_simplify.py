@@ -220,7 +220,7 @@ def test_outputs_simplified_together_fall_back_one_by_one() -> None:
     import importlib
     from unittest import mock
 
-    simplify_module = importlib.import_module("rewritediff.simplify")
+    simplify_module = importlib.import_module("rewritediff.engine.simplify")
     real = simplify_module.dag_cost
 
     def worse_together(terms, eg=None, classes=None):  # the joint extraction looks worse than the input

@@ -16,10 +16,10 @@ import pytest
 import rewritediff as rd
 from rewritediff.engine import analysis
 from rewritediff.engine.runner import compile_rules
+from rewritediff.engine.simplify import _run
 from rewritediff.rules import default_rules, helpers, load_string
 from rewritediff.rules.checking import build, structures
 from rewritediff.rules.ruleset import RuleSet
-from rewritediff.simplify import _run
 from rewritediff.terms import apply
 
 WITNESSES_TRIED = 5  # automatic inputs tried per rule before it counts as dead
@@ -90,7 +90,7 @@ def test_engine_guard_names_are_term_guard_names():
 def test_engine_and_term_guards_agree(name):
     """A guard read by the engine (e-class facts, then the term predicate) means what it means on terms."""
     from rewritediff.engine.egraph import EGraph
-    from rewritediff.engine.pattern import eval_guard
+    from rewritediff.engine.guards import eval_guard
     from rewritediff.rules.ast import Call, Num, Var
 
     x = rd.tensor("x", shape=(3, 4))

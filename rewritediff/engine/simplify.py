@@ -25,9 +25,12 @@ from rewritediff.engine.runner import (
     Rewrite,
     Runner,
     RunReport,
+    StopReason,
     compile_rules,
 )
-from rewritediff.ops import get_op
+from rewritediff.ops import CONST_OP, get_op
+from rewritediff.rules import default_rules
+from rewritediff.rules.helpers import ATTR_HELPERS
 from rewritediff.terms import TensorType, Term, toposort
 
 _compiled: tuple[Any, int, list[Rewrite]] | None = None
@@ -36,15 +39,10 @@ SATURATION_LIMIT = 4000  # larger graphs (distinct non-leaf nodes) get the linea
 
 
 def default_rewrites() -> list[Rewrite]:
-    """The compiled ``rewrite``/``equal`` rules of the default rule set (empty if no rule set loads)."""
+    """The compiled ``rewrite``/``equal`` rules of the default rule set (a rule set that fails to load raises)."""
     global _compiled
-    try:
-        from rewritediff.rules import default_rules
-
-        rs = default_rules()
-        rules = list(rs.rules("rewrite")) + list(rs.rules("equal"))
-    except (ImportError, AttributeError):
-        return []
+    rs = default_rules()
+    rules = list(rs.rules("rewrite")) + list(rs.rules("equal"))
     rules.sort(key=lambda r: (r.source.file, r.source.line, r.source.col))
     if _compiled is not None and _compiled[0] is rs and _compiled[1] == len(rules):
         return _compiled[2]
@@ -55,18 +53,6 @@ def default_rewrites() -> list[Rewrite]:
 def finite_only(rws: list[Rewrite]) -> list[Rewrite]:
     """The rewrites that keep NaN and infinite values as they are: those of rules not tagged ``@finite``."""
     return [rw for rw in rws if rw.rule is None or "finite" not in rw.rule.tags]
-
-
-def _attr_helpers() -> dict | None:
-    try:
-        from rewritediff.rules import helpers
-    except ImportError:
-        return None
-    for name in ("ATTR_HELPERS", "HELPERS", "helpers"):
-        table = getattr(helpers, name, None)
-        if isinstance(table, dict):
-            return table
-    return None
 
 
 @dataclass
@@ -85,7 +71,7 @@ class Explanation:
         return [s.rewrite.where for s in self.steps]
 
     def __str__(self) -> str:
-        lines = [f"simplified in {self.report.seconds * 1e3:.1f} ms ({self.report.stop_reason}); cost {self.cost_before:.4g} -> {self.cost_after:.4g}"]
+        lines = [f"simplified in {self.report.seconds * 1e3:.1f} ms ({self.report.stop_text}); cost {self.cost_before:.4g} -> {self.cost_after:.4g}"]
         for s in self.steps:
             text = s.rewrite.rule.text.strip() if s.rewrite.rule is not None and s.rewrite.rule.text else s.rewrite.name
             lines.append(f"  [{s.iteration}] {s.rewrite.where}: {text}")
@@ -106,7 +92,7 @@ def _run(
     t0 = time.perf_counter()
     todo = [t for t in terms if isinstance(t, Term) and isinstance(t.type, TensorType)]
     if not todo:
-        return list(terms), RunReport(stop_reason="nothing to do"), [], 0.0, 0.0
+        return list(terms), RunReport(stop_reason=StopReason.NOTHING_TO_DO), [], 0.0, 0.0
     size = sum(1 for t in toposort(todo) if t.args)
     if size > SATURATION_LIMIT:
         before = dag_cost(todo)
@@ -115,14 +101,16 @@ def _run(
         if after > before:
             done = todo
         mapping = {t.uid: b for t, b in zip(todo, done)}
-        report = RunReport(stop_reason=f"pre-pass only ({size} nodes > {SATURATION_LIMIT})", nodes=size, seconds=time.perf_counter() - t0)
+        report = RunReport(
+            stop_reason=StopReason.PREPASS_ONLY, stop_detail=f"({size} nodes > {SATURATION_LIMIT})", nodes=size, seconds=time.perf_counter() - t0
+        )
         return [mapping.get(t.uid, t) if isinstance(t, Term) else t for t in terms], report, [], before, min(before, after)
     rws = default_rewrites() if rewrites is None else rewrites
     if not finite_math:
         rws = finite_only(rws)
     eg = EGraph()
     roots = [eg.add_term(t) for t in todo]
-    runner = Runner(rws, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit, attr_helpers=_attr_helpers())
+    runner = Runner(rws, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit, attr_helpers=ATTR_HELPERS)
     report = runner.run(eg, start=t0)
     ex = Extractor(eg)
     ex.run(roots)
@@ -196,9 +184,9 @@ def count_ops(expr_or_list: Any) -> int:
     shape_only: set[int] = set()
     n = 0
     for t in toposort([t for t in terms if isinstance(t, Term)]):
-        if t.op in ("input", "shared") and not t.args:
-            continue
         opdef = get_op(t.op)
+        if opdef.leaf and t.op != CONST_OP and not t.args:  # inputs and shared variables
+            continue
         if opdef.dim_product is not None or all(a.uid in shape_only for a in t.args):
             shape_only.add(t.uid)
             continue
@@ -207,10 +195,10 @@ def count_ops(expr_or_list: Any) -> int:
 
 
 def simplify_terms(terms: Sequence[Term], finite_math: bool = True) -> list[Term]:
-    """Simplified equivalents of ``terms`` (the input itself if anything goes wrong); ``finite_math=False`` as in :func:`simplify`."""
-    terms = list(terms)
-    try:
-        out, *_ = _run(terms, iter_limit=DEFAULT_ITER_LIMIT, node_limit=DEFAULT_NODE_LIMIT, time_limit=DEFAULT_TIME_LIMIT, finite_math=finite_math)
-    except Exception:  # noqa: BLE001 - simplification is an optimisation: never let it break compilation
-        return terms
+    """Simplified equivalents of ``terms``; ``finite_math=False`` as in :func:`simplify`.
+
+    An error inside the engine propagates: returning the input would hide the bug (the fallbacks
+    that are right, for one rule and one match, are taken inside and listed in the run report).
+    """
+    out, *_ = _run(list(terms), iter_limit=DEFAULT_ITER_LIMIT, node_limit=DEFAULT_NODE_LIMIT, time_limit=DEFAULT_TIME_LIMIT, finite_math=finite_math)
     return out
