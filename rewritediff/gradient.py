@@ -31,6 +31,7 @@ from rewritediff.tensorize import (
 from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, gc_paused, toposort
 
 __all__ = [
+    "consider_constant",
     "grad",
     "pullback",
     "Lop",
@@ -56,6 +57,11 @@ __all__ = [
 def zero_grad(x: Term) -> Term:
     """Identity forward; its gradient is a connected zero."""
     return apply("zero_grad", _as_term(x))
+
+
+def consider_constant(x: Term) -> Term:
+    """PyTensor's function form of ``consider_constant``: identity forward, a connected zero gradient (as ``zero_grad``)."""
+    return zero_grad(x)
 
 
 def disconnected_grad(x: Term) -> Term:

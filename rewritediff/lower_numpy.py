@@ -7,11 +7,13 @@ temporaries deleted after their last use. ``f.source`` shows the code.
 
 from __future__ import annotations
 
+import copy
 import keyword
 import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,18 @@ _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
 
 
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class In:
+    """An input of ``rd.function`` with a default value (PyTensor's ``In(x, value=...)``), optionally renamed for keyword calls."""
+
+    variable: Term
+    value: Any = None
+    name: str | None = None
+
+
 class Function:
     """A compiled function: call it with arrays; ``source`` is its generated Python."""
 
@@ -43,8 +57,12 @@ class Function:
         exec(code, namespace)  # noqa: S102 - our own generated source
         self._fn = namespace["compiled"]
 
-    def __call__(self, *args: Any) -> Any:
-        """Evaluate on numpy arrays (one per input, in order)."""
+    _defaults: dict = {}  # noqa: RUF012 - input position -> default value (rd.In), set per rd.function call
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Evaluate on numpy arrays: one per input, in order, or by input name; inputs given a default (``rd.In``) may be left out."""
+        if kwargs or (self._defaults and len(args) < len(self.inputs)):
+            args = self._arrange(args, kwargs)
         if len(args) != len(self.inputs):
             names = ", ".join(repr(i) for i in self.inputs)
             raise CallError(f"function takes {len(self.inputs)} argument(s) ({names}), got {len(args)}")
@@ -55,6 +73,42 @@ class Function:
         except Exception as exc:  # numpy's own error, from inside the generated code
             raise self._explain(exc, args) from exc
         return outs[0] if self._single else list(outs)
+
+    def _arrange(self, args: tuple, kwargs: dict) -> tuple:
+        """Positional arguments from positional ones, names and defaults (CallError naming what is wrong)."""
+        if len(args) > len(self.inputs):
+            raise CallError(f"function takes {len(self.inputs)} argument(s), got {len(args)}")
+        slots: list[Any] = list(args) + [_MISSING] * (len(self.inputs) - len(args))
+        position = {v.name: i for i, v in enumerate(self.inputs) if v.name}
+        for name, value in kwargs.items():
+            i = position.get(name)
+            if i is None:
+                raise CallError(f"function has no input named {name!r} (inputs: {', '.join(repr(v) for v in self.inputs)})")
+            if slots[i] is not _MISSING:
+                raise CallError(f"function got input {name!r} twice (by position and by name)")
+            slots[i] = value
+        for i, value in enumerate(slots):
+            if value is _MISSING:
+                if i not in self._defaults:
+                    raise CallError(f"function: no value for input {self.inputs[i]!r} (give it by position or by name, or a default with rd.In)")
+                slots[i] = self._defaults[i]
+        return tuple(slots)
+
+    def with_defaults(self, defaults: dict) -> Function:
+        """The same compiled function with default values for some inputs (by position)."""
+        if not defaults:
+            return self
+        other = copy.copy(self)
+        other._defaults = dict(defaults)
+        return other
+
+    def copy(self) -> Function:
+        """An independent copy: same code, its own buffers kept between calls (PyTensor's ``f.copy()``)."""
+        defined = set(re.findall(r"^def (\w+)\(", self.source, re.M))  # made again by running the source
+        namespace = {k: ([[] for _ in v] if k.startswith("_kp") else v) for k, v in self._namespace.items() if k not in defined and k != "__builtins__"}
+        other = Function(self.inputs, self.outputs, self._single, self.updates, self.source, namespace)
+        other._defaults = dict(self._defaults)
+        return other
 
     def _explain(self, exc: Exception, args: tuple) -> Exception:
         """A ShapeError naming the generated statement that failed and the argument shapes."""
@@ -486,6 +540,39 @@ def _numpy_call(node: Term, names: dict[int, str], namespace: dict) -> str:
     return src
 
 
+def _unwrap_inputs(inputs: Sequence[Any]) -> tuple[list[Term], dict]:
+    """Variables and defaults (by position) from rd.function's inputs, some of them ``In``."""
+    out: list[Term] = []
+    defaults: dict = {}
+    for i, v in enumerate(inputs):
+        if isinstance(v, In):
+            if v.name is not None:
+                v.variable.name = v.name
+            if v.value is not None:
+                defaults[i] = v.value
+            v = v.variable
+        out.append(v)
+    return out, defaults
+
+
+def _substitute(outputs: Any, givens: Any) -> Any:
+    """``outputs`` with each key of ``givens`` replaced by its value (types must agree)."""
+    from rewritediff.tensor import as_term
+    from rewritediff.terms import replace
+
+    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+    mapping: dict = {}
+    for old, new in pairs:
+        new = as_term(new, old)
+        if not isinstance(old, Term) or new.ndim != old.ndim or new.dtype != old.dtype:
+            raise RewriteDiffTypeError(f"function: givens must map a term to one of its dtype and ndim, got {old!r} -> {new!r}")
+        mapping[old] = new
+    single = not isinstance(outputs, list | tuple)
+    outs = [as_term(o) for o in ([outputs] if single else outputs)]
+    new_outs = replace(outs, mapping)
+    return new_outs[0] if single else list(new_outs)
+
+
 def check_signature(inputs: Sequence[Term], outputs: Any, extra: list[Term], on_unused_input: str) -> tuple[list[Term], list[Term], bool]:
     """(inputs, output terms, single output?) of ``rd.function``, checked on the graph as the user gave it (every backend)."""
     from rewritediff.tensor import as_term
@@ -525,6 +612,7 @@ def function(
     finite_math: bool = True,
     allow_input_downcast: bool | None = None,
     backend: str = "numpy",
+    givens: Any = None,
     **options: Any,
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``).
@@ -538,12 +626,19 @@ def function(
     default, also casts Python floats into floatX inputs).
     ``backend``: ``"numpy"`` (this module), ``"jax"``, ``"dask"`` or ``"array_api"``
     (:mod:`rewritediff.backends`; ``options`` are that backend's own, e.g. Dask's ``chunks``).
+    ``inputs`` may hold ``rd.In(x, value=...)`` (a default, so the call may leave x out);
+    ``givens``: ``{term: replacement}`` substituted in the outputs before compiling (PyTensor's).
     """
+    inputs, defaults = _unwrap_inputs(inputs)
+    if givens:
+        outputs = _substitute(outputs, givens)
     if backend != "numpy" or options:
         if backend == "numpy":
             raise TypeError(f"function: unexpected keyword argument(s) {sorted(options)} for the numpy backend")
         from rewritediff.backends import function as backend_function
 
+        if defaults:
+            raise RewriteDiffTypeError(f"function: input defaults (rd.In) are supported by the numpy backend only, not {backend!r}")
         return backend_function(backend, inputs, outputs, updates, on_unused_input, simplify, **options)
     from rewritediff.tensor import as_term
 
@@ -571,7 +666,7 @@ def function(
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
-        return hit
+        return hit.with_defaults(defaults)
     compute = outs
     upd_vals = [v for _, v in updates]
     with gc_paused():
@@ -595,4 +690,4 @@ def function(
     _CACHE[key] = fn
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return fn
+    return fn.with_defaults(defaults)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.errors import RewriteDiffTypeError
+from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.ops import REGISTRY
 from rewritediff.terms import (
     FLOAT_DTYPES,
@@ -110,22 +110,40 @@ def ivector(name: str | None = None) -> Term:
     return vector(name, "int32")
 
 
-def shared(value: Any, name: str | None = None) -> Term:
-    """A variable holding ``value``; compiled functions read it and ``updates`` write it."""
-    t = shared_variable(np.array(value), name)
-    return t
+def shared(value: Any, name: str | None = None, shape: Sequence[int | None] | None = None, broadcastable: Sequence[bool] | None = None) -> Term:
+    """A variable holding ``value``; compiled functions read it and ``updates`` write it.
+
+    Its dims are the value's unless ``shape`` (None for a length that may change with
+    ``set_value``) or PyTensor's ``broadcastable`` (True: length 1, False: any length) say otherwise.
+    """
+    value = np.array(value)
+    if broadcastable is not None:
+        if shape is not None:
+            raise RewriteDiffTypeError("shared: give shape or broadcastable, not both")
+        if len(broadcastable) != value.ndim:
+            raise ShapeError(f"shared: broadcastable {tuple(broadcastable)} has {len(broadcastable)} entries, the value has ndim {value.ndim}")
+        shape = tuple(1 if b else None for b in broadcastable)
+    return shared_variable(value, name, None if shape is None else tuple(shape))
 
 
-def get_value(var: Term) -> np.ndarray:
-    """The current value of a shared variable."""
-    return var.tag["value"]
+def get_value(var: Term, borrow: bool = False) -> np.ndarray:
+    """The current value of a shared variable (a copy unless ``borrow``, as PyTensor's)."""
+    if var.op != "shared":
+        raise RewriteDiffTypeError(f"get_value: {var!r} is not a shared variable")
+    value = var.tag["value"]
+    return value if borrow else value.copy()
 
 
-def set_value(var: Term, value: Any) -> None:
-    """Set the value of a shared variable (dtype and ndim must fit)."""
-    v = np.asarray(value, dtype=var.dtype)
-    if v.ndim != var.ndim:
-        raise RewriteDiffTypeError(f"set_value: {var!r} has ndim {var.ndim}, value has ndim {v.ndim}")
+def set_value(var: Term, value: Any, borrow: bool = False) -> None:
+    """Set the value of a shared variable (its dtype, ndim and declared dims must fit)."""
+    if var.op != "shared":
+        raise RewriteDiffTypeError(f"set_value: {var!r} is not a shared variable")
+    v = np.asarray(value)
+    if v.dtype != np.dtype(var.dtype) and not np.can_cast(v.dtype, var.dtype, "same_kind"):
+        raise RewriteDiffTypeError(f"set_value: {var!r} holds {var.dtype}, the value is {v.dtype}")
+    v = np.array(v, dtype=var.dtype, copy=not borrow)
+    if v.ndim != var.ndim or builtins.any(d is not None and d != n for d, n in zip(var.static_shape, v.shape)):
+        raise ShapeError(f"set_value: {var!r} has shape {var.type.shape}, the value has shape {v.shape}")
     var.tag["value"] = v
 
 
@@ -995,6 +1013,8 @@ def _install_methods() -> None:
         "__array_function__": _array_function,
         "__array_priority__": 1000.0,
         "diagonal": diagonal,
+        "get_value": get_value,
+        "set_value": set_value,
     }
     for k, v in methods.items():
         setattr(Term, k, v)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.errors import RewriteDiffTypeError
+from rewritediff.errors import RewriteDiffTypeError, ShapeError
 
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -294,11 +294,16 @@ def variable(ttype: Any, name: str | None = None) -> Term:
     return Term._make_variable(ttype, name)
 
 
-def shared_variable(value: np.ndarray, name: str | None = None) -> Term:
-    """A variable holding a value that compiled functions read and may update."""
+def shared_variable(value: np.ndarray, name: str | None = None, shape: tuple | None = None) -> Term:
+    """A variable holding a value that compiled functions read and may update (``shape``: its declared dims, None entries unknown; default the value's)."""
     value = np.array(value)
     dtype = check_dtype(value.dtype)
-    t = Term._make_variable(TensorType(dtype, tuple(value.shape)), name, op="shared")
+    if shape is None:
+        shape = tuple(value.shape)
+    shape = tuple(None if d is None else int(d) for d in shape)
+    if len(shape) != value.ndim or any(d is not None and d != v for d, v in zip(shape, value.shape)):
+        raise ShapeError(f"shared: the value's shape {tuple(value.shape)} does not fit the declared shape {shape}")
+    t = Term._make_variable(TensorType(dtype, shape), name, op="shared")
     t.tag = {"value": value}
     return t
 

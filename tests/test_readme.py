@@ -58,6 +58,7 @@ def test_python_blocks_run(fusion):
     assert "def compiled(X, y, w):" in proc.stdout
     assert "softplus" in proc.stdout
     assert "tanh(x)" in proc.stdout
+    assert "[0.90909091 1.81818182 2.72727273]" in proc.stdout  # the ridge example: x / (1 + lam)
 
 
 def test_quickstart_is_about_ten_lines():
