@@ -166,11 +166,19 @@ def _batch_dot(node: Term, args: list[Term], flags: list[bool], n: int) -> Term:
     if a0.ndim == 0 or b0.ndim == 0:
         return _dot_scalar(node, args, flags)
     fa, fb = flags
+    # no matmul with a 1-D argument comes out (it has no derivative rule): a vector is a matrix
+    # of one column (or row), or the product is a plain matrix-vector dot
     if fa and not fb:
+        if a0.ndim == 1:
+            return apply("dot", a, b)  # (n, k) . (k,) or (k, m)
+        if b0.ndim == 1:
+            return _drop_trailing(apply("matmul", a, apply("dimshuffle", b, pattern=(0, "x"))), 2)
         return apply("matmul", a, b)
     if fb and not fa:
         if b0.ndim == 1:
-            return apply("matmul", b, apply("dimshuffle", a, pattern=(1, 0))) if a0.ndim == 2 else apply("matmul", b, a)
+            return apply("matmul", b, apply("dimshuffle", a, pattern=(1, 0))) if a0.ndim == 2 else apply("dot", b, a)
+        if a0.ndim == 1:
+            return apply("dimshuffle", apply("matmul", apply("dimshuffle", a, pattern=("x", 0)), b), pattern=(0, 2))
         return apply("matmul", a, b)
     if b0.ndim == 1:
         col = apply("dimshuffle", b, pattern=(0, 1, "x"))
