@@ -137,7 +137,7 @@ XENT = """
 # the logistic Hessian with undeclared shapes: X.T * (p * (1 - p)) @ X / n, nothing of y left
 HESSIAN = """
     t1 = dot(X, w)
-    X.T * sigmoid(t1) * sigmoid(-t1) / X.shape[0] @ X
+    dot(X.T * sigmoid(t1) * sigmoid(-t1) / X.shape[0], X)
 """
 
 # the Jacobian of tanh(A @ x) with undeclared shapes: a row-scaled A, no identity, no loop
