@@ -308,3 +308,20 @@ def test_pullback_without_its_forward_node_still_checks_the_contract() -> None:
     np.testing.assert_allclose(f(np.ones(3), np.arange(3.0), np.ones(3)), [0.0, 1.0, 2.0])
     with pytest.raises(rd.BroadcastError):
         f(np.ones(1), np.arange(3.0), np.ones(3))  # x of length 1 would have broadcast: its gradient is a sum
+
+
+def test_undeclared_shapes_reuse_buffers_as_static_ones() -> None:
+    def mlp_grads(static: bool):
+        X, Y = rd.matrix("X", shape=_shapes(static, 64, 30)), rd.matrix("Y", shape=_shapes(static, 64, 5))
+        W1, b1 = rd.matrix("W1", shape=_shapes(static, 30, 40)), rd.vector("b1", shape=_shapes(static, 40))
+        W2, b2 = rd.matrix("W2", shape=_shapes(static, 40, 5)), rd.vector("b2", shape=_shapes(static, 5))
+        z = rd.tanh(X @ W1 + b1) @ W2 + b2
+        cost = -rd.mean(rd.sum(Y * rd.log_softmax(z, axis=1), axis=1))
+        return rd.function([X, Y, W1, b1, W2, b2], list(rd.grad(cost, [W1, b1, W2, b2])), fusion="none")
+
+    unknown, static = mlp_grads(False), mlp_grads(True)
+    # an elementwise result has its aligned argument's shape (the contract), so it may be written in place
+    assert unknown.source.count("out=") == static.source.count("out=") > 0
+    data = [RNG.standard_normal(s) for s in ((64, 30), (64, 5), (30, 40), (40,), (40, 5), (5,))]
+    for a, b in zip(unknown(*data), static(*data)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

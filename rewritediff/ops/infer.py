@@ -112,16 +112,13 @@ def shape_keys(order: list[Term]) -> dict[int, Any]:
             if opdef.shape_from is not None and not t.attr("batch", 0):
                 key = keys[t.args[opdef.shape_from].uid]
             elif opdef.elementwise:
+                # the broadcasting contract: only a dim declared 1 stretches (the compiled function
+                # checks the rest on entry), so an argument of the result's rank that is 1 only where
+                # the result is 1 has the result's shape; the first such argument names it
                 nd = len(shape)
-                big = [a for a in t.args if len(a.static_shape) == nd and any(d != 1 for d in a.static_shape)]
-                full = {keys[a.uid] for a in big}
-                if len(full) == 1:
-                    key = next(iter(full))
-                    others = [a.static_shape for a in t.args if a.static_shape and (len(a.static_shape) != nd or keys[a.uid] != key)]
-                    if others:
-                        # the full shape's dims known not to be 1: a smaller argument cannot stretch those
-                        fixed = [any(a.static_shape[k] not in (None, 1) for a in big) for k in range(nd)]
-                        if not all(d == 1 or fixed[nd - len(o) + k] for o in others for k, d in enumerate(o)):
-                            key = ("uid", t.uid)
+                for a in t.args:
+                    if len(a.static_shape) == nd and all(d != 1 or o == 1 for d, o in zip(a.static_shape, shape)):
+                        key = keys[a.uid]
+                        break
         keys[t.uid] = key
     return keys
