@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff.verify import central_directional, central_hessian, central_jacobian, max_errors
+
 KINDS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4, "iscalar": 0, "ivector": 1, "imatrix": 2}
 INT_KINDS = ("iscalar", "ivector", "imatrix")  # int64 variables, for indexing: x[idx], X[i, j]
 EXPR_FILE = "<expr>"
@@ -689,31 +691,10 @@ def random_inputs(variables: Sequence[Any], seed: int, default_dim: int = DEFAUL
 
 def compare(analytic: Sequence[Any], numeric: Sequence[Any], tol: float = TOLERANCE) -> tuple[float, float, bool]:
     """Max absolute and relative errors, and whether every element is within ``tol`` (absolute or relative)."""
-    max_abs = max_rel = 0.0
-    ok = True
-    for a, n in zip(analytic, numeric):
-        a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
-        if a.shape != n.shape:
-            raise CliError(f"evaluation: the result has shape {a.shape}, finite differences give {n.shape}")
-        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
-            return float("nan"), float("nan"), False
-        err = np.abs(a - n)
-        rel = err / np.maximum(np.abs(a) + np.abs(n), 1e-8)
-        if err.size:
-            max_abs, max_rel = max(max_abs, float(err.max())), max(max_rel, float(rel.max()))
-            ok = ok and bool(np.all((err <= tol) | (rel <= tol)))
-    return max_abs, max_rel, ok
-
-
-def _central_jacobian(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """d fn(x) / d x by central differences: shape ``fn(x).shape + x.shape``."""
-    base = np.asarray(fn(x), dtype=float)
-    jac = np.zeros(base.shape + x.shape)
-    for idx in np.ndindex(*x.shape):
-        step = np.zeros_like(x)
-        step[idx] = h
-        jac[(..., *idx)] = (np.asarray(fn(x + step)) - np.asarray(fn(x - step))) / (2 * h)
-    return jac
+    try:
+        return max_errors(analytic, numeric, tol)
+    except ValueError as exc:  # shapes that differ
+        raise CliError(f"evaluation: {exc}") from exc
 
 
 def _call(f: Any, values: list[np.ndarray]) -> Any:
@@ -813,10 +794,7 @@ def cmd_rop(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     base = values[: len(inputs)]
     pos = _wrt_positions(prob, inputs)
     tangents = values[len(inputs) :]
-    h = 1e-6
-    plus = _call(f, _with(base, pos, [base[p] + h * t for p, t in zip(pos, tangents)]))
-    minus = _call(f, _with(base, pos, [base[p] - h * t for p, t in zip(pos, tangents)]))
-    numeric = (np.asarray(plus) - np.asarray(minus)) / (2 * h)
+    numeric = central_directional(lambda *ws: _call(f, _with(base, pos, ws)), [base[p] for p in pos], tangents)
     return _report(*_errors([analytic], [numeric]), "central differences", args, out)
 
 
@@ -837,21 +815,8 @@ def cmd_jacobian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     f = _compile(inputs, prob.expr)
     j = _compile(inputs, jacs, on_unused_input="ignore")
     analytic = _call(j, values)
-    numeric = [_central_jacobian(lambda x, p=p: f(*_with(values, [p], [x])), values[p]) for p in _wrt_positions(prob, inputs)]
+    numeric = [central_jacobian(lambda x, p=p: f(*_with(values, [p], [x])), values[p]) for p in _wrt_positions(prob, inputs)]
     return _report(*_errors(analytic, numeric), "central differences", args, out)
-
-
-def _central_hessian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
-    """Second derivatives of a scalar function of an array by central differences: shape ``x.shape + x.shape``."""
-    n = x.size
-    hess = np.zeros((n, n))
-    for i in range(n):
-        for j in range(n):
-            ei, ej = np.zeros(n), np.zeros(n)
-            ei[i], ej[j] = h, h
-            ei, ej = ei.reshape(x.shape), ej.reshape(x.shape)
-            hess[i, j] = (fn(x + ei + ej) - fn(x + ei - ej) - fn(x - ei + ej) + fn(x - ei - ej)) / (4 * h * h)
-    return hess.reshape(x.shape + x.shape)
 
 
 def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -873,7 +838,7 @@ def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     f = _compile(inputs, prob.expr)
     hf = _compile(inputs, hs, on_unused_input="ignore")
     analytic = _call(hf, values)
-    numeric = [_central_hessian(lambda x, p=p: float(f(*_with(values, [p], [x]))), values[p]) for p in _wrt_positions(prob, inputs)]
+    numeric = [central_hessian(lambda x, p=p: float(f(*_with(values, [p], [x]))), values[p]) for p in _wrt_positions(prob, inputs)]
     max_abs, max_rel, ok = compare(analytic, numeric, tol=1e-3)
     return _report(ok, max_abs, max_rel, "central differences", args, out)
 

@@ -1,4 +1,8 @@
-"""Linear algebra frontend, ``rd.linalg`` (PyTensor's ``pytensor.tensor.linalg`` names)."""
+"""Linear algebra frontend, ``rd.linalg`` (PyTensor's ``pytensor.tensor.linalg`` names).
+
+Part of the frontend layer, above :mod:`rewritediff.tensor` (whose ``as_term`` it reads); the
+tensor module does not import it, the package exposes it as ``rd.linalg``.
+"""
 
 from __future__ import annotations
 

@@ -1,19 +1,21 @@
-"""Checking gradients numerically: PyTensor's ``numeric_grad`` and ``verify_grad``.
+"""Checking derivatives numerically: PyTensor's ``numeric_grad`` and ``verify_grad``, and the
+central differences the ``rewritediff`` command checks its results with.
 
-One-sided finite differences along a random projection of the output, compared with the
-analytic gradient under per-dtype tolerances; a failure is a ``GradientError`` carrying the
-position and the errors.
+``verify_grad``: one-sided finite differences along a random projection of the output, compared
+with the analytic gradient under per-dtype tolerances; a failure is a ``GradientError`` carrying
+the position and the errors. ``central_jacobian``, ``central_hessian`` and
+``central_directional`` difference plain numpy functions; ``max_errors`` compares the results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from rewritediff.errors import GradientError
-from rewritediff.gradient import _as_term, grad
+from rewritediff.terms import constant
 
 
 class numeric_grad:  # noqa: N801 - PyTensor's name
@@ -100,8 +102,10 @@ def verify_grad(
     no_debug_ref: bool = True,
 ) -> None:
     """Check ``grad`` of ``fun`` against finite differences along random projections; raise GradientError."""
+    # the layers above this one (gradient.py re-exports this module)
+    from rewritediff.gradient import grad
     from rewritediff.lower_numpy import function
-    from rewritediff.tensor import tensor
+    from rewritediff.tensor import as_term, tensor
 
     if not isinstance(pt, list | tuple):
         raise TypeError("verify_grad can work only with a list or tuple of points")
@@ -119,15 +123,13 @@ def verify_grad(
         raise NotImplementedError("verify_grad can't deal with multiple outputs (fun returned a list)")
     if isinstance(out, tuple):
         raise TypeError("verify_grad: fun must return a single term, not a tuple")
-    out = _as_term(out)
+    out = as_term(out)
     f_out = function(inputs, out, on_unused_input="ignore")
     o_val = np.asarray(f_out(*pt))
     for _ in range(n_tests):
         u = rng.random(o_val.shape) + 0.5
         if cast_to_output_type and o_val.dtype == np.float32:
             u = u.astype("float32")
-        from rewritediff.terms import constant
-
         proj = constant(u)
         cost = (out * proj).sum()
         gs = grad(cost, inputs, disconnected_inputs="ignore")
@@ -141,3 +143,54 @@ def verify_grad(
             raise GradientError(
                 arg, pos, analytic[arg].shape, float(analytic[arg].ravel()[pos]), float(gf[arg].ravel()[pos]), abs_err, rel_err, abs_tol, rel_tol
             )
+
+
+def central_jacobian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """d fn(x) / d x by central differences, shape ``fn(x).shape + x.shape`` (a check independent of the rules)."""
+    base = np.asarray(fn(x), dtype=float)
+    jac = np.zeros(base.shape + x.shape)
+    for idx in np.ndindex(*x.shape):
+        step = np.zeros_like(x)
+        step[idx] = h
+        jac[(..., *idx)] = (np.asarray(fn(x + step)) - np.asarray(fn(x - step))) / (2 * h)
+    return jac
+
+
+def central_hessian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """Second derivatives of a scalar function of an array by central differences, shape ``x.shape + x.shape``."""
+    n = x.size
+    hess = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            ei, ej = np.zeros(n), np.zeros(n)
+            ei[i], ej[j] = h, h
+            ei, ej = ei.reshape(x.shape), ej.reshape(x.shape)
+            hess[i, j] = (fn(x + ei + ej) - fn(x + ei - ej) - fn(x - ei + ej) + fn(x - ei - ej)) / (4 * h * h)
+    return hess.reshape(x.shape + x.shape)
+
+
+def central_directional(fn: Callable[..., Any], points: Sequence[np.ndarray], tangents: Sequence[np.ndarray], h: float = 1e-6) -> np.ndarray:
+    """The derivative of ``fn(*points)`` along ``tangents`` (one per point) by central differences: what an R-op gives."""
+    plus = fn(*[p + h * t for p, t in zip(points, tangents)])
+    minus = fn(*[p - h * t for p, t in zip(points, tangents)])
+    return (np.asarray(plus) - np.asarray(minus)) / (2 * h)
+
+
+def max_errors(analytic: Sequence[Any], numeric: Sequence[Any], tol: float) -> tuple[float, float, bool]:
+    """Max absolute and relative errors over pairs of arrays, and whether every element is within ``tol`` (absolute or relative).
+
+    Non-finite values give ``(nan, nan, False)``; arrays of different shapes raise a ValueError naming both.
+    """
+    max_abs = max_rel = 0.0
+    ok = True
+    for a, n in zip(analytic, numeric):
+        a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+        if a.shape != n.shape:
+            raise ValueError(f"the result has shape {a.shape}, finite differences give {n.shape}")
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
+            return float("nan"), float("nan"), False
+        err, rel = numeric_grad.abs_rel_err(a, n)
+        if err.size:
+            max_abs, max_rel = max(max_abs, float(err.max())), max(max_rel, float(rel.max()))
+            ok = ok and bool(np.all((err <= tol) | (rel <= tol)))
+    return max_abs, max_rel, ok

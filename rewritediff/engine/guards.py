@@ -11,7 +11,7 @@ from typing import Any
 
 from rewritediff.engine.analysis import BUILD_ERRORS, PREDICATES, ClassRef
 from rewritediff.engine.egraph import EGraph
-from rewritediff.engine.ematch import AttrVal, Rest, literal
+from rewritediff.engine.matchers import AttrVal, Rest, literal
 from rewritediff.rules import helpers as _helpers
 from rewritediff.rules.ast import Call, NoneLit, Num, Str, Tuple, Var
 from rewritediff.rules.helpers import ARITH as _ARITH

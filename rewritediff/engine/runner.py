@@ -217,6 +217,8 @@ class RunReport:
         for name in sorted((k for k in self.matches if self.matches[k]), key=lambda k: (-self.matches[k], k)):
             ban = f", banned {self.bans[name]}x" if self.bans.get(name) else ""
             lines.append(f"  {name}: {self.matches[name]} match(es), fired {self.fired.get(name, 0)}{ban}")
+        for what, n in self.fallbacks.items():
+            lines.append(f"  fallback: {what}: {n}x")
         return "\n".join(lines)
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import rewritediff as rd
 from rewritediff.engine.egraph import EGraph
-from rewritediff.engine.ematch import AttrVal, Matcher, Rest, _attr_equal, literal
+from rewritediff.engine.ematch import Matcher
+from rewritediff.engine.matchers import AttrVal, Rest, _attr_equal, literal
 from rewritediff.rules.ast import Call, Num, Var
 
 

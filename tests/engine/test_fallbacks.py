@@ -46,6 +46,7 @@ def test_an_undecidable_guard_is_recorded_and_the_rule_left_out(monkeypatch: pyt
     assert eg.find(root) != eg.find(eg.add_term(x))
     assert report.fired == {}
     assert report.fallbacks == {"guard undecided (undecidable_here: ValueError)": 1}
+    assert "  fallback: guard undecided (undecidable_here: ValueError): 1x" in str(report).splitlines()
 
 
 def test_a_bug_in_a_guard_helper_surfaces(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,186 @@
+"""The package's import graph, read with ``ast``: no cycle among top-level imports, and no new
+import inside a function (the ones there are listed below, counted, and may only go away)."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "rewritediff"
+
+# Imports inside functions today, (importing module, imported module) -> statements. A count
+# may go down (lower it here then); a new pair or a higher count fails.
+IN_FUNCTION_ALLOWED: dict[tuple[str, str], int] = {
+    ("rewritediff.backends", "rewritediff.engine.simplify"): 1,
+    ("rewritediff.backends", "rewritediff.lower_numpy"): 1,
+    ("rewritediff.backends.generic", "rewritediff.ops"): 1,
+    ("rewritediff.backends.generic", "rewritediff.ops.gradhelpers"): 1,
+    ("rewritediff.cli", "rewritediff"): 10,
+    ("rewritediff.cli", "rewritediff.errors"): 2,
+    ("rewritediff.cli", "rewritediff.ops"): 3,
+    ("rewritediff.cli", "rewritediff.rules"): 17,
+    ("rewritediff.cli", "rewritediff.rules.instantiate"): 2,
+    ("rewritediff.cli", "rewritediff.rules.parser"): 1,
+    ("rewritediff.cli", "rewritediff.tensor"): 1,
+    ("rewritediff.cli", "rewritediff.terms"): 3,
+    ("rewritediff.engine.rhs", "rewritediff.tensor"): 1,
+    ("rewritediff.gradient", "rewritediff.rules"): 1,
+    ("rewritediff.gradient", "rewritediff.tensor"): 1,
+    ("rewritediff.gradient", "rewritediff.tensorize"): 1,
+    ("rewritediff.lower_numpy", "rewritediff.backends"): 1,
+    ("rewritediff.lower_numpy", "rewritediff.engine.simplify"): 1,
+    ("rewritediff.lower_numpy", "rewritediff.tensor"): 3,
+    ("rewritediff.lower_numpy", "rewritediff.terms"): 2,
+    ("rewritediff.ops", "rewritediff.ops.elementwise"): 1,
+    ("rewritediff.ops", "rewritediff.ops.gradhelpers"): 1,
+    ("rewritediff.ops", "rewritediff.ops.gradops"): 1,
+    ("rewritediff.ops", "rewritediff.ops.indexing"): 1,
+    ("rewritediff.ops", "rewritediff.ops.leaves"): 1,
+    ("rewritediff.ops", "rewritediff.ops.linalg"): 1,
+    ("rewritediff.ops", "rewritediff.ops.products"): 1,
+    ("rewritediff.ops", "rewritediff.ops.reductions"): 1,
+    ("rewritediff.ops", "rewritediff.ops.shape"): 1,
+    ("rewritediff.ops", "rewritediff.ops.special"): 1,
+    ("rewritediff.ops.elementwise", "rewritediff.ops"): 1,
+    ("rewritediff.ops.gradhelpers", "rewritediff.ops"): 3,
+    ("rewritediff.ops.gradhelpers", "rewritediff.ops.products"): 1,
+    ("rewritediff.ops.infer", "rewritediff.ops"): 1,
+    ("rewritediff.ops.linalg", "rewritediff.runtime"): 1,
+    ("rewritediff.ops.reductions", "rewritediff.errors"): 1,
+    ("rewritediff.ops.scan", "rewritediff.lower_numpy"): 1,
+    ("rewritediff.ops.scan", "rewritediff.scan"): 2,
+    ("rewritediff.ops.special", "rewritediff.runtime"): 1,
+    ("rewritediff.printing", "rewritediff.ops"): 2,
+    ("rewritediff.printing", "rewritediff.rules.sympy_check"): 1,
+    ("rewritediff.printing", "rewritediff.terms"): 3,
+    ("rewritediff.rules", "rewritediff.rules.checking"): 1,
+    ("rewritediff.rules.checking", "rewritediff.rules.define"): 1,
+    ("rewritediff.rules.checking", "rewritediff.rules.helpers"): 1,
+    ("rewritediff.rules.checking", "rewritediff.rules.instantiate"): 4,
+    ("rewritediff.rules.checking", "rewritediff.rules.ruleset"): 1,
+    ("rewritediff.rules.checking", "rewritediff.rules.sympy_check"): 2,
+    ("rewritediff.rules.checking", "rewritediff.terms"): 1,
+    ("rewritediff.rules.define", "rewritediff.errors"): 1,
+    ("rewritediff.rules.define", "rewritediff.ops.infer"): 1,
+    ("rewritediff.rules.define", "rewritediff.rules.instantiate"): 1,
+    ("rewritediff.rules.define", "rewritediff.rules.sympy_check"): 1,
+    ("rewritediff.rules.define", "rewritediff.tensor"): 1,
+    ("rewritediff.rules.instantiate", "rewritediff.tensor"): 1,
+    ("rewritediff.rules.ruleset", "rewritediff.rules.checking"): 2,
+    ("rewritediff.rules.ruleset", "rewritediff.rules.define"): 1,
+    ("rewritediff.runtime", "rewritediff.ops"): 1,
+    ("rewritediff.scan", "rewritediff.gradient"): 2,
+    ("rewritediff.scan", "rewritediff.tensor"): 13,
+    ("rewritediff.scan", "rewritediff.tensorize"): 3,
+    ("rewritediff.tensor", "rewritediff.errors"): 7,
+    ("rewritediff.tensor", "rewritediff.lower_numpy"): 1,
+    ("rewritediff.tensor", "rewritediff.ops.infer"): 4,
+    ("rewritediff.tensorize", "rewritediff.gradient"): 1,
+    ("rewritediff.tensorize", "rewritediff.ops"): 1,
+    ("rewritediff.tensorize", "rewritediff.scan"): 1,
+    ("rewritediff.tensorize", "rewritediff.terms"): 4,
+    ("rewritediff.terms", "rewritediff.ops"): 1,
+    ("rewritediff.terms", "rewritediff.printing"): 2,
+    ("rewritediff.verify", "rewritediff.gradient"): 1,
+    ("rewritediff.verify", "rewritediff.lower_numpy"): 1,
+    ("rewritediff.verify", "rewritediff.tensor"): 1,
+}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _targets(node: ast.Import | ast.ImportFrom, module: str, path: Path, known: dict[str, Path]) -> list[str]:
+    """The package modules an import statement loads (``from a import b`` is ``a.b`` when that is a module)."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    else:
+        base = node.module or ""
+        if node.level:
+            package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+            parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join([*parts, base] if base else parts)
+        names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+    out = []
+    for name in names:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _imports() -> tuple[dict[str, set[str]], Counter]:
+    """Top-level import edges per module, and (module, target) counts of imports inside functions."""
+    known = _modules()
+    top: dict[str, set[str]] = {m: set() for m in known}
+    inner: Counter = Counter()
+    for module, path in known.items():
+        stack: list[tuple[ast.AST, bool]] = [(n, False) for n in ast.parse(path.read_text(), str(path)).body]
+        while stack:
+            node, in_function = stack.pop()
+            if isinstance(node, ast.Import | ast.ImportFrom) and not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                for target in _targets(node, module, path, known):
+                    if target == module:
+                        continue
+                    if in_function:
+                        inner[(module, target)] += 1
+                    else:
+                        top[module].add(target)
+            if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+                continue  # not run: no edge
+            inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            stack.extend((child, inside) for child in ast.iter_child_nodes(node))
+    return top, inner
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as a path of modules, or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in sorted(graph):
+        if start in state:
+            continue
+        path = [start]
+        state[start] = 1
+        stack = [iter(sorted(graph[start]))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                state[path.pop()] = 2
+                continue
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(sorted(graph[nxt])))
+    return None
+
+
+def test_no_import_cycle() -> None:
+    top, _ = _imports()
+    cycle = _cycle(top)
+    assert cycle is None, "import cycle among top-level imports: " + " -> ".join(cycle or [])
+
+
+def test_no_new_import_inside_a_function() -> None:
+    _, inner = _imports()
+    grown = {k: (n, IN_FUNCTION_ALLOWED.get(k, 0)) for k, n in sorted(inner.items()) if n > IN_FUNCTION_ALLOWED.get(k, 0)}
+    assert not grown, "imports inside functions beyond the allowance ((module, target): (now, allowed)); import at the top of the file: " + repr(grown)
+    assert sum(inner.values()) <= sum(IN_FUNCTION_ALLOWED.values())
+
+
+def test_the_reader_finds_cycles_and_in_function_imports(tmp_path: Path) -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+    top, inner = _imports()
+    assert "rewritediff.terms" in top["rewritediff.tensor"]
+    assert inner and all(a.startswith("rewritediff") and b.startswith("rewritediff") for a, b in inner)
