@@ -19,6 +19,8 @@ def _sample(domain, shape, rng):
         return rng.integers(-8, 8, shape) * 0.125
     if domain == "pos":
         return rng.uniform(0.5, 2.0, shape)
+    if domain == "open2":  # inside (0, 2), erfcinv's domain
+        return rng.uniform(0.2, 1.8, shape)
     if domain == "unit":
         return rng.uniform(-0.8, 0.8, shape)
     if domain == "nz":
@@ -70,6 +72,15 @@ CASES = [
     C("sinh", [(3,)], rd.sinh),
     C("cosh", [(3,)], rd.cosh),
     C("erfcx", [(3,)], rd.erfcx),
+    C("erf", [(3,)], rd.erf),
+    C("erfc", [(3,)], rd.erfc),
+    C("erfinv", [(3,)], rd.erfinv, "unit"),
+    C("erfcinv", [(3,)], rd.erfcinv, "open2"),
+    C("gammaln", [(3,)], rd.gammaln, "pos"),
+    C("psi", [(3,)], rd.psi, "pos"),
+    C("polygamma", [(3,)], lambda a: rd.polygamma(1.0, a), "pos"),
+    C("polygamma", [(3,)], lambda a: rd.polygamma(2.0, a), "pos"),
+    C("gamma", [(3,)], rd.gamma, "pos"),
     C("sigmoid", [(3,)], rd.sigmoid),
     C("softplus", [(3,)], rd.softplus),
     C("abs", [(3,)], rd.abs, "nz"),

@@ -303,6 +303,13 @@ def _prod_others(n: Term, a: list[str]) -> str:
 BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
     "jax": {
         "erfcx": lambda n, a: f"jax.scipy.special.erfcx({a[0]})",
+        "erf": lambda n, a: f"jax.scipy.special.erf({a[0]})",
+        "erfc": lambda n, a: f"jax.scipy.special.erfc({a[0]})",
+        "erfinv": lambda n, a: f"jax.scipy.special.erfinv({a[0]})",
+        "gammaln": lambda n, a: f"jax.scipy.special.gammaln({a[0]})",
+        "psi": lambda n, a: f"jax.scipy.special.digamma({a[0]})",
+        "gamma": lambda n, a: f"jax.scipy.special.gamma({a[0]})",
+        "polygamma": lambda n, a: f"jax.scipy.special.polygamma(xp.astype({a[0]}, xp.int32), {a[1]})",  # JAX takes an integer order
         "einsum": _einsum,
         "einsum_replace": _einsum_replace,
         "diag": lambda n, a: f"xp.diag({a[0]}, k={n.attr('k')})",
