@@ -116,3 +116,25 @@ def test_isnan_isinf_on_other_backends(backend) -> None:
     got = rd.function([v], [rd.isnan(v), rd.isinf(v)], backend=backend, **options)(x)
     np.testing.assert_array_equal(np.asarray(got[0]), [True, False, False, False])
     np.testing.assert_array_equal(np.asarray(got[1]), [False, True, True, False])
+
+
+def test_naive_log1mexp_is_stabilized() -> None:
+    x = rd.vector("x")
+    for naive in (rd.log(1 - rd.exp(x)), rd.log1p(-rd.exp(x))):
+        assert rd.pprint(rd.simplify(naive)) == "log1mexp(x)"
+        # near 0 the naive form rounds 1 - exp(x) to 0 (-inf); the closed form is log(-x) there
+        got = rd.function([x], naive)(np.array([-1e-20, -800.0]))
+        np.testing.assert_allclose(got, [math.log(1e-20), 0.0], rtol=1e-12)
+        g = rd.function([x], rd.grad(naive.sum(), x))(np.array([-1e-20, -1.0]))
+        np.testing.assert_allclose(g, [-1e20, -math.exp(-1.0) / (1 - math.exp(-1.0))], rtol=1e-12)
+
+
+def test_naive_logaddexp_is_stabilized() -> None:
+    x, y = rd.vector("x"), rd.vector("y")
+    naive = rd.log(rd.exp(x) + rd.exp(y))
+    assert rd.pprint(rd.simplify(naive)) in ("logaddexp(x, y)", "logaddexp(y, x)")
+    xs, ys = np.array([1000.0, -1000.0]), np.array([999.0, -1001.0])
+    got = rd.function([x, y], naive)(xs, ys)
+    np.testing.assert_allclose(got, [1000.0 + math.log1p(math.exp(-1.0)), -1000.0 + math.log1p(math.exp(-1.0))], rtol=1e-15)
+    g = rd.function([x, y], rd.grad(naive.sum(), x))(xs, ys)
+    np.testing.assert_allclose(g, [1 / (1 + math.exp(-1.0))] * 2, rtol=1e-12)
