@@ -19,6 +19,10 @@ def _sample(domain, shape, rng):
         return rng.integers(-8, 8, shape) * 0.125
     if domain == "pos":
         return rng.uniform(0.5, 2.0, shape)
+    if domain == "open2":  # inside (0, 2), erfcinv's domain
+        return rng.uniform(0.2, 1.8, shape)
+    if domain == "neg":  # below 0, on both sides of -log(2) (log1mexp's two branches)
+        return rng.uniform(-2.0, -0.1, shape)
     if domain == "unit":
         return rng.uniform(-0.8, 0.8, shape)
     if domain == "nz":
@@ -70,8 +74,24 @@ CASES = [
     C("sinh", [(3,)], rd.sinh),
     C("cosh", [(3,)], rd.cosh),
     C("erfcx", [(3,)], rd.erfcx),
+    C("erf", [(3,)], rd.erf),
+    C("erfc", [(3,)], rd.erfc),
+    C("erfinv", [(3,)], rd.erfinv, "unit"),
+    C("erfcinv", [(3,)], rd.erfcinv, "open2"),
+    C("gammaln", [(3,)], rd.gammaln, "pos"),
+    C("psi", [(3,)], rd.psi, "pos"),
+    C("polygamma", [(3,)], lambda a: rd.polygamma(1.0, a), "pos"),
+    C("polygamma", [(3,)], lambda a: rd.polygamma(2.0, a), "pos"),
+    C("gamma", [(3,)], rd.gamma, "pos"),
     C("sigmoid", [(3,)], rd.sigmoid),
     C("softplus", [(3,)], rd.softplus),
+    C("log1mexp", [(4,)], rd.log1mexp, "neg"),
+    C("logaddexp", [(3, 4), (4,)], rd.logaddexp),
+    C("xlogx", [(3,)], rd.xlogx, "pos"),
+    C("xlogy0", [(3,), (3,)], rd.xlogy0, ["any", "pos"]),
+    C("relu", [(3,)], rd.relu, "nz"),
+    C("softsign", [(3,)], rd.softsign),
+    C("log_sigmoid", [(3,)], rd.log_sigmoid),
     C("abs", [(3,)], rd.abs, "nz"),
     C("maximum", [(4,), (4,)], rd.maximum, "distinct"),
     C("minimum", [(4,), (4,)], rd.minimum, "distinct"),
@@ -168,7 +188,7 @@ CASES = [
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)
 NON_DIFFERENTIABLE = {
-    **dict.fromkeys(["lt", "gt", "le", "ge", "eq", "neq", "sign", "floor", "ceil", "round", "argmax", "argmin", "slogdet_sign"], "zero"),
+    **dict.fromkeys(["lt", "gt", "le", "ge", "eq", "neq", "sign", "floor", "ceil", "round", "isnan", "isinf", "argmax", "argmin", "slogdet_sign"], "zero"),
     **dict.fromkeys(["and_", "or_", "not_", "all", "any"], "zero"),
     **dict.fromkeys(["zeros_like", "ones_like", "shape", "shape_i", "count", "eye_like", "stand_in"], "disconnected"),
 }
@@ -250,6 +270,8 @@ def test_non_differentiable(op):
         "floor": rd.floor,
         "ceil": rd.ceil,
         "round": rd.round,
+        "isnan": rd.isnan,
+        "isinf": rd.isinf,
         "argmax": lambda a: rd.argmax(a, axis=0),
         "argmin": lambda a: rd.argmin(a, axis=1),
         "slogdet_sign": lambda a: rd.linalg.slogdet(a)[0],

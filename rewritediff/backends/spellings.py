@@ -218,6 +218,7 @@ STANDARD: dict[str, Spelling] = {
     "cast": lambda n, a: f"xp.astype({a[0]}, xp.{n.attr('dtype')})",
     "sigmoid": lambda n, a: f"ax.sigmoid(xp, {a[0]})",
     "softplus": lambda n, a: f"ax.softplus(xp, {a[0]})",
+    "log_sigmoid": lambda n, a: f"(-ax.softplus(xp, -{a[0]}))",
     "var": _moments("var"),
     "std": _moments("std"),
     "argmax": _arg_reduce("argmax"),
@@ -303,6 +304,13 @@ def _prod_others(n: Term, a: list[str]) -> str:
 BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
     "jax": {
         "erfcx": lambda n, a: f"jax.scipy.special.erfcx({a[0]})",
+        "erf": lambda n, a: f"jax.scipy.special.erf({a[0]})",
+        "erfc": lambda n, a: f"jax.scipy.special.erfc({a[0]})",
+        "erfinv": lambda n, a: f"jax.scipy.special.erfinv({a[0]})",
+        "gammaln": lambda n, a: f"jax.scipy.special.gammaln({a[0]})",
+        "psi": lambda n, a: f"jax.scipy.special.digamma({a[0]})",
+        "gamma": lambda n, a: f"jax.scipy.special.gamma({a[0]})",
+        "polygamma": lambda n, a: f"jax.scipy.special.polygamma(xp.astype({a[0]}, xp.int32), {a[1]})",  # JAX takes an integer order
         "einsum": _einsum,
         "einsum_replace": _einsum_replace,
         "diag": lambda n, a: f"xp.diag({a[0]}, k={n.attr('k')})",
@@ -315,6 +323,7 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "true_div": lambda n, a: f"({a[0]} * (1.0 / {a[1]}))",
         "sigmoid": lambda n, a: f"jax.nn.sigmoid({a[0]})",
         "softplus": lambda n, a: f"jax.nn.softplus({a[0]})",
+        "log_sigmoid": lambda n, a: f"jax.nn.log_sigmoid({a[0]})",
         "prod_others": _prod_others,
         "einsum_grad": _einsum_grad,
     },
