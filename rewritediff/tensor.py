@@ -817,6 +817,9 @@ def eval_term(term: Term, inputs: dict | None = None) -> np.ndarray:
 # ---- numpy interoperability -----------------------------------------------------------------------
 # numpy ufunc name -> the rewritediff function that builds the same elementwise term.
 _UFUNC_OPS = {
+    "logaddexp": "logaddexp",
+    "isnan": "isnan",
+    "isinf": "isinf",
     "add": "add",
     "subtract": "sub",
     "multiply": "mul",

@@ -142,3 +142,9 @@ def test_float32_term_with_array_on_the_left():
     x = rd.vector("x", dtype="float32")
     y = np.array([1.0, 2.0], dtype="float32") * x
     assert y.dtype == "float32"
+
+
+def test_numpy_ufuncs_of_the_special_functions() -> None:
+    x, y = rd.vector("x"), rd.vector("y")
+    assert np.logaddexp(x, y) is rd.logaddexp(x, y)
+    assert np.isnan(x) is rd.isnan(x) and np.isinf(x) is rd.isinf(x)
