@@ -119,15 +119,25 @@ def _reshape_infer(args: tuple, attrs: dict) -> TensorType:
     return TensorType(x.dtype, tuple(None if s == -1 else s for s in shape))
 
 
+def _shape_source(shape: tuple, names: list[str]) -> str:
+    """A shape attribute as Python source, its None entries read from the named 0-d arguments in order."""
+    dims = iter(names)
+    parts = [str(d) if d is not None else f"int({next(dims)})" for d in shape]
+    return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+
+
+def _shape_value(shape: tuple, dims: tuple) -> tuple:
+    """A shape attribute with its None entries filled, in order, from run-time lengths."""
+    it = iter(dims)
+    return tuple(d if d is not None else int(next(it)) for d in shape)
+
+
 def _reshape_emit(a: list[str], k: dict) -> str:
-    dims = iter(a[1:])
-    parts = [str(d) if d is not None else f"int({next(dims)})" for d in k["shape"]]
-    return f"np.reshape({a[0]}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+    return f"np.reshape({a[0]}, {_shape_source(k['shape'], a[1:])})"
 
 
 def _reshape_impl(x: Any, *dims: Any, shape: tuple) -> np.ndarray:
-    it = iter(dims)
-    return np.reshape(x, tuple(d if d is not None else int(next(it)) for d in shape))
+    return np.reshape(x, _shape_value(shape, dims))
 
 
 register(
@@ -643,14 +653,11 @@ def _alloc_infer(args: tuple, attrs: dict) -> TensorType:
 
 
 def _alloc_emit(a: list[str], k: dict) -> str:
-    dims = iter(a[1:])
-    parts = [str(d) if d is not None else f"int({next(dims)})" for d in k["shape"]]
-    return f"rt.alloc({a[0]}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+    return f"rt.alloc({a[0]}, {_shape_source(k['shape'], a[1:])})"
 
 
 def _alloc_impl(v: Any, *dims: Any, shape: tuple) -> np.ndarray:
-    it = iter(dims)
-    return rt.alloc(v, tuple(d if d is not None else int(next(it)) for d in shape))
+    return rt.alloc(v, _shape_value(shape, dims))
 
 
 register(
