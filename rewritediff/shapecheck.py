@@ -150,7 +150,7 @@ def dim_checks(roots: list[Term], names: dict[int, str]) -> list[tuple[str, str,
         seen.add((sa, sb))
         # an assertion (a gradient's "this adjoint has its argument's shape") is not an op the user
         # wrote: name what it asserts instead
-        head = "the gradient assumes equal lengths" if get_op(where.op).same_shape_noop else where.op
+        head = "equal shapes required" if get_op(where.op).same_shape_noop else where.op
         msg = (
             f"{head}: {_which_args(where, a, dims)} has length {{0}} ({_describe(a, leaves)}) where "
             f"{_which_args(where, b, dims)} has length {{1}} ({_describe(b, leaves)})"
