@@ -18,36 +18,12 @@ import numpy as np
 from rewritediff.backends import generic
 from rewritediff.backends.spellings import spell
 from rewritediff.errors import CallError, RewriteDiffTypeError
-from rewritediff.lower_numpy import Function, _contract_checks, _ident
-from rewritediff.ops import get_op
-from rewritediff.terms import Term, apply, toposort
+from rewritediff.lower_numpy import Function, _contract_checks, _ident, expand_defined
+from rewritediff.terms import Term, toposort
 
 # ops whose value the spellings give as a Python int (a static shape under jit): returned as arrays
 _PYTHON_INT_OPS = ("shape_i", "count")
 _RESERVED = ("xp", "ax", "jax")
-
-
-def expand_composites(outputs: list[Term]) -> list[Term]:
-    """The outputs with every composite (rule-language ``def``) op replaced by its expansion, nested ones too."""
-    for _ in range(64):  # a def may use other defs: one level per pass
-        order = toposort(outputs)
-        if not any(get_op(n.op).expand is not None for n in order):
-            return outputs
-        new: dict[int, Term] = {}
-        for node in order:
-            if not node.args:
-                new[node.uid] = node
-                continue
-            args = tuple(new[a.uid] for a in node.args)
-            opdef = get_op(node.op)
-            if opdef.expand is not None:
-                new[node.uid] = opdef.expand(args, node.attr_dict)
-            elif all(a is b for a, b in zip(args, node.args)):
-                new[node.uid] = node
-            else:
-                new[node.uid] = apply(node.op, *args, **node.attr_dict)
-        outputs = [new[o.uid] for o in outputs]
-    raise RewriteDiffTypeError("function: composite ops nested more than 64 deep")
 
 
 def lower_generic(
@@ -63,7 +39,7 @@ def lower_generic(
     ``const_source``: how a hoisted numpy constant ``_cN`` becomes an array of the target.
     Raises :class:`UnsupportedOpError` for the first op the backend cannot run.
     """
-    outputs = expand_composites(list(outputs))
+    outputs = expand_defined(list(outputs))
     order = toposort(outputs)
     names: dict[int, str] = {}
     namespace: dict[str, Any] = {"ax": generic, "np": np}
