@@ -55,7 +55,7 @@ class Function:
         self._namespace = namespace
         code = compile(source, "<rewritediff>", "exec")
         exec(code, namespace)  # noqa: S102 - our own generated source
-        self._fn = namespace["compiled"]
+        self._fn = self._checked = namespace["compiled"]
 
     _defaults: dict = {}  # noqa: RUF012 - input position -> default value (rd.In), set per rd.function call
 
@@ -95,12 +95,35 @@ class Function:
         return tuple(slots)
 
     def with_defaults(self, defaults: dict) -> Function:
-        """The same compiled function with default values for some inputs (by position)."""
-        if not defaults:
-            return self
+        """The same compiled function (its own object, so its settings are its own) with default values for some inputs (by position)."""
         other = copy.copy(self)
         other._defaults = dict(defaults)
         return other
+
+    _trust = False
+    _trusted = None  # the closure without its entry checks, compiled when first asked for
+
+    @property
+    def trust_input(self) -> bool:
+        """Whether calls skip the entry checks of the arguments (PyTensor's ``f.trust_input``)."""
+        return self._trust
+
+    @trust_input.setter
+    def trust_input(self, value: bool) -> None:
+        """True: arguments go straight to the generated code, unconverted and unchecked (the caller vouches for them)."""
+        if not value:
+            self._fn, self._trust = self._checked, False
+            return
+        n_entry = self._namespace.get("_n_entry")
+        if n_entry is None:
+            raise CallError(f"trust_input: {self!r} converts its arguments in its backend and has no entry checks to skip")
+        if self._trusted is None:
+            lines = self.source.splitlines(keepends=True)
+            start = next(i for i, line in enumerate(lines) if line.startswith("def compiled(")) + 1
+            scratch = dict(self._namespace)
+            exec(compile("".join(lines[:start] + lines[start + n_entry :]), "<rewritediff>", "exec"), scratch)  # noqa: S102 - our own generated source
+            self._trusted = scratch["compiled"]
+        self._fn, self._trust = self._trusted, True
 
     def copy(self) -> Function:
         """An independent copy: same code, its own buffers kept between calls (PyTensor's ``f.copy()``)."""
@@ -108,6 +131,7 @@ class Function:
         namespace = {k: ([[] for _ in v] if k.startswith("_kp") else v) for k, v in self._namespace.items() if k not in defined and k != "__builtins__"}
         other = Function(self.inputs, self.outputs, self._single, self.updates, self.source, namespace)
         other._defaults = dict(self._defaults)
+        other.trust_input = self.trust_input
         return other
 
     def _explain(self, exc: Exception, args: tuple) -> Exception:
@@ -254,6 +278,7 @@ def lower(
         body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
         body.append(f"    {name} = _check({name}, _in{i}, {i}, _downcast)")
     body.extend(_contract_checks(list(contract), names, namespace))
+    namespace["_n_entry"] = len(body)  # the argument checks f.trust_input skips
     n_tmp = n_const = n_shared = n_loops = 0
     keys = shape_keys(order)
     kernels = kernel_groups(order, roots, keys) if fusion == "kernels" else []
@@ -613,6 +638,7 @@ def function(
     allow_input_downcast: bool | None = None,
     backend: str = "numpy",
     givens: Any = None,
+    trust_input: bool = False,
     **options: Any,
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (PyTensor's ``function``).
@@ -628,6 +654,8 @@ def function(
     (:mod:`rewritediff.backends`; ``options`` are that backend's own, e.g. Dask's ``chunks``).
     ``inputs`` may hold ``rd.In(x, value=...)`` (a default, so the call may leave x out);
     ``givens``: ``{term: replacement}`` substituted in the outputs before compiling (PyTensor's).
+    ``trust_input=True``: calls skip the conversion and checks of the arguments (as setting
+    ``f.trust_input``): for a hot loop whose arrays already have the inputs' dtypes and shapes.
     """
     inputs, defaults = _unwrap_inputs(inputs)
     if givens:
@@ -639,7 +667,10 @@ def function(
 
         if defaults:
             raise RewriteDiffTypeError(f"function: input defaults (rd.In) are supported by the numpy backend only, not {backend!r}")
-        return backend_function(backend, inputs, outputs, updates, on_unused_input, simplify, **options)
+        fn = backend_function(backend, inputs, outputs, updates, on_unused_input, simplify, **options)
+        if trust_input:
+            fn.trust_input = True  # refused, naming the backend
+        return fn
     from rewritediff.tensor import as_term
 
     if isinstance(updates, dict):
@@ -666,7 +697,9 @@ def function(
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
-        return hit.with_defaults(defaults)
+        fn = hit.with_defaults(defaults)
+        fn.trust_input = trust_input
+        return fn
     compute = outs
     upd_vals = [v for _, v in updates]
     with gc_paused():
@@ -690,4 +723,6 @@ def function(
     _CACHE[key] = fn
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return fn.with_defaults(defaults)
+    fn = fn.with_defaults(defaults)
+    fn.trust_input = trust_input
+    return fn

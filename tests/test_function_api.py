@@ -78,3 +78,37 @@ def test_consider_constant_function_form() -> None:
     v = np.array([1.0, -2.0, 3.0])
     np.testing.assert_array_equal(rd.function([x], g)(v), v)
     assert rd.gradient.consider_constant is rd.consider_constant
+
+
+def test_trust_input_skips_the_argument_checks() -> None:
+    x = rd.vector("x", dtype="float32")
+    f = rd.function([x], x * 2)
+    data = np.array([1.0, 2.5, -3.0])  # float64 into a float32 input: refused unless trusted
+    assert f.trust_input is False
+    with pytest.raises(rd.CallError, match="x"):
+        f(data)
+    f.trust_input = True
+    out = f(data)
+    np.testing.assert_allclose(out, [2.0, 5.0, -6.0])
+    assert out.dtype == np.float64  # nothing converted the argument
+    g = rd.function([x], x * 2)  # the same graph compiled again keeps its own setting
+    assert g.trust_input is False
+    with pytest.raises(rd.CallError):
+        g(data)
+    assert f.copy().trust_input is True
+    f.trust_input = False
+    with pytest.raises(rd.CallError):
+        f(data)
+
+
+def test_trust_input_as_a_function_argument_gives_the_same_numbers() -> None:
+    X, w = rd.matrix("X"), rd.vector("w")
+    loss = rd.log1p(rd.exp(X @ w)).sum()
+    checked = rd.function([X, w], rd.grad(loss, w))
+    trusted = rd.function([X, w], rd.grad(loss, w), trust_input=True)
+    rng = np.random.default_rng(0)
+    Xv, wv = rng.normal(size=(7, 3)), rng.normal(size=3)
+    expected = Xv.T @ (1 / (1 + np.exp(-(Xv @ wv))))
+    np.testing.assert_allclose(trusted(Xv, wv), expected, rtol=1e-12)
+    np.testing.assert_allclose(checked(Xv, wv), expected, rtol=1e-12)
+    assert trusted.trust_input and not checked.trust_input

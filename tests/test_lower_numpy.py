@@ -27,7 +27,8 @@ def test_shared_subterm_computed_once():
 
 def test_same_graph_reuses_closure():
     x = rd.vector("x")
-    assert rd.function([x], rd.exp(x)) is rd.function([x], rd.exp(x))
+    f, g = rd.function([x], rd.exp(x)), rd.function([x], rd.exp(x))
+    assert f is not g and f._checked is g._checked  # one compiled closure, two settings objects
 
 
 def test_call_errors():
