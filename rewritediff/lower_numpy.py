@@ -312,7 +312,7 @@ def lower(
         if node.op == "shared":
             sname = f"s{n_shared}"
             namespace[f"_{sname}"] = node
-            body.append(f"{sname} = _{sname}.tag['value']")
+            body.append(f"{sname} = _{sname}.value")
             n_shared += 1
             names[node.uid] = sname
             continue
@@ -627,6 +627,21 @@ def check_signature(inputs: Sequence[Term], outputs: Any, extra: list[Term], on_
     return inputs, outs, single
 
 
+def check_updates(updates: Any) -> list[tuple[Term, Term]]:
+    """``updates`` (a dict or pairs) as ``(shared variable, new value term)`` pairs, each checked (RewriteDiffTypeError)."""
+    from rewritediff.tensor import as_term
+
+    if isinstance(updates, dict):
+        updates = list(updates.items())
+    pairs = [(k, as_term(v, k)) for k, v in (updates or [])]
+    for var, val in pairs:
+        if not isinstance(var, Term) or var.op != "shared":
+            raise RewriteDiffTypeError(f"function: updates may only assign shared variables, not {var!r}")
+        if val.ndim != var.ndim:
+            raise RewriteDiffTypeError(f"function: update of {var!r} has ndim {val.ndim}, the variable has ndim {var.ndim}")
+    return pairs
+
+
 def function(
     inputs: Sequence[Term],
     outputs: Term | Sequence[Term],
@@ -671,17 +686,8 @@ def function(
         if trust_input:
             fn.trust_input = True  # refused, naming the backend
         return fn
-    from rewritediff.tensor import as_term
-
-    if isinstance(updates, dict):
-        updates = list(updates.items())
-    updates = [(k, as_term(v, k)) for k, v in (updates or [])]
+    updates = check_updates(updates)
     inputs, outs, single = check_signature(inputs, outputs, [v for _, v in updates], on_unused_input)
-    for var, val in updates:
-        if var.op != "shared":
-            raise RewriteDiffTypeError(f"function: updates may only assign shared variables, not {var!r}")
-        if val.ndim != var.ndim:
-            raise RewriteDiffTypeError(f"function: update of {var!r} has ndim {val.ndim}, the variable has ndim {var.ndim}")
     if fusion not in ("kernels", "numexpr", "none"):
         raise ValueError(f"function: fusion must be 'kernels', 'numexpr' or 'none', got {fusion!r}")
     key = (

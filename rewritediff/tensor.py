@@ -130,7 +130,7 @@ def get_value(var: Term, borrow: bool = False) -> np.ndarray:
     """The current value of a shared variable (a copy unless ``borrow``, as PyTensor's)."""
     if var.op != "shared":
         raise RewriteDiffTypeError(f"get_value: {var!r} is not a shared variable")
-    value = var.tag["value"]
+    value = var.value
     return value if borrow else value.copy()
 
 

@@ -256,7 +256,10 @@ class Term:
         if self.op == "const":
             return self.attr("value").value
         if self.op == "shared":
-            return self.tag["value"]
+            value = self.tag["value"]
+            if not isinstance(value, np.ndarray):  # left on a device by a backend's update: brought back once
+                value = self.tag["value"] = np.array(value)
+            return value
         raise RewriteDiffTypeError(f"{self!r} is not a constant")
 
     def __repr__(self) -> str:

@@ -51,15 +51,18 @@ def function(
     **options: Any,
 ) -> Any:
     """Compile ``outputs`` for ``backend`` (see ``rd.function``); ``options`` are the backend's own (Dask: chunks, compute)."""
-    from rewritediff.lower_numpy import check_signature, stand_in_shapes
+    from rewritediff.lower_numpy import check_signature, check_updates, stand_in_shapes
 
     if backend not in BACKENDS:
         raise ValueError(f"function: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     require(backend)
-    if updates:
-        raise RewriteDiffTypeError(f"function: updates are supported by the numpy backend only, not {backend!r}")
-    inputs, outs, single = check_signature(inputs, outputs, [], on_unused_input)
-    key = (backend, tuple(v.uid for v in inputs), tuple(o.uid for o in outs), single, simplify, tuple(sorted(options.items(), key=lambda kv: kv[0])))
+    updates = check_updates(updates)
+    module = importlib.import_module(f"rewritediff.backends.{backend}")
+    if updates and not getattr(module, "UPDATES", False):
+        raise RewriteDiffTypeError(f"function: updates of shared variables are supported by the numpy and jax backends, not {backend!r}")
+    inputs, outs, single = check_signature(inputs, outputs, [v for _, v in updates], on_unused_input)
+    upd_key = tuple((k.uid, v.uid) for k, v in updates)
+    key = (backend, tuple(v.uid for v in inputs), tuple(o.uid for o in outs), upd_key, single, simplify, tuple(sorted(options.items(), key=lambda kv: kv[0])))
     try:
         hit = _CACHE.get(key)
     except TypeError:  # an option that does not hash: no caching
@@ -67,15 +70,16 @@ def function(
     if hit is not None:
         _CACHE.move_to_end(key)
         return hit
-    module = importlib.import_module(f"rewritediff.backends.{backend}")
     with gc_paused():
-        compute = outs
+        compute = outs + [v for _, v in updates]
         if simplify:
             from rewritediff.engine.simplify import simplify_terms
 
-            compute = simplify_terms(outs)
+            compute = simplify_terms(compute)
         compute = stand_in_shapes(list(compute))
-        fn = module.build(inputs, compute, single, contract=outs, **options)
+        if updates:  # the backend returns the new values after the outputs
+            options["updates"] = [(var, val) for (var, _), val in zip(updates, compute[len(outs) :])]
+        fn = module.build(inputs, compute[: len(outs)], single, contract=outs + [v for _, v in updates], **options)
     fn.outputs = outs
     if key is not None:
         _CACHE[key] = fn

@@ -107,7 +107,7 @@ class BackendFunction(Function):
 
     def _shared_values(self) -> list[Any]:
         """The current values of the shared variables the function reads (read at every call)."""
-        return [s.tag["value"] for s in self._shared]
+        return [s.value for s in self._shared]
 
     def _run(self, *args: Any) -> Any:  # pragma: no cover - each backend defines it
         raise NotImplementedError

@@ -4,16 +4,24 @@ float64 needs JAX's x64 mode, off by default. A function whose inputs, constants
 are 64-bit traces and runs inside ``jax.enable_x64(True)``, a context manager: JAX's global
 setting is left as the user had it, and the jitted function is cached per mode by JAX itself.
 Arrays come back as ``jax.Array`` (``np.asarray`` converts them).
+
+Updates of shared variables (a training step) keep the new values on the device, as
+``jax.Array``s in the variables, and donate the old values' buffers to XLA: the step then
+updates parameters in place instead of allocating them again. A read from elsewhere (``get_value``,
+a numpy-backend function) brings the value back to a numpy array once.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from rewritediff.backends.emit import BackendFunction, check_shape, lower_generic
 from rewritediff.backends.spellings import namespace_has
-from rewritediff.terms import Term, toposort
+from rewritediff.terms import Term, apply, toposort
+
+UPDATES = True  # this backend applies updates of shared variables
 
 
 def _wide(terms: list[Term]) -> bool:
@@ -26,7 +34,9 @@ class JaxFunction(BackendFunction):
 
     backend = "jax"
 
-    def __init__(self, inputs: list[Term], outputs: list[Term], single: bool, source: str, namespace: dict, shared: list[Term], x64: bool) -> None:
+    def __init__(
+        self, inputs: list[Term], outputs: list[Term], single: bool, source: str, namespace: dict, shared: list[Term], x64: bool, updated: list[Term]
+    ) -> None:
         import jax
         import jax.numpy as jnp
 
@@ -34,27 +44,41 @@ class JaxFunction(BackendFunction):
         self._jnp = jnp
         self._x64 = x64
         self._mode = (lambda: jax.enable_x64(True)) if x64 else contextlib.nullcontext
+        self._updated = updated
+        self._n_out = len(outputs)
         compiled = self._compiled
-        self.jitted = jax.jit(lambda *arrays: compiled(jnp, *arrays))
+        # an updated variable's old value is dead once the call returns: XLA may write the new one over it
+        donate = tuple(len(inputs) + k for k, s in enumerate(shared) if s in updated)
+        self.jitted = jax.jit(lambda *arrays: compiled(jnp, *arrays), donate_argnums=donate)
+
+    def _shared_values(self) -> list[Any]:
+        """The shared variables' values as they are, device arrays left by an earlier update included."""
+        return [s.tag["value"] for s in self._shared]
 
     def _run(self, *args: Any) -> Any:
         for i, (a, var) in enumerate(zip(args, self.inputs)):
             check_shape(a, var, i)
         with self._mode():
             arrays = [self._jnp.asarray(a, dtype=var.dtype) for a, var in zip(args, self.inputs)]
-            arrays += [self._jnp.asarray(v) for v in self._shared_values()]
-            return self.jitted(*arrays)
+            arrays += [self._jnp.asarray(v, dtype=s.dtype) for v, s in zip(self._shared_values(), self._shared)]
+            results = self.jitted(*arrays)
+        for var, value in zip(self._updated, results[self._n_out :]):
+            var.tag["value"] = value
+        return results[: self._n_out]
 
 
-def build(inputs: list[Term], outputs: list[Term], single: bool, contract: list[Term], **options: Any) -> JaxFunction:
-    """Lower to jax.numpy and jit; options: none yet (a TypeError names any given)."""
+def build(
+    inputs: list[Term], outputs: list[Term], single: bool, contract: list[Term], updates: Sequence[tuple[Term, Term]] = (), **options: Any
+) -> JaxFunction:
+    """Lower to jax.numpy and jit; ``updates``: (shared variable, new value) pairs, computed after the outputs."""
     import jax  # noqa: F401 - the caller checked it imports
     import jax.numpy as jnp
 
     if options:
         raise TypeError(f"function: the jax backend takes no option(s) {sorted(options)}")
     has = namespace_has(jnp)
-    source, namespace, shared = lower_generic(inputs, outputs, "jax", has, "xp.asarray({0})", contract)
+    values = [val if val.dtype == var.dtype else apply("cast", val, dtype=var.dtype) for var, val in updates]
+    source, namespace, shared = lower_generic(inputs, list(outputs) + values, "jax", has, "xp.asarray({0})", contract)
     namespace["jax"] = jax
-    x64 = _wide(list(outputs) + list(inputs))
-    return JaxFunction(inputs, outputs, single, source, namespace, shared, x64)
+    x64 = _wide(list(outputs) + values + list(inputs))
+    return JaxFunction(inputs, outputs, single, source, namespace, shared, x64, [var for var, _ in updates])

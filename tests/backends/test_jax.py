@@ -104,3 +104,37 @@ def test_benchmark_options_for_the_jax_backend_run(capsys):
     assert jax_ab.main(["--size", "small", "--only", "W4", "--rounds", "1"]) == 0
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| W4 ")]
     assert float(line.split("|")[5]) > 0
+
+
+def test_training_step_with_updates_keeps_parameters_on_the_device():
+    X, y = rd.matrix("X"), rd.vector("y")
+    rng = np.random.default_rng(3)
+    Xv, yv = rng.normal(size=(40, 3)), rng.normal(size=40)
+    start = rng.normal(size=3)
+    w_jax, w_np = rd.shared(start.copy(), "w"), rd.shared(start.copy(), "w")
+    steps = {}
+    for backend, w in (("jax", w_jax), ("numpy", w_np)):
+        cost = rd.mean((X @ w - y) ** 2)
+        steps[backend] = rd.function([X, y], cost, updates=[(w, w - 0.1 * rd.grad(cost, w))], backend=backend)
+    for _ in range(25):
+        c_jax, c_np = steps["jax"](Xv, yv), steps["numpy"](Xv, yv)
+        np.testing.assert_allclose(float(c_jax), float(c_np), rtol=1e-12)
+    assert not isinstance(w_jax.tag["value"], np.ndarray)  # the new value stayed a device array
+    # the same 25 gradient steps by hand
+    w = start.copy()
+    for _ in range(25):
+        w = w - 0.1 * 2 * Xv.T @ (Xv @ w - yv) / len(yv)
+    np.testing.assert_allclose(w_jax.get_value(), w, rtol=1e-12)
+    assert isinstance(w_jax.get_value(), np.ndarray)
+    np.testing.assert_allclose(rd.function([], 2 * w_jax)(), 2 * w, rtol=1e-12)  # a numpy function reads it
+
+
+def test_update_value_cast_to_the_variable_dtype():
+    x = rd.vector("x", dtype="float64")
+    s = rd.shared(np.zeros(2, dtype=np.float32), "s")
+    step = rd.function([x], s.sum(), updates={s: s + x}, backend="jax")
+    step(np.array([1.0, 2.0]))
+    step(np.array([1.0, 2.0]))
+    value = s.get_value()
+    assert value.dtype == np.float32
+    np.testing.assert_allclose(value, [2.0, 4.0])
