@@ -24,6 +24,14 @@ from typing import Any
 
 import numpy as np
 
+import rewritediff as rd
+import rewritediff.rules as rules_module
+from rewritediff.errors import RuleError
+from rewritediff.ops import REGISTRY
+from rewritediff.rules import Call, NoneLit, Num, RuleSet, Str, Tuple, Var, default_rules, instantiate
+from rewritediff.rules.parser import _syntax_error
+from rewritediff.tensor import getitem
+from rewritediff.terms import Term, inputs_of
 from rewritediff.verify import central_directional, central_hessian, central_jacobian, max_errors
 
 KINDS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4, "iscalar": 0, "ivector": 1, "imatrix": 2}
@@ -87,8 +95,6 @@ def parse_var(spec: str) -> list[VarSpec]:
 
 def declare(specs: Sequence[str], static: bool = False, default_dim: int = DEFAULT_DIM) -> dict[str, Any]:
     """Symbolic variables for the ``--var`` declarations (with ``static``, unknown dims become ``default_dim``)."""
-    import rewritediff as rd
-
     variables: dict[str, Any] = {}
     for spec in specs:
         for v in parse_var(spec):
@@ -214,7 +220,6 @@ class _Reduce:
 
     def tensor_or_num(self, v: _Val) -> Any:
         """``v`` as an operand of an op: a Term or a weakly typed number (Num); anything else is an error."""
-        from rewritediff.rules import Num, Str, Tuple
 
         val = v.value
         if isinstance(val, Num) or _is_term(val):
@@ -229,8 +234,6 @@ class _Reduce:
 
     def apply(self, op: str, operands: list[_Val], attrs: tuple, at: _Val) -> _Val:
         """The term ``op(*operands){attrs}``, built by the rule language's instantiation (weak literals take their sibling's dtype)."""
-        from rewritediff.ops import REGISTRY
-        from rewritediff.rules import Call, Num, Var, instantiate
 
         if op not in REGISTRY:
             close = difflib.get_close_matches(op, sorted(REGISTRY), n=1)
@@ -301,7 +304,6 @@ class _Reduce:
         return self.binary("pow", c)
 
     def r_neg(self, c: list) -> _Val:
-        from rewritediff.rules import Num
 
         line, col = self.at(c[0])
         val = c[1].value
@@ -310,7 +312,6 @@ class _Reduce:
         return self.apply("neg", [c[1]], (), _Val(None, line, col))
 
     def r_num(self, c: list) -> _Val:
-        from rewritediff.rules import Num
 
         text = str(c[0])
         return _Val(Num(float(text) if any(ch in text for ch in ".eE") else int(text)), *self.at(c[0]))
@@ -318,30 +319,23 @@ class _Reduce:
     def r_string(self, c: list) -> _Val:
         import ast as pyast
 
-        from rewritediff.rules import Str
-
         return _Val(Str(pyast.literal_eval(str(c[0]))), *self.at(c[0]))
 
     def r_true(self, c: list) -> _Val:
-        from rewritediff.rules import Num
 
         return _Val(Num(True), *self.at(c[0]))
 
     def r_false(self, c: list) -> _Val:
-        from rewritediff.rules import Num
 
         return _Val(Num(False), *self.at(c[0]))
 
     def r_none(self, c: list) -> _Val:
-        from rewritediff.rules import NoneLit
 
         return _Val(NoneLit(), *self.at(c[0]))
 
     def r_var(self, c: list) -> _Val:
         name = str(c[0])
         if name not in self.variables and self.implicit:
-            import rewritediff as rd
-
             self.variables[name] = rd.tensor(name, shape=(), dtype="float64")
         if name not in self.variables:
             hint = f"declare it with --var {name}:KIND, e.g. {_KIND_HINT.replace('x:', name + ':')}"
@@ -364,7 +358,6 @@ class _Reduce:
         return tuple(x for x in c if isinstance(x, tuple))
 
     def r_attr(self, c: list) -> tuple:
-        from rewritediff.rules import NoneLit, Num, Str, Tuple
 
         v = c[2]
         if not isinstance(v.value, Num | Str | Tuple | NoneLit):
@@ -376,12 +369,10 @@ class _Reduce:
         return _Val(v.value, *self.at(c[0]))
 
     def r_empty_tuple(self, c: list) -> _Val:
-        from rewritediff.rules import Tuple
 
         return _Val(Tuple(()), *self.at(c[0]))
 
     def r_tuple(self, c: list) -> _Val:
-        from rewritediff.rules import NoneLit, Num, Str, Tuple
 
         parts = [x for x in c if isinstance(x, _Val)]
         for p in parts:
@@ -403,7 +394,6 @@ class _Reduce:
 
     def index_item(self, v: _Val) -> Any:
         """One subscript item as numpy would take it (ints, slices of ints, None, ..., integer or boolean tensors)."""
-        from rewritediff.rules import NoneLit, Num
 
         val = v.value
         if val is Ellipsis:
@@ -431,7 +421,6 @@ class _Reduce:
         return self.tensor_or_num(v)
 
     def r_subscript(self, c: list) -> _Val:
-        from rewritediff.tensor import getitem
 
         base = c[0]
         if not _is_term(base.value):
@@ -444,7 +433,6 @@ class _Reduce:
 
 
 def _is_term(value: Any) -> bool:
-    from rewritediff.terms import Term
 
     return isinstance(value, Term)
 
@@ -501,9 +489,6 @@ def build_expression(text: str, variables: dict[str, Any], filename: str = EXPR_
     """
     from lark.exceptions import UnexpectedInput
 
-    from rewritediff.rules import Num, instantiate
-    from rewritediff.rules.parser import _syntax_error
-
     parser = _expr_parser()
     reduce = _Reduce(variables, filename, implicit)
     with _LOCK:
@@ -538,10 +523,6 @@ def user_rules(paths: Sequence[str]) -> Iterator[None]:
     if not paths:
         yield
         return
-    import rewritediff.rules as rules_module
-    from rewritediff.errors import RuleError
-    from rewritediff.ops import REGISTRY
-
     shipped = rules_module.default_rules()
     registry = dict(REGISTRY)
     mine = shipped.copy()
@@ -577,7 +558,6 @@ class _Problem:
     @property
     def inputs(self) -> list[Any]:
         """The declared variables the expression uses, in declaration order."""
-        from rewritediff.terms import inputs_of
 
         used = {t.uid for t in inputs_of([self.expr])}
         return [v for v in self.variables.values() if v.uid in used]
@@ -590,8 +570,6 @@ def _problem(args: argparse.Namespace, static: bool = False, need_wrt: bool = Tr
     expr = build_expression(args.expr, variables, implicit=not args.var)
     wrt = []
     if need_wrt and not args.wrt:  # every float variable the expression uses
-        from rewritediff.terms import inputs_of
-
         used = {t.uid for t in inputs_of([expr])}
         wrt = [v for v in variables.values() if v.uid in used and v.dtype == "float64"]
         if not wrt:
@@ -619,8 +597,6 @@ def _short_path(where: str) -> str:
 
 def _simplified(terms: list[Any], args: argparse.Namespace, out: Callable[[str], None]) -> list[Any]:
     """``terms`` simplified (unless --no-simplify); with --trace, print the rules that fired."""
-    import rewritediff as rd
-
     if getattr(args, "no_simplify", False):
         return terms
     try:
@@ -646,8 +622,6 @@ def _print_trace(expl: Any, out: Callable[[str], None]) -> None:
 
 def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[Any], inputs: list[Any], out: Callable[[str], None]) -> None:
     """Print the outputs (pprint, and the --latex, --dot, --source views)."""
-    import rewritediff as rd
-
     out(f"# {header}")
     values = getattr(args, "debug", False)  # constants of no nameable structure: their values, not const(shape)
     if len(outs) == 1:
@@ -669,8 +643,6 @@ def _show(args: argparse.Namespace, header: str, labels: list[str], outs: list[A
 
 def _compile(inputs: list[Any], outputs: Any, on_unused_input: str = "raise") -> Any:
     """``rd.function`` for the command (ops defined by ``--rules`` files fuse like any other: they lower as their expansions)."""
-    import rewritediff as rd
-
     return rd.function(inputs, outputs, on_unused_input=on_unused_input)
 
 
@@ -730,8 +702,6 @@ def _require_used(prob: _Problem, inputs: list[Any]) -> None:
 # ---- commands --------------------------------------------------------------------------------------
 def cmd_grad(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff grad``: the simplified gradient of a scalar expression."""
-    import rewritediff as rd
-
     prob = _problem(args)
     inputs = prob.inputs
     _require_used(prob, inputs)
@@ -768,8 +738,6 @@ def _tangent_name(name: str, taken: set[str]) -> str:
 
 def cmd_rop(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff rop``: the R-operator (Jacobian times an eval point ``d<NAME>``)."""
-    import rewritediff as rd
-
     prob = _problem(args)
     inputs = prob.inputs
     _require_used(prob, inputs)
@@ -800,8 +768,6 @@ def cmd_rop(args: argparse.Namespace, out: Callable[[str], None]) -> int:
 
 def cmd_jacobian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff jacobian``: the Jacobian, with unknown dims kept symbolic (``--dim`` only sizes ``--eval``'s inputs)."""
-    import rewritediff as rd
-
     prob = _problem(args)
     inputs = prob.inputs
     _require_used(prob, inputs)
@@ -821,8 +787,6 @@ def cmd_jacobian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
 
 def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff hessian``: the Hessian of a scalar expression (shape ``w.shape + w.shape`` for each wrt ``w``)."""
-    import rewritediff as rd
-
     prob = _problem(args)
     inputs = prob.inputs
     _require_used(prob, inputs)
@@ -845,8 +809,6 @@ def cmd_hessian(args: argparse.Namespace, out: Callable[[str], None]) -> int:
 
 def cmd_simplify(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff simplify``: the simplified expression, with ``--trace`` the rules that fired."""
-    import rewritediff as rd
-
     prob = _problem(args, need_wrt=False)
     expl = rd.explain(prob.expr)
     result = expl.result
@@ -862,9 +824,7 @@ def _rule_line(rule: Any) -> str:
 
 def cmd_rules_list(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff rules list [OP]``: the rules (of one op) with file:line."""
-    from rewritediff.ops import REGISTRY
     from rewritediff.rules import KINDS as RULE_KINDS
-    from rewritediff.rules import default_rules
 
     rs = default_rules()
     if args.kind is not None and args.kind not in RULE_KINDS:
@@ -890,8 +850,6 @@ def _count(problems: list) -> str:
 
 def cmd_rules_check(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """``rewritediff rules check [FILE]...``: validate rule files against the shipped rules and check every rule by value (and SymPy)."""
-    from rewritediff.errors import RuleError
-    from rewritediff.rules import RuleSet, default_rules
 
     shipped = default_rules()
     if not args.files:

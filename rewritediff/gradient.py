@@ -28,7 +28,7 @@ from rewritediff.tensorize import (
     linear_jvp,
     zeros_for,
 )
-from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, gc_paused, toposort
+from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, as_term, constant, gc_paused, toposort
 
 __all__ = [
     "consider_constant",
@@ -56,7 +56,7 @@ __all__ = [
 # ---- gradient-only ops (their meaning is in rules/gradops.rules) -------------------------------------
 def zero_grad(x: Term) -> Term:
     """Identity forward; its gradient is a connected zero."""
-    return apply("zero_grad", _as_term(x))
+    return apply("zero_grad", as_term(x))
 
 
 def consider_constant(x: Term) -> Term:
@@ -66,22 +66,22 @@ def consider_constant(x: Term) -> Term:
 
 def disconnected_grad(x: Term) -> Term:
     """Identity forward; its gradient is disconnected."""
-    return apply("disconnected_grad", _as_term(x))
+    return apply("disconnected_grad", as_term(x))
 
 
 def undefined_grad(x: Term) -> Term:
     """Identity forward; its gradient is undefined (NullType)."""
-    return apply("undefined_grad", _as_term(x))
+    return apply("undefined_grad", as_term(x))
 
 
 def grad_clip(x: Term, lower_bound: float, upper_bound: float) -> Term:
     """Identity forward; the gradient is clipped to [lower_bound, upper_bound]."""
-    return apply("grad_clip", _as_term(x), lo=lower_bound, hi=upper_bound)
+    return apply("grad_clip", as_term(x), lo=lower_bound, hi=upper_bound)
 
 
 def grad_scale(x: Term, multiplier: float) -> Term:
     """Identity forward; the gradient is multiplied by ``multiplier``."""
-    return apply("grad_scale", _as_term(x), multiplier=multiplier)
+    return apply("grad_scale", as_term(x), multiplier=multiplier)
 
 
 def grad_not_implemented(op: Any, x_pos: int, x: Any, comment: str = "") -> Term:
@@ -92,12 +92,6 @@ def grad_not_implemented(op: Any, x_pos: int, x: Any, comment: str = "") -> Term
 def grad_undefined(op: Any, x_pos: int, x: Any, comment: str = "") -> Term:
     """A NullType variable saying the gradient of input ``x_pos`` of ``op`` is undefined."""
     return NullType(f"This variable is Null because the grad method for input {x_pos} ({x}) of the {op} op is undefined. {comment}")()
-
-
-def _as_term(x: Any) -> Term:
-    from rewritediff.tensor import as_term
-
-    return as_term(x)
 
 
 def _rules() -> Any:
@@ -473,7 +467,7 @@ def grad(
     if cost is None and known_grads is None:
         raise ValueError("cost and known_grads can't both be None.")
     if cost is not None:
-        cost = _as_term(cost)
+        cost = as_term(cost)
         if isinstance(cost.type, NullType):
             raise ValueError(f"Can't differentiate a NaN cost. cost is NaN because {cost.type.why_null}")
         if cost.ndim != 0:
@@ -582,8 +576,8 @@ def pullback(
     return_disconnected: str = "zero",
 ) -> Any:
     """Vector-Jacobian product ``sum_i cotangents[i] . df[i]/dwrt`` (outputs feeding outputs add up correctly)."""
-    fs = [_as_term(t) for t in (f if isinstance(f, list | tuple) else [f])]
-    cts = [_as_term(t) for t in (cotangents if isinstance(cotangents, list | tuple) else [cotangents])]
+    fs = [as_term(t) for t in (f if isinstance(f, list | tuple) else [f])]
+    cts = [as_term(t) for t in (cotangents if isinstance(cotangents, list | tuple) else [cotangents])]
     if len(fs) != len(cts):
         raise ValueError(f"pullback: {len(fs)} outputs but {len(cts)} cotangents")
     wrt_list = list(wrt) if isinstance(wrt, list | tuple) else [wrt]
@@ -679,9 +673,9 @@ def pushforward(
     use_op_pushforward: bool = False,
 ) -> Any:
     """Jacobian-vector product ``J . tangents`` by one forward sweep of JVP rules (PyTensor's ``pushforward``)."""
-    fs = [_as_term(t) for t in (f if isinstance(f, list | tuple) else [f])]
-    wrt_list = [_as_term(t) for t in (wrt if isinstance(wrt, list | tuple) else [wrt])]
-    tans = [_as_term(t) for t in (tangents if isinstance(tangents, list | tuple) else [tangents])]
+    fs = [as_term(t) for t in (f if isinstance(f, list | tuple) else [f])]
+    wrt_list = [as_term(t) for t in (wrt if isinstance(wrt, list | tuple) else [wrt])]
+    tans = [as_term(t) for t in (tangents if isinstance(tangents, list | tuple) else [tangents])]
     if len(wrt_list) != len(tans):
         raise ValueError(f"`wrt` must be the same length as `eval_points`: {len(wrt_list)} != {len(tans)}")
     for w, t in zip(wrt_list, tans):
@@ -782,7 +776,7 @@ def hessian_vector_product(cost: Term, wrt: Term | Sequence[Term], p: Term | Seq
     gs = grad(cost, wrt_list, **grad_kwargs)
     total = None
     for g, w, v in zip(gs, wrt_list, ps):
-        term = (g * apply("specify_shape_like", _as_term(v), w)).sum()
+        term = (g * apply("specify_shape_like", as_term(v), w)).sum()
         total = term if total is None else total + term
     return _container(wrt, list(grad(total, wrt_list, **grad_kwargs)))
 

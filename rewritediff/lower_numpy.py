@@ -25,7 +25,7 @@ from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.ops.scan import loop_source
 from rewritediff.shapecheck import broadcast_error, dim_checks
-from rewritediff.terms import NullType, TensorType, Term, apply, gc_paused, inputs_of, toposort
+from rewritediff.terms import NullType, TensorType, Term, apply, as_term, floatX, gc_paused, inputs_of, replace, toposort
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
@@ -175,7 +175,6 @@ def _check_arg(value: Any, var: Term, pos: int, allow_downcast: bool | None = No
     ``allow_downcast`` every numeric value is cast; with None (the default) a Python float
     into a floatX input is cast too, as PyTensor does.
     """
-    from rewritediff.terms import floatX
 
     ttype = var.type
     try:
@@ -582,8 +581,6 @@ def _unwrap_inputs(inputs: Sequence[Any]) -> tuple[list[Term], dict]:
 
 def _substitute(outputs: Any, givens: Any) -> Any:
     """``outputs`` with each key of ``givens`` replaced by its value (types must agree)."""
-    from rewritediff.tensor import as_term
-    from rewritediff.terms import replace
 
     pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
     mapping: dict = {}
@@ -600,8 +597,6 @@ def _substitute(outputs: Any, givens: Any) -> Any:
 
 def check_signature(inputs: Sequence[Term], outputs: Any, extra: list[Term], on_unused_input: str) -> tuple[list[Term], list[Term], bool]:
     """(inputs, output terms, single output?) of ``rd.function``, checked on the graph as the user gave it (every backend)."""
-    from rewritediff.tensor import as_term
-
     inputs = list(inputs)
     single = not isinstance(outputs, list | tuple)
     outs = [as_term(o) for o in ([outputs] if single else outputs)]
@@ -629,8 +624,6 @@ def check_signature(inputs: Sequence[Term], outputs: Any, extra: list[Term], on_
 
 def check_updates(updates: Any) -> list[tuple[Term, Term]]:
     """``updates`` (a dict or pairs) as ``(shared variable, new value term)`` pairs, each checked (RewriteDiffTypeError)."""
-    from rewritediff.tensor import as_term
-
     if isinstance(updates, dict):
         updates = list(updates.items())
     pairs = [(k, as_term(v, k)) for k, v in (updates or [])]

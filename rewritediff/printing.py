@@ -25,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.terms import Constant, DisconnectedType, NullType, TensorType, Term, constant
+from rewritediff.ops import REGISTRY
+from rewritediff.rules.sympy_check import sympy_function
+from rewritediff.terms import Constant, DisconnectedType, NullType, TensorType, Term, apply, constant, replace
 
 # ---- precedence levels (Python's order; MAT is the LaTeX juxtaposed matrix product) -------
 P_TOP, P_CMP, P_OR, P_AND, P_ADD, P_MUL, P_MAT, P_UNARY, P_POW, P_ATOM = range(10)
@@ -205,7 +207,6 @@ def _attr_text(key: str, value: Any) -> str:
 
 def _shown_attrs(node: Term) -> list[tuple[str, Any]]:
     """Attributes that differ from the op's defaults (all non-None ones for unregistered ops)."""
-    from rewritediff.ops import REGISTRY
 
     opdef = REGISTRY.get(node.op)
     defaults = opdef.attrs if opdef is not None else {}
@@ -231,7 +232,6 @@ def _shown_attrs(node: Term) -> list[tuple[str, Any]]:
 
 def _dtype_is_implied(node: Term) -> bool:
     """The op would pick this dtype anyway (``eye(n)`` is floatX, ``arange(n)`` of ints int64): no need to print it."""
-    from rewritediff.terms import apply
 
     attrs = {k: v for k, v in node.attrs if k != "dtype"}
     try:
@@ -416,7 +416,6 @@ def _state_name(init: Term, k: int) -> str:
 
 def _text_scan(node: Term, L: _Layout) -> list:  # noqa: N803
     """A loop as its recurrence: ``scan(h[t] = tanh(W @ h[t-1] + x[t])  for t in 0..n, h[-1] = h0)``."""
-    from rewritediff.terms import replace
 
     body = node.attr("body")
     n, xs, zs, ns = body.split_args(node.args)
@@ -834,7 +833,6 @@ def to_sympy(expr: Term, symbols: dict[Term, Any] | None = None) -> Any:
 
     if not isinstance(expr, Term):
         raise RewriteDiffTypeError(f"to_sympy: expected a term, got {type(expr).__name__}")
-    from rewritediff.rules.sympy_check import sympy_function  # the one table of SymPy forms
 
     order = _ordered([expr])
     names = _leaf_names(order)
@@ -968,8 +966,6 @@ def _convert_sympy_node(e: Any, kids: list[Any], by_name: dict[str, Term], looku
     import sympy as sp
 
     T = _frontend()
-    from rewritediff.ops import REGISTRY
-    from rewritediff.terms import apply
 
     if e.is_Symbol:
         term = by_name.get(e.name)

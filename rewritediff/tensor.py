@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.errors import RewriteDiffTypeError, ShapeError
+from rewritediff.errors import AxisError, IndexOutOfBounds, RewriteDiffTypeError, ShapeError
 from rewritediff.ops import REGISTRY
+from rewritediff.ops.infer import fmt_shape, norm_axis
 from rewritediff.terms import (
-    FLOAT_DTYPES,
     TensorType,
     Term,
     apply,
+    as_term,
     check_dtype,
     constant,
     floatX,
@@ -145,26 +146,6 @@ def set_value(var: Term, value: Any, borrow: bool = False) -> None:
     if v.ndim != var.ndim or builtins.any(d is not None and d != n for d, n in zip(var.static_shape, v.shape)):
         raise ShapeError(f"set_value: {var!r} has shape {var.type.shape}, the value has shape {v.shape}")
     var.tag["value"] = v
-
-
-def as_term(x: Any, like: Term | None = None) -> Term:
-    """``x`` as a term; Python scalars take the dtype of ``like`` where numpy 2 would."""
-    if isinstance(x, Term):
-        return x
-    if isinstance(x, bool | int | float) and not isinstance(x, np.generic):
-        if like is not None and isinstance(like.type, TensorType):
-            if like.dtype in FLOAT_DTYPES:
-                return constant(x, like.dtype)
-            if isinstance(x, int) and like.dtype != "bool" and not isinstance(x, bool):
-                info = np.iinfo(like.dtype)
-                if info.min <= x <= info.max:
-                    return constant(x, like.dtype)
-        if isinstance(x, bool):
-            return constant(x, "bool")
-        return constant(x, floatX if isinstance(x, float) else "int64")
-    if isinstance(x, list | tuple) and builtins.any(isinstance(v, Term) for v in x):
-        return stack([as_term(v) for v in x])
-    return constant(np.asarray(x))
 
 
 as_tensor_variable = as_term
@@ -344,8 +325,6 @@ def shape_padaxis(t: Any, axis: int) -> Term:
     t = as_term(t)
     nd = t.ndim + 1
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer) or not -nd <= axis < nd:
-        from rewritediff.errors import AxisError
-
         raise AxisError(f"shape_padaxis: axis {axis!r} is out of range for a result of ndim {nd}")
     return expand_dims(t, int(axis) % nd)
 
@@ -361,7 +340,6 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Term:
     x = as_term(x)
     if axes is None:
         axes = tuple(reversed(range(x.ndim)))
-    from rewritediff.ops.infer import norm_axis
 
     axes = tuple(int(a) % x.ndim if x.ndim else a for a in axes)
     norm_axis("transpose", axes, x.ndim)
@@ -370,7 +348,6 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Term:
 
 def expand_dims(x: Any, axis: int | Sequence[int]) -> Term:
     """Insert length-1 dims at ``axis`` (numpy semantics)."""
-    from rewritediff.ops.infer import norm_axis
 
     x = as_term(x)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
@@ -382,7 +359,6 @@ def expand_dims(x: Any, axis: int | Sequence[int]) -> Term:
 
 def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Term:
     """Drop length-1 dims (all statically known ones when ``axis`` is None)."""
-    from rewritediff.ops.infer import norm_axis
 
     x = as_term(x)
     if axis is None:
@@ -417,16 +393,12 @@ def flatten(x: Any, ndim: int = 1) -> Term:
     """Collapse the trailing dims so the result has ``ndim`` dims."""
     x = as_term(x)
     if ndim < 1 or ndim > builtins.max(x.ndim, 1):
-        from rewritediff.errors import ShapeError
-
         raise ShapeError(f"flatten: ndim={ndim} is out of range for an argument of ndim {x.ndim}")
     if x.ndim == ndim:
         return x
     lead = []
     for d in x.static_shape[: ndim - 1]:
         if d is None:
-            from rewritediff.errors import ShapeError
-
             raise ShapeError(f"flatten: leading dims must be static to flatten to ndim {ndim}, shape {x.static_shape}")
         lead.append(d)
     return reshape(x, (*lead, -1))
@@ -526,8 +498,6 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Term:
     """The diagonal ``offset`` of a matrix (only the matrix case, axes 0 and 1, is supported)."""
     x = as_term(x)
     if x.ndim != 2 or (axis1 % 2, axis2 % 2) != (0, 1):
-        from rewritediff.errors import ShapeError
-
         raise ShapeError(f"diagonal: only the diagonal of a matrix over axes (0, 1) is supported, got ndim {x.ndim} and axes ({axis1}, {axis2})")
     return apply("diag", x, k=offset)
 
@@ -548,8 +518,6 @@ def concatenate(tensor_list: Sequence[Any], axis: int = 0) -> Term:
 
 def split(x: Any, splits_size: Sequence[int], n_splits: int | None = None, axis: int = 0) -> list[Term]:
     """Split x along ``axis`` into pieces of the given static sizes (one ``subtensor`` each)."""
-    from rewritediff.errors import AxisError, ShapeError
-    from rewritediff.ops.infer import fmt_shape
 
     x = as_term(x)
     sizes = [int(s) for s in (splits_size.tolist() if isinstance(splits_size, np.ndarray) else splits_size)]
@@ -727,8 +695,6 @@ def index_spec(x: Term, key: Any) -> tuple[tuple, list[Term]]:
     items = key if isinstance(key, tuple) else (key,)
     n_ell = builtins.sum(1 for it in items if it is Ellipsis)
     if n_ell > 1:
-        from rewritediff.errors import IndexOutOfBounds
-
         raise IndexOutOfBounds(f"subtensor: an index can only have a single ellipsis, got {key!r}")
     arrays: list[Term] = []
     entries: list = []
@@ -752,8 +718,6 @@ def getitem(x: Any, key: Any) -> Term:
     if x.op == "shape" and isinstance(key, int | np.integer) and not isinstance(key, bool):
         nd = x.args[0].ndim
         if not -nd <= key < nd:
-            from rewritediff.errors import IndexOutOfBounds
-
             raise IndexOutOfBounds(f"subtensor: index {key} is out of bounds for axis 0 with size {nd} (shape ({nd},))")
         return shape_i(x.args[0], int(key))
     idx, arrays = index_spec(x, key)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rewritediff.ops import get_op
 from rewritediff.rules.ast import Special
-from rewritediff.terms import Term, apply
+from rewritediff.terms import Term, apply, constant, floatX, replace, toposort, variable
 
 
 def float_dtype(term: Term) -> str:
     """The dtype a gradient of ``term`` carries (its own if float, floatX otherwise)."""
-    from rewritediff.terms import floatX
 
     return term.dtype if term.type.is_float else floatX
 
@@ -342,8 +342,6 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
     batching rule (elementwise ops broadcast, reductions shift their axes, products become
     batched matmuls). Raises NoBatchRule when an op on the path has none.
     """
-    from rewritediff.ops import get_op
-    from rewritediff.terms import toposort
 
     new: dict[int, Term] = {k.uid: v for k, v in batched.items()}
     is_b: set[int] = set(new)
@@ -398,7 +396,6 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     import numpy as np
 
     from rewritediff.gradient import pullback
-    from rewritediff.terms import constant, variable
 
     out_shape = expression.static_shape
     dtype = float_dtype(expression)
@@ -417,7 +414,6 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
             raise NoBatchRule(
                 f"jacobian: {exc} has no batching rule, and the expression's size is known only at run time (declare its shape, or use one pullback per row)"
             ) from None
-        from rewritediff.terms import replace
 
         per_row = []
         for i in range(n):

@@ -410,6 +410,30 @@ def replace(outputs: list[Term], mapping: dict[Term, Term]) -> list[Term]:
     return [new[o.uid] for o in outputs]
 
 
+def as_term(x: Any, like: Term | None = None) -> Term:
+    """``x`` as a term; Python scalars are weak: they take the dtype of ``like`` where numpy 2 would.
+
+    Here, below the ops, so that every layer (rules, engine, lowering) converts literals the one
+    way the frontend does.
+    """
+    if isinstance(x, Term):
+        return x
+    if isinstance(x, bool | int | float) and not isinstance(x, np.generic):
+        if like is not None and isinstance(like.type, TensorType):
+            if like.dtype in FLOAT_DTYPES:
+                return constant(x, like.dtype)
+            if isinstance(x, int) and like.dtype != "bool" and not isinstance(x, bool):
+                info = np.iinfo(like.dtype)
+                if info.min <= x <= info.max:
+                    return constant(x, like.dtype)
+        if isinstance(x, bool):
+            return constant(x, "bool")
+        return constant(x, floatX if isinstance(x, float) else "int64")
+    if isinstance(x, list | tuple) and any(isinstance(v, Term) for v in x):
+        return apply("stack", *[as_term(v) for v in x], axis=0)
+    return constant(np.asarray(x))
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Hold Python's cyclic garbage collector while building large graphs, then restore it.

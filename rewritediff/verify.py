@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import GradientError
+from rewritediff.lower_numpy import function
+from rewritediff.tensor import as_term, tensor
 from rewritediff.terms import constant
 
 
@@ -104,8 +106,6 @@ def verify_grad(
     """Check ``grad`` of ``fun`` against finite differences along random projections; raise GradientError."""
     # the layers above this one (gradient.py re-exports this module)
     from rewritediff.gradient import grad
-    from rewritediff.lower_numpy import function
-    from rewritediff.tensor import as_term, tensor
 
     if not isinstance(pt, list | tuple):
         raise TypeError("verify_grad can work only with a list or tuple of points")

@@ -16,7 +16,7 @@ from rewritediff.engine.matchers import AttrVal, Rest, literal
 from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var
 from rewritediff.rules.helpers import ARITH as _ARITH
-from rewritediff.terms import Constant, Term, apply
+from rewritediff.terms import Constant, Term, apply, as_term
 from rewritediff.terms import _freeze as freeze
 
 _MISSING = object()
@@ -24,17 +24,6 @@ _MISSING = object()
 
 class Unbuildable(Exception):
     """The right-hand side cannot be built for this match (bad types, unknown helper, ...)."""
-
-
-_AS_TERM: list = []
-
-
-def _weak_const(value: Any, like: Term | None) -> Term:
-    if not _AS_TERM:
-        from rewritediff.tensor import as_term
-
-        _AS_TERM.append(as_term)
-    return _AS_TERM[0](value, like)
 
 
 def instantiate(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_helpers: dict | None = None) -> Term:
@@ -49,7 +38,7 @@ def instantiate(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_h
     if isinstance(expr, Num):
         if isinstance(expr.value, bool) or expr.value is None:
             raise Unbuildable("boolean/None literal as a term")
-        return _weak_const(expr.value, like)
+        return as_term(expr.value, like)
     if isinstance(expr, Special):
         raise Unbuildable("special value")
     if not isinstance(expr, Call):
@@ -92,7 +81,7 @@ def _lookup_term(eg: EGraph, expr: Any, s: dict, like: Term | None, helpers: dic
         if isinstance(expr.value, bool) or expr.value is None:
             return None
         try:
-            return _weak_const(expr.value, like)
+            return as_term(expr.value, like)
         except BUILD_ERRORS:  # not a constant we can make: no lookup (instantiate says why)
             return None
     if not isinstance(expr, Call):

@@ -31,7 +31,7 @@ import numpy as np
 from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, Rule, Special, Star, Tuple, Var
 from rewritediff.rules.helpers import eval_guard
-from rewritediff.terms import TensorType, Term, apply, constant, toposort, variable
+from rewritediff.terms import TensorType, Term, apply, constant, inputs_of, toposort, variable
 
 # ---- witnesses: inputs built from a pattern --------------------------------------------------------
 
@@ -294,7 +294,6 @@ def evaluate_term(term: Term, values: dict[int, np.ndarray]) -> np.ndarray:
 
 
 def _inputs_of(term: Term) -> list[Term]:
-    from rewritediff.terms import inputs_of
 
     return [t for t in inputs_of([term]) if t.op == "input"]
 

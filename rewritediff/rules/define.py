@@ -17,7 +17,7 @@ from rewritediff.errors import RewriteDiffTypeError
 from rewritediff.ops import REGISTRY, OpDef, register, unregister
 from rewritediff.rules.ast import Call, Rule
 from rewritediff.rules.helpers import literal_value
-from rewritediff.terms import TensorType, Term, apply, toposort, variable
+from rewritediff.terms import TensorType, Term, apply, as_term, toposort, variable
 
 
 def _expansion_ops(expr: Any) -> list[str]:
@@ -159,8 +159,6 @@ def define_op(
 
 def op_function(name: str) -> Callable[..., Term]:
     """A frontend function for op ``name``: ``op_function("logcosh")(x)`` (Python scalars are weakly typed)."""
-    from rewritediff.tensor import as_term
-
     if name not in REGISTRY:
         from rewritediff.errors import UnknownOpError
 

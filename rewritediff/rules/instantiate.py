@@ -16,7 +16,7 @@ from rewritediff.errors import RuleError
 from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Special, Star, Str, Tuple, Var, names_in
 from rewritediff.rules.helpers import const_value, eval_attr, literal_value
-from rewritediff.terms import TensorType, Term, apply
+from rewritediff.terms import TensorType, Term, apply, as_term
 
 
 class _Builder:
@@ -29,8 +29,6 @@ class _Builder:
         self.zeros: dict[int, Term] = {}
 
     def literal(self, value: Any, anchor: Term | None) -> Term:
-        from rewritediff.tensor import as_term
-
         return as_term(value, anchor if anchor is not None else self.like)
 
     def build(self, expr: Any) -> Any:
