@@ -83,6 +83,7 @@ class EGraph:
         # not built, values not made constants; the runner copies them into its report
         self.fallbacks: Counter[str] = Counter()
         self.touched: set[int] = set()  # classes whose nodes, members or facts changed since take_touched()
+        self.probing = False  # a guard is read ahead of its turn: it must not add to the graph (guards.GuardNeedsRest)
         self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
         self.dim_parent: dict[Any, Any] = {}  # dims that must be equal for the graph to run (e.g. dot's contraction)
         self._dim_values: list[int] = []  # classes of ops whose value is a product of lengths (OpDef.dim_product)

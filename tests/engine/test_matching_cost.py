@@ -45,3 +45,57 @@ def test_factoring_a_binary_sum_is_a_join_not_a_product() -> None:
         assert n_small == n_large >= 1  # the shared factor u (and, for the sum, its mirror)
         assert large < 2.5 * small, (op, small, large)
         assert large <= 6 * 17, (op, large)
+
+
+def test_a_failing_guard_is_read_before_the_right_hand_side_is_looked_up(monkeypatch: object) -> None:
+    from rewritediff.engine import runner as runner_module
+    from rewritediff.engine.runner import Runner
+
+    from .helpers import rewrites
+
+    looked_up: list = []
+    lookup = runner_module.lookup_rhs
+
+    def counted(*a: object, **k: object) -> object:
+        looked_up.append(a[1])
+        return lookup(*a, **k)
+
+    monkeypatch.setattr(runner_module, "lookup_rhs", counted)  # type: ignore[attr-defined]
+    a, b, c = rd.vector("a"), rd.vector("b"), rd.vector("c")
+    # a's sign is unknown: the guard fails for every match (the rest b * c is a class of the graph)
+    eg = EGraph()
+    root = eg.add_term(rd.exp(a) * (b * c))
+    report = Runner(rewrites("rule exp(x) * y => y if positive(x)")).run(eg)
+    assert report.matches and not report.fired and not looked_up
+    assert eg.find(root) != eg.find(eg.add_term(b * c))
+    # a positive argument: the guard holds, the right-hand side is looked up and the rule fires
+    eg = EGraph()
+    root = eg.add_term(rd.exp(rd.exp(a)) * (b * c))
+    report = Runner(rewrites("rule exp(x) * y => y if positive(x)")).run(eg)
+    assert report.fired and looked_up
+    assert eg.find(root) == eg.find(eg.add_term(b * c))
+
+
+def test_a_guard_read_ahead_adds_nothing_to_the_graph() -> None:
+    from rewritediff.engine.guards import GuardNeedsRest, eval_guard
+    from rewritediff.engine.matchers import Rest
+    from rewritediff.rules.ast import Call as GuardCall
+
+    a, b, c = rd.vector("a"), rd.vector("b"), rd.vector("c")
+    eg = EGraph()
+    eg.add_term(a * b * c)
+    eg.rebuild()
+    ids = sorted(eg.term_class[t.uid] for t in (a, b, c))
+    guard = GuardCall("positive", (Var("y"),))
+    nodes = eg.num_nodes
+    eg.probing = True
+    try:
+        eval_guard(eg, guard, {"y": Rest("mul", (ids[0], ids[2]))})  # a * c is no class: reading it would add it
+        raise AssertionError("the read-ahead guard added a rest")
+    except GuardNeedsRest:
+        pass
+    finally:
+        eg.probing = False
+    assert eg.num_nodes == nodes
+    assert eval_guard(eg, guard, {"y": Rest("mul", (ids[0], ids[2]))}) is False  # read in turn: added
+    assert eg.num_nodes == nodes + 1
