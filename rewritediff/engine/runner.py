@@ -440,9 +440,16 @@ class Runner:
                             continue
                         s = {**s, CTX: Rest(ctx.op, tuple(args))}
                         key = (eg.find(cid), matcher._subst_key(s))
-                    elif uf[cid] != cid or any(type(v) is int and uf[v] != v for _, v in key[1]):
-                        # classes merged by this iteration's earlier matches: the key in today's ids
-                        key = (eg.find(cid), matcher._subst_key(s))
+                    else:
+                        stale = uf[cid] != cid
+                        if not stale:
+                            for _, v in key[1]:
+                                if type(v) is int and uf[v] != v:
+                                    stale = True
+                                    break
+                        if stale:
+                            # classes merged by this iteration's earlier matches: the key in today's ids
+                            key = (eg.find(cid), matcher._subst_key(s))
                     marked = applied.get(key)
                     if marked is not None:
                         if marked:

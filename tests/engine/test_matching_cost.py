@@ -99,3 +99,26 @@ def test_a_guard_read_ahead_adds_nothing_to_the_graph() -> None:
     assert eg.num_nodes == nodes
     assert eval_guard(eg, guard, {"y": Rest("mul", (ids[0], ids[2]))}) is False  # read in turn: added
     assert eg.num_nodes == nodes + 1
+
+
+def test_facts_of_nodes_over_the_same_argument_facts_are_computed_once(monkeypatch: object) -> None:
+    from rewritediff.engine import analysis
+
+    calls: list = []
+    node_dims = analysis.node_dims
+
+    def counted(op: str, *a: object) -> object:
+        calls.append(op)
+        return node_dims(op, *a)
+
+    monkeypatch.setattr(analysis, "node_dims", counted)  # type: ignore[attr-defined]
+    x, y = rd.vector("x"), rd.vector("y")
+    eg = EGraph()
+    eg.add_term(y)  # (first: every product's arguments come in the same order, y's class first)
+    for f in (rd.exp, rd.sin, rd.cos):
+        eg.add_term(f(x) * y)  # three products whose arguments have y's and x's dims
+    assert calls.count("mul") == 1
+    # and the facts are the ones computed directly
+    for f in (rd.exp, rd.sin):
+        data = eg.data(eg.add_term(f(x) * y))
+        assert data.dims == node_dims("mul", (), [eg.data(eg.add_term(y)).dims, eg.data(eg.add_term(f(x))).dims], (None,), [None, None])
