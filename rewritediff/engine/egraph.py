@@ -27,6 +27,7 @@ from rewritediff.ops.signs import closure as close_signs
 from rewritediff.terms import TensorType, Term, apply, constant
 
 ENode = tuple  # (op, attrs, children)
+_NO_DIM = object()
 MAX_FLAT = 32  # nested n-ary terms are flattened into one e-node up to this many arguments
 
 
@@ -88,6 +89,7 @@ class EGraph:
         self.probing = False  # a guard is read ahead of its turn: it must not add to the graph (guards.GuardNeedsRest)
         self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
         self.dim_parent: dict[Any, Any] = {}  # dims that must be equal for the graph to run (e.g. dot's contraction)
+        self._dim_memo: dict[Any, Any] = {}  # dim_find's answers while dim_parent stays as it is
         self._dim_values: list[int] = []  # classes of ops whose value is a product of lengths (OpDef.dim_product)
         self._dim_values_done: dict[int, int] = {}  # such a class -> the class of the input lengths it was merged with
         self._dims_changed = False
@@ -99,6 +101,11 @@ class EGraph:
         A broadcast of a set of lengths (``("bcast", a, b, ...)``) is the one length when all its
         members are known to be equal.
         """
+        memo = self._dim_memo
+        hit = memo.get(d, _NO_DIM)
+        if hit is not _NO_DIM:
+            return hit
+        key = d
         while d in self.dim_parent:
             d = self.dim_parent[d]
         if isinstance(d, tuple) and d and d[0] == "bcast":
@@ -106,6 +113,7 @@ class EGraph:
             d = next(iter(members)) if len(members) == 1 else ("bcast", *sorted(members, key=repr))
         while d in self.dim_parent:
             d = self.dim_parent[d]
+        memo[key] = d
         return d
 
     def dim_union(self, a: Any, b: Any) -> None:
@@ -120,6 +128,7 @@ class EGraph:
         elif not isinstance(b, int) and repr(b) > repr(a):
             a, b = b, a
         self.dim_parent[a] = b
+        self._dim_memo.clear()
         self._dims_changed = True
 
     # ---- union-find ----------------------------------------------------------------------
