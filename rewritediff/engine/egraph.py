@@ -27,6 +27,7 @@ from rewritediff.ops.signs import closure as close_signs
 from rewritediff.terms import TensorType, Term, apply, constant
 
 ENode = tuple  # (op, attrs, children)
+_NO_DIM = object()
 MAX_FLAT = 32  # nested n-ary terms are flattened into one e-node up to this many arguments
 
 
@@ -72,6 +73,8 @@ class EGraph:
         self.term_class: dict[int, int] = {}
         self.leaves: dict[int, Term] = {}
         self.by_op: dict[str, list[int]] = {}
+        self._facts_memo: dict[tuple, Any] = {}  # (op, attrs, arguments' facts) -> sign or dim facts of the node (pure functions)
+        self._by_op_dirty: set[str] = set()  # ops whose list gained an id or holds a merged-away one since _compact
         self.nary = frozenset(n for n, od in REGISTRY.items() if od.nary)
         self._pending: list[int] = []
         self._analysis_pending: list[int] = []
@@ -83,8 +86,10 @@ class EGraph:
         # not built, values not made constants; the runner copies them into its report
         self.fallbacks: Counter[str] = Counter()
         self.touched: set[int] = set()  # classes whose nodes, members or facts changed since take_touched()
+        self.probing = False  # a guard is read ahead of its turn: it must not add to the graph (guards.GuardNeedsRest)
         self.unstable: list[ENode] = []  # e-nodes a stabilization rule rewrote (penalised in extraction)
         self.dim_parent: dict[Any, Any] = {}  # dims that must be equal for the graph to run (e.g. dot's contraction)
+        self._dim_memo: dict[Any, Any] = {}  # dim_find's answers while dim_parent stays as it is
         self._dim_values: list[int] = []  # classes of ops whose value is a product of lengths (OpDef.dim_product)
         self._dim_values_done: dict[int, int] = {}  # such a class -> the class of the input lengths it was merged with
         self._dims_changed = False
@@ -96,6 +101,11 @@ class EGraph:
         A broadcast of a set of lengths (``("bcast", a, b, ...)``) is the one length when all its
         members are known to be equal.
         """
+        memo = self._dim_memo
+        hit = memo.get(d, _NO_DIM)
+        if hit is not _NO_DIM:
+            return hit
+        key = d
         while d in self.dim_parent:
             d = self.dim_parent[d]
         if isinstance(d, tuple) and d and d[0] == "bcast":
@@ -103,6 +113,7 @@ class EGraph:
             d = next(iter(members)) if len(members) == 1 else ("bcast", *sorted(members, key=repr))
         while d in self.dim_parent:
             d = self.dim_parent[d]
+        memo[key] = d
         return d
 
     def dim_union(self, a: Any, b: Any) -> None:
@@ -117,6 +128,7 @@ class EGraph:
         elif not isinstance(b, int) and repr(b) > repr(a):
             a, b = b, a
         self.dim_parent[a] = b
+        self._dim_memo.clear()
         self._dims_changed = True
 
     # ---- union-find ----------------------------------------------------------------------
@@ -150,11 +162,11 @@ class EGraph:
 
     def data(self, cid: int) -> ClassData:
         """Facts of ``cid``'s class."""
-        return self.classes[self.find(cid)].data
+        return self.classes[cid if self.uf[cid] == cid else self.find(cid)].data
 
     def rep(self, cid: int) -> Term:
         """The representative term of ``cid``'s class."""
-        return self.classes[self.find(cid)].data.rep
+        return self.classes[cid if self.uf[cid] == cid else self.find(cid)].data.rep
 
     @property
     def num_nodes(self) -> int:
@@ -225,6 +237,7 @@ class EGraph:
         for c in dict.fromkeys(node[2]):
             self.classes[c].parents.append((node, cid))
         self.by_op.setdefault(node[0], []).append(cid)
+        self._by_op_dirty.add(node[0])
         if data.const is not None and not is_leaf_node(node):
             self._fold_queue.append(cid)
         opdef = REGISTRY.get(node[0])
@@ -257,12 +270,30 @@ class EGraph:
                 const = an.fold_shape_only(op, attrs, [k.type for k in kids], ttype)
         elif REGISTRY.get(op) is not None and REGISTRY[op].constructor:
             const = an.fold(op, attrs, [], ttype)
-        signs = an.node_signs(op, [k.signs for k in kids], [k.const for k in kids], ttype.dtype)
+        kid_signs = tuple(k.signs for k in kids)
+        if all(k.const is None for k in kids):
+            # sign and dim facts are functions of the arguments' facts: many nodes share them
+            skey = (op, kid_signs, ttype.dtype)
+            signs = self._facts_memo.get(skey)
+            if signs is None:
+                signs = self._facts_memo[skey] = an.node_signs(op, list(kid_signs), None, ttype.dtype)
+        else:
+            signs = an.node_signs(op, list(kid_signs), [k.const for k in kids], ttype.dtype)
         if const is not None:
             signs |= an.const_signs(const)
         kid_dims = [k.dims for k in kids]
-        dims = an.node_dims(op, attrs, kid_dims, ttype.shape, [k.length for k in kids])
-        for a, b in an.forced_equal_dims(op, attrs, kid_dims):
+        lengths = [k.length for k in kids]
+        dkey = (op, attrs, tuple(kid_dims), ttype.shape, tuple(lengths))
+        try:
+            hit = self._facts_memo.get(dkey)
+        except TypeError:  # an unhashable attribute: computed each time
+            dkey = hit = None
+        if hit is None:
+            hit = (an.node_dims(op, attrs, kid_dims, ttype.shape, lengths), an.forced_equal_dims(op, attrs, kid_dims))
+            if dkey is not None:
+                self._facts_memo[dkey] = hit
+        dims, equal = hit
+        for a, b in equal:
             self.dim_union(a, b)
         return ClassData(ttype, term, const, signs, dims, an.node_length(op, attrs, kid_dims, ttype, const))
 
@@ -286,6 +317,7 @@ class EGraph:
         # the nodes that name b are no longer canonical: their classes are compacted in rebuild
         self._stale.extend(pc for _, pc in cb.parents)
         self._stale.append(a)
+        self._by_op_dirty.update(n[0] for n in cb.nodes)
         ca.nodes.extend(cb.nodes)
         ca.parents.extend(cb.parents)
         merged = self._merge_data(ca.data, cb.data)
@@ -446,8 +478,11 @@ class EGraph:
             if len(seen) != len(cls.nodes) or any(a is not b for a, b in zip(seen, cls.nodes)):
                 cls.nodes = list(seen)
         self._stale.clear()
-        for op, v in self.by_op.items():
+        by_op = self.by_op
+        for op in self._by_op_dirty:
+            v = by_op[op]
             v[:] = sorted({find(c) for c in v})
+        self._by_op_dirty.clear()
 
     # ---- associativity of the n-ary ops -------------------------------------------------------
     def normalize_nary(self, budget: int, touched: set[int] | None = None) -> int:
@@ -583,6 +618,7 @@ class EGraph:
         for c in dict.fromkeys(node[2]):
             self.classes[self.find(c)].parents.append((node, cid))
         self.by_op.setdefault(node[0], []).append(cid)
+        self._by_op_dirty.add(node[0])
         return True
 
     def take_touched(self) -> set[int]:

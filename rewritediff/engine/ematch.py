@@ -36,7 +36,7 @@ class Matcher:
         self.eg = eg
         self._with: dict[str, list[int]] = {}
         self._ops: dict[int, frozenset] = {}
-        self._scalar: dict[int, Any] = {}
+        self._scalar: dict[int, tuple] = {}  # class id -> (its constant, the one value of all its elements or None)
         self._rests: dict[Rest, Any] = {}
         self._users: dict[tuple[str, str], set[int]] = {}
         # matches of a call pattern against a class under no bindings, (pattern, class id) -> substitutions:
@@ -46,10 +46,14 @@ class Matcher:
         self._memo_state: tuple[int, int] = (-1, -1)
 
     def reset(self) -> None:
-        """Forget what was cached about the graph (call after the graph changed)."""
+        """Forget what was cached about the graph (call after the graph changed).
+
+        What was read off a class's constant is kept, with the constant it was read from: a
+        class's constant, once known, stays (a merge may only replace it by an equal one).
+        """
         self._with = {}
         self._ops = {}
-        self._scalar = {}
+        self._scalar = {c: v for c, v in self._scalar.items() if v[0] is not None}
         self._rests = {}
         self._users = {}
         self._memo = {}
@@ -87,15 +91,17 @@ class Matcher:
 
     def _const_is(self, cid: int, value: Any) -> bool:
         """Whether the class is a constant all of whose elements equal ``value``."""
-        v = self._scalar.get(cid, _MISSING)
-        if v is _MISSING:
+        hit = self._scalar.get(cid)
+        if hit is not None and (hit[0] is None or self.eg.data(cid).const is hit[0]):
+            v = hit[1]
+        else:
             c = self.eg.data(cid).const
             v = None
             if c is not None and c.size:
                 first = c.flat[0]
                 if _all_equal(c, first):
                     v = first
-            self._scalar[cid] = v
+            self._scalar[cid] = (c, v)
         if v is None:
             return False
         try:
@@ -129,6 +135,13 @@ class Matcher:
             return s
         if type(old) is int and type(value) is int:
             return s if self.eg.find(old) == self.eg.find(value) else None
+        # a rest is a class only if the graph holds a node of its op over its arguments: a class
+        # without a node of that op cannot be it (no rest to canonicalise)
+        if type(old) is int and isinstance(value, Rest):
+            if value.op not in self._class_ops(old):
+                return None
+        elif type(value) is int and isinstance(old, Rest) and old.op not in self._class_ops(value):
+            return None
         return s if self._canon_binding(old) == self._canon_binding(value) else None
 
     # ---- matching -----------------------------------------------------------------------------

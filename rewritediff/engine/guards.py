@@ -24,6 +24,24 @@ def rule_tables() -> tuple[dict, dict]:
     return getattr(_helpers, "PREDICATES", {}), getattr(_helpers, "ATTR_HELPERS", {})
 
 
+class GuardNeedsRest(Exception):
+    """Raised while ``eg.probing``: the guard reads a rest of a product the graph does not hold (reading it would add it)."""
+
+
+def _rest_class(eg: EGraph, v: Rest, name: str) -> ClassRef:
+    """While probing: the class adding the rest would give, if the graph holds it (else GuardNeedsRest: adding it is an effect)."""
+    try:
+        term = apply(v.op, *[eg.rep(c) for c in v.children])
+    except BUILD_ERRORS:
+        raise GuardNeedsRest(name) from None
+    hit = eg.term_class.get(term.uid)
+    if hit is None:
+        hit = eg.hashcons.get(eg.node_of(term))
+        if hit is None:
+            raise GuardNeedsRest(name)
+    return ClassRef(eg.find(hit))
+
+
 def _as_term(eg: EGraph, v: Any) -> Any:
     return eg.rep(v) if isinstance(v, ClassRef) else v
 
@@ -58,6 +76,8 @@ def _compile_guard(expr: Any) -> Any:
             if isinstance(v, int) and not isinstance(v, bool):
                 return ClassRef(eg.find(v))
             if isinstance(v, Rest):
+                if eg.probing:
+                    return _rest_class(eg, v, name)
                 # the rest of an n-ary node: add it (it is a sound term) so guards see its facts
                 try:
                     return ClassRef(eg.find(eg.add_term(apply(v.op, *[eg.rep(c) for c in v.children]))))

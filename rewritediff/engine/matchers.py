@@ -180,6 +180,64 @@ def _seq2(m: Matcher, f0: Any, t0: Any, f1: Any, t1: Any, s: dict) -> list:
     return out
 
 
+def _join_key(m: Matcher, s: dict, names: tuple) -> tuple | None:
+    """The canonical values of ``names`` in ``s`` (None if one is neither a class nor a Rest)."""
+    out = []
+    for n in names:
+        v = s[n]
+        if type(v) is int:
+            out.append(m.eg.find(v))
+        elif isinstance(v, Rest):
+            c = m._canon_binding(v)
+            out.append(c if type(c) is int else ("rest", c.op, c.children))
+        else:
+            return None
+    return tuple(out)
+
+
+def _join2(m: Matcher, f0: Any, t0: Any, f1: Any, t1: Any, s: dict, shared: tuple) -> list:
+    """``_seq2`` for two argument patterns sharing the variables ``shared``: a hash join.
+
+    The second pattern is matched once without the first one's bindings (under ``s`` alone, so
+    the match of a class is memoised across roots) and its matches are joined with the first
+    one's on the canonical values of the shared variables. Binding a variable and then comparing
+    it prunes the same branches as comparing it at once, so the result is ``_seq2``'s, in the
+    same order; the cost is linear in the two sides' matches instead of their product.
+    """
+    r = f0(m, t0, s)
+    if len(r) <= 1:
+        return f1(m, t1, r[0]) if r else r
+    names = tuple(n for n in shared if n not in s)
+    if names:
+        q = f1(m, t1, s)
+        if not q:
+            return q
+        index: dict[tuple, list] = {}
+        for s2 in q:
+            k = _join_key(m, s2, names)
+            if k is None:
+                break
+            index.setdefault(k, []).append(s2)
+        else:
+            out: list = []
+            for s1 in r:
+                k = _join_key(m, s1, names)
+                if k is None:
+                    break
+                for s2 in index.get(k, ()):
+                    merged = s1.copy()
+                    for name, v in s2.items():
+                        if name not in merged:
+                            merged[name] = v
+                    out.append(merged)
+            else:
+                return out
+    out = []
+    for s2 in r:
+        out += f1(m, t1, s2)
+    return out
+
+
 def _seq(m: Matcher, fns: tuple, targets: tuple, s: dict) -> list:
     res = [s]
     for f, t in zip(fns, targets):
@@ -205,6 +263,10 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
     att = _compile_attrs(pat)
     nargs = len(args)
 
+    # variables both arguments of a binary pattern name: their matches are joined on them
+    shared2 = tuple(sorted(_names(args[0]) & _names(args[1]))) if nargs == 2 else ()
+    seq2 = functools.partial(_join2, shared=shared2) if shared2 else _seq2
+
     if op in nary and nargs == 2:
         a0, a1 = args
         f0, f1 = clss
@@ -228,9 +290,9 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
             if n == 2:
                 c0, c1 = children
                 if (may0 is None or may0(m, c0)) and (may1 is None or may1(m, c1)):
-                    out += _seq2(m, f0, c0, f1, c1, s)
+                    out += seq2(m, f0, c0, f1, c1, s)
                 if swap and c0 != c1 and (may0 is None or may0(m, c1)) and (may1 is None or may1(m, c0)):
-                    out += _seq2(m, f0, c1, f1, c0, s)
+                    out += seq2(m, f0, c1, f1, c0, s)
                 return out
             if n < 2:
                 return out
@@ -292,7 +354,7 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
                 s = att(m, attrs, s)
                 if s is None:
                     return []
-            return _seq2(m, f0, c0, f1, c1, s)
+            return seq2(m, f0, c0, f1, c1, s)
 
     else:
 

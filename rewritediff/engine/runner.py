@@ -19,7 +19,7 @@ from typing import Any
 from rewritediff.engine.analysis import BUILD_ERRORS
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.ematch import CTX, Matcher, Rest
-from rewritediff.engine.guards import eval_guard
+from rewritediff.engine.guards import GuardNeedsRest, eval_guard
 from rewritediff.engine.rhs import Unbuildable, instantiate, lookup_rhs
 from rewritediff.ops import CONST_OP, REGISTRY
 from rewritediff.rules.ast import Call, Num, Rule, Special, Var, names_in
@@ -440,9 +440,16 @@ class Runner:
                             continue
                         s = {**s, CTX: Rest(ctx.op, tuple(args))}
                         key = (eg.find(cid), matcher._subst_key(s))
-                    elif uf[cid] != cid or any(type(v) is int and uf[v] != v for _, v in key[1]):
-                        # classes merged by this iteration's earlier matches: the key in today's ids
-                        key = (eg.find(cid), matcher._subst_key(s))
+                    else:
+                        stale = uf[cid] != cid
+                        if not stale:
+                            for _, v in key[1]:
+                                if type(v) is int and uf[v] != v:
+                                    stale = True
+                                    break
+                        if stale:
+                            # classes merged by this iteration's earlier matches: the key in today's ids
+                            key = (eg.find(cid), matcher._subst_key(s))
                     marked = applied.get(key)
                     if marked is not None:
                         if marked:
@@ -478,14 +485,45 @@ class Runner:
                         st.banned_until = min(st.banned_until, it)
         return reason, it - start
 
+    def _guard_first(self, eg: EGraph, rw: Rewrite, s: dict) -> bool | None:
+        """The guard read before looking the right-hand side up, when reading it changes nothing: None otherwise.
+
+        Most matches that reach a guard fail it, and the look-up of the right-hand side costs more
+        than the guard. Reading the guard first gives the same graph when it has no effect: the rule
+        is no stabilization (whose match marks the root even when the class already holds the
+        right-hand side), every rest of a product the guard reads is already in the graph (reading
+        one adds it) and no fallback is counted (else the guard is read again, in order). A match
+        whose guard fails then reports GUARD where it reported NOOP when the class already held the
+        right-hand side: both leave the graph as it is.
+        """
+        if rw.stabilizes:
+            return None
+        fallbacks = eg.fallbacks
+        before = dict(fallbacks)
+        eg.probing = True
+        try:
+            held = eval_guard(eg, rw.guard, s) is True
+        except GuardNeedsRest:
+            return None
+        finally:
+            eg.probing = False
+            if len(fallbacks) != len(before) or fallbacks != before:
+                fallbacks.clear()
+                fallbacks.update(before)
+                held = None
+        return held
+
     def _apply(self, eg: EGraph, rw: Rewrite, cid: int, node: tuple, s: dict, it: int, report: RunReport) -> Outcome:
         like = eg.rep(cid)
+        held = None if rw.guard is None else self._guard_first(eg, rw, s)
+        if held is False:
+            return GUARD
         if self._present(eg, rw, cid, s, like):
             if rw.stabilizes:
                 eg.unstable.append(node)
                 return MARKED
             return NOOP
-        if rw.guard is not None and eval_guard(eg, rw.guard, s) is not True:
+        if rw.guard is not None and held is None and eval_guard(eg, rw.guard, s) is not True:
             return GUARD
         try:
             term = rhs = instantiate(eg, rw.rhs, s, like, self.attr_helpers)

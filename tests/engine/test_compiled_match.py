@@ -108,6 +108,9 @@ def test_compiled_matches_equal_reference() -> None:
         a * b + a * c + d,
         -a * b * c - a * b,
         rd.exp(a) * rd.exp(a) * 1.0,
+        a * b * c + a * b * d,  # binary sums and differences of products: the matches are joined
+        a * b * c - a * d * c,
+        (a + b) * c * (a + b) - (a + b) * c,
     ]
     pats = [
         Call("mul", (x, x)),
