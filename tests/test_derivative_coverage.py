@@ -213,6 +213,11 @@ CASES = [
     C("pow", [(4,)], lambda a: rd.norm(a, 3), "nz"),
     C("max", [(3, 4)], lambda a: rd.norm(a, 1), "distinct"),
     C("sqrt", [(2, 3, 4)], lambda a: rd.norm(a, "fro", axis=(2, 0), keepdims=True)),
+    # einsum's adjoint helpers, differentiated through their expansions into einsums
+    C("einsum_grad", [(2, 4), (2, 3), (3, 4)], lambda g, a, b: rd.apply("einsum_grad", g, a, b, subscripts="ij,jk->ik", i=0)),
+    C("einsum_grad", [(), (3, 3)], lambda g, a: rd.apply("einsum_grad", g, a, subscripts="ii->", i=0)),
+    C("einsum_grad", [(2,), (2, 3), (3,)], lambda g, a, b: rd.apply("einsum_grad", g, a, b, subscripts="ij,k->i", i=1)),
+    C("einsum_replace", [(2, 3), (2, 3), (3, 4)], lambda t, a, b: rd.apply("einsum_replace", t, a, b, subscripts="ij,jk->ik", i=0)),
 ]
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)
@@ -243,12 +248,8 @@ NON_DIFFERENTIABLE = {
     **dict.fromkeys(["zeros_like", "ones_like", "shape", "shape_i", "count", "eye_like", "stand_in"], "disconnected"),
 }
 # ops whose derivative is deliberately not the mathematical one, tested in test_gradient.py,
-# or that take no arguments, or whose next derivative is null by design (prod_pairs;
-# einsum_grad and einsum_replace w.r.t. the other operands: they carry einsum's first derivatives,
-# checked through einsum's own cases)
+# or that take no arguments, or whose next derivative is null by design (prod_pairs)
 EXEMPT = {
-    "einsum_grad",
-    "einsum_replace",
     "zero_grad",
     "disconnected_grad",
     "undefined_grad",

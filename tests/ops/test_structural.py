@@ -273,3 +273,63 @@ def test_bad_input_names_the_op(build, match):
     x = rd.matrix("x")
     with pytest.raises(rd.RewriteDiffError, match=match):
         build(x)
+
+
+# ---- second derivatives of einsum (and tensordot) -----------------------------------------------------
+def _fd_hessian(f, x, eps=1e-3):
+    """Central differences of the central-difference gradient: the Hessian of a scalar function, flattened."""
+    n = x.size
+    h = np.zeros((n, n))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = eps
+        h[i] = (_fd_grad(f, (x.ravel() + e).reshape(x.shape)) - _fd_grad(f, (x.ravel() - e).reshape(x.shape))).ravel() / (2 * eps)
+    return h
+
+
+B = np.array([[0.4, -0.3, 1.1, 0.6], [-0.9, 0.8, 0.2, -0.5], [0.7, 0.1, -1.3, 0.3]])
+V = np.array([0.6, -1.4, 0.9])
+S = np.array([[0.9, -0.2, 0.4], [0.3, 1.2, -0.7], [-0.5, 0.8, 1.1]])
+EINSUM_CASES = [
+    ("ij,jk->ik", lambda a, b, v: rd.sum(rd.einsum("ij,jk->ik", a, b) ** 2), lambda a: np.sum(np.einsum("ij,jk->ik", a, B) ** 2)),
+    ("ii->", lambda a, b, v: rd.einsum("ii->", a) ** 3, lambda a: np.einsum("ii->", a) ** 3),
+    ("ii->i", lambda a, b, v: rd.sum(rd.exp(rd.einsum("ii->i", a))), lambda a: np.sum(np.exp(np.einsum("ii->i", a)))),
+    ("ij,j->", lambda a, b, v: rd.einsum("ij,j->", a, v) ** 2, lambda a: np.einsum("ij,j->", a, V) ** 2),
+    ("ij,ij->i", lambda a, b, v: rd.sum(rd.einsum("ij,ij->i", a, a) ** 2), lambda a: np.sum(np.einsum("ij,ij->i", a, a) ** 2)),
+    ("ij,k->i", lambda a, b, v: rd.sum(rd.sin(rd.einsum("ij,k->i", a, v))), lambda a: np.sum(np.sin(np.einsum("ij,k->i", a, V)))),
+    ("tensordot", lambda a, b, v: rd.sum(rd.tensordot(a, a, axes=1) ** 2), lambda a: np.sum(np.tensordot(a, a, axes=1) ** 2)),
+]
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["undeclared", "declared"])
+@pytest.mark.parametrize("name, build, ref", EINSUM_CASES, ids=[c[0] for c in EINSUM_CASES])
+def test_einsum_second_derivatives(name, build, ref, declared):
+    a = rd.tensor("a", shape=S.shape) if declared else rd.matrix("a")
+    b, v = rd.matrix("b"), rd.vector("v")
+    cost = build(a, b, v)
+    want = _fd_hessian(ref, S)
+    h = rd.function([a, b, v], rd.hessian(cost, a), on_unused_input="ignore")(S, B, V)
+    np.testing.assert_allclose(h.reshape(9, 9), want, rtol=1e-5, atol=5e-5)
+    p = rd.matrix("p")
+    pv = RNG.normal(size=S.shape)
+    hvp = rd.function([a, b, v, p], rd.hessian_vector_product(cost, a, p), on_unused_input="ignore")(S, B, V, pv)
+    np.testing.assert_allclose(hvp.ravel(), want @ pv.ravel(), rtol=1e-5, atol=5e-5)
+    rop = rd.function([a, b, v, p], rd.Rop(rd.grad(cost, a), a, p), on_unused_input="ignore")(S, B, V, pv)
+    np.testing.assert_allclose(rop.ravel(), want @ pv.ravel(), rtol=1e-5, atol=5e-5)
+
+
+def test_def_op_gradient_counts_each_path_once():
+    """A composite op differentiated through its expansion: an argument that depends on another
+    (``f(x, exp(x))``), or one given twice (``f(x, x)``), contributes once per path."""
+    from rewritediff.ops import unregister
+    from rewritediff.rules import RuleSet
+
+    RuleSet().load_string("def pathmul(x, y) = x * y")  # registers the op; no derivative rule for it
+    try:
+        x = rd.scalar("x")
+        grad_dep = rd.function([x], rd.grad(rd.apply("pathmul", x, rd.exp(x)), x))(0.5)
+        assert grad_dep == pytest.approx(np.exp(0.5) * 1.5, rel=1e-14)
+        grad_twice = rd.function([x], rd.grad(rd.apply("pathmul", x, x), x))(0.5)
+        assert grad_twice == pytest.approx(1.0, rel=1e-14)
+    finally:
+        unregister("pathmul")
