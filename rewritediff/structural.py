@@ -19,7 +19,7 @@ from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
 from rewritediff.linalg import inv
 from rewritediff.ops.infer import fmt_shape
 from rewritediff.ops.structural import one_axis, static_int
-from rewritediff.tensor import alloc, as_term, dot, eye, flatten, matmul, reshape, shape_i
+from rewritediff.tensor import _ARRAY_FUNCTIONS, alloc, as_term, dot, eye, flatten, matmul, reshape, shape_i
 from rewritediff.terms import INT_DTYPES, Term, apply
 
 __all__ = [
@@ -287,3 +287,24 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
     if len(axes) == 2:
         return _matrix_norm(x, ord, axes, keepdims)
     raise AxisError(f"norm: axis must be an int or a pair, got {axis!r}")
+
+
+# numpy's functions on terms (``np.cumsum(x)``, ``np.sort(x)``) and ndarray's methods (``x.cumsum()``)
+_ARRAY_FUNCTIONS.update(
+    {
+        "cumsum": cumsum,
+        "cumprod": cumprod,
+        "sort": sort,
+        "argsort": argsort,
+        "flip": flip,
+        "roll": roll,
+        "diff": diff,
+        "kron": kron,
+        "pad": pad,
+        "take_along_axis": take_along_axis,
+        "searchsorted": searchsorted,
+    }
+)
+for _name, _fn in (("cumsum", cumsum), ("cumprod", cumprod), ("sort", sort), ("argsort", argsort)):
+    setattr(Term, _name, _fn)
+Term.searchsorted = lambda self, v, side="left", sorter=None: searchsorted(self, v, side=side, sorter=sorter)

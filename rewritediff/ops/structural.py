@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, register
+from rewritediff.ops import OpDef, register, signs
 from rewritediff.ops.infer import broadcast_shapes, fmt_shape, norm_axis
 from rewritediff.terms import INT_DTYPES, TensorType, Term, apply
 
@@ -83,11 +83,16 @@ for _name in ("cumsum", "cumprod"):
             shape_from=0,
             memory="fresh",
             cost_kind="reduction",
+            signs=signs.summed,  # positive (nonnegative) terms accumulate to positive (nonnegative) ones
+            zero_out=(0,),
             doc=f"{_name}(x){{axis}}: numpy's {_name} along one axis",
             group="structural",
             batch=_shift_axis,
         )
     )
+
+
+_REARRANGES = {"signs": signs.same_as_arg(0), "zero_out": (0,)}  # the values of x, moved
 
 
 # ---- flip, roll ------------------------------------------------------------------------------------------
@@ -114,7 +119,7 @@ register(
         prepare=_flip_prepare,
         shape_from=0,
         cost_kind="layout",
-        signs=None,
+        **_REARRANGES,
         doc="flip(x){axis}: x reversed along the axes (a tuple)",
         group="structural",
         batch=_shift_axis,
@@ -137,6 +142,7 @@ register(
         shape_from=0,
         memory="fresh",
         cost_kind="layout",
+        **_REARRANGES,
         doc="roll(x){shift, axis}: numpy's roll by a static shift along one axis",
         group="structural",
         batch=_shift_axis,
@@ -156,6 +162,7 @@ register(
         shape_from=0,
         memory="fresh",
         cost_kind="reduction",
+        **_REARRANGES,
         doc="sort(x){axis}: x sorted along one axis (a stable sort)",
         group="structural",
         batch=_shift_axis,
@@ -255,6 +262,7 @@ register(
         prepare=_take_prepare,
         memory="fresh",
         cost_kind="layout",
+        **_REARRANGES,
         doc="take_along_axis(x, idx){axis}: numpy's gather along one axis",
         group="structural",
         batch=_take_batch,
@@ -315,6 +323,7 @@ register(
         shape_args=(2,),
         memory="fresh",
         cost_kind="layout",
+        zero_out=(0,),
         doc="untake_along_axis(g, idx, x){axis, batch}: g added into zeros shaped like x at the positions idx names (the transpose of take_along_axis)",
         group="gradient-helper",
         batch=_untake_batch,
@@ -382,6 +391,7 @@ register(
         prepare=_prod_pairs_prepare,
         memory="fresh",
         cost_kind="reduction",
+        zero_out=(0,),
         doc="prod_pairs(g, x){axis}: per element i, the sum over j != i of g_j times the product of the elements other than i and j (the Hessian of prod applied to g)",
         group="gradient-helper",
         batch=_prod_pairs_batch,

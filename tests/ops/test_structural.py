@@ -333,3 +333,31 @@ def test_def_op_gradient_counts_each_path_once():
         assert grad_twice == pytest.approx(1.0, rel=1e-14)
     finally:
         unregister("pathmul")
+
+
+def test_numpy_functions_and_methods_on_terms():
+    x = rd.vector("x")
+    for got, want in [
+        (np.cumsum(x), np.cumsum(X)),
+        (np.cumprod(x), np.cumprod(X)),
+        (np.sort(x), np.sort(X)),
+        (np.argsort(x), np.argsort(X)),
+        (np.flip(x), np.flip(X)),
+        (np.roll(x, 2), np.roll(X, 2)),
+        (np.diff(x, 2), np.diff(X, 2)),
+        (np.kron(x, x), np.kron(X, X)),
+        (np.pad(x, (1, 2)), np.pad(X, (1, 2))),
+        (x.cumsum(), X.cumsum()),
+        (x.sort(), np.sort(X)),
+        (x.argsort(), X.argsort()),
+        (x.sort().searchsorted(x, side="right"), np.sort(X).searchsorted(X, side="right")),
+    ]:
+        assert isinstance(got, rd.Term)
+        np.testing.assert_array_equal(rd.function([x], got)(X), want)
+    with pytest.raises(rd.RewriteDiffTypeError, match="numpy.linalg.norm cannot be applied"):
+        np.linalg.norm(x)
+
+
+def test_a_flip_undone_simplifies_away():
+    x = rd.vector("x")
+    assert rd.simplify(rd.flip(rd.flip(x)) * 2.0) is rd.simplify(x * 2.0)
