@@ -57,13 +57,22 @@ def cumprod(x: Any, axis: int | None = None) -> Term:
     return _along("cumprod", x, axis)
 
 
-def sort(a: Any, axis: int | None = -1) -> Term:
-    """``a`` sorted along ``axis`` (None: flattened), a stable sort; the gradient follows the permutation."""
+def _no_order(op: str, order: Any) -> None:
+    if order is not None:
+        raise RewriteDiffTypeError(f"{op}: order= (sorting by record fields) is not supported, got {order!r}")
+
+
+def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = None, stable: bool | None = None) -> Term:
+    """``a`` sorted along ``axis`` (None: flattened); the gradient follows the permutation.
+
+    Every ``kind`` is a stable sort, so the result (and the order of ties) is the same on every backend."""
+    _no_order("sort", order)
     return _along("sort", a, axis)
 
 
-def argsort(a: Any, axis: int | None = -1) -> Term:
-    """The stable sorting permutation along ``axis`` (None: flattened); int64, carries no gradient."""
+def argsort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = None, stable: bool | None = None) -> Term:
+    """The sorting permutation along ``axis`` (None: flattened), a stable sort whatever ``kind``; int64, no gradient."""
+    _no_order("argsort", order)
     return _along("argsort", a, axis)
 
 

@@ -361,3 +361,19 @@ def test_numpy_functions_and_methods_on_terms():
 def test_a_flip_undone_simplifies_away():
     x = rd.vector("x")
     assert rd.simplify(rd.flip(rd.flip(x)) * 2.0) is rd.simplify(x * 2.0)
+
+
+def test_sort_kinds_are_stable_and_pad_value_gets_its_gradient():
+    x = rd.vector("x")
+    ties = np.array([2.0, 1.0, 2.0, 1.0, 0.5])
+    for kind in (None, "quicksort", "mergesort", "heapsort", "stable"):
+        np.testing.assert_array_equal(rd.function([x], rd.argsort(x, kind=kind))(ties), np.argsort(ties, kind="stable"))
+        np.testing.assert_array_equal(rd.function([x], np.sort(x, kind=kind))(ties), np.sort(ties))
+    with pytest.raises(rd.RewriteDiffTypeError, match="sort: order="):
+        rd.sort(x, order="f")
+    c = rd.scalar("c")
+    y = rd.pad(x, (2, 1), constant_values=c)
+    np.testing.assert_array_equal(rd.function([x, c], y)(X, 4.0), np.pad(X, (2, 1), constant_values=4.0))
+    gx, gc = rd.function([x, c], rd.grad(rd.sum(y * y), [x, c]))(X, 4.0)
+    np.testing.assert_allclose(gx, 2 * X)
+    assert gc == pytest.approx(3 * 2 * 4.0)
