@@ -33,6 +33,7 @@ from rewritediff.gradient import Lop, Rop  # noqa: F401
 from rewritediff.lower_numpy import Function, In, function  # noqa: F401
 from rewritediff.printing import dot_graph, from_sympy, latex, pprint, to_sympy  # noqa: F401
 from rewritediff.scan import foldl, foldr, map, reduce, scan, scan_checkpoints, until  # noqa: F401,A004
+from rewritediff.structural import *  # noqa: F401,F403
 from rewritediff.tensor import *  # noqa: F401,F403
 from rewritediff.terms import (  # noqa: F401
     DisconnectedType,

@@ -150,9 +150,14 @@ def _vjp(term: Term, g: Term) -> list[Any]:
 
 
 def _backprop_through(body: Term, args: list[Term], g: Term) -> list[Any]:
-    """Adjoints of ``args`` for the expansion ``body`` of a composite op, seeded by ``g``."""
-    grads = _sweep({body: g}, args, consider=set(), override={})
-    return [grads.get(a.uid, Special("disconnected")) for a in args]
+    """Adjoints of ``args`` for the expansion ``body`` of a composite op, seeded by ``g``.
+
+    The sweep stops at the arguments: when one argument depends on another (``f(x, exp(x))``), the
+    path between them is the outer sweep's to take, once."""
+    grads = _sweep({body: g}, args, consider={a.uid for a in args}, override={})
+    # an argument given twice (``f(x, x)``) has its whole adjoint at its first place only
+    first = {a.uid: k for k, a in reversed(list(enumerate(args)))}
+    return [grads.get(a.uid, Special("disconnected")) if first[a.uid] == k else Special("disconnected") for k, a in enumerate(args)]
 
 
 # ---- stable forms before differentiating --------------------------------------------------------------

@@ -858,7 +858,8 @@ def _ufunc_to_term(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Term
 
 
 # numpy function name -> the rewritediff function of the same meaning (numpy's argument order).
-_ARRAY_FUNCTIONS = {
+# numpy function name -> the rd function's name here, or the function itself (other frontend modules add theirs)
+_ARRAY_FUNCTIONS: dict[str, Any] = {
     "dot": "dot",
     "sum": "sum",
     "prod": "prod",
@@ -908,7 +909,7 @@ def _array_function(self: Term, func: Any, types: Any, args: tuple, kwargs: dict
     if bad:
         raise RewriteDiffTypeError(f"{name} on rewritediff terms: keyword argument(s) {', '.join(bad)} are not supported")
     kw = {k: v for k, v in kwargs.items() if k not in ("out", "dtype")}
-    return globals()[target](*args, **kw)
+    return (target if callable(target) else globals()[target])(*args, **kw)
 
 
 def _array_ufunc(self: Term, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Term:

@@ -358,10 +358,13 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
         if rule is None and opdef.elementwise:
             rule = _batch_elementwise
         if rule is None:
-            rule = _BATCH_BY_GROUP.get(opdef.group)
+            rule = _BATCH_BY_GROUP.get(opdef.group) or opdef.batch
         if rule is None:
             raise NoBatchRule(node.op)
-        new[node.uid] = rule(node, args, flags, n)
+        got = rule(node, args, flags, n)
+        if got is None:
+            raise NoBatchRule(node.op)
+        new[node.uid] = got
         is_b.add(node.uid)
     out = []
     for o in outputs:

@@ -45,6 +45,7 @@ def C(op, shapes, build, domain="any", rtol=1e-5, eps=EPS):
 
 CASE_COUNT: dict = {}
 IDX = np.array([2, 0, 2])
+TAKE = np.array([[2, 0, 1, 1], [0, 0, 2, 1], [1, 2, 2, 0]])
 
 CASES = [
     # elementwise
@@ -184,21 +185,71 @@ CASES = [
     C("phi", [(3, 3)], lambda a: rd.apply("phi", a)),
     C("join_part", [(5, 2), (2, 2), (3, 2)], lambda g, a, b: rd.apply("join_part", g, a, b, axis=0, i=1)),
     C("join_embed", [(3, 2), (2, 2), (3, 2)], lambda c, a, b: rd.apply("join_embed", c, a, b, axis=0, i=1)),
+    # structural ops
+    C("cumsum", [(3, 4)], lambda a: rd.cumsum(a, axis=1)),
+    C("cumsum", [(3, 4)], lambda a: rd.cumsum(a)),
+    C("cumprod", [(3, 4)], lambda a: rd.cumprod(a, axis=0), "nz"),
+    C("cumprod", [(5,)], rd.cumprod, "nz"),
+    C("flip", [(3, 4)], lambda a: rd.flip(a, axis=1)),
+    C("flip", [(3, 4)], rd.flip),
+    C("roll", [(3, 4)], lambda a: rd.roll(a, 1, axis=1)),
+    C("roll", [(3, 4)], lambda a: rd.roll(a, -5)),
+    C("sort", [(3, 4)], lambda a: rd.sort(a, axis=0), "distinct"),
+    C("sort", [(3, 4)], lambda a: rd.sort(a, axis=None), "distinct"),
+    C("take_along_axis", [(3, 4)], lambda a: rd.take_along_axis(a, rd.constant(TAKE), axis=1)),
+    C("take_along_axis", [(3, 1)], lambda a: rd.take_along_axis(a, rd.constant(TAKE), axis=0)),
+    C("untake_along_axis", [(3, 4), (3, 4)], lambda g, x: rd.apply("untake_along_axis", g, rd.constant(TAKE), x, axis=1)),
+    C("prod_others", [(3, 4)], lambda a: rd.apply("prod_others", a, axis=(1,)), "nz"),
+    C("prod_others", [(5,)], lambda a: rd.apply("prod_others", a), "grid"),  # zeros among the inputs
+    C("sub", [(3, 5)], lambda a: rd.diff(a, n=2, axis=1)),
+    C("mul", [(2, 3), (3, 2)], rd.kron),
+    C("set_subtensor", [(3, 4)], lambda a: rd.pad(a, ((1, 0), (2, 1)), constant_values=1.5)),
+    C("dot", [(3, 3)], lambda a: rd.matrix_power(a, 3)),
+    C("matrix_inverse", [(3, 3)], lambda a: rd.matrix_power(_spd(a), -2)),
+    C("sqrt", [(3, 4)], rd.norm),
+    C("abs", [(4,)], lambda a: rd.norm(a, 1), "nz"),
+    C("max", [(4,)], lambda a: rd.norm(a, np.inf), "distinct"),
+    C("min", [(4,)], lambda a: rd.norm(a, -np.inf), "distinct"),
+    C("pow", [(4,)], lambda a: rd.norm(a, 3), "nz"),
+    C("max", [(3, 4)], lambda a: rd.norm(a, 1), "distinct"),
+    C("sqrt", [(2, 3, 4)], lambda a: rd.norm(a, "fro", axis=(2, 0), keepdims=True)),
+    # einsum's adjoint helpers, differentiated through their expansions into einsums
+    C("einsum_grad", [(2, 4), (2, 3), (3, 4)], lambda g, a, b: rd.apply("einsum_grad", g, a, b, subscripts="ij,jk->ik", i=0)),
+    C("einsum_grad", [(), (3, 3)], lambda g, a: rd.apply("einsum_grad", g, a, subscripts="ii->", i=0)),
+    C("einsum_grad", [(2,), (2, 3), (3,)], lambda g, a, b: rd.apply("einsum_grad", g, a, b, subscripts="ij,k->i", i=1)),
+    C("einsum_replace", [(2, 3), (2, 3), (3, 4)], lambda t, a, b: rd.apply("einsum_replace", t, a, b, subscripts="ij,jk->ik", i=0)),
 ]
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)
 NON_DIFFERENTIABLE = {
-    **dict.fromkeys(["lt", "gt", "le", "ge", "eq", "neq", "sign", "floor", "ceil", "round", "isnan", "isinf", "argmax", "argmin", "slogdet_sign"], "zero"),
+    **dict.fromkeys(
+        [
+            "lt",
+            "gt",
+            "le",
+            "ge",
+            "eq",
+            "neq",
+            "sign",
+            "floor",
+            "ceil",
+            "round",
+            "isnan",
+            "isinf",
+            "argmax",
+            "argmin",
+            "slogdet_sign",
+            "argsort",
+            "searchsorted",
+        ],
+        "zero",
+    ),
     **dict.fromkeys(["and_", "or_", "not_", "all", "any"], "zero"),
     **dict.fromkeys(["zeros_like", "ones_like", "shape", "shape_i", "count", "eye_like", "stand_in"], "disconnected"),
 }
 # ops whose derivative is deliberately not the mathematical one, tested in test_gradient.py,
-# or that take no arguments, or whose second derivative is null by design (prod_others;
-# einsum_grad and einsum_replace w.r.t. the other operands: they carry einsum's first derivatives,
-# checked through einsum's own cases)
+# or that take no arguments, or whose next derivative is null by design (prod_pairs)
 EXEMPT = {
-    "einsum_grad",
-    "einsum_replace",
     "zero_grad",
     "disconnected_grad",
     "undefined_grad",
@@ -206,7 +257,7 @@ EXEMPT = {
     "grad_scale",
     "arange",
     "eye",
-    "prod_others",
+    "prod_pairs",  # the Hessian of prod applied to a vector: its own derivative in x (a third derivative) is null; prod_others' cases check it
     "input",
     "shared",
     "const",
@@ -287,6 +338,8 @@ def test_non_differentiable(op):
         "count": lambda a: rd.apply("count", a, axis=0),
         "eye_like": lambda a: rd.apply("eye_like", a),
         "stand_in": lambda a: rd.apply("stand_in", a, of="exp", of_attrs=(), dtype="float64"),
+        "argsort": lambda a: rd.argsort(a, axis=0),
+        "searchsorted": lambda a: rd.searchsorted(rd.sort(a, axis=None), a),
     }[op]
     y = build(x)
     assert any(t.op == op for t in rd.terms.toposort([y]))

@@ -31,6 +31,7 @@ IN_FUNCTION_ALLOWED: dict[tuple[str, str], int] = {
     ("rewritediff.ops", "rewritediff.ops.reductions"): 1,
     ("rewritediff.ops", "rewritediff.ops.shape"): 1,
     ("rewritediff.ops", "rewritediff.ops.special"): 1,
+    ("rewritediff.ops", "rewritediff.ops.structural"): 1,
     ("rewritediff.ops.elementwise", "rewritediff.ops"): 1,
     ("rewritediff.ops.gradhelpers", "rewritediff.ops"): 3,
     ("rewritediff.ops.gradhelpers", "rewritediff.ops.products"): 1,

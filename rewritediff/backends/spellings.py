@@ -266,6 +266,11 @@ STANDARD: dict[str, Spelling] = {
     "cholesky": _cholesky,
     "set_subtensor": _set_sub(False),
     "inc_subtensor": _set_sub(True),
+    # structural ops (numpy spells them with keywords the standard names differently)
+    "cumsum": lambda n, a: f"xp.cumulative_sum({a[0]}, axis={n.attr('axis')})",
+    "sort": lambda n, a: f"xp.sort({a[0]}, axis={n.attr('axis')}, stable=True)",
+    "argsort": lambda n, a: f"xp.argsort({a[0]}, axis={n.attr('axis')}, stable=True)",
+    "searchsorted": lambda n, a: f"xp.searchsorted({a[0]}, {a[1]}, side={n.attr('side')!r})",
 }
 
 
@@ -300,6 +305,11 @@ def _prod_others(n: Term, a: list[str]) -> str:
     return f"ax.prod_others(xp, {a[0]}, {n.attr('axis')!r})"
 
 
+def _cumulative(fn: str) -> Spelling:
+    """numpy's cumulative sum or product, which JAX and Dask spell as numpy does."""
+    return lambda n, a: f"xp.{fn}({a[0]}, axis={n.attr('axis')})"
+
+
 # functions outside the standard, and each library's own idioms
 BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
     "jax": {
@@ -326,6 +336,9 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "log_sigmoid": lambda n, a: f"jax.nn.log_sigmoid({a[0]})",
         "prod_others": _prod_others,
         "einsum_grad": _einsum_grad,
+        "cumsum": _cumulative("cumsum"),
+        "cumprod": _cumulative("cumprod"),
+        "take_along_axis": lambda n, a: f"xp.take_along_axis({a[0]}, {a[1]}, axis={n.attr('axis')})",
     },
     "dask": {
         "einsum": _einsum,
@@ -334,6 +347,8 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "trace": lambda n, a: f"xp.trace({a[0]}, offset={n.attr('offset')})",
         "prod_others": _prod_others,
         "einsum_grad": _einsum_grad,
+        "cumsum": _cumulative("cumsum"),
+        "cumprod": _cumulative("cumprod"),
         "repeat": lambda n, a: (
             f"xp.repeat(xp.reshape({a[0]}, (-1,)), {n.attr('repeats')!r}, axis=0)"
             if n.attr("axis") is None

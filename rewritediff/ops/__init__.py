@@ -125,6 +125,10 @@ class OpDef:
     # memo) -> the term's tangent
     pullback: Callable[[list, list, list], list] | None = None
     pushforward: Callable[[Any, list, dict], Any] | None = None
+    # how a term of this op is rebuilt on a batch along a new leading axis (tensorize.vectorize reads
+    # it for ops outside its own table): (term, argument terms, which are batched, batch size) -> the
+    # batched term, or None when the op cannot be batched so
+    batch: Callable[[Any, list, list, Any], Any] | None = None
 
     def __post_init__(self) -> None:
         self.leaf = self.leaf or self.group == "leaf"
@@ -239,6 +243,7 @@ def _load_tables() -> None:
         reductions,
         shape,
         special,
+        structural,
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from rewritediff import runtime as rt
 from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, norm_axis
-from rewritediff.terms import TensorType
+from rewritediff.terms import TensorType, Term, apply, constant
 
 
 def _axis_prepare(args: tuple, attrs: dict) -> dict:
@@ -289,6 +289,102 @@ def _einsum_replace(t: np.ndarray, *xs: np.ndarray, subscripts: str = "", i: int
     return np.asarray(np.einsum(subscripts, *ops))
 
 
+def _length_term(x: Term, d: int) -> Any:
+    """Dim d of x: its static length, or the run-time length as a 0-d term."""
+    n = x.static_shape[d]
+    return n if n is not None else apply("shape_i", x, i=d)
+
+
+def _sized(op: str, length: Any, **attrs: Any) -> Term:
+    """A constructor of one static or run-time length (``eye(n)``, ``alloc(v, n)``)."""
+    if op == "eye":
+        if isinstance(length, int):
+            return apply("eye", n=length, m=length, **attrs)
+        return apply("eye", length, n=None, sym=("n",), **attrs)
+    value = attrs["value"]
+    if isinstance(length, int):
+        return apply("alloc", value, shape=(length,))
+    return apply("alloc", value, length, shape=(None,))
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _einsum_adjoint(g: Term, out: str, others: list, target: str, x: Term, lead: str = "") -> Term:
+    """The adjoint of an einsum operand with subscripts ``target`` (no ellipsis) shaped like ``x``, as ordinary
+    ops: an einsum of g (subscripts ``out``) and the other operands ((subscripts, term) pairs); letters only
+    that operand has are broadcast back, and a repeated letter (a diagonal) is put back by an identity
+    operand. ``lead``: a batch letter g or the others carry, kept first in the result."""
+    seen = set(out) | {c for spec, _ in others for c in spec}
+    uniq = list(dict.fromkeys(target))
+    kept = list(lead) + [c for c in uniq if c in seen]
+    r = apply("einsum", g, *[t for _, t in others], subscripts=",".join([out] + [spec for spec, _ in others]) + "->" + "".join(kept))
+    if len(uniq) == len(target):
+        if len(kept) == len(lead) + len(uniq):
+            return r
+        pattern = tuple(range(len(lead))) + tuple(kept.index(c) if c in kept else "x" for c in target)
+        return apply("broadcast_like", apply("dimshuffle", r, pattern=pattern), x, batch=len(lead))
+    used = set(out + target + lead).union(*[set(spec) for spec, _ in others])
+    fresh = iter(c for c in _LETTERS if c not in used)
+    first: set[str] = set()
+    letters, ops, specs = list(lead), [r], ["".join(kept)]
+    for pos, c in enumerate(target):
+        if c not in first:
+            first.add(c)
+            letters.append(c)
+            if c not in kept:  # a letter the operand alone has: a vector of ones of its length
+                ops.append(_sized("alloc", _length_term(x, pos), value=constant(1.0, g.dtype)))
+                specs.append(c)
+            continue
+        new = next(fresh)
+        letters.append(new)
+        ops.append(_sized("eye", _length_term(x, pos), k=0, dtype=g.dtype))
+        specs.append(c + new)
+    return apply("einsum", *ops, subscripts=",".join(specs) + "->" + "".join(letters))
+
+
+def _einsum_grad_expansion(args: tuple, attrs: dict) -> Term:
+    """einsum_grad as ordinary ops (see ``_einsum_adjoint``), so its derivatives are einsum's: the
+    second derivatives of einsum (and of tensordot, whose gradient is an einsum) work."""
+    g, xs, i = args[0], args[1:], attrs["i"]
+    specs, out = _einsum_letters(attrs["subscripts"], [x.ndim for x in xs])
+    others = [(spec, t) for j, (spec, t) in enumerate(zip(specs, xs)) if j != i]
+    return _einsum_adjoint(g, out, others, specs[i], xs[i])
+
+
+def _einsum_replace_expansion(args: tuple, attrs: dict) -> Term:
+    """einsum_replace as an einsum with operand i replaced (its derivatives are einsum's)."""
+    t, xs, i = args[0], list(args[1:]), attrs["i"]
+    xs[i] = t
+    return apply("einsum", *xs, subscripts=attrs["subscripts"])
+
+
+def _batch_letter(subscripts: str, specs: list[str]) -> str:
+    used = set(subscripts).union(*[set(s) for s in specs])
+    return next(c for c in reversed(_LETTERS) if c not in used)
+
+
+def _einsum_grad_batch(node: Term, args: list, flags: list, n: Any) -> Term | None:
+    """A batch of cotangents (or of the other operands): one more letter, kept first in the result."""
+    xs, i = node.args[1:], node.attr("i")
+    if flags[1 + i]:
+        return None  # operand i gives only a shape; a batch of shapes has no einsum form
+    specs, out = _einsum_letters(node.attr("subscripts"), [x.ndim for x in xs])
+    z = _batch_letter(node.attr("subscripts"), specs + [out])
+    others = [(z + spec if f else spec, t) for j, (spec, t, f) in enumerate(zip(specs, args[1:], flags[1:])) if j != i]
+    return _einsum_adjoint(args[0], z + out if flags[0] else out, others, specs[i], xs[i], lead=z)
+
+
+def _einsum_replace_batch(node: Term, args: list, flags: list, n: Any) -> Term:
+    """einsum_replace on a batch: the einsum it stands for, with a batch letter on the batched operands."""
+    xs, i = node.args[1:], node.attr("i")
+    specs, out = _einsum_letters(node.attr("subscripts"), [x.ndim for x in xs])
+    z = _batch_letter(node.attr("subscripts"), specs + [out])
+    ops, fl = list(args[1:]), list(flags[1:])
+    ops[i], fl[i] = args[0], flags[0]
+    return apply("einsum", *ops, subscripts=",".join(z + s if f else s for s, f in zip(specs, fl)) + "->" + z + out)
+
+
 def _nth_type(args: tuple, attrs: dict) -> TensorType:
     """g's dtype, the shape of argument i of the operands that follow g."""
     return TensorType(args[0].dtype, args[1 + attrs["i"]].static_shape)
@@ -307,6 +403,8 @@ for _name, _impl, _infer, _doc in (
             attrs={"axis": 0, "i": 0} if _name == "join_part" else {"subscripts": "", "i": 0},
             doc=_doc,
             group="gradient-helper",
+            expand=_einsum_grad_expansion if _name == "einsum_grad" else None,
+            batch=_einsum_grad_batch if _name == "einsum_grad" else None,
         )
     )
 
@@ -345,6 +443,8 @@ register(
         attrs={"subscripts": "", "i": 0},
         doc="einsum_replace(t, *xs){subscripts, i}: einsum with operand i replaced by t",
         group="gradient-helper",
+        expand=_einsum_replace_expansion,
+        batch=_einsum_replace_batch,
     )
 )
 

@@ -635,6 +635,9 @@ HARD_INPUTS: dict[str, str] = {
     "unrepeat": "the cotangent's shape is that of a repeat (checked in tests/test_derivative_coverage.py)",
     "untile": "the cotangent's shape is that of a tile (checked in tests/test_derivative_coverage.py)",
     "stand_in": "an internal placeholder of the lowering, never differentiated",
+    "searchsorted": "needs a sorted vector and gives integers (its zero gradient is checked in tests/test_derivative_coverage.py)",
+    "take_along_axis": "needs integer indices within the axis (checked in tests/test_derivative_coverage.py)",
+    "untake_along_axis": "needs integer indices within the axis (checked in tests/test_derivative_coverage.py)",
 }
 """Ops whose inputs the generic builder cannot make, and where their derivatives are checked instead."""
 

@@ -16,6 +16,13 @@ from rewritediff.backends import UnsupportedOpError
 UNSUPPORTED = {
     "jax": {
         "erfcinv-0": "erfcinv",  # jax.scipy.special has no erfcinv (erfinv(1 - x) loses precision near 0)
+        "sort-0": "untake_along_axis",  # a scatter-add along an axis: numpy only (sort's and take_along_axis's gradients)
+        "sort-1": "untake_along_axis",
+        "take_along_axis-0": "untake_along_axis",
+        "take_along_axis-1": "untake_along_axis",
+        "untake_along_axis-0": "untake_along_axis",
+        "prod_others-0": "prod_pairs",  # the second derivative of prod: a loop along the axis, numpy only
+        "prod_others-1": "prod_pairs",
     },
     "dask": {
         "det-0": "det",  # dask.array.linalg has no det
@@ -33,6 +40,13 @@ UNSUPPORTED = {
         "polygamma-0": "polygamma",
         "polygamma-1": "polygamma",
         "gamma-0": "gamma",
+        "sort-0": "sort",  # dask.array has no sort
+        "sort-1": "sort",
+        "take_along_axis-0": "take_along_axis",  # nor take_along_axis
+        "take_along_axis-1": "take_along_axis",
+        "untake_along_axis-0": "untake_along_axis",
+        "prod_others-0": "prod_pairs",
+        "prod_others-1": "prod_pairs",
     },
     "array_api": {
         "erfcx-0": "erfcx",
@@ -58,6 +72,19 @@ UNSUPPORTED = {
         "subtensor-3": "inc_subtensor",
         "subtensor-4": "inc_subtensor",
         "inc_subtensor-1": "inc_subtensor",
+        "cumprod-0": "cumprod",  # not in the 2023.12 standard
+        "cumprod-1": "cumprod",
+        "sort-0": "untake_along_axis",
+        "sort-1": "untake_along_axis",
+        "take_along_axis-0": "take_along_axis",  # not in the 2023.12 standard
+        "take_along_axis-1": "take_along_axis",
+        "untake_along_axis-0": "untake_along_axis",
+        "prod_others-0": "prod_others",
+        "prod_others-1": "prod_others",
+        "einsum_grad-0": "einsum",  # lowered through its expansion, an einsum
+        "einsum_grad-1": "einsum",
+        "einsum_grad-2": "einsum",
+        "einsum_replace-0": "einsum",
     },
 }
 
