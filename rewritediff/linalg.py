@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewritediff import tensor as _t
 from rewritediff.tensor import as_term
 from rewritediff.terms import Term, apply
 
@@ -46,4 +47,46 @@ def cholesky(x: Any, lower: bool = True) -> Term:
     return apply("cholesky", as_term(x), lower=bool(lower))
 
 
-__all__ = ["cholesky", "det", "inv", "matrix_inverse", "slogdet", "solve", "solve_triangular"]
+def cho_factor(a: Any, lower: bool = False) -> tuple[Term, bool]:
+    """``(c, lower)`` for :func:`cho_solve`, as SciPy's ``cho_factor`` (upper by default); the other triangle of c is zero."""
+    return cholesky(a, lower=lower), bool(lower)
+
+
+def cho_solve(c_and_lower: tuple[Any, bool], b: Any) -> Term:
+    """The solution x of ``a @ x = b`` from a's Cholesky factor ``(c, lower)`` (SciPy's and PyTensor's signature)."""
+    try:
+        c, lower = c_and_lower
+    except (TypeError, ValueError):
+        raise TypeError(f"cho_solve: the first argument must be a pair (c, lower), got {c_and_lower!r}") from None
+    return apply("cho_solve", as_term(c), as_term(b), lower=bool(lower))
+
+
+def logdet(a: Any) -> Term:
+    """log det a of a symmetric positive-definite matrix, through its Cholesky factor: ``2 * sum(log(diag(L)))`` (no sign, no overflow)."""
+    return 2.0 * _t.sum(_t.log(_t.diag(cholesky(a))))
+
+
+def pinv(a: Any) -> Term:
+    """The Moore-Penrose pseudo-inverse of a matrix."""
+    return apply("pinv", as_term(a))
+
+
+def lstsq(a: Any, b: Any, rcond: float | None = None) -> Term:
+    """The minimum-norm least-squares solution x of ``a @ x = b`` (numpy's ``lstsq(a, b, rcond)[0]``)."""
+    return apply("lstsq", as_term(a), as_term(b), rcond=rcond)
+
+
+__all__ = [
+    "cho_factor",
+    "cho_solve",
+    "cholesky",
+    "det",
+    "inv",
+    "logdet",
+    "lstsq",
+    "matrix_inverse",
+    "pinv",
+    "slogdet",
+    "solve",
+    "solve_triangular",
+]

@@ -184,6 +184,14 @@ CASES = [
     C("phi", [(3, 3)], lambda a: rd.apply("phi", a)),
     C("join_part", [(5, 2), (2, 2), (3, 2)], lambda g, a, b: rd.apply("join_part", g, a, b, axis=0, i=1)),
     C("join_embed", [(3, 2), (2, 2), (3, 2)], lambda c, a, b: rd.apply("join_embed", c, a, b, axis=0, i=1)),
+    # linear algebra
+    C("cho_solve", [(3, 3), (3,)], lambda a, b: rd.linalg.cho_solve((rd.linalg.cholesky(_spd(a)), True), b)),
+    C("cho_solve", [(3, 3), (3, 2)], lambda a, b: rd.linalg.cho_solve(rd.linalg.cho_factor(_spd(a)), b)),
+    C("cho_solve", [(3, 3), (3, 2)], lambda c, b: rd.linalg.cho_solve((c + rd.constant(3.0 * np.eye(3)), True), b)),
+    C("pinv", [(3, 3)], lambda a: rd.linalg.pinv(_spd(a))),
+    C("pinv", [(4, 3)], lambda a: rd.linalg.pinv(a + rd.constant(2.0 * np.eye(4, 3)))),
+    C("lstsq", [(4, 3), (4,)], lambda a, b: rd.linalg.lstsq(a + rd.constant(2.0 * np.eye(4, 3)), b)),
+    C("lstsq", [(3, 3), (3, 2)], lambda a, b: rd.linalg.lstsq(_spd(a), b)),
 ]
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, dims_equal, fmt_shape, promote
@@ -21,8 +22,6 @@ from rewritediff.terms import TensorType
 
 def _run(src: str, *xs: Any) -> Any:
     """Evaluate an emit template on arrays (the op's ``impl``)."""
-    from rewritediff import runtime as rt
-
     names = [f"a{i}" for i in range(len(xs))]
     return eval(src.format(*names), {"np": np, "rt": rt}, dict(zip(names, xs)))  # noqa: S307 - our own templates
 
@@ -172,3 +171,92 @@ for _name, _fn, _doc in (
             memory="fresh",
         )
     )
+
+
+# ---- Cholesky solves, pseudo-inverse, least squares ----------------------------------------------------------------
+def _cho_solve(c: Any, b: Any, lower: bool = True) -> Any:
+    """x with (c c^T) x = b (c lower) or (c^T c) x = b (c upper), reading only c's triangle: SciPy's ``cho_solve``."""
+    from scipy.linalg import cho_solve
+
+    c, b = rt.as_float(c), rt.as_float(b)
+    dt = np.result_type(c, b)
+    return np.asarray(cho_solve((c, lower), b, check_finite=False), dtype=dt)
+
+
+register(
+    OpDef(
+        name="cho_solve",
+        infer=_solve_infer_for("cho_solve"),
+        impl=_cho_solve,
+        arity=2,
+        attrs={"lower": True},
+        emit=None,  # calls _cho_solve (scipy.linalg.cho_solve)
+        prepare=_lower_prepare("cho_solve"),
+        doc="cho_solve(c, b){lower}: x with a @ x = b where c is a's Cholesky factor (lower: a = c c^T, else a = c^T c); reads c's triangle",
+        group="triangular",  # two triangular solves: O(n^2) per right-hand side
+        memory="fresh",
+    )
+)
+
+
+def _matrix(op: str, x: Any, what: str = "argument") -> None:
+    """Raise unless ``x`` is a matrix."""
+    if x.ndim != 2:
+        raise ShapeError(f"{op}: {what} must be a matrix, got shape {fmt_shape(x.static_shape)}")
+
+
+def _pinv_infer(args: tuple, attrs: dict) -> TensorType:
+    x = args[0]
+    _matrix("pinv", x)
+    return TensorType(_float_dtype("pinv", x.dtype), x.static_shape[::-1])
+
+
+register(
+    OpDef(
+        name="pinv",
+        infer=_pinv_infer,
+        impl=lambda x: _run("np.linalg.pinv(rt.as_float({0}))", x),
+        emit="np.linalg.pinv(rt.as_float({0}))",
+        doc="the Moore-Penrose pseudo-inverse of a matrix (its SVD; its derivative holds where the rank is constant)",
+        group="linalg",
+    )
+)
+
+
+def _lstsq_infer(args: tuple, attrs: dict) -> TensorType:
+    a, b = args
+    _matrix("lstsq", a, "a")
+    if b.ndim not in (1, 2):
+        raise ShapeError(f"lstsq: b must be a vector or a matrix, got shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)}")
+    if not dims_equal(a.static_shape[0], b.static_shape[0]):
+        raise ShapeError(f"lstsq: shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)} are not aligned (a's rows and b's)")
+    return TensorType(_float_dtype("lstsq", promote([a.dtype, b.dtype])), (a.static_shape[1],) + b.static_shape[1:])
+
+
+def _lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
+    """The minimum-norm least-squares solution (numpy's ``lstsq(a, b, rcond)[0]``)."""
+    a, b = rt.as_float(a), rt.as_float(b)
+    dt = np.result_type(a, b)
+    return np.asarray(np.linalg.lstsq(a, b, rcond=rcond)[0], dtype=dt)
+
+
+def _rcond_prepare(args: tuple, attrs: dict) -> dict:
+    r = attrs["rcond"]
+    if r is not None and not isinstance(r, (int, float)):
+        raise RewriteDiffTypeError(f"lstsq: rcond must be a number or None, got {r!r}")
+    return {"rcond": None if r is None else float(r)}
+
+
+register(
+    OpDef(
+        name="lstsq",
+        infer=_lstsq_infer,
+        impl=_lstsq,
+        arity=2,
+        attrs={"rcond": None},
+        emit=None,  # calls _lstsq (numpy.linalg.lstsq)
+        prepare=_rcond_prepare,
+        doc="lstsq(a, b){rcond}: the minimum-norm x minimising |a @ x - b| (numpy's lstsq()[0]; its derivative holds where a's rank is constant)",
+        group="linalg",
+    )
+)

@@ -80,3 +80,159 @@ def test_square_and_shape_errors_name_op_and_shapes() -> None:
         rd.linalg.solve(a, rd.tensor("b", shape=(3, 2, 2)))
     with pytest.raises(rd.RewriteDiffTypeError, match="cholesky: lower must be True or False"):
         rd.apply("cholesky", a, lower=1)
+
+
+# ---- values, gradients and R-ops against numpy/scipy and central differences -------------------------------------
+# Each case: a builder over rd terms, the same function written with numpy/scipy (the reference:
+# values and central differences come from it, never from the code under test), and its inputs.
+
+
+def _variable(name: str, shape: tuple, dtype: str, static: bool) -> rd.Tensor:
+    """An input as a user writes it: ``rd.matrix("A")`` (no shape), or with its shape declared."""
+    make = {1: rd.vector, 2: rd.matrix}[len(shape)]
+    return make(name, dtype=dtype, shape=shape) if static else make(name, dtype=dtype)
+
+
+def _central_grad(f, xs: list[np.ndarray], w: np.ndarray, h: float = 1e-6) -> list[np.ndarray]:
+    """Gradients of sum(w * f(*xs)) by central differences, in float64."""
+    out = []
+    for k, x in enumerate(xs):
+        g = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            p = [a.copy() for a in xs]
+            m = [a.copy() for a in xs]
+            p[k][i] += h
+            m[k][i] -= h
+            g[i] = (np.sum(w * f(*p)) - np.sum(w * f(*m))) / (2 * h)
+        out.append(g)
+    return out
+
+
+def _central_jvp(f, xs: list[np.ndarray], vs: list[np.ndarray], h: float = 1e-6) -> np.ndarray:
+    """J v by central differences, in float64."""
+    return (np.asarray(f(*[x + h * v for x, v in zip(xs, vs)])) - np.asarray(f(*[x - h * v for x, v in zip(xs, vs)]))) / (2 * h)
+
+
+def check_against_reference(build, ref, values: list[np.ndarray], dtype: str, static: bool, seed: int = 0) -> None:
+    """Value, gradient (of a random weighting of the output) and R-op of ``build`` against ``ref``."""
+    rng = np.random.default_rng(seed)
+    rtol, atol = (1e-7, 1e-9) if dtype == "float64" else (2e-3, 2e-4)
+    xs = [_variable(f"x{i}", v.shape, dtype, static) for i, v in enumerate(values)]
+    y = build(*xs)
+    vals = [v.astype(dtype) for v in values]
+    ref64 = [v.astype(dtype).astype(np.float64) for v in values]  # the very inputs, in float64
+    want = np.asarray(ref(*ref64))
+    got = rd.function(xs, y)(*vals)
+    assert np.asarray(got).dtype == np.dtype(dtype)
+    scale = max(1.0, float(np.max(np.abs(want))))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol * scale)
+    w = rng.normal(size=want.shape)
+    cost = rd.sum(rd.constant(w.astype(dtype)) * y)
+    grads = rd.function(xs, rd.grad(cost, xs))(*vals)
+    for g, fd in zip(grads, _central_grad(ref, ref64, w)):
+        gs = max(1.0, float(np.max(np.abs(fd))))
+        np.testing.assert_allclose(g, fd, rtol=rtol * 100, atol=atol * 100 * gs)
+    vs = [rng.normal(size=v.shape) for v in values]
+    ts = [_variable(f"v{i}", v.shape, dtype, static) for i, v in enumerate(values)]
+    jv = rd.function(xs + ts, rd.Rop(y, xs, ts))(*vals, *[v.astype(dtype) for v in vs])
+    fd = _central_jvp(ref, ref64, vs)
+    np.testing.assert_allclose(jv, fd, rtol=rtol * 100, atol=atol * 100 * max(1.0, float(np.max(np.abs(fd)))))
+
+
+def _tri(lower: bool):
+    return np.tril if lower else np.triu
+
+
+def _cho_solve_ref(lower: bool):
+    def ref(c, b):
+        t = _tri(lower)(c)
+        a = t @ t.T if lower else t.T @ t
+        return np.linalg.solve(a, b)
+
+    return ref
+
+
+def _factor_like(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A well-conditioned square matrix with both triangles filled (the op must read only one)."""
+    return rng.normal(size=(n, n)) * 0.3 + 2.0 * np.eye(n)
+
+
+DTYPES = ["float64", "float32"]
+STATIC = [False, True]
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("b_shape", [(4,), (4, 2)])
+@pytest.mark.parametrize("lower", [True, False])
+def test_cho_solve(lower: bool, b_shape: tuple, dtype: str, static: bool) -> None:
+    rng = np.random.default_rng(1)
+    c, b = _factor_like(rng, 4), rng.normal(size=b_shape)
+    check_against_reference(lambda c_, b_: rd.linalg.cho_solve((c_, lower), b_), _cho_solve_ref(lower), [c, b], dtype, static)
+
+
+def test_cho_factor_then_cho_solve_matches_scipy(rng: np.random.Generator) -> None:
+    import scipy.linalg
+
+    a, b = rd.matrix("a"), rd.matrix("b")
+    av, bv = spd(rng, 5), rng.normal(size=(5, 3))
+    for lower in (False, True):
+        c_and_lower = rd.linalg.cho_factor(a, lower=lower)
+        assert c_and_lower[1] is lower
+        got = rd.function([a, b], rd.linalg.cho_solve(c_and_lower, b))(av, bv)
+        np.testing.assert_allclose(got, scipy.linalg.cho_solve(scipy.linalg.cho_factor(av, lower=lower), bv), rtol=1e-10)
+    assert rd.linalg.cho_factor(a)[1] is False  # SciPy's default: the upper factor
+    f = rd.function([a, b], rd.linalg.cho_solve(rd.linalg.cho_factor(a), b))
+    assert "_op_cho_solve" in f.source  # SciPy's cho_solve, not an LU solve
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_logdet_of_spd(dtype: str, static: bool) -> None:
+    rng = np.random.default_rng(2)
+    s = spd(rng, 4)
+    check_against_reference(rd.linalg.logdet, lambda x: np.linalg.slogdet(x)[1], [s], dtype, static)
+
+
+def test_logdet_of_large_spd_does_not_overflow() -> None:
+    a = rd.matrix("a")
+    v = np.diag(np.full(400, 1e3))  # det = 1e1200 overflows; its log does not
+    np.testing.assert_allclose(rd.function([a], rd.linalg.logdet(a))(v), 400 * np.log(1e3), rtol=1e-12)
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_pinv(shape: tuple, dtype: str, static: bool) -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=shape)
+    check_against_reference(rd.linalg.pinv, np.linalg.pinv, [a], dtype, static)
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((5, 3), (5,)), ((5, 3), (5, 2)), ((3, 5), (3,)), ((4, 4), (4, 2))])
+def test_lstsq(shapes: tuple, dtype: str, static: bool) -> None:
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    check_against_reference(rd.linalg.lstsq, lambda a_, b_: np.linalg.lstsq(a_, b_, rcond=None)[0], [a, b], dtype, static)
+
+
+def test_new_ops_name_op_and_shapes_on_bad_input() -> None:
+    m = rd.tensor("m", shape=(3, 4))
+    a = rd.tensor("a", shape=(3, 3))
+    v = rd.tensor("v", shape=(3,))
+    with pytest.raises(rd.ShapeError, match=r"cho_solve: argument must be a square matrix, got shape \(3, 4\)"):
+        rd.linalg.cho_solve((m, True), v)
+    with pytest.raises(rd.ShapeError, match=r"cho_solve: shapes \(3, 3\) and \(4,\) are not aligned"):
+        rd.linalg.cho_solve((a, True), rd.tensor("b", shape=(4,)))
+    with pytest.raises(TypeError, match=r"cho_solve: the first argument must be a pair \(c, lower\)"):
+        rd.linalg.cho_solve(a, v)
+    with pytest.raises(rd.ShapeError, match=r"pinv: argument must be a matrix, got shape \(3,\)"):
+        rd.linalg.pinv(v)
+    with pytest.raises(rd.ShapeError, match=r"lstsq: shapes \(3, 4\) and \(4,\) are not aligned"):
+        rd.linalg.lstsq(m, rd.tensor("b", shape=(4,)))
+    with pytest.raises(rd.ShapeError, match=r"lstsq: a must be a matrix, got shape \(3,\)"):
+        rd.linalg.lstsq(v, v)
+    with pytest.raises(rd.ShapeError, match=r"cholesky: argument must be a square matrix, got shape \(3, 4\)"):
+        rd.linalg.logdet(m)
