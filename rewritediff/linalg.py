@@ -76,11 +76,47 @@ def lstsq(a: Any, b: Any, rcond: float | None = None) -> Term:
     return apply("lstsq", as_term(a), as_term(b), rcond=rcond)
 
 
+def eigh(a: Any, UPLO: str = "L") -> tuple[Term, Term]:  # noqa: N803 - numpy's and PyTensor's name
+    """``(w, v)``: ascending eigenvalues and orthonormal eigenvectors (columns) of the symmetric matrix a's ``UPLO`` triangle stands for."""
+    lower = _uplo("eigh", UPLO)
+    a = as_term(a)
+    return apply("eigh_values", a, lower=lower), apply("eigh_vectors", a, lower=lower)
+
+
+def eigvalsh(a: Any, b: Any = None, lower: bool = True) -> Term:
+    """The ascending eigenvalues of a symmetric matrix, reading its lower (or upper) triangle (PyTensor's signature)."""
+    if b is not None:
+        raise NotImplementedError("eigvalsh: the generalized problem (b given) is not supported; pass b=None")
+    return apply("eigh_values", as_term(a), lower=bool(lower))
+
+
+def _uplo(op: str, uplo: Any) -> bool:
+    if uplo not in ("L", "U"):
+        raise ValueError(f"{op}: UPLO must be 'L' or 'U', got {uplo!r}")
+    return uplo == "L"
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
+    """``(U, s, Vt)`` with ``a = U @ diag(s) @ Vt``, or the singular values alone (``compute_uv=False``), as numpy's ``svd``.
+
+    The derivative of U and Vt is built for ``full_matrices=False`` (the same as True for a
+    matrix declared square).
+    """
+    a = as_term(a)
+    m, n = a.static_shape if a.ndim == 2 else (None, None)
+    full = bool(full_matrices) and not (m is not None and m == n)
+    if not compute_uv:
+        return apply("svd_values", a, full_matrices=False)
+    return apply("svd_u", a, full_matrices=full), apply("svd_values", a, full_matrices=full), apply("svd_vt", a, full_matrices=full)
+
+
 __all__ = [
     "cho_factor",
     "cho_solve",
     "cholesky",
     "det",
+    "eigh",
+    "eigvalsh",
     "inv",
     "logdet",
     "lstsq",
@@ -89,4 +125,5 @@ __all__ = [
     "slogdet",
     "solve",
     "solve_triangular",
+    "svd",
 ]

@@ -192,6 +192,18 @@ CASES = [
     C("pinv", [(4, 3)], lambda a: rd.linalg.pinv(a + rd.constant(2.0 * np.eye(4, 3)))),
     C("lstsq", [(4, 3), (4,)], lambda a, b: rd.linalg.lstsq(a + rd.constant(2.0 * np.eye(4, 3)), b)),
     C("lstsq", [(3, 3), (3, 2)], lambda a, b: rd.linalg.lstsq(_spd(a), b)),
+    # eigenvectors and singular vectors are defined up to sign: the rows use functions of them that are not
+    C("eigh_values", [(3, 3)], lambda a: rd.linalg.eigvalsh(_spd(a))),
+    C("eigh_values", [(3, 3)], lambda a: rd.linalg.eigh(a, UPLO="U")[0]),
+    C("eigh_vectors", [(3, 3)], lambda a: rd.linalg.eigh(_spd(a))[1] ** 2),
+    C("eigh_vectors", [(3, 3)], lambda a: rd.dot(rd.linalg.eigh(a, UPLO="U")[1] * rd.constant(np.array([1.0, 2.0, 3.0])), rd.linalg.eigh(a, UPLO="U")[1].T)),
+    C("svd_values", [(3, 4)], lambda a: rd.linalg.svd(a, compute_uv=False)),
+    C("svd_values", [(3, 3)], lambda a: rd.linalg.svd(a)[1]),
+    C("svd_u", [(4, 3)], lambda a: rd.linalg.svd(a, full_matrices=False)[0] ** 2),
+    C("svd_vt", [(3, 4)], lambda a: rd.linalg.svd(a, full_matrices=False)[2] ** 2),
+    C("svd_u", [(3, 3)], lambda a: rd.dot(rd.linalg.svd(a)[0], rd.linalg.svd(a)[2])),
+    C("gap_div", [(3, 3), (3,)], lambda x, w: rd.apply("gap_div", x, w), ["any", "distinct"]),
+    C("gap_div", [(3, 3), (3,)], lambda x, w: rd.apply("gap_div", x, w, plus=True), ["any", "pos"]),
 ]
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)

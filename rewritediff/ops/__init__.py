@@ -125,6 +125,11 @@ class OpDef:
     # memo) -> the term's tangent
     pullback: Callable[[list, list, list], list] | None = None
     pushforward: Callable[[Any, list, dict], Any] | None = None
+    # one result of a computation that gives several (eigh: eigenvalues, eigenvectors): (key,
+    # position, count, (argnames, attrs) -> source of the whole computation, a tuple). Terms of
+    # ops with the same key, arguments and attributes are siblings: when more than one is used the
+    # lowering computes them with one call, else each with its own emit
+    joint: tuple | None = None
 
     def __post_init__(self) -> None:
         self.leaf = self.leaf or self.group == "leaf"

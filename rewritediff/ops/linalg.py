@@ -9,6 +9,7 @@ half precision). ``slogdet`` is two single-output ops, ``slogdet_sign`` (no grad
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -258,5 +259,170 @@ register(
         prepare=_rcond_prepare,
         doc="lstsq(a, b){rcond}: the minimum-norm x minimising |a @ x - b| (numpy's lstsq()[0]; its derivative holds where a's rank is constant)",
         group="linalg",
+    )
+)
+
+
+# ---- decompositions with several results: eigh, svd ----------------------------------------------------------------
+# Each result is its own op (a term has one output); the ops of one decomposition share an
+# OpDef.joint key, so a graph using several of them computes the decomposition once.
+def _uplo(attrs: dict) -> str:
+    return "'L'" if attrs["lower"] else "'U'"
+
+
+def _eigh_infer(vectors: bool) -> Any:
+    op = "eigh_vectors" if vectors else "eigh_values"
+
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        x = args[0]
+        _square(op, x)
+        n = x.static_shape[0] if x.static_shape[0] is not None else x.static_shape[1]
+        return TensorType(_float_dtype(op, x.dtype), (n, n) if vectors else (n,))
+
+    return infer
+
+
+def _eigh_joint(a: list[str], k: dict) -> str:
+    return f"np.linalg.eigh(rt.as_float({a[0]}), UPLO={_uplo(k)})"
+
+
+for _name, _vectors, _doc in (
+    ("eigh_values", False, "eigenvalues of a symmetric matrix, ascending, reading its lower (or upper) triangle (numpy's eigvalsh)"),
+    ("eigh_vectors", True, "orthonormal eigenvectors (columns) of a symmetric matrix, in eigh_values' order, reading one triangle (numpy's eigh()[1])"),
+):
+    register(
+        OpDef(
+            name=_name,
+            infer=_eigh_infer(_vectors),
+            impl=(lambda vectors: lambda x, lower=True: np.linalg.eigh(rt.as_float(x), UPLO="L" if lower else "U")[int(vectors)])(_vectors),
+            attrs={"lower": True},
+            emit=(
+                (lambda a, k: f"np.linalg.eigh(rt.as_float({a[0]}), UPLO={_uplo(k)})[1]")
+                if _vectors
+                else (lambda a, k: f"np.linalg.eigvalsh(rt.as_float({a[0]}), UPLO={_uplo(k)})")
+            ),
+            prepare=_lower_prepare(_name),
+            doc=_doc,
+            group="linalg",
+            joint=("eigh", int(_vectors), 2, _eigh_joint),
+        )
+    )
+
+
+def _svd_infer(which: str) -> Any:
+    op = f"svd_{which}"
+
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        x = args[0]
+        _matrix(op, x)
+        m, n = x.static_shape
+        k = None if m is None or n is None else min(m, n)
+        if which == "values":
+            shape: tuple = (k,)
+        elif which == "u":
+            shape = (m, m if attrs["full_matrices"] else k)
+        else:
+            shape = (n if attrs["full_matrices"] else k, n)
+        return TensorType(_float_dtype(op, x.dtype), shape)
+
+    return infer
+
+
+def _svd_joint(a: list[str], k: dict) -> str:
+    return f"np.linalg.svd(rt.as_float({a[0]}), full_matrices={k['full_matrices']!r})"
+
+
+def _full_prepare(op: str) -> Any:
+    def prepare(args: tuple, attrs: dict) -> dict:
+        if not isinstance(attrs["full_matrices"], bool):
+            raise RewriteDiffTypeError(f"{op}: full_matrices must be True or False, got {attrs['full_matrices']!r}")
+        return attrs
+
+    return prepare
+
+
+for _name, _pos, _doc in (
+    ("svd_u", 0, "left singular vectors of a matrix (numpy's svd()[0]; m x k, or m x m with full_matrices)"),
+    ("svd_values", 1, "singular values of a matrix, descending (numpy's svd(compute_uv=False))"),
+    ("svd_vt", 2, "right singular vectors of a matrix, as rows (numpy's svd()[2]; k x n, or n x n with full_matrices)"),
+):
+    register(
+        OpDef(
+            name=_name,
+            infer=_svd_infer(_name[4:]),
+            impl=(
+                (lambda pos: lambda x, full_matrices=False: np.linalg.svd(rt.as_float(x), full_matrices=full_matrices)[pos])(_pos)
+                if _pos != 1
+                else (lambda x, full_matrices=False: np.linalg.svd(rt.as_float(x), compute_uv=False))
+            ),
+            attrs={"full_matrices": False},
+            emit=(
+                (lambda pos: lambda a, k: f"np.linalg.svd(rt.as_float({a[0]}), full_matrices={k['full_matrices']!r})[{pos}]")(_pos)
+                if _pos != 1
+                else (lambda a, k: f"np.linalg.svd(rt.as_float({a[0]}), compute_uv=False)")
+            ),
+            prepare=_full_prepare(_name),
+            doc=_doc,
+            group="linalg",
+            joint=("svd", _pos, 3, _svd_joint),
+        )
+    )
+
+
+class DegenerateDerivativeWarning(RuntimeWarning):
+    """A derivative through eigenvectors (singular vectors) of equal eigenvalues that depends on the vectors chosen."""
+
+
+def _gap_div(x: Any, w: Any, plus: bool = False, warn: bool = True) -> Any:
+    """``x[..., i, j] / (w[j] - w[i])`` (``plus``: ``/ (w[i] + w[j])``) off the diagonal; 0 on it and where the divisor is 0 to rounding.
+
+    The derivative of an eigenvector (singular vector) along another of an equal eigenvalue is
+    not determined: its pair is set to 0. That is right when the derivative does not depend on
+    the choice of vectors in the eigenspace, which makes the numerators there vanish; a numerator
+    that does not vanish there (``warn``) gets a :class:`DegenerateDerivativeWarning`.
+    """
+    x, w = rt.as_float(x), rt.as_float(w)
+    dt = np.result_type(x, w)
+    eps = np.finfo(dt).eps
+    div = w[None, :] + w[:, None] if plus else w[None, :] - w[:, None]
+    scale = float(np.max(np.abs(w))) if w.size else 0.0
+    zero = np.abs(div) <= 64 * max(1, w.size) * eps * scale
+    diagonal = np.eye(w.size, dtype=bool)
+    zero |= diagonal
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(zero, 0.0, x / np.where(zero, 1.0, div))
+    if warn and (zero & ~diagonal).any():
+        big = float(np.max(np.abs(x))) if x.size else 0.0
+        if np.any(np.abs(x[..., zero & ~diagonal]) > np.sqrt(eps) * max(big, np.finfo(np.float64).tiny)):
+            warnings.warn(
+                "eigh derivative: eigenvalues equal to rounding, and a derivative that depends on which of their "
+                "eigenvectors are chosen; that part is set to 0 (the derivative is not determined there)",
+                DegenerateDerivativeWarning,
+                stacklevel=2,
+            )
+    return out.astype(dt, copy=False)
+
+
+def _gap_div_infer(args: tuple, attrs: dict) -> TensorType:
+    x, w = args
+    if x.ndim < 2 or w.ndim != 1 or not dims_equal(x.static_shape[-1], w.static_shape[0]) or not dims_equal(x.static_shape[-2], w.static_shape[0]):
+        raise ShapeError(
+            f"gap_div: x must be a (stack of) k x k matrices and w a vector of k, got shapes {fmt_shape(x.static_shape)} and {fmt_shape(w.static_shape)}"
+        )
+    return TensorType(_float_dtype("gap_div", promote([x.dtype, w.dtype])), x.static_shape)
+
+
+register(
+    OpDef(
+        name="gap_div",
+        infer=_gap_div_infer,
+        impl=_gap_div,
+        arity=2,
+        attrs={"plus": False, "warn": True},
+        shape_from=0,
+        doc="gap_div(x, w){plus, warn}: x[i, j] / (w[j] - w[i]) (plus: / (w[i] + w[j])) off the diagonal, 0 on it and where the divisor is 0 (eigh's and svd's derivatives)",
+        group="linalg",
+        cost_kind="elementwise",
+        memory="fresh",
     )
 )

@@ -7,6 +7,10 @@ import pytest
 
 import rewritediff as rd
 
+# the shipped rules define ops (sym, outer_sym, ... used by the derivatives): load them at collection,
+# before the registry fixture of tests/rules takes its snapshot, so it never unregisters them
+rd.rules.default_rules()
+
 
 def spd(rng: np.random.Generator, n: int) -> np.ndarray:
     """A well-conditioned symmetric positive-definite matrix."""
@@ -236,3 +240,166 @@ def test_new_ops_name_op_and_shapes_on_bad_input() -> None:
         rd.linalg.lstsq(v, v)
     with pytest.raises(rd.ShapeError, match=r"cholesky: argument must be a square matrix, got shape \(3, 4\)"):
         rd.linalg.logdet(m)
+
+
+# eigenvectors and singular vectors are defined up to sign: the cases use functions of them that are not
+_C4 = np.random.default_rng(5).normal(size=(4, 4))
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_values_and_vectors(uplo: str, dtype: str, static: bool) -> None:
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(4, 4)) + np.diag([1.0, 3.0, 5.0, 7.0])  # both triangles filled: eigh reads one
+
+    def build(x: rd.Tensor) -> rd.Tensor:
+        w, v = rd.linalg.eigh(x, UPLO=uplo)
+        return rd.dot(v * w**2, v.T) + rd.constant(_C4.astype(x.dtype)) * v * v + w
+
+    def ref(x: np.ndarray) -> np.ndarray:
+        w, v = np.linalg.eigh(x, UPLO=uplo)
+        return (v * w**2) @ v.T + _C4 * v * v + w
+
+    check_against_reference(build, ref, [a], dtype, static)
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lower", [True, False])
+def test_eigvalsh(lower: bool, dtype: str, static: bool) -> None:
+    a = np.random.default_rng(8).normal(size=(4, 4))
+    check_against_reference(lambda x: rd.linalg.eigvalsh(x, lower=lower), lambda x: np.linalg.eigvalsh(x, UPLO="L" if lower else "U"), [a], dtype, static)
+
+
+def test_eigh_computes_the_decomposition_once() -> None:
+    a = rd.matrix("a")
+    w, v = rd.linalg.eigh(a)
+    f = rd.function([a], [w, v])
+    assert f.source.count("np.linalg.eig") == 1, f.source
+    av = spd(np.random.default_rng(9), 4)
+    got_w, got_v = f(av)
+    want_w, _ = np.linalg.eigh(av)
+    np.testing.assert_allclose(got_w, want_w, rtol=1e-12)
+    np.testing.assert_allclose(got_v @ np.diag(got_w) @ got_v.T, av, rtol=1e-10, atol=1e-10)
+    only_w = rd.function([a], rd.linalg.eigvalsh(a))
+    assert "eigvalsh" in only_w.source and "eigh(" not in only_w.source  # no eigenvectors computed when none is used
+    # the gradient of the values reads the vectors: still one decomposition
+    g = rd.function([a], rd.grad(rd.sum(rd.linalg.eigvalsh(a) ** 2), a))
+    assert g.source.count("np.linalg.eig") == 1, g.source
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_svd(shape: tuple, dtype: str, static: bool) -> None:
+    rng = np.random.default_rng(10)
+    a = rng.normal(size=shape)
+    k = min(shape)
+    cu, cv, cs = rng.normal(size=(shape[0], k)), rng.normal(size=(k, shape[1])), rng.normal(size=shape)
+
+    def build(x: rd.Tensor) -> rd.Tensor:
+        u, s, vt = rd.linalg.svd(x, full_matrices=False)
+        c = [rd.constant(k.astype(x.dtype)) for k in (cs, cu, cv)]
+        return rd.dot(u * s**2, vt) * c[0] + rd.sum(c[1] * u * u) + rd.sum(c[2] * vt * vt) + rd.dot(u, vt)
+
+    def ref(x: np.ndarray) -> np.ndarray:
+        u, s, vt = np.linalg.svd(x, full_matrices=False)
+        return (u * s**2) @ vt * cs + np.sum(cu * u * u) + np.sum(cv * vt * vt) + u @ vt
+
+    check_against_reference(build, ref, [a], dtype, static)
+
+
+@pytest.mark.parametrize("static", STATIC)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_singular_values(shape: tuple, dtype: str, static: bool) -> None:
+    a = np.random.default_rng(11).normal(size=shape)
+    check_against_reference(lambda x: rd.linalg.svd(x, compute_uv=False), lambda x: np.linalg.svd(x, compute_uv=False), [a], dtype, static)
+
+
+def test_svd_values_and_factors_and_one_call() -> None:
+    a = rd.matrix("a")
+    u, s, vt = rd.linalg.svd(a, full_matrices=False)
+    f = rd.function([a], [u, s, vt])
+    assert f.source.count("np.linalg.svd") == 1, f.source
+    av = np.random.default_rng(12).normal(size=(5, 3))
+    gu, gs, gvt = f(av)
+    np.testing.assert_allclose(gs, np.linalg.svd(av, compute_uv=False), rtol=1e-12)
+    np.testing.assert_allclose((gu * gs) @ gvt, av, rtol=1e-10, atol=1e-12)
+    full = rd.function([a], list(rd.linalg.svd(a)))(av)  # numpy's default: full_matrices=True
+    assert [x.shape for x in full] == [(5, 5), (3,), (3, 3)]
+    with pytest.raises(rd.NullTypeGradError, match="full_matrices=False"):
+        rd.grad(rd.sum(rd.linalg.svd(a)[0]), a)
+    with pytest.raises(rd.PushforwardError, match="svd_u"):
+        rd.Rop(rd.linalg.svd(a)[0], a, rd.matrix("t"))
+    sq = rd.matrix("sq", shape=(3, 3))  # declared square: full and thin are the same, the gradient is there
+    assert rd.grad(rd.sum(rd.linalg.svd(sq)[0] ** 2), sq) is not None
+
+
+def test_decompositions_name_op_and_shapes_on_bad_input() -> None:
+    m, v = rd.tensor("m", shape=(3, 4)), rd.tensor("v", shape=(3,))
+    with pytest.raises(rd.ShapeError, match=r"eigh_values: argument must be a square matrix, got shape \(3, 4\)"):
+        rd.linalg.eigh(m)
+    with pytest.raises(rd.ShapeError, match=r"eigh_values: argument must be a matrix, got shape \(3,\)"):
+        rd.linalg.eigvalsh(v)
+    with pytest.raises(rd.ShapeError, match=r"svd_u: argument must be a matrix, got shape \(3,\)"):
+        rd.linalg.svd(v)
+    with pytest.raises(ValueError, match="eigh: UPLO must be 'L' or 'U', got 'X'"):
+        rd.linalg.eigh(rd.matrix("a"), UPLO="X")
+    with pytest.raises(NotImplementedError, match="eigvalsh: the generalized problem"):
+        rd.linalg.eigvalsh(rd.matrix("a"), rd.matrix("b"))
+
+
+# ---- equal eigenvalues: the derivative is NaN-free where the loss does not depend on the eigenvectors chosen --------
+def _degenerate(rng: np.random.Generator) -> np.ndarray:
+    """A symmetric matrix with eigenvalues 1, 2, 2, 5 (a 2-dimensional eigenspace)."""
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    return q @ np.diag([1.0, 2.0, 2.0, 5.0]) @ q.T
+
+
+def test_degenerate_eigenvalues_loss_of_values_only() -> None:
+    import warnings
+
+    a = rd.matrix("a")
+    av = _degenerate(np.random.default_rng(13))
+    w = rd.linalg.eigvalsh(a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = rd.function([a], rd.grad(rd.sum(w**3), a))(av)
+    # d sum(w^3) / d s = 3 s^2, lower triangle read: off-diagonal entries count twice
+    want = 3 * av @ av
+    want = np.tril(2 * want) - np.diag(np.diag(want))
+    np.testing.assert_allclose(g, want, rtol=1e-8, atol=1e-8)
+
+
+def test_degenerate_eigenvalues_spectral_function_is_finite_without_warning() -> None:
+    import warnings
+
+    a = rd.matrix("a")
+    rng = np.random.default_rng(14)
+    av = _degenerate(rng)
+    w, v = rd.linalg.eigh(a)
+    c = rng.normal(size=(4, 4))
+    loss = rd.sum(rd.constant(c) * rd.dot(v * rd.exp(w), v.T))  # <c, expm(a)>: no choice of eigenvectors in it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = rd.function([a], rd.grad(loss, a))(av)
+    assert np.all(np.isfinite(g))
+
+
+def test_degenerate_eigenvalues_loss_of_the_vectors_warns() -> None:
+    from rewritediff.ops.linalg import DegenerateDerivativeWarning
+
+    a = rd.matrix("a")
+    av = _degenerate(np.random.default_rng(15))
+    v = rd.linalg.eigh(a)[1]
+    loss = rd.sum(v[:, 1] ** 4)  # depends on which eigenvector of the eigenvalue 2 is column 1
+    f = rd.function([a], rd.grad(loss, a))
+    with pytest.warns(DegenerateDerivativeWarning, match="eigenvalues equal to rounding"):
+        g = f(av)
+    assert np.all(np.isfinite(g))
+    t = rd.matrix("t")
+    with pytest.warns(DegenerateDerivativeWarning):  # the tangent of the vectors is not determined either
+        tangent = rd.function([a, t], rd.Rop(v, a, t))(av, np.random.default_rng(16).normal(size=(4, 4)))
+    assert np.all(np.isfinite(tangent))
