@@ -71,9 +71,19 @@ def pinv(a: Any) -> Term:
     return apply("pinv", as_term(a))
 
 
-def lstsq(a: Any, b: Any, rcond: float | None = None) -> Term:
-    """The minimum-norm least-squares solution x of ``a @ x = b`` (numpy's ``lstsq(a, b, rcond)[0]``)."""
-    return apply("lstsq", as_term(a), as_term(b), rcond=rcond)
+def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple[Term, Term, Term, Term]:
+    """``(x, residuals, rank, s)`` as numpy's ``lstsq``: x the minimum-norm least-squares solution of ``a @ x = b``.
+
+    ``residuals`` is the sum of squared residuals per column of b (shape (1,) for a vector b),
+    always computed, where numpy returns an empty array when a's rank is below its column
+    count or a has no more rows than columns; ``rank`` counts the singular values ``s`` of a
+    above ``rcond`` times the largest (machine epsilon times max(m, n) when None).
+    """
+    a, b = as_term(a), as_term(b)
+    x = apply("lstsq", a, b, rcond=rcond)
+    r = _t.sum(_t.sqr(b - _t.dot(a, x)), axis=0)
+    residuals = r.dimshuffle("x") if b.ndim == 1 else r
+    return x, residuals, apply("matrix_rank", a, rcond=rcond), svd(a, compute_uv=False)
 
 
 def eigh(a: Any, UPLO: str = "L") -> tuple[Term, Term]:  # noqa: N803 - numpy's and PyTensor's name

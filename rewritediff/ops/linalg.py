@@ -426,3 +426,38 @@ register(
         memory="fresh",
     )
 )
+
+
+def _rank_infer(args: tuple, attrs: dict) -> TensorType:
+    _matrix("matrix_rank", args[0])
+    _float_dtype("matrix_rank", args[0].dtype)
+    return TensorType("int64", ())
+
+
+def _rank_prepare(args: tuple, attrs: dict) -> dict:
+    r = attrs["rcond"]
+    if r is not None and not isinstance(r, (int, float)):
+        raise RewriteDiffTypeError(f"matrix_rank: rcond must be a number or None, got {r!r}")
+    return {"rcond": None if r is None else float(r)}
+
+
+def _matrix_rank(x: Any, rcond: Any = None) -> Any:
+    """The number of singular values above ``rcond`` times the largest (numpy's lstsq cut-off: eps * max(m, n) when None)."""
+    x = rt.as_float(x)
+    s = np.linalg.svd(x, compute_uv=False)
+    cut = (np.finfo(x.dtype).eps * max(x.shape) if rcond is None or rcond < 0 else rcond) * (s[0] if s.size else 0.0)
+    return np.asarray(np.count_nonzero(s > cut), dtype=np.int64)
+
+
+register(
+    OpDef(
+        name="matrix_rank",
+        infer=_rank_infer,
+        impl=_matrix_rank,
+        attrs={"rcond": None},
+        prepare=_rank_prepare,
+        doc="the rank of a matrix as lstsq counts it: singular values above rcond times the largest",
+        group="linalg",
+        differentiable=False,
+    )
+)

@@ -219,7 +219,33 @@ def test_pinv(shape: tuple, dtype: str, static: bool) -> None:
 def test_lstsq(shapes: tuple, dtype: str, static: bool) -> None:
     rng = np.random.default_rng(4)
     a, b = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
-    check_against_reference(rd.linalg.lstsq, lambda a_, b_: np.linalg.lstsq(a_, b_, rcond=None)[0], [a, b], dtype, static)
+    check_against_reference(lambda a_, b_: rd.linalg.lstsq(a_, b_)[0], lambda a_, b_: np.linalg.lstsq(a_, b_, rcond=None)[0], [a, b], dtype, static)
+
+
+@pytest.mark.parametrize("shapes", [((5, 3), (5,)), ((6, 3), (6, 2)), ((3, 5), (3,))])
+def test_lstsq_returns_numpys_four_results(shapes: tuple) -> None:
+    rng = np.random.default_rng(17)
+    av, bv = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    a, b = rd.matrix("a"), (rd.vector("b") if len(shapes[1]) == 1 else rd.matrix("b"))
+    x, res, rank, s = rd.function([a, b], list(rd.linalg.lstsq(a, b)))(av, bv)
+    wx, wres, wrank, ws = np.linalg.lstsq(av, bv, rcond=None)
+    np.testing.assert_allclose(x, wx, rtol=1e-10, atol=1e-12)
+    assert rank == wrank and np.asarray(rank).dtype == np.int64
+    np.testing.assert_allclose(s, ws, rtol=1e-12)
+    if wres.size:  # numpy gives them for a full-rank system with more rows than columns
+        np.testing.assert_allclose(res, wres, rtol=1e-10)
+    else:
+        np.testing.assert_allclose(res, np.sum((bv - av @ wx) ** 2, axis=0).reshape(np.shape(res)), atol=1e-20)
+
+
+def test_lstsq_rank_of_a_rank_deficient_matrix() -> None:
+    rng = np.random.default_rng(18)
+    av = rng.normal(size=(6, 2)) @ rng.normal(size=(2, 4))  # rank 2
+    a, b = rd.matrix("a"), rd.vector("b")
+    bv = rng.normal(size=6)
+    x, _, rank, _ = rd.function([a, b], list(rd.linalg.lstsq(a, b)))(av, bv)
+    assert rank == 2 == np.linalg.lstsq(av, bv, rcond=None)[2]
+    np.testing.assert_allclose(x, np.linalg.lstsq(av, bv, rcond=None)[0], rtol=1e-8, atol=1e-10)
 
 
 def test_new_ops_name_op_and_shapes_on_bad_input() -> None:
@@ -235,7 +261,7 @@ def test_new_ops_name_op_and_shapes_on_bad_input() -> None:
     with pytest.raises(rd.ShapeError, match=r"pinv: argument must be a matrix, got shape \(3,\)"):
         rd.linalg.pinv(v)
     with pytest.raises(rd.ShapeError, match=r"lstsq: shapes \(3, 4\) and \(4,\) are not aligned"):
-        rd.linalg.lstsq(m, rd.tensor("b", shape=(4,)))
+        rd.linalg.lstsq(m, rd.tensor("b", shape=(4,)))[0]
     with pytest.raises(rd.ShapeError, match=r"lstsq: a must be a matrix, got shape \(3,\)"):
         rd.linalg.lstsq(v, v)
     with pytest.raises(rd.ShapeError, match=r"cholesky: argument must be a square matrix, got shape \(3, 4\)"):
