@@ -285,6 +285,7 @@ def lower(
     absorbed = {m.uid for members in groups.values() for m in members[:-1]}
     kernel_defs: list[tuple[Kernel, str, dict[int, str]]] = []
     stmts: list[tuple[Term, str, list[int], list[Term], bool]] = []  # (node, line, argument uids, results, fused)
+    joint = _joint_siblings(order)
     for item in schedule(order, kernels):
         if isinstance(item, Kernel):
             fname = f"_k{len(kernel_defs)}"
@@ -326,6 +327,16 @@ def lower(
             lines = loop_source(node.attr("body"), [names[a.uid] for a in node.args], outnames, f"l{n_loops}", namespace, fusion, finite_math)
             n_loops += 1
             stmts.append((node, "\n".join(lines), [a.uid for a in node.args], sibs, False))
+            continue
+        if node.uid in joint:  # several results of one computation (OpDef.joint): one call, unpacked
+            sibs = joint[node.uid]
+            _, _, count, emit = get_op(node.op).joint
+            outnames = ["_"] * count
+            for m in sibs:
+                names[m.uid] = outnames[get_op(m.op).joint[1]] = f"t{n_tmp}"
+                n_tmp += 1
+            line = f"{', '.join(outnames)} = {emit([names[a.uid] for a in node.args], node.attr_dict)}" + ("\ndel _" if "_" in outnames else "")
+            stmts.append((node, line, [a.uid for a in node.args], sibs, False))
             continue
         tname = f"t{n_tmp}"
         n_tmp += 1
@@ -373,6 +384,16 @@ def lower(
     )
     source = kernels_src + f"def compiled({', '.join(params)}):\n" + "".join(f"    {part}\n" for line in body for part in line.split("\n"))
     return source, namespace
+
+
+def _joint_siblings(order: list[Term]) -> dict[int, list[Term]]:
+    """Terms that are results of one computation (``OpDef.joint``: same key, arguments and attributes), by uid, when more than one is used."""
+    by_key: dict[tuple, list[Term]] = {}
+    for m in order:
+        j = get_op(m.op).joint
+        if j is not None:
+            by_key.setdefault((j[0], tuple(a.uid for a in m.args), m.attrs), []).append(m)
+    return {m.uid: sibs for sibs in by_key.values() if len({get_op(m.op).joint[1] for m in sibs}) > 1 for m in sibs}
 
 
 def _contract_checks(roots: list[Term], names: dict[int, str], namespace: dict) -> list[str]:

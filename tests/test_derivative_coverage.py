@@ -218,6 +218,26 @@ CASES = [
     C("einsum_grad", [(), (3, 3)], lambda g, a: rd.apply("einsum_grad", g, a, subscripts="ii->", i=0)),
     C("einsum_grad", [(2,), (2, 3), (3,)], lambda g, a, b: rd.apply("einsum_grad", g, a, b, subscripts="ij,k->i", i=1)),
     C("einsum_replace", [(2, 3), (2, 3), (3, 4)], lambda t, a, b: rd.apply("einsum_replace", t, a, b, subscripts="ij,jk->ik", i=0)),
+    # linear algebra
+    C("cho_solve", [(3, 3), (3,)], lambda a, b: rd.linalg.cho_solve((rd.linalg.cholesky(_spd(a)), True), b)),
+    C("cho_solve", [(3, 3), (3, 2)], lambda a, b: rd.linalg.cho_solve(rd.linalg.cho_factor(_spd(a)), b)),
+    C("cho_solve", [(3, 3), (3, 2)], lambda c, b: rd.linalg.cho_solve((c + rd.constant(3.0 * np.eye(3)), True), b)),
+    C("pinv", [(3, 3)], lambda a: rd.linalg.pinv(_spd(a))),
+    C("pinv", [(4, 3)], lambda a: rd.linalg.pinv(a + rd.constant(2.0 * np.eye(4, 3)))),
+    C("lstsq", [(4, 3), (4,)], lambda a, b: rd.linalg.lstsq(a + rd.constant(2.0 * np.eye(4, 3)), b)[0]),
+    C("lstsq", [(3, 3), (3, 2)], lambda a, b: rd.linalg.lstsq(_spd(a), b)[0]),
+    # eigenvectors and singular vectors are defined up to sign: the rows use functions of them that are not
+    C("eigh_values", [(3, 3)], lambda a: rd.linalg.eigvalsh(_spd(a))),
+    C("eigh_values", [(3, 3)], lambda a: rd.linalg.eigh(a, UPLO="U")[0]),
+    C("eigh_vectors", [(3, 3)], lambda a: rd.linalg.eigh(_spd(a))[1] ** 2),
+    C("eigh_vectors", [(3, 3)], lambda a: rd.dot(rd.linalg.eigh(a, UPLO="U")[1] * rd.constant(np.array([1.0, 2.0, 3.0])), rd.linalg.eigh(a, UPLO="U")[1].T)),
+    C("svd_values", [(3, 4)], lambda a: rd.linalg.svd(a, compute_uv=False)),
+    C("svd_values", [(3, 3)], lambda a: rd.linalg.svd(a)[1]),
+    C("svd_u", [(4, 3)], lambda a: rd.linalg.svd(a, full_matrices=False)[0] ** 2),
+    C("svd_vt", [(3, 4)], lambda a: rd.linalg.svd(a, full_matrices=False)[2] ** 2),
+    C("svd_u", [(3, 3)], lambda a: rd.dot(rd.linalg.svd(a)[0], rd.linalg.svd(a)[2])),
+    C("gap_div", [(3, 3), (3,)], lambda x, w: rd.apply("gap_div", x, w), ["any", "distinct"]),
+    C("gap_div", [(3, 3), (3,)], lambda x, w: rd.apply("gap_div", x, w, plus=True), ["any", "pos"]),
 ]
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)
@@ -241,6 +261,7 @@ NON_DIFFERENTIABLE = {
             "slogdet_sign",
             "argsort",
             "searchsorted",
+            "matrix_rank",
         ],
         "zero",
     ),
@@ -326,6 +347,7 @@ def test_non_differentiable(op):
         "argmax": lambda a: rd.argmax(a, axis=0),
         "argmin": lambda a: rd.argmin(a, axis=1),
         "slogdet_sign": lambda a: rd.linalg.slogdet(a)[0],
+        "matrix_rank": lambda a: rd.linalg.lstsq(a, a)[2],
         "and_": lambda a: rd.and_(a > 0.0, a < 1.0),
         "or_": lambda a: rd.or_(a > 0.0, a < 1.0),
         "not_": lambda a: rd.not_(a > 0.0),

@@ -200,6 +200,39 @@ def _cholesky(n: Term, a: list[str]) -> str:
     return f"xp.linalg.cholesky({_float(n, 0, a)})" if n.attr("lower") else f"xp.linalg.cholesky({_float(n, 0, a)}, upper=True)"
 
 
+def _sym_from_triangle(n: Term, a: list[str]) -> str:
+    """The symmetric matrix argument 0's lower (or upper) triangle stands for (what LAPACK's eigh reads)."""
+    x, lower = _float(n, 0, a), n.attr("lower")
+    return f"(ax.triangle(xp, {x}, 0, {lower!r}) + xp.permute_dims(ax.triangle(xp, {x}, {-1 if lower else 1}, {lower!r}), (1, 0)))"
+
+
+def _cho_solve(n: Term, a: list[str]) -> str:
+    """The standard has no Cholesky solve: a general solve with the matrix the factor's triangle gives."""
+    t = f"ax.triangle(xp, {_float(n, 0, a)}, 0, {n.attr('lower')!r})"
+    m = f"({t} @ xp.permute_dims({t}, (1, 0)))" if n.attr("lower") else f"(xp.permute_dims({t}, (1, 0)) @ {t})"
+    return f"xp.linalg.solve({m}, {_float(n, 1, a)})"
+
+
+def _gap_div(n: Term, a: list[str]) -> str:
+    """x / (w[j] -+ w[i]) off the diagonal, 0 on it and where the divisor is 0 to rounding (no warning)."""
+    x, w = a
+    d = f"({w}[None, :] + {w}[:, None])" if n.attr("plus") else f"({w}[None, :] - {w}[:, None])"
+    zero = f"((xp.abs({d}) <= 64 * {w}.shape[0] * xp.finfo({w}.dtype).eps * xp.max(xp.abs({w}))) | xp.eye({w}.shape[0], dtype=xp.bool))"
+    return f"xp.where({zero}, xp.zeros_like({x}), {x} / xp.where({zero}, xp.ones_like({d}), {d}))"
+
+
+def _matrix_rank(n: Term, a: list[str]) -> str:
+    rcond = n.attr("rcond")
+    return f"xp.astype(xp.linalg.matrix_rank({_float(n, 0, a)}{'' if rcond is None else f', rtol={rcond!r}'}), xp.int64)"
+
+
+def _refuse(why: str) -> Spelling:
+    def spell(n: Term, a: list[str]) -> str:
+        raise UnsupportedOpError(n.op, "*", why)
+
+    return spell
+
+
 def _special(fn: str) -> Spelling:
     def spell(n: Term, a: list[str]) -> str:
         extra = ", keepdims=True" if n.attr("keepdims") else ""
@@ -264,6 +297,17 @@ STANDARD: dict[str, Spelling] = {
     "slogdet_logabs": lambda n, a: f"xp.linalg.slogdet({_float(n, 0, a)})[1]",
     "solve": lambda n, a: f"xp.linalg.solve({_float(n, 0, a)}, {_float(n, 1, a)})",
     "cholesky": _cholesky,
+    "cho_solve": _cho_solve,
+    "pinv": lambda n, a: f"xp.linalg.pinv({_float(n, 0, a)})",
+    # the standard has no least-squares solver: the minimum-norm solution is pinv(a) @ b
+    "lstsq": lambda n, a: f"(xp.linalg.pinv({_float(n, 0, a)}) @ {_float(n, 1, a)})",
+    "matrix_rank": _matrix_rank,
+    "eigh_values": lambda n, a: f"xp.linalg.eigvalsh({_sym_from_triangle(n, a)})",
+    "eigh_vectors": lambda n, a: f"xp.linalg.eigh({_sym_from_triangle(n, a)})[1]",
+    "svd_values": lambda n, a: f"xp.linalg.svdvals({_float(n, 0, a)})",
+    "svd_u": lambda n, a: f"xp.linalg.svd({_float(n, 0, a)}, full_matrices={n.attr('full_matrices')!r})[0]",
+    "svd_vt": lambda n, a: f"xp.linalg.svd({_float(n, 0, a)}, full_matrices={n.attr('full_matrices')!r})[2]",
+    "gap_div": _gap_div,
     "set_subtensor": _set_sub(False),
     "inc_subtensor": _set_sub(True),
     # structural ops (numpy spells them with keywords the standard names differently)
@@ -339,8 +383,12 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "cumsum": _cumulative("cumsum"),
         "cumprod": _cumulative("cumprod"),
         "take_along_axis": lambda n, a: f"xp.take_along_axis({a[0]}, {a[1]}, axis={n.attr('axis')})",
+        "cho_solve": lambda n, a: f"jax.scipy.linalg.cho_solve(({_float(n, 0, a)}, {n.attr('lower')!r}), {_float(n, 1, a)})",
+        "lstsq": lambda n, a: f"xp.linalg.lstsq({_float(n, 0, a)}, {_float(n, 1, a)}, rcond={n.attr('rcond')!r})[0]",
     },
     "dask": {
+        "svd_u": _refuse("dask.array.linalg.svd has no full_matrices and wants tall-and-skinny chunks"),
+        "svd_vt": _refuse("dask.array.linalg.svd has no full_matrices and wants tall-and-skinny chunks"),
         "einsum": _einsum,
         "einsum_replace": _einsum_replace,
         "diag": lambda n, a: f"xp.diag({a[0]}, k={n.attr('k')})",

@@ -129,6 +129,11 @@ class OpDef:
     # it for ops outside its own table): (term, argument terms, which are batched, batch size) -> the
     # batched term, or None when the op cannot be batched so
     batch: Callable[[Any, list, list, Any], Any] | None = None
+    # one result of a computation that gives several (eigh: eigenvalues, eigenvectors): (key,
+    # position, count, (argnames, attrs) -> source of the whole computation, a tuple). Terms of
+    # ops with the same key, arguments and attributes are siblings: when more than one is used the
+    # lowering computes them with one call, else each with its own emit
+    joint: tuple | None = None
 
     def __post_init__(self) -> None:
         self.leaf = self.leaf or self.group == "leaf"

@@ -9,10 +9,12 @@ half precision). ``slogdet`` is two single-output ops, ``slogdet_sign`` (no grad
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
+from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, dims_equal, fmt_shape, promote
@@ -21,8 +23,6 @@ from rewritediff.terms import TensorType
 
 def _run(src: str, *xs: Any) -> Any:
     """Evaluate an emit template on arrays (the op's ``impl``)."""
-    from rewritediff import runtime as rt
-
     names = [f"a{i}" for i in range(len(xs))]
     return eval(src.format(*names), {"np": np, "rt": rt}, dict(zip(names, xs)))  # noqa: S307 - our own templates
 
@@ -172,3 +172,292 @@ for _name, _fn, _doc in (
             memory="fresh",
         )
     )
+
+
+# ---- Cholesky solves, pseudo-inverse, least squares ----------------------------------------------------------------
+def _cho_solve(c: Any, b: Any, lower: bool = True) -> Any:
+    """x with (c c^T) x = b (c lower) or (c^T c) x = b (c upper), reading only c's triangle: SciPy's ``cho_solve``."""
+    from scipy.linalg import cho_solve
+
+    c, b = rt.as_float(c), rt.as_float(b)
+    dt = np.result_type(c, b)
+    return np.asarray(cho_solve((c, lower), b, check_finite=False), dtype=dt)
+
+
+register(
+    OpDef(
+        name="cho_solve",
+        infer=_solve_infer_for("cho_solve"),
+        impl=_cho_solve,
+        arity=2,
+        attrs={"lower": True},
+        emit=None,  # calls _cho_solve (scipy.linalg.cho_solve)
+        prepare=_lower_prepare("cho_solve"),
+        doc="cho_solve(c, b){lower}: x with a @ x = b where c is a's Cholesky factor (lower: a = c c^T, else a = c^T c); reads c's triangle",
+        group="triangular",  # two triangular solves: O(n^2) per right-hand side
+        memory="fresh",
+    )
+)
+
+
+def _matrix(op: str, x: Any, what: str = "argument") -> None:
+    """Raise unless ``x`` is a matrix."""
+    if x.ndim != 2:
+        raise ShapeError(f"{op}: {what} must be a matrix, got shape {fmt_shape(x.static_shape)}")
+
+
+def _pinv_infer(args: tuple, attrs: dict) -> TensorType:
+    x = args[0]
+    _matrix("pinv", x)
+    return TensorType(_float_dtype("pinv", x.dtype), x.static_shape[::-1])
+
+
+register(
+    OpDef(
+        name="pinv",
+        infer=_pinv_infer,
+        impl=lambda x: _run("np.linalg.pinv(rt.as_float({0}))", x),
+        emit="np.linalg.pinv(rt.as_float({0}))",
+        doc="the Moore-Penrose pseudo-inverse of a matrix (its SVD; its derivative holds where the rank is constant)",
+        group="linalg",
+    )
+)
+
+
+def _lstsq_infer(args: tuple, attrs: dict) -> TensorType:
+    a, b = args
+    _matrix("lstsq", a, "a")
+    if b.ndim not in (1, 2):
+        raise ShapeError(f"lstsq: b must be a vector or a matrix, got shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)}")
+    if not dims_equal(a.static_shape[0], b.static_shape[0]):
+        raise ShapeError(f"lstsq: shapes {fmt_shape(a.static_shape)} and {fmt_shape(b.static_shape)} are not aligned (a's rows and b's)")
+    return TensorType(_float_dtype("lstsq", promote([a.dtype, b.dtype])), (a.static_shape[1],) + b.static_shape[1:])
+
+
+def _lstsq(a: Any, b: Any, rcond: Any = None) -> Any:
+    """The minimum-norm least-squares solution (numpy's ``lstsq(a, b, rcond)[0]``)."""
+    a, b = rt.as_float(a), rt.as_float(b)
+    dt = np.result_type(a, b)
+    return np.asarray(np.linalg.lstsq(a, b, rcond=rcond)[0], dtype=dt)
+
+
+def _rcond_prepare(args: tuple, attrs: dict) -> dict:
+    r = attrs["rcond"]
+    if r is not None and not isinstance(r, (int, float)):
+        raise RewriteDiffTypeError(f"lstsq: rcond must be a number or None, got {r!r}")
+    return {"rcond": None if r is None else float(r)}
+
+
+register(
+    OpDef(
+        name="lstsq",
+        infer=_lstsq_infer,
+        impl=_lstsq,
+        arity=2,
+        attrs={"rcond": None},
+        emit=None,  # calls _lstsq (numpy.linalg.lstsq)
+        prepare=_rcond_prepare,
+        doc="lstsq(a, b){rcond}: the minimum-norm x minimising |a @ x - b| (numpy's lstsq()[0]; its derivative holds where a's rank is constant)",
+        group="linalg",
+    )
+)
+
+
+# ---- decompositions with several results: eigh, svd ----------------------------------------------------------------
+# Each result is its own op (a term has one output); the ops of one decomposition share an
+# OpDef.joint key, so a graph using several of them computes the decomposition once.
+def _uplo(attrs: dict) -> str:
+    return "'L'" if attrs["lower"] else "'U'"
+
+
+def _eigh_infer(vectors: bool) -> Any:
+    op = "eigh_vectors" if vectors else "eigh_values"
+
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        x = args[0]
+        _square(op, x)
+        n = x.static_shape[0] if x.static_shape[0] is not None else x.static_shape[1]
+        return TensorType(_float_dtype(op, x.dtype), (n, n) if vectors else (n,))
+
+    return infer
+
+
+def _eigh_joint(a: list[str], k: dict) -> str:
+    return f"np.linalg.eigh(rt.as_float({a[0]}), UPLO={_uplo(k)})"
+
+
+for _name, _vectors, _doc in (
+    ("eigh_values", False, "eigenvalues of a symmetric matrix, ascending, reading its lower (or upper) triangle (numpy's eigvalsh)"),
+    ("eigh_vectors", True, "orthonormal eigenvectors (columns) of a symmetric matrix, in eigh_values' order, reading one triangle (numpy's eigh()[1])"),
+):
+    register(
+        OpDef(
+            name=_name,
+            infer=_eigh_infer(_vectors),
+            impl=(lambda vectors: lambda x, lower=True: np.linalg.eigh(rt.as_float(x), UPLO="L" if lower else "U")[int(vectors)])(_vectors),
+            attrs={"lower": True},
+            emit=(
+                (lambda a, k: f"np.linalg.eigh(rt.as_float({a[0]}), UPLO={_uplo(k)})[1]")
+                if _vectors
+                else (lambda a, k: f"np.linalg.eigvalsh(rt.as_float({a[0]}), UPLO={_uplo(k)})")
+            ),
+            prepare=_lower_prepare(_name),
+            doc=_doc,
+            group="linalg",
+            joint=("eigh", int(_vectors), 2, _eigh_joint),
+        )
+    )
+
+
+def _svd_infer(which: str) -> Any:
+    op = f"svd_{which}"
+
+    def infer(args: tuple, attrs: dict) -> TensorType:
+        x = args[0]
+        _matrix(op, x)
+        m, n = x.static_shape
+        k = None if m is None or n is None else min(m, n)
+        if which == "values":
+            shape: tuple = (k,)
+        elif which == "u":
+            shape = (m, m if attrs["full_matrices"] else k)
+        else:
+            shape = (n if attrs["full_matrices"] else k, n)
+        return TensorType(_float_dtype(op, x.dtype), shape)
+
+    return infer
+
+
+def _svd_joint(a: list[str], k: dict) -> str:
+    return f"np.linalg.svd(rt.as_float({a[0]}), full_matrices={k['full_matrices']!r})"
+
+
+def _full_prepare(op: str) -> Any:
+    def prepare(args: tuple, attrs: dict) -> dict:
+        if not isinstance(attrs["full_matrices"], bool):
+            raise RewriteDiffTypeError(f"{op}: full_matrices must be True or False, got {attrs['full_matrices']!r}")
+        return attrs
+
+    return prepare
+
+
+for _name, _pos, _doc in (
+    ("svd_u", 0, "left singular vectors of a matrix (numpy's svd()[0]; m x k, or m x m with full_matrices)"),
+    ("svd_values", 1, "singular values of a matrix, descending (numpy's svd(compute_uv=False))"),
+    ("svd_vt", 2, "right singular vectors of a matrix, as rows (numpy's svd()[2]; k x n, or n x n with full_matrices)"),
+):
+    register(
+        OpDef(
+            name=_name,
+            infer=_svd_infer(_name[4:]),
+            impl=(
+                (lambda pos: lambda x, full_matrices=False: np.linalg.svd(rt.as_float(x), full_matrices=full_matrices)[pos])(_pos)
+                if _pos != 1
+                else (lambda x, full_matrices=False: np.linalg.svd(rt.as_float(x), compute_uv=False))
+            ),
+            attrs={"full_matrices": False},
+            emit=(
+                (lambda pos: lambda a, k: f"np.linalg.svd(rt.as_float({a[0]}), full_matrices={k['full_matrices']!r})[{pos}]")(_pos)
+                if _pos != 1
+                else (lambda a, k: f"np.linalg.svd(rt.as_float({a[0]}), compute_uv=False)")
+            ),
+            prepare=_full_prepare(_name),
+            doc=_doc,
+            group="linalg",
+            joint=("svd", _pos, 3, _svd_joint),
+        )
+    )
+
+
+class DegenerateDerivativeWarning(RuntimeWarning):
+    """A derivative through eigenvectors (singular vectors) of equal eigenvalues that depends on the vectors chosen."""
+
+
+def _gap_div(x: Any, w: Any, plus: bool = False, warn: bool = True) -> Any:
+    """``x[..., i, j] / (w[j] - w[i])`` (``plus``: ``/ (w[i] + w[j])``) off the diagonal; 0 on it and where the divisor is 0 to rounding.
+
+    The derivative of an eigenvector (singular vector) along another of an equal eigenvalue is
+    not determined: its pair is set to 0. That is right when the derivative does not depend on
+    the choice of vectors in the eigenspace, which makes the numerators there vanish; a numerator
+    that does not vanish there (``warn``) gets a :class:`DegenerateDerivativeWarning`.
+    """
+    x, w = rt.as_float(x), rt.as_float(w)
+    dt = np.result_type(x, w)
+    eps = np.finfo(dt).eps
+    div = w[None, :] + w[:, None] if plus else w[None, :] - w[:, None]
+    scale = float(np.max(np.abs(w))) if w.size else 0.0
+    zero = np.abs(div) <= 64 * max(1, w.size) * eps * scale
+    diagonal = np.eye(w.size, dtype=bool)
+    zero |= diagonal
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(zero, 0.0, x / np.where(zero, 1.0, div))
+    if warn and (zero & ~diagonal).any():
+        big = float(np.max(np.abs(x))) if x.size else 0.0
+        if np.any(np.abs(x[..., zero & ~diagonal]) > np.sqrt(eps) * max(big, np.finfo(np.float64).tiny)):
+            warnings.warn(
+                "eigh derivative: eigenvalues equal to rounding, and a derivative that depends on which of their "
+                "eigenvectors are chosen; that part is set to 0 (the derivative is not determined there)",
+                DegenerateDerivativeWarning,
+                stacklevel=2,
+            )
+    return out.astype(dt, copy=False)
+
+
+def _gap_div_infer(args: tuple, attrs: dict) -> TensorType:
+    x, w = args
+    if x.ndim < 2 or w.ndim != 1 or not dims_equal(x.static_shape[-1], w.static_shape[0]) or not dims_equal(x.static_shape[-2], w.static_shape[0]):
+        raise ShapeError(
+            f"gap_div: x must be a (stack of) k x k matrices and w a vector of k, got shapes {fmt_shape(x.static_shape)} and {fmt_shape(w.static_shape)}"
+        )
+    return TensorType(_float_dtype("gap_div", promote([x.dtype, w.dtype])), x.static_shape)
+
+
+register(
+    OpDef(
+        name="gap_div",
+        infer=_gap_div_infer,
+        impl=_gap_div,
+        arity=2,
+        attrs={"plus": False, "warn": True},
+        shape_from=0,
+        doc="gap_div(x, w){plus, warn}: x[i, j] / (w[j] - w[i]) (plus: / (w[i] + w[j])) off the diagonal, 0 on it and where the divisor is 0 (eigh's and svd's derivatives)",
+        group="linalg",
+        cost_kind="elementwise",
+        memory="fresh",
+    )
+)
+
+
+def _rank_infer(args: tuple, attrs: dict) -> TensorType:
+    _matrix("matrix_rank", args[0])
+    _float_dtype("matrix_rank", args[0].dtype)
+    return TensorType("int64", ())
+
+
+def _rank_prepare(args: tuple, attrs: dict) -> dict:
+    r = attrs["rcond"]
+    if r is not None and not isinstance(r, (int, float)):
+        raise RewriteDiffTypeError(f"matrix_rank: rcond must be a number or None, got {r!r}")
+    return {"rcond": None if r is None else float(r)}
+
+
+def _matrix_rank(x: Any, rcond: Any = None) -> Any:
+    """The number of singular values above ``rcond`` times the largest (numpy's lstsq cut-off: eps * max(m, n) when None)."""
+    x = rt.as_float(x)
+    s = np.linalg.svd(x, compute_uv=False)
+    cut = (np.finfo(x.dtype).eps * max(x.shape) if rcond is None or rcond < 0 else rcond) * (s[0] if s.size else 0.0)
+    return np.asarray(np.count_nonzero(s > cut), dtype=np.int64)
+
+
+register(
+    OpDef(
+        name="matrix_rank",
+        infer=_rank_infer,
+        impl=_matrix_rank,
+        attrs={"rcond": None},
+        prepare=_rank_prepare,
+        doc="the rank of a matrix as lstsq counts it: singular values above rcond times the largest",
+        group="linalg",
+        differentiable=False,
+    )
+)
