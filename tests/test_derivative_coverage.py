@@ -37,6 +37,14 @@ def _spd(a):
     return rd.dot(a, a.T) + rd.constant(3.0 * np.eye(n))
 
 
+def _csr(a):
+    return rd.sparse.csr_from_dense(a)
+
+
+def _dense(s):
+    return rd.sparse.dense_from_sparse(s)
+
+
 def C(op, shapes, build, domain="any", rtol=1e-5, eps=EPS):
     """A case: the op it covers, input shapes, a builder, an input domain (one for all, or one per input)."""
     n = CASE_COUNT[op] = CASE_COUNT.get(op, -1) + 1
@@ -184,6 +192,27 @@ CASES = [
     C("phi", [(3, 3)], lambda a: rd.apply("phi", a)),
     C("join_part", [(5, 2), (2, 2), (3, 2)], lambda g, a, b: rd.apply("join_part", g, a, b, axis=0, i=1)),
     C("join_embed", [(3, 2), (2, 2), (3, 2)], lambda c, a, b: rd.apply("join_embed", c, a, b, axis=0, i=1)),
+    # sparse matrices (rd.sparse): a dense input made sparse (every entry stored), results made dense
+    C("sp_from_dense", [(3, 4)], lambda a: _dense(_csr(a))),
+    C("sp_todense", [(3, 4)], lambda a: rd.sparse.dense_from_sparse(rd.sparse.csc_from_dense(a), sparse_grad=False)),
+    C("sp_from_parts", [(4,)], lambda d: _dense(rd.sparse.CSR(d, np.array([0, 2, 1, 3]), np.array([0, 2, 2, 4]), (3, 4)))),
+    C("sp_transpose", [(3, 4)], lambda a: _dense(_csr(a).T)),
+    C("sp_dot", [(3, 4), (4,)], lambda a, b: _csr(a) @ b),
+    C("sp_dot", [(3, 4), (4, 2)], lambda a, b: rd.sparse.structured_dot(_csr(a), b)),
+    C("sp_dot", [(2, 3), (3, 4)], lambda a, b: a @ rd.sparse.csc_from_dense(b)),
+    C("sp_spdot", [(3, 4), (4, 2)], lambda a, b: _dense(rd.sparse.true_dot(_csr(a), _csr(b)))),
+    C("sp_mul", [(3, 4), ()], lambda a, c: _dense(_csr(a) * c)),
+    C("sp_mul", [(3, 4), (3, 4)], lambda a, b: _dense(rd.sparse.multiply(_csr(a), b))),
+    C("sp_add", [(3, 4), (3, 4)], lambda a, b: _dense(_csr(a) + rd.sparse.csc_from_dense(b))),
+    C("sp_sum", [(3, 4)], lambda a: rd.sparse.sp_sum(_csr(a))),
+    C("sp_sum", [(3, 4)], lambda a: rd.sparse.sp_sum(_csr(a), axis=0, sparse_grad=True)),
+    C("sp_sum", [(3, 4)], lambda a: rd.sparse.sp_sum(_csr(a), axis=1)),
+    C("sp_values", [(3, 4), (3, 4)], lambda a, b: rd.apply("sp_values", _csr(a), b)),
+    C("sp_with_data", [(3, 4), (12,)], lambda a, d: _dense(rd.apply("sp_with_data", _csr(a), d))),
+    C("sp_sampled_dot", [(3, 4), (3, 2), (4, 2)], lambda s, a, b: _dense(rd.apply("sp_sampled_dot", _csr(s), a, b))),
+    C("sp_sampled_dot", [(3, 4), (3,), (4,)], lambda s, a, b: _dense(rd.apply("sp_sampled_dot", _csr(s), a, b))),
+    C("sp_fill", [(3, 4), (4,)], lambda a, g: _dense(rd.apply("sp_fill", _csr(a), g, axis=0))),
+    C("sp_dense_fill", [(3, 4), (3,)], lambda a, g: rd.apply("sp_dense_fill", _csr(a), g, axis=1)),
 ]
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)
@@ -197,6 +226,9 @@ NON_DIFFERENTIABLE = {
 # einsum_grad and einsum_replace w.r.t. the other operands: they carry einsum's first derivatives,
 # checked through einsum's own cases)
 EXEMPT = {
+    "sp_as_dense",  # rewritten when applied (never a node): the rules' type-directed helpers
+    "sp_dense_like",
+    "sp_zeros_like",  # a structured zero: disconnected from its argument, as zeros_like
     "einsum_grad",
     "einsum_replace",
     "zero_grad",

@@ -125,6 +125,11 @@ class OpDef:
     # memo) -> the term's tangent
     pullback: Callable[[list, list, list], list] | None = None
     pushforward: Callable[[Any, list, dict], Any] | None = None
+    # sparse matrices (terms.SparseType): whether the op takes them as arguments; a dense op that
+    # does not gets ``on_sparse(args, attrs)`` called instead when given one (its sparse counterpart,
+    # set by ops/sparse.py), and without it ``apply`` refuses the sparse argument naming the op
+    takes_sparse: bool = False
+    on_sparse: Callable[[tuple, dict], Any] | None = None
 
     def __post_init__(self) -> None:
         self.leaf = self.leaf or self.group == "leaf"

@@ -636,6 +636,12 @@ HARD_INPUTS: dict[str, str] = {
     "unrepeat": "the cotangent's shape is that of a repeat (checked in tests/test_derivative_coverage.py)",
     "untile": "the cotangent's shape is that of a tile (checked in tests/test_derivative_coverage.py)",
     "stand_in": "an internal placeholder of the lowering, never differentiated",
+    # sparse matrices: the builder makes dense inputs only
+    **{
+        name: "takes sparse matrices, which the generic builder does not make (checked in tests/test_derivative_coverage.py and tests/test_sparse.py)"
+        for name, od in REGISTRY.items()
+        if od.takes_sparse
+    },
 }
 """Ops whose inputs the generic builder cannot make, and where their derivatives are checked instead."""
 
