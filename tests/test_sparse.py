@@ -232,6 +232,27 @@ def test_gradients_against_finite_differences(name, build, dense, structured, fm
     _check_grad(build, _matrix(fmt=fmt), dense, structured)
 
 
+def test_float32_matrix_gets_a_float32_structured_gradient():
+    a = _matrix().astype("float32")
+    x = rd.sparse.csr_matrix("X", dtype="float32")
+    cost = rd.sum(rd.tanh(rd.sparse.structured_dot(x, rd.constant(W5))))
+    g = rd.function([x], rd.grad(cost, x))(a)
+    assert sp.issparse(g) and g.dtype == np.float32 and set(_stored(g)) <= set(_stored(a))
+    d = a.toarray().astype(float)
+    want = (1 - np.tanh(d @ W5) ** 2)[:, None] * W5[None, :] * (d != 0)
+    np.testing.assert_allclose(g.toarray(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_hessian_vector_product_through_a_sparse_product():
+    a = _matrix()
+    x, w, p = rd.sparse.csr_matrix("X"), rd.vector("w"), rd.vector("p")
+    cost = rd.sum(rd.softplus(x @ w))
+    hv = rd.function([x, w, p], rd.hessian_vector_product(cost, w, p))(a, W5, np.arange(5.0))
+    d = a.toarray()
+    s = 1 / (1 + np.exp(-(d @ W5)))
+    np.testing.assert_allclose(hv, d.T @ ((s * (1 - s)) * (d @ np.arange(5.0))), rtol=1e-10)
+
+
 def test_gradient_of_stored_values():
     """CSR(data, ...) is differentiable in its values: the gradient is the cotangent at the stored positions."""
     a = _matrix()

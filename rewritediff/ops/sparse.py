@@ -21,7 +21,7 @@ import numpy as np
 from rewritediff.errors import CallError, RewriteDiffTypeError, ShapeError
 from rewritediff.ops import REGISTRY, OpDef, register
 from rewritediff.ops.infer import dims_equal, fmt_shape, promote
-from rewritediff.terms import SPARSE_FORMATS, SparseType, TensorType, Term, apply, constant, is_sparse
+from rewritediff.terms import SPARSE_FORMATS, SparseType, TensorType, Term, apply, check_dtype, constant, is_sparse
 
 
 def _sp() -> Any:
@@ -373,6 +373,16 @@ def _grad_prepare(args: tuple, attrs: dict) -> dict:
     return attrs
 
 
+def impl_cast(s: Any, dtype: str = "float64") -> Any:
+    """A sparse matrix's values converted to ``dtype`` (same pattern)."""
+    return s.astype(dtype)
+
+
+def _infer_cast(args: tuple, attrs: dict) -> SparseType:
+    t = _need_sparse("sparse cast", args[0])
+    return SparseType(check_dtype(attrs["dtype"]), t.shape, t.format)
+
+
 _TABLE: tuple = (
     # name, arity, infer, impl, attrs, prepare, memory, doc
     (
@@ -462,6 +472,7 @@ _TABLE: tuple = (
         "fresh",
         "sp_dense_fill(s, g): a dense array of s's shape holding g broadcast over the axes a sum removed",
     ),
+    ("sp_cast", 1, _infer_cast, impl_cast, {"dtype": "float64"}, None, "fresh", "a sparse matrix's values converted to another dtype"),
 )
 
 for _name, _arity, _infer, _impl, _attrs, _prep, _mem, _doc in _TABLE:
@@ -486,6 +497,7 @@ for _name, _zero in (
     ("sp_todense", (0,)),
     ("sp_from_dense", (0,)),
     ("sp_transpose", (0,)),
+    ("sp_cast", (0,)),
     ("sp_dot", True),
     ("sp_spdot", True),
     ("sp_mul", True),
@@ -610,11 +622,23 @@ def _on_sum(args: tuple, attrs: dict) -> Term:
     return apply("sp_sum", args[0], axis=attrs.get("axis"), sparse_grad=False)
 
 
+def _on_cast(args: tuple, attrs: dict) -> Term:
+    return apply("sp_cast", args[0], dtype=attrs["dtype"])
+
+
 def _on_zeros_like(args: tuple, attrs: dict) -> Term:
     return apply("sp_zeros_like", args[0], dtype=attrs.get("dtype"))
 
 
-for _name, _fn in (("dot", _on_dot), ("dimshuffle", _on_dimshuffle), ("mul", _on_mul), ("add", _on_add), ("sum", _on_sum), ("zeros_like", _on_zeros_like)):
+for _name, _fn in (
+    ("dot", _on_dot),
+    ("dimshuffle", _on_dimshuffle),
+    ("mul", _on_mul),
+    ("add", _on_add),
+    ("sum", _on_sum),
+    ("zeros_like", _on_zeros_like),
+    ("cast", _on_cast),
+):
     REGISTRY[_name].on_sparse = _fn
 
 
