@@ -253,6 +253,18 @@ def test_hessian_vector_product_through_a_sparse_product():
     np.testing.assert_allclose(hv, d.T @ ((s * (1 - s)) * (d @ np.arange(5.0))), rtol=1e-10)
 
 
+def test_hessian_of_a_sparse_logistic_regression_with_undeclared_shapes():
+    """rd.hessian vectorizes the pullback: a sparse matrix times a batch of vectors is one sparse product."""
+    a = _matrix(m=30, n=5, density=0.5)
+    rng = np.random.default_rng(2)
+    yv, wv = rng.choice([-1.0, 1.0], 30), 0.3 * rng.normal(size=5)
+    x, y, w = rd.sparse.csr_matrix("X"), rd.vector("y"), rd.vector("w")
+    H = rd.function([x, y, w], rd.hessian(rd.mean(rd.softplus(-y * (x @ w))), w))(a, yv, wv)
+    d = a.toarray()
+    s = 1 / (1 + np.exp(yv * (d @ wv)))
+    np.testing.assert_allclose(H, d.T @ (d * (s * (1 - s))[:, None]) / 30, rtol=1e-10)
+
+
 def test_gradient_of_stored_values():
     """CSR(data, ...) is differentiable in its values: the gradient is the cotangent at the stored positions."""
     a = _matrix()

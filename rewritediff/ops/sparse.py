@@ -62,9 +62,9 @@ def _values_at(s: Any, g: Any) -> np.ndarray:
     g = np.asarray(g)
     if g.ndim == 0:
         return np.full(len(rows), g)
-    if g.shape != s.shape:
+    if g.shape[-2:] != s.shape:
         raise ShapeError(f"sparse: shapes {s.shape} and {g.shape} differ")
-    return g[rows, cols]
+    return g[..., rows, cols]  # leading dims of a dense g: a batch (a Jacobian's rows)
 
 
 def impl_from_parts(data: Any, indices: Any, indptr: Any, n0: Any, n1: Any, format: str = "csr") -> Any:
@@ -157,9 +157,12 @@ def impl_fill(s: Any, g: Any, axis: Any = None) -> Any:
 def impl_dense_fill(s: Any, g: Any, axis: Any = None) -> np.ndarray:
     """A dense array of ``s``'s shape holding ``g`` broadcast back over the axes a ``sp_sum`` removed."""
     g = np.asarray(g)
+    batch = g.shape[: g.ndim - (0 if axis is None else 1)]  # leading dims: a batch (a Jacobian's rows)
     if axis is None:
-        return np.full(s.shape, g)
-    return np.array(np.broadcast_to(g[None, :] if axis == (0,) else g[:, None], s.shape))
+        g = g[..., None, None]
+    else:
+        g = g[..., None, :] if axis == (0,) else g[..., :, None]
+    return np.array(np.broadcast_to(g, batch + tuple(s.shape)))
 
 
 def check_sparse_arg(value: Any, var: Term, pos: int, allow_downcast: bool | None = None) -> Any:
@@ -310,9 +313,11 @@ def _infer_zeros_like(args: tuple, attrs: dict) -> SparseType:
 def _infer_values(args: tuple, attrs: dict) -> TensorType:
     s, g = args
     t = _need_sparse("sp_values", s)
-    if g.ndim != 0:
-        _same_shape("sp_values", t.shape, g.static_shape)
-    return TensorType(g.dtype, (None,))
+    if g.ndim == 1 or (g.ndim > 2 and is_sparse(g)):
+        raise ShapeError(f"sp_values: g must be a scalar or (a batch of) matrices, got shape {fmt_shape(g.static_shape)}")
+    if g.ndim >= 2:
+        _same_shape("sp_values", t.shape, g.static_shape[-2:])
+    return TensorType(g.dtype, g.static_shape[:-2] + (None,))
 
 
 def _infer_with_data(args: tuple, attrs: dict) -> SparseType:
@@ -334,12 +339,15 @@ def _infer_sampled_dot(args: tuple, attrs: dict) -> SparseType:
     return SparseType(promote([a.dtype, b.dtype]), t.shape, t.format)
 
 
-def _fill_check(op: str, s: Term, g: Term, attrs: dict) -> SparseType:
+def _fill_check(op: str, s: Term, g: Term, attrs: dict, batch: bool = False) -> SparseType:
     t = _need_sparse(op, s)
     _need_dense(op, g, "argument 1")
     axis = attrs["axis"]
     want = () if axis is None else ((t.shape[1],) if axis == (0,) else (t.shape[0],))
-    _same_shape(op, want, g.static_shape)
+    lead = g.ndim - len(want) if batch else 0  # sp_dense_fill takes leading batch dims
+    if lead < 0:
+        raise ShapeError(f"{op}: shapes {fmt_shape(want)} and {fmt_shape(g.static_shape)} differ")
+    _same_shape(op, want, g.static_shape[lead:])
     return t
 
 
@@ -349,8 +357,9 @@ def _infer_fill(args: tuple, attrs: dict) -> SparseType:
 
 
 def _infer_dense_fill(args: tuple, attrs: dict) -> TensorType:
-    t = _fill_check("sp_dense_fill", args[0], args[1], attrs)
-    return TensorType(args[1].dtype, t.shape)
+    t = _fill_check("sp_dense_fill", args[0], args[1], attrs, batch=True)
+    g = args[1]
+    return TensorType(g.dtype, g.static_shape[: g.ndim - (0 if attrs["axis"] is None else 1)] + t.shape)
 
 
 def _axis_prepare(args: tuple, attrs: dict) -> dict:
