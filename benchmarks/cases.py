@@ -476,6 +476,7 @@ def cases_for(size: str, include_fixed: bool = True) -> list[Case]:
             params=s5,
         ),
     ]
+    out += sparse_cases(size)
     if not include_fixed:
         return out
     f6, f7, f8, f9 = FIXED["W6"], FIXED["W7"], FIXED["W8"], FIXED["W9"]
@@ -585,6 +586,48 @@ def cases_for(size: str, include_fixed: bool = True) -> list[Case]:
     ]
     out += loop_cases()
     return out
+
+
+# ---- W14: logistic regression on a sparse CSR design matrix (rd.sparse, scipy.sparse by hand) ----------------
+SPARSE_SIZES = {"small": {"n": 20_000, "d": 2_000, "nnz": 200_000}, "large": {"n": 1_000_000, "d": 100_000, "nnz": 10_000_000}}
+
+
+def sparse_logreg_data(n: int, d: int, nnz: int) -> list[Any]:
+    """W14's data: X a CSR matrix (n x d) with nnz // n stored entries per row at random columns, labels y in {-1, 1}, weights w."""
+    import scipy.sparse
+
+    rng = _rng(f"sparse{n}x{d}x{nnz}")
+    per_row = max(1, nnz // n)
+    indptr = np.arange(0, n * per_row + 1, per_row, dtype=np.int64)
+    indices = np.sort(rng.integers(0, d, size=(n, per_row), dtype=np.int64), axis=1).ravel()
+    data = rng.standard_normal(n * per_row) / np.sqrt(per_row)
+    X = scipy.sparse.csr_matrix((data, indices, indptr), shape=(n, d))
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    w = 0.1 * rng.standard_normal(d)
+    return [X, y, w]
+
+
+def rd_w14(rd: Any, variant: str | None) -> tuple[list, list]:
+    """W14: W1's cost with a sparse CSR X (``rd.sparse.csr_matrix``, no shape), grad wrt w."""
+    X, y, w = rd.sparse.csr_matrix("X"), rd.vector("y"), rd.vector("w")
+    return [X, y, w], [rd.grad(rd_logreg_cost(rd, X, y, w), w)]
+
+
+def sparse_cases(size: str) -> list[Case]:
+    """The sparse workload (W14) at ``size``."""
+    p = SPARSE_SIZES[size]
+    return [
+        Case(
+            "W14",
+            "W14",
+            f"sparse logistic regression grad (CSR {p['n']}x{p['d']}, {p['nnz']} stored)",
+            size,
+            lambda: sparse_logreg_data(**p),
+            hand.sparse_logreg_grad,
+            rd_w14,
+            params=dict(p),
+        )
+    ]
 
 
 # ---- W11: an Elman RNN written as a loop (rd.scan, pytensor.scan, jax.lax.scan) -----------------------------

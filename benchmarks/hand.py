@@ -78,6 +78,12 @@ def logreg_grad(X: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float = LAM) -
     return [(-y * sigmoid(m)) @ X / X.shape[0] + lam * w]
 
 
+def sparse_logreg_grad(X: object, y: np.ndarray, w: np.ndarray, lam: float = LAM) -> list[np.ndarray]:
+    """W14: W1's gradient with X a scipy.sparse CSR matrix: X.T @ (-y * sigmoid(m)) / n + lam*w, m = -y * (X @ w) (X.T is CSC, no copy)."""
+    m = -y * (X @ w)
+    return [X.T @ (-y * sigmoid(m)) / X.shape[0] + lam * w]
+
+
 def logreg_hessian(X: np.ndarray, y: np.ndarray, w: np.ndarray, lam: float = LAM) -> list[np.ndarray]:
     """W5: X.T @ (X * (y**2 * s*(1-s))[:, None]) / n + lam*I with s = sigmoid(-y * (X @ w))."""
     s = sigmoid(-y * (X @ w))

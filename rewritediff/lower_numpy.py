@@ -24,8 +24,9 @@ from rewritediff.fusion import Kernel, kernel_groups, kernel_source, numexpr_cal
 from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.ops.scan import loop_source
+from rewritediff.ops.sparse import check_sparse_arg
 from rewritediff.shapecheck import broadcast_error, dim_checks
-from rewritediff.terms import NullType, TensorType, Term, apply, as_term, floatX, gc_paused, inputs_of, replace, toposort
+from rewritediff.terms import NullType, SparseType, TensorType, Term, apply, as_term, floatX, gc_paused, inputs_of, is_sparse, replace, toposort
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
@@ -177,6 +178,8 @@ def _check_arg(value: Any, var: Term, pos: int, allow_downcast: bool | None = No
     """
 
     ttype = var.type
+    if isinstance(ttype, SparseType):
+        return check_sparse_arg(value, var, pos, allow_downcast)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # pragma: no cover - numpy raises many kinds
@@ -273,6 +276,9 @@ def lower(
         namespace[f"_in{i}"] = var
         namespace[f"_dt{i}"] = np.dtype(var.dtype)
         static = "".join(f" or {name}.shape[{k}] != {d}" for k, d in enumerate(var.static_shape) if d is not None)
+        if isinstance(var.type, SparseType):  # a scipy matrix: checked on every call
+            body.append(f"{name} = _check({name}, _in{i}, {i}, _downcast)")
+            continue
         # fast path: an ndarray of the right dtype, ndim and static dims is taken as it is
         body.append(f"if type({name}) is not _ndarray or {name}.dtype != _dt{i} or {name}.ndim != {var.ndim}{static}:")
         body.append(f"    {name} = _check({name}, _in{i}, {i}, _downcast)")
@@ -372,7 +378,7 @@ def lower(
         body.extend(f"rt.give({pool_of_name[n]}, {n})" for n in dead if n in pool_of_name)
         if dead:
             body.append(f"del {', '.join(dead)}")
-    outs = ", ".join(f"np.array({names[o.uid]})" if _may_alias(o) else names[o.uid] for o in outputs)
+    outs = ", ".join((f"{names[o.uid]}.copy()" if is_sparse(o) else f"np.array({names[o.uid]})") if _may_alias(o) else names[o.uid] for o in outputs)
     if updates:
         for k, (var, val) in enumerate(updates):
             namespace[f"_upd{k}"] = var

@@ -78,6 +78,35 @@ class TensorType:
         return Term._make_variable(self, name)
 
 
+SPARSE_FORMATS = ("csr", "csc")
+
+
+@dataclass(frozen=True)
+class SparseType(TensorType):
+    """A 2-D sparse matrix stored as ``format`` ('csr' or 'csc'): a dtype, a static shape and a storage format.
+
+    A subclass of TensorType so the gradient drivers, the engine and the lowering carry sparse
+    terms like any other; ``apply`` keeps them away from the dense ops (``OpDef.takes_sparse``).
+    """
+
+    format: str = "csr"
+
+    def __post_init__(self) -> None:
+        if self.format not in SPARSE_FORMATS:
+            raise RewriteDiffTypeError(f"sparse format must be one of {SPARSE_FORMATS}, got {self.format!r}")
+        if len(self.shape) != 2:
+            raise ShapeError(f"a sparse matrix has 2 dims, got shape {self.shape}")
+
+    def __str__(self) -> str:
+        dims = ",".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.format}[{self.dtype}][{dims}]"
+
+
+def is_sparse(t: Any) -> bool:
+    """True for a term of sparse type."""
+    return isinstance(getattr(t, "type", None), SparseType)
+
+
 class DisconnectedType:
     """Type of a placeholder gradient that is zero because there is no path (PyTensor's)."""
 
@@ -344,6 +373,15 @@ def apply(op: str, *args: Term, **attrs: Any) -> Term:
             raise RewriteDiffTypeError(f"{op}: argument {i} is {type(a).__name__}, not a term")
         if not isinstance(a.type, TensorType):
             raise RewriteDiffTypeError(f"{op}: argument {i} ({a!r}) is of type {a.type} and cannot be computed with")
+    if not opdef.takes_sparse and any(isinstance(a.type, SparseType) for a in args):
+        # a dense op given a sparse matrix: its sparse counterpart (rd.dot, .T, *, sum), else a clear refusal
+        if opdef.on_sparse is not None:
+            return opdef.on_sparse(args, attrs)
+        i, a = next((i, a) for i, a in enumerate(args) if isinstance(a.type, SparseType))
+        raise RewriteDiffTypeError(
+            f"{op}: argument {i} ({a!r}) is a sparse matrix ({a.type}), and {op} takes dense arrays only; "
+            "use the rd.sparse operations, or rd.sparse.dense_from_sparse to make it dense"
+        )
     canon = opdef.canonicalize(args, attrs)
     if isinstance(canon, Term):
         return canon

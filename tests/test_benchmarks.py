@@ -54,6 +54,14 @@ def test_logreg_grad_and_hessian() -> None:
     assert np.allclose(H, H.T)
 
 
+def test_sparse_logreg_grad() -> None:
+    """W14's scipy.sparse closed form against finite differences of W1's cost on the dense matrix."""
+    X, y, w = C.sparse_logreg_data(40, 6, 120)
+    assert X.format == "csr" and X.nnz <= 120
+    g = hand.sparse_logreg_grad(X, y, w)[0]
+    assert close(g, fd_grad(lambda v: hand.logreg_cost(X.toarray(), y, v), w))
+
+
 def test_mlp_grads() -> None:
     """W2 backpropagation by hand against finite differences for every parameter."""
     X, Y, W1, b1, W2, b2 = C.mlp_data(4, n_in=6, n_hidden=5, n_out=3)

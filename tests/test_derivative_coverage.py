@@ -37,6 +37,14 @@ def _spd(a):
     return rd.dot(a, a.T) + rd.constant(3.0 * np.eye(n))
 
 
+def _csr(a):
+    return rd.sparse.csr_from_dense(a)
+
+
+def _dense(s):
+    return rd.sparse.dense_from_sparse(s)
+
+
 def C(op, shapes, build, domain="any", rtol=1e-5, eps=EPS):
     """A case: the op it covers, input shapes, a builder, an input domain (one for all, or one per input)."""
     n = CASE_COUNT[op] = CASE_COUNT.get(op, -1) + 1
@@ -238,6 +246,28 @@ CASES = [
     C("svd_u", [(3, 3)], lambda a: rd.dot(rd.linalg.svd(a)[0], rd.linalg.svd(a)[2])),
     C("gap_div", [(3, 3), (3,)], lambda x, w: rd.apply("gap_div", x, w), ["any", "distinct"]),
     C("gap_div", [(3, 3), (3,)], lambda x, w: rd.apply("gap_div", x, w, plus=True), ["any", "pos"]),
+    # sparse matrices (rd.sparse): a dense input made sparse (every entry stored), results made dense
+    C("sp_from_dense", [(3, 4)], lambda a: _dense(_csr(a))),
+    C("sp_todense", [(3, 4)], lambda a: rd.sparse.dense_from_sparse(rd.sparse.csc_from_dense(a), sparse_grad=False)),
+    C("sp_from_parts", [(4,)], lambda d: _dense(rd.sparse.CSR(d, np.array([0, 2, 1, 3]), np.array([0, 2, 2, 4]), (3, 4)))),
+    C("sp_transpose", [(3, 4)], lambda a: _dense(_csr(a).T)),
+    C("sp_dot", [(3, 4), (4,)], lambda a, b: _csr(a) @ b),
+    C("sp_dot", [(3, 4), (4, 2)], lambda a, b: rd.sparse.structured_dot(_csr(a), b)),
+    C("sp_dot", [(2, 3), (3, 4)], lambda a, b: a @ rd.sparse.csc_from_dense(b)),
+    C("sp_spdot", [(3, 4), (4, 2)], lambda a, b: _dense(rd.sparse.true_dot(_csr(a), _csr(b)))),
+    C("sp_mul", [(3, 4), ()], lambda a, c: _dense(_csr(a) * c)),
+    C("sp_mul", [(3, 4), (3, 4)], lambda a, b: _dense(rd.sparse.multiply(_csr(a), b))),
+    C("sp_cast", [(3, 4)], lambda a: rd.cast(_dense(rd.cast(_csr(a), "float32")), "float64"), rtol=1e-3, eps=1e-3),
+    C("sp_add", [(3, 4), (3, 4)], lambda a, b: _dense(_csr(a) + rd.sparse.csc_from_dense(b))),
+    C("sp_sum", [(3, 4)], lambda a: rd.sparse.sp_sum(_csr(a))),
+    C("sp_sum", [(3, 4)], lambda a: rd.sparse.sp_sum(_csr(a), axis=0, sparse_grad=True)),
+    C("sp_sum", [(3, 4)], lambda a: rd.sparse.sp_sum(_csr(a), axis=1)),
+    C("sp_values", [(3, 4), (3, 4)], lambda a, b: rd.apply("sp_values", _csr(a), b)),
+    C("sp_with_data", [(3, 4), (12,)], lambda a, d: _dense(rd.apply("sp_with_data", _csr(a), d))),
+    C("sp_sampled_dot", [(3, 4), (3, 2), (4, 2)], lambda s, a, b: _dense(rd.apply("sp_sampled_dot", _csr(s), a, b))),
+    C("sp_sampled_dot", [(3, 4), (3,), (4,)], lambda s, a, b: _dense(rd.apply("sp_sampled_dot", _csr(s), a, b))),
+    C("sp_fill", [(3, 4), (4,)], lambda a, g: _dense(rd.apply("sp_fill", _csr(a), g, axis=0))),
+    C("sp_dense_fill", [(3, 4), (3,)], lambda a, g: rd.apply("sp_dense_fill", _csr(a), g, axis=1)),
 ]
 
 # ops whose outputs carry no gradient: (how the gradient of their input must come out)
@@ -271,6 +301,11 @@ NON_DIFFERENTIABLE = {
 # ops whose derivative is deliberately not the mathematical one, tested in test_gradient.py,
 # or that take no arguments, or whose next derivative is null by design (prod_pairs)
 EXEMPT = {
+    "sp_as_dense",  # rewritten when applied (never a node): the rules' type-directed helpers
+    "sp_dense_like",
+    "sp_zeros_like",  # a structured zero: disconnected from its argument, as zeros_like
+    "einsum_grad",
+    "einsum_replace",
     "zero_grad",
     "disconnected_grad",
     "undefined_grad",

@@ -212,6 +212,9 @@ def _coverage_cases() -> list:
 _COVERAGE, _CASES = _coverage_cases()
 # gradient helpers whose second argument gives a shape along an axis of the first: no batched form yet
 WITHOUT_BATCH_RULE = {"join_part", "join_embed", "unrepeat", "untile", "diag", "diag_embed_like", "einsum_grad"}
+# sparse ops whose batched result would be a batch of sparse matrices (structured gradients), and
+# sparse times a batch of matrices (a batch of vectors has its rule)
+WITHOUT_BATCH_RULE |= {"sp_with_data", "sp_fill", "sp_sampled_dot", "sp_dot"}
 
 
 @pytest.mark.parametrize(("op", "shapes", "build", "domain", "rtol", "eps"), _CASES)

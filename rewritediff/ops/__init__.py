@@ -134,6 +134,11 @@ class OpDef:
     # ops with the same key, arguments and attributes are siblings: when more than one is used the
     # lowering computes them with one call, else each with its own emit
     joint: tuple | None = None
+    # sparse matrices (terms.SparseType): whether the op takes them as arguments; a dense op that
+    # does not gets ``on_sparse(args, attrs)`` called instead when given one (its sparse counterpart,
+    # set by ops/sparse.py), and without it ``apply`` refuses the sparse argument naming the op
+    takes_sparse: bool = False
+    on_sparse: Callable[[tuple, dict], Any] | None = None
 
     def __post_init__(self) -> None:
         self.leaf = self.leaf or self.group == "leaf"

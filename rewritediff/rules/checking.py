@@ -638,6 +638,12 @@ HARD_INPUTS: dict[str, str] = {
     "searchsorted": "needs a sorted vector and gives integers (its zero gradient is checked in tests/test_derivative_coverage.py)",
     "take_along_axis": "needs integer indices within the axis (checked in tests/test_derivative_coverage.py)",
     "untake_along_axis": "needs integer indices within the axis (checked in tests/test_derivative_coverage.py)",
+    # sparse matrices: the builder makes dense inputs only
+    **{
+        name: "takes sparse matrices, which the generic builder does not make (checked in tests/test_derivative_coverage.py and tests/test_sparse.py)"
+        for name, od in REGISTRY.items()
+        if od.takes_sparse
+    },
 }
 """Ops whose inputs the generic builder cannot make, and where their derivatives are checked instead."""
 
