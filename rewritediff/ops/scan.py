@@ -57,6 +57,7 @@ class ScanBody:
         "out_labels",
         "seq_labels",
         "cond",
+        "checkpoint",
         "serial",
         "_pruned",
         "_step",
@@ -78,6 +79,7 @@ class ScanBody:
         out_labels: tuple = (),
         seq_labels: tuple = (),
         cond: Term | None = None,
+        checkpoint: int = 1,
     ) -> None:
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
@@ -92,6 +94,7 @@ class ScanBody:
         self.seq_labels = tuple(seq_labels) or tuple(f"sequence {i}" for i in range(len(self.seq_offsets)))
         self.serial = next(_serials)  # for display: creation order, the same whatever the hash seed
         self.cond = cond  # a 0-d bool of the step: the loop stops after the first step where it holds (PyTensor's until)
+        self.checkpoint = int(checkpoint)  # the reverse pass keeps one state in this many and recomputes the rest
         self._step = None
         self._runner = None
         self._pruned: dict = {}
@@ -142,19 +145,24 @@ class ScanBody:
 
     def with_store_all(self) -> ScanBody:
         """The same loop keeping every state (what a derivative of a ``store="last"`` loop reads)."""
+        return self.with_store(("all",) * self.n_states)
+
+    def with_store(self, store: tuple) -> ScanBody:
+        """The same loop keeping, per state, every value (``"all"``) or the last one (``"last"``)."""
         return ScanBody(
             self.inputs,
             self.outputs,
             self.seq_offsets,
             self.seq_rev,
             self.state_taps,
-            ("all",) * self.n_states,
+            tuple(store),
             self.n_nonseqs,
             self.name,
             self.truncate,
             self.out_labels,
             self.seq_labels,
             self.cond,
+            self.checkpoint,
         )
 
     def pruned(self, read: Sequence[bool]) -> tuple[ScanBody, list[int]]:
@@ -193,6 +201,7 @@ class ScanBody:
                 out_labels=tuple(self.out_labels[k] for k in kept),
                 seq_labels=self.seq_labels,
                 cond=self.cond,
+                checkpoint=self.checkpoint,
             )
         return self._pruned[key], kept
 
@@ -210,6 +219,79 @@ class ScanBody:
 
     def __repr__(self) -> str:
         return f"<scan body {self.name or ''}#{self.serial}>".replace(" #", "#")
+
+
+def _is_last_row(t: Term, base: Term) -> bool:
+    """Whether ``t`` is ``base[-1]``."""
+    return t.op == "subtensor" and len(t.args) == 1 and t.args[0] is base and tuple(t.attr("idx")) == (("int", -1),)
+
+
+def last_row_reads(order: Sequence[Term], buf: Term, lags: int, roots: Sequence[Term] = ()) -> list[Term] | None:
+    """The terms of ``order`` reading the last row of a state buffer (``buf[-1]``, ``buf[lags:][-1]``), or None if anything reads more.
+
+    ``order`` is a whole graph in topological order; ``roots`` its results (a buffer among them,
+    or its ``[lags:]``, is read whole).
+    """
+    users: dict[int, list[Term]] = {}
+    for t in order:
+        for a in set(t.args):
+            users.setdefault(a.uid, []).append(t)
+    root_ids = {r.uid for r in roots}
+    if buf.uid in root_ids:
+        return None
+    reads: list[Term] = []
+    for u in users.get(buf.uid, []):
+        if _is_last_row(u, buf):
+            reads.append(u)
+            continue
+        if u.op == "subtensor" and len(u.args) == 1 and tuple(u.attr("idx")) == (("slice", lags, None, None),) and u.uid not in root_ids:
+            tail = users.get(u.uid, [])
+            if tail and all(_is_last_row(v, u) for v in tail):
+                reads.extend(tail)
+                continue
+        return None
+    return reads or None
+
+
+def keep_last_states(roots: list[Term]) -> list[Term]:
+    """The graph with every loop state read only at its last row kept as its last value (``store="last"``), not as a buffer of all steps.
+
+    A loss on ``hs[-1]`` alone then runs a loop holding one state, not n: what a loop whose
+    gradient is checkpointed needs for its value, and what a forward pass of a recurrence needs.
+    The gradient reads whole buffers, so a loop that is differentiated keeps them.
+    """
+    from rewritediff.terms import apply, replace
+
+    order = toposort(roots)
+    groups: dict[tuple, list[Term]] = {}
+    for t in order:
+        if t.op == "scan":
+            groups.setdefault((tuple(a.uid for a in t.args), id(t.attr("body"))), []).append(t)
+    mapping: dict[Term, Term] = {}
+    for sibs in groups.values():
+        body: ScanBody = sibs[0].attr("body")
+        stores = list(body.state_store)
+        reads_of: dict[int, list[Term]] = {}
+        for m in sibs:
+            k = m.attr("out")
+            if k < body.n_states and stores[k] == "all" and body.state_taps[k] == (-1,):
+                reads = last_row_reads(order, m, 1, roots)
+                if reads is not None:
+                    reads_of[k] = reads
+                    stores[k] = "last"
+        if not reads_of:
+            continue
+        lean = body.with_store(tuple(stores))
+        args = sibs[0].args
+        for m in sibs:
+            k = m.attr("out")
+            new = apply("scan", *args, body=lean, out=k)
+            if k in reads_of:
+                for r in reads_of[k]:
+                    mapping[r] = new
+            else:
+                mapping[m] = new
+    return replace(roots, mapping) if mapping else list(roots)
 
 
 def _n_static(n: Term) -> int | None:
