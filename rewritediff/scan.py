@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
+from rewritediff.gradient import pullback
 from rewritediff.ops.scan import ScanBody, last_row_reads
 from rewritediff.rules.ast import Special
+from rewritediff.tensor import alloc, arange, ceil, getitem, join, minimum, reshape, shape_i
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
 __all__ = ["scan", "map", "reduce", "foldl", "foldr", "until", "scan_checkpoints"]
@@ -714,9 +716,6 @@ def _checkpointed_pullback(nodes: list[Term], cotangents: list[Any], wanted: Seq
     chunks (``(C, k, ...)``, padded with zero rows: one copy), so each reverse step emits its own
     rows; any other sequence is read through a slice of the whole array, with no copy.
     """
-    from rewritediff.gradient import pullback
-    from rewritediff.tensor import alloc, arange, ceil, getitem, join, minimum, reshape, shape_i
-
     node0 = nodes[0]
     body: ScanBody = node0.attr("body")
     k = body.checkpoint

@@ -79,7 +79,7 @@ def test_the_gradient_runs_the_chunked_loop_only():
 
 
 def test_the_reverse_pass_holds_about_one_state_in_k():
-    T = 400
+    T = 1600
     vals = [RNG.normal(size=(T, 16, 4)), RNG.normal(size=(16, 32)), 0.2 * RNG.normal(size=(32, 32)), RNG.normal(size=(4, 32)), RNG.normal(size=32)]
     state_mb = (T + 1) * 16 * 32 * 8 / 2**20
     peaks = {}
