@@ -179,14 +179,9 @@ def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple
         batched[s.phs[0]] = x
     body = replace(outputs, {p: t for t, p in nonseqs}) if nonseqs else outputs
     try:
-        out = vectorize(body, batched, static if static is not None else n)
+        return vectorize(body, batched, static if static is not None else n)
     except NoBatchRule:
         return None
-    # the batched product of a vector by a vector is a matmul with a 1-D argument, which has no
-    # derivative rule: such a map keeps its loop, whose gradient exists
-    if any(t.op == "matmul" and min(a.ndim for a in t.args) < 2 for t in toposort(out)):
-        return None
-    return out
 
 
 # ---- the frontend -------------------------------------------------------------------------------------

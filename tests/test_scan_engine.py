@@ -89,3 +89,30 @@ def test_a_nested_loop_body_is_simplified_too():
             h = h + v * v
         want.append(h)
     np.testing.assert_allclose(rd.function([X, h0], hs)(Xv, 0.2), want, rtol=1e-12)
+
+
+def test_maps_of_products_of_vectors_are_vectorized_with_their_gradients():
+    X, Y, w, M = rd.matrix("X"), rd.matrix("Y"), rd.vector("w"), rd.matrix("M")
+    Xv, Yv, wv, Mv = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 3)), RNG.normal(size=3), RNG.normal(size=(3, 3))
+    maps = {  # the step's product of vectors, and the whole map in numpy
+        "row . row": (rd.map(lambda r, s: r @ s, [X, Y], return_updates=False), lambda A: np.einsum("ij,ij->i", A, Yv)),
+        "dot(row, row)": (rd.map(lambda r, s: rd.dot(r, s), [X, Y], return_updates=False), lambda A: np.einsum("ij,ij->i", A, Yv)),
+        "row . w": (rd.map(lambda r: r @ w, X, return_updates=False), lambda A: A @ wv),
+        "w . row": (rd.map(lambda r: w @ r, X, return_updates=False), lambda A: A @ wv),
+        "M . row": (rd.map(lambda r: M @ r, X, return_updates=False), lambda A: A @ Mv.T),
+        "row . M": (rd.map(lambda r: r @ M, X, return_updates=False), lambda A: A @ Mv),
+    }
+    for what, (m, ref) in maps.items():
+        cost = (rd.sin(m) * m).sum()
+        f = rd.function([X, Y, w, M], [m, rd.grad(cost, X)], on_unused_input="ignore")
+        assert "for _t" not in f.source, what
+        got, gX = f(Xv, Yv, wv, Mv)
+        np.testing.assert_allclose(got, ref(Xv), rtol=1e-12, err_msg=what)
+        eps = 1e-6
+        fd = np.zeros_like(Xv)
+        for i in np.ndindex(Xv.shape):
+            hi, lo = Xv.copy(), Xv.copy()
+            hi[i] += eps
+            lo[i] -= eps
+            fd[i] = ((np.sin(ref(hi)) * ref(hi)).sum() - (np.sin(ref(lo)) * ref(lo)).sum()) / (2 * eps)
+        np.testing.assert_allclose(gX, fd, rtol=1e-6, atol=1e-8, err_msg=what)
