@@ -678,8 +678,62 @@ def jax_w11(_jax_module: Any) -> Callable[..., list]:
     return lambda X, h0, W, U, b: list(g(W, U, b, X, h0))
 
 
+# ---- W12: RK4 integration of Lotka-Volterra written as a loop --------------------------------------------
+W12 = {"steps": 1000}
+LV_DT = 0.01
+LV_TRUE = (1.5, 1.0, 3.0, 1.0)  # (a, b, g, d): x' = a x - b x y, y' = d x y - g y
+
+
+def lv_data(steps: int) -> list[np.ndarray]:
+    """W12's data: parameters near the true ones, the initial state, noisy observations of u_1..u_steps."""
+    rng = _rng("W12")
+    u0 = np.array([1.0, 1.0])
+    obs = hand.lv_states(np.array(LV_TRUE), u0, steps, LV_DT)[1:] + 0.05 * rng.normal(size=(steps, 2))
+    theta = np.array(LV_TRUE) * (1.0 + 0.1 * rng.normal(size=4))
+    return [theta, u0, obs]
+
+
+def rd_w12(rd: Any, variant: str | None) -> tuple[list, list]:
+    """W12: RK4 over obs.shape[0] steps with rd.scan, loss sum((u_t - obs_t)**2), grad w.r.t. the 4 parameters."""
+    theta, u0, obs = rd.vector("theta"), rd.vector("u0"), rd.matrix("obs")
+
+    # the field as vector operations: (x, y) * ((a, -g) + (-b, d) * (y, x))
+    lin = rd.stack([theta[0], -theta[2]])
+    cross = rd.stack([-theta[1], theta[3]])
+
+    def field(u: Any) -> Any:
+        return u * (lin + cross * u[::-1])
+
+    def step(u: Any) -> Any:
+        k1 = field(u)
+        k2 = field(u + 0.5 * LV_DT * k1)
+        k3 = field(u + 0.5 * LV_DT * k2)
+        k4 = field(u + LV_DT * k3)
+        return u + (LV_DT / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+    us = rd.scan(step, outputs_info=u0, n_steps=obs.shape[0], return_updates=False)
+    return [theta, u0, obs], [rd.grad(rd.sum((us - obs) ** 2), theta)]
+
+
+# ---- W13: a map with no recurrence -----------------------------------------------------------------------
+W13 = {"rows": 10_000, "cols": 64}
+
+
+def lse_map_data(rows: int, cols: int) -> list[np.ndarray]:
+    """W13's data: X (rows, cols) and a (cols,)."""
+    rng = _rng("W13")
+    return [rng.normal(size=(rows, cols)), rng.normal(size=cols)]
+
+
+def rd_w13(rd: Any, variant: str | None) -> tuple[list, list]:
+    """W13: rd.map(lambda r: logsumexp(r * a), X), cost its sum, grad w.r.t. a."""
+    X, a = rd.matrix("X"), rd.vector("a")
+    m = rd.map(lambda r: rd.logsumexp(r * a), X, return_updates=False)
+    return [X, a], [rd.grad(rd.sum(m), a)]
+
+
 def loop_cases() -> list[Case]:
-    """The loop workloads (W11)."""
+    """The loop workloads (W11-W13)."""
     return [
         Case(
             "W11",
@@ -692,7 +746,27 @@ def loop_cases() -> list[Case]:
             pt_graph=pt_w11,
             jax_fn=jax_w11,
             params=dict(W11),
-        )
+        ),
+        Case(
+            "W12",
+            "W12",
+            "RK4 Lotka-Volterra 1000 steps, grad wrt 4 parameters",
+            "fixed",
+            lambda: lv_data(**W12),
+            hand.lv_grads,
+            rd_w12,
+            params=dict(W12),
+        ),
+        Case(
+            "W13",
+            "W13",
+            "map logsumexp(r * a) over 10000 x 64, grad wrt a",
+            "fixed",
+            lambda: lse_map_data(**W13),
+            hand.lse_map_grad,
+            rd_w13,
+            params=dict(W13),
+        ),
     ]
 
 

@@ -200,3 +200,91 @@ def rnn_grads(X: np.ndarray, h0: np.ndarray, W: np.ndarray, U: np.ndarray, b: np
         g = d @ W.T
     flat = D.reshape(T * X.shape[1], -1)
     return [gW, X.reshape(T * X.shape[1], -1).T @ flat, flat.sum(axis=0)]
+
+
+# ---- W12: RK4 integration of Lotka-Volterra, discrete adjoint ------------------------------------------
+def lv_field(u: np.ndarray, th: np.ndarray) -> np.ndarray:
+    """Lotka-Volterra: x' = a x - b x y, y' = d x y - g y with th = (a, b, g, d)."""
+    x, y = u
+    return np.array([th[0] * x - th[1] * x * y, th[3] * x * y - th[2] * y])
+
+
+def lv_field_vjp(u: np.ndarray, th: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The field's transposed Jacobians applied to v: (w.r.t. the state, w.r.t. the parameters)."""
+    x, y = u
+    vx, vy = v
+    du = np.array([vx * (th[0] - th[1] * y) + vy * th[3] * y, -vx * th[1] * x + vy * (th[3] * x - th[2])])
+    dth = np.array([vx * x, -vx * x * y, -vy * y, vy * x * y])
+    return du, dth
+
+
+def lv_states(th: np.ndarray, u0: np.ndarray, steps: int, dt: float) -> np.ndarray:
+    """u_0..u_steps of the classical RK4 scheme with step dt."""
+    U = np.empty((steps + 1, 2))
+    U[0] = u0
+    u = u0
+    for t in range(steps):
+        k1 = lv_field(u, th)
+        k2 = lv_field(u + 0.5 * dt * k1, th)
+        k3 = lv_field(u + 0.5 * dt * k2, th)
+        k4 = lv_field(u + dt * k3, th)
+        u = u + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        U[t + 1] = u
+    return U
+
+
+def lv_cost(th: np.ndarray, u0: np.ndarray, obs: np.ndarray, dt: float = 0.01) -> float:
+    """W12's fit loss: the squared error of u_1..u_n to the observations."""
+    return float(np.sum((lv_states(th, u0, obs.shape[0], dt)[1:] - obs) ** 2))
+
+
+def lv_grads(th: np.ndarray, u0: np.ndarray, obs: np.ndarray, dt: float = 0.01) -> list[np.ndarray]:
+    """W12: the gradient w.r.t. the 4 parameters by the discrete adjoint of RK4, step by step backwards over the stored states."""
+    n = obs.shape[0]
+    U = lv_states(th, u0, n, dt)
+    lam = np.zeros(2)
+    g = np.zeros(4)
+    for t in range(n - 1, -1, -1):
+        lam = lam + 2.0 * (U[t + 1] - obs[t])  # the loss reads u_{t+1}
+        u = U[t]
+        k1 = lv_field(u, th)
+        u2 = u + 0.5 * dt * k1
+        k2 = lv_field(u2, th)
+        u3 = u + 0.5 * dt * k2
+        k3 = lv_field(u3, th)
+        u4 = u + dt * k3
+        # u_{t+1} = u + dt/6 (k1 + 2 k2 + 2 k3 + k4): take each stage back, last first
+        gk1, gk2, gk3, gk4 = (dt / 6.0) * lam, (dt / 3.0) * lam, (dt / 3.0) * lam, (dt / 6.0) * lam
+        gu = lam.copy()
+        du, dth = lv_field_vjp(u4, th, gk4)
+        gu += du
+        g += dth
+        gk3 = gk3 + dt * du
+        du, dth = lv_field_vjp(u3, th, gk3)
+        gu += du
+        g += dth
+        gk2 = gk2 + 0.5 * dt * du
+        du, dth = lv_field_vjp(u2, th, gk2)
+        gu += du
+        g += dth
+        gk1 = gk1 + 0.5 * dt * du
+        du, dth = lv_field_vjp(u, th, gk1)
+        gu += du
+        g += dth
+        lam = gu
+    return [g]
+
+
+# ---- W13: a map with no recurrence ---------------------------------------------------------------------
+def lse_map_grad(X: np.ndarray, a: np.ndarray) -> list[np.ndarray]:
+    """W13: the gradient of sum_i logsumexp(X_i * a) w.r.t. a is sum_i softmax(X_i * a) * X_i."""
+    Z = X * a
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return [((E / E.sum(axis=1, keepdims=True)) * X).sum(axis=0)]
+
+
+def lse_map_cost(X: np.ndarray, a: np.ndarray) -> float:
+    """W13's cost: sum_i logsumexp(X_i * a)."""
+    Z = X * a
+    m = Z.max(axis=1)
+    return float(np.sum(m + np.log(np.exp(Z - m[:, None]).sum(axis=1))))

@@ -23,7 +23,7 @@ from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError
 from rewritediff.fusion import Kernel, kernel_groups, kernel_source, numexpr_call, numexpr_groups, schedule
 from rewritediff.ops import get_op
 from rewritediff.ops.infer import shape_keys
-from rewritediff.ops.scan import loop_source
+from rewritediff.ops.scan import keep_last_states, loop_source
 from rewritediff.ops.sparse import check_sparse_arg
 from rewritediff.shapecheck import broadcast_error, dim_checks
 from rewritediff.terms import NullType, SparseType, TensorType, Term, apply, as_term, floatX, gc_paused, inputs_of, is_sparse, replace, toposort
@@ -734,7 +734,7 @@ def function(
 
             simplified = simplify_terms(outs + upd_vals, finite_math=finite_math)
             compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
-        redirected = stand_in_shapes(expand_defined(list(compute) + list(upd_vals)))
+        redirected = keep_last_states(stand_in_shapes(expand_defined(list(compute) + list(upd_vals))))
         compute, upd_vals = redirected[: len(outs)], redirected[len(outs) :]
         source, namespace = lower(
             inputs,

@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
-from rewritediff.ops.scan import ScanBody
+from rewritediff.gradient import pullback
+from rewritediff.ops.scan import ScanBody, last_row_reads
 from rewritediff.rules.ast import Special
+from rewritediff.tensor import alloc, arange, ceil, getitem, join, minimum, reshape, shape_i
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
 __all__ = ["scan", "map", "reduce", "foldl", "foldr", "until", "scan_checkpoints"]
@@ -72,6 +74,7 @@ def build_scan(
     strict: bool = False,
     n_from_seqs: bool = False,
     cond: Term | None = None,
+    checkpoint: int = 1,
 ) -> list[Term]:
     """One scan op from its parts; returns one term per output (recurrent outputs first, aligned with ``states``).
 
@@ -79,6 +82,7 @@ def build_scan(
     ``strict``, a free variable that was not passed as a non-sequence is an error, as in PyTensor).
     ``n_from_seqs``: n is the sequences' common length (so a map may read their rows all at once).
     ``cond``: the step's stop condition (``until``), a term over the same placeholders.
+    ``checkpoint``: the reverse pass keeps one state in ``checkpoint`` (see :func:`scan`).
     """
     if strict:
         given = {p.uid for s in seqs for p in s.phs} | {p.uid for st in states for p in st.phs} | {p.uid for _, p in nonseqs}
@@ -141,6 +145,7 @@ def build_scan(
         truncate=truncate,
         out_labels=tuple(out_labels),
         seq_labels=tuple(s.label or f"sequence {i}" for i, s in enumerate(seqs)),
+        checkpoint=checkpoint,
     )
     args = [n] + [s.x for s in seqs] + [st.init for st in states] + [t for t, _ in nonseqs]
     return [apply("scan", *args, body=body, out=k) for k in range(len(outputs))]
@@ -174,14 +179,9 @@ def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple
         batched[s.phs[0]] = x
     body = replace(outputs, {p: t for t, p in nonseqs}) if nonseqs else outputs
     try:
-        out = vectorize(body, batched, static if static is not None else n)
+        return vectorize(body, batched, static if static is not None else n)
     except NoBatchRule:
         return None
-    # the batched product of a vector by a vector is a matmul with a 1-D argument, which has no
-    # derivative rule: such a map keeps its loop, whose gradient exists
-    if any(t.op == "matmul" and min(a.ndim for a in t.args) < 2 for t in toposort(out)):
-        return None
-    return out
 
 
 # ---- the frontend -------------------------------------------------------------------------------------
@@ -252,12 +252,18 @@ def scan(
     mode: Any = None,
     profile: Any = False,
     allow_gc: Any = None,
+    checkpoint: int | None = None,
 ) -> Any:
     """A symbolic loop (PyTensor's ``scan``): ``(outputs, updates)``, or the outputs alone with ``return_updates=False``.
 
     ``fn`` is called once with, in order, the sequence slices (one per tap), the previous
     values of the recurrent outputs (one per tap) and the non-sequences, and returns the new
     values; the loop is then one op whose body is that graph.
+
+    ``checkpoint=k``: the gradient keeps one state in k (the ends of chunks of k steps) instead
+    of every state, and runs each chunk forward again in the reverse pass, chunk by chunk: the
+    states' memory falls about k-fold for one more forward pass. The values and the gradients
+    are those of ``checkpoint=None``.
     """
     label = f"scan {name!r}" if name else "scan"
     seq_list = [] if sequences is None else (list(sequences) if isinstance(sequences, list | tuple) else [sequences])
@@ -265,6 +271,14 @@ def scan(
     ns_list = [] if non_sequences is None else (list(non_sequences) if isinstance(non_sequences, list | tuple) else [non_sequences])
     if not isinstance(truncate_gradient, int) or (truncate_gradient < 1 and truncate_gradient != -1):
         raise ValueError(f"{label}: truncate_gradient must be -1 (no truncation) or a positive number of steps, got {truncate_gradient!r}")
+    if checkpoint is None:
+        checkpoint = 1
+    if not isinstance(checkpoint, int) or isinstance(checkpoint, bool) or checkpoint < 1:
+        raise ValueError(f"{label}: checkpoint must be None or a positive number of steps, got {checkpoint!r}")
+    if checkpoint > 1 and truncate_gradient != -1:
+        raise ValueError(
+            f"{label}: checkpoint={checkpoint} with truncate_gradient={truncate_gradient}: the two cannot be combined (truncation already bounds what the reverse pass reads)"
+        )
 
     # sequences: PyTensor's taps, relative to the current step; the loop reads X[t + offset]
     seqs: list[_Seq] = []
@@ -388,6 +402,10 @@ def scan(
     call = [p for s in seqs for p in s.phs] + [p for phs in states_ph for p in phs] + ns_ph
     res = fn(*call)
     outs, updates, cond = _split_result(res)
+    if cond is not None and checkpoint > 1:
+        raise ValueError(
+            f"{label}: checkpoint={checkpoint} with until(...): a loop that stops early is not checkpointed (its length is known only after it ran)"
+        )
     if cond is not None:
         cond = _as_term(cond)
         if cond.ndim != 0 or cond.dtype != "bool":
@@ -451,7 +469,7 @@ def scan(
             states.append(_State(apply("dimshuffle", var, pattern=("x", *range(var.ndim))), (-1,), [upd_ph[var]], "last"))
     labels = [f"output {i}" for i in rec_idx] + [f"the update of {v!r}" for v in upd_vars] + [f"output {i}" for i in nit_idx]
     terms = build_scan(
-        n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + upd_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None, cond
+        n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + upd_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None, cond, checkpoint
     )
     from rewritediff.tensor import getitem
 
@@ -681,6 +699,148 @@ def _last_row_only(g: Term, lag: int) -> Term | None:
     return None if inner is None else peel(inner, last)
 
 
+def _checkpointed_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[bool] | None) -> list[Any]:
+    """The pullback of a loop built with ``checkpoint=k``: the pullback of the same loop written as chunks of k steps.
+
+    The loop is written again over fresh placeholders as an outer loop over ``C = ceil(n / k)``
+    chunks whose step runs an inner loop of (at most) k steps from the chunk's first states and
+    returns the last ones. The outer loop is an ordinary scan: its pullback stores the chunk
+    boundaries only, and its reverse step, the pullback of the inner loop, runs that chunk
+    forward again (storing k states) and back. The adjoints are then those of the placeholders,
+    with the loop's own arguments put back. A sequence whose adjoint is wanted is cut into
+    chunks (``(C, k, ...)``, padded with zero rows: one copy), so each reverse step emits its own
+    rows; any other sequence is read through a slice of the whole array, with no copy.
+    """
+    node0 = nodes[0]
+    body: ScanBody = node0.attr("body")
+    k = body.checkpoint
+    n, xs, zs, ns = body.split_args(node0.args)
+    want = list(wanted) if wanted is not None else [True] * len(node0.args)
+    _, want_x, want_z, want_n = body.split_args(tuple(want))
+    gs: list[Any] = [None] * len(body.outputs)
+    for node, g in zip(nodes, cotangents):
+        if g is None:
+            continue
+        j = node.attr("out")
+        gs[j] = g if gs[j] is None else gs[j] + g
+    # what each result's cotangent needs: the last state only (a carried adjoint), or every row
+    last_only: list[Term | None] = [None] * len(body.outputs)
+    for j in range(body.n_states):
+        if gs[j] is None:
+            continue
+        if body.state_store[j] == "last":
+            last_only[j] = gs[j]
+        else:
+            last_only[j] = _last_row_only(gs[j], body.lags(j))
+    every_row = [gs[j] is not None and last_only[j] is None for j in range(len(body.outputs))]
+
+    def fresh(t: Term) -> Term:
+        return t.type(t.name)
+
+    px, pz, pn = [fresh(x) for x in xs], [fresh(z) for z in zs], [fresh(v) for v in ns]
+    kk = constant(k, "int64")
+    chunks = apply("cast", ceil(apply("cast", n, dtype="float64") / float(k)), dtype="int64")
+    ph_seqs, ph_states, ph_ns = body.split_inputs()
+    o_seqs: list[_Seq] = []
+    o_nonseqs: list[tuple[Term, Term]] = []
+    start_ph = TensorType("int64", ())("t0")
+    len_ph = TensorType("int64", ())("steps")
+    o_seqs.append(_Seq(arange(chunks) * kk, [0], False, [start_ph]))
+    o_seqs.append(_Seq(minimum(kk, n - arange(chunks) * kk), [0], False, [len_ph]))
+    in_seqs: list[_Seq] = []
+    for i, (x, offs, phs) in enumerate(zip(px, body.seq_offsets, ph_seqs)):
+        rest = [shape_i(x, d) for d in range(1, x.ndim)]
+        if want_x[i] and x.type.is_float:  # chunked: each reverse step emits the adjoint of its own rows
+            for o, p in zip(offs, phs):
+                rows = getitem(x, slice(o, o + n) if o else slice(0, n))
+                padded = join(0, rows, alloc(constant(0, x.dtype), chunks * kk - n, *rest))
+                cp = TensorType(x.dtype, (k, *x.static_shape[1:]))(f"{x.name}[chunk]" if x.name else None)
+                o_seqs.append(_Seq(reshape(padded, (chunks, k, *rest)), [0], False, [cp]))
+                in_seqs.append(_Seq(cp, [0], False, [p]))
+        else:  # read in place: the rows of the chunk, sliced from the whole sequence
+            xp = fresh(x)
+            o_nonseqs.append((x, xp))
+            in_seqs.append(_Seq(getitem(xp, slice(start_ph, start_ph + len_ph + max(offs))), offs, False, phs))
+    o_states: list[_State] = []
+    in_states: list[_State] = []
+    for j, (z, taps, phs) in enumerate(zip(pz, body.state_taps, ph_states)):
+        wp = TensorType(z.dtype, z.static_shape)(f"{z.name}[chunk]" if z.name else None)
+        o_states.append(_State(apply("dimshuffle", z, pattern=("x", *range(z.ndim))), (-1,), [wp], "all"))
+        in_states.append(_State(wp, taps, phs, "all"))
+    in_nonseqs: list[tuple[Term, Term]] = []
+    for v, p in zip(pn, ph_ns):
+        vp = fresh(v)
+        o_nonseqs.append((v, vp))
+        in_nonseqs.append((vp, p))
+    name = f"chunk_of_{body.name}" if body.name else "chunk"
+    inner = build_scan(len_ph, in_seqs, in_states, in_nonseqs, list(body.outputs), name, out_labels=body.out_labels)
+
+    def pad(t: Term) -> Term:
+        """A chunk's rows padded to k (the last chunk may be shorter)."""
+        rest = [shape_i(t, d) for d in range(1, t.ndim)]
+        return join(0, t, alloc(constant(0, t.dtype), kk - len_ph, *rest))
+
+    o_outs = [getitem(inner[j], slice(-body.lags(j), None)) for j in range(body.n_states)]
+    row_pos: dict[int, int] = {}
+    for j in range(len(body.outputs)):
+        if every_row[j]:
+            row_pos[j] = len(o_outs)
+            o_outs.append(pad(getitem(inner[j], slice(body.lags(j), None)) if j < body.n_states else inner[j]))
+    outer = build_scan(chunks, o_seqs, o_states, o_nonseqs, o_outs, f"checkpoints_of_{body.name}" if body.name else "checkpoints")
+    exprs: list[Term] = []
+    exprs_all: list[Term] = []  # the expressions of the results read row by row, in order
+    cots: list[Term] = []
+    for j in range(len(body.outputs)):
+        if gs[j] is None:
+            continue
+        if last_only[j] is not None:
+            # the final window's last row, read as a loss on the last state reads it (the outer
+            # reverse loop then starts its carried adjoint there)
+            window = getitem(getitem(outer[j], slice(1, None)), -1)
+            exprs.append(getitem(window, -1))
+            cots.append(last_only[j])
+            continue
+        rows = outer[row_pos[j]]
+        rest = [shape_i(rows, d) for d in range(2, rows.ndim)]
+        flat = getitem(reshape(rows, (chunks * kk, *rest)), slice(0, n))
+        exprs.append(join(0, pz[j], flat) if j < body.n_states else flat)
+        exprs_all.append(exprs[-1])
+        cots.append(gs[j])
+    # a cotangent that reads the loop's last state (the derivative of a loss on it) reads it from
+    # the chunked loop, so the loop itself, with every state, is not run for it
+    order = toposort(cots)
+    finals: dict[Term, Term] = {}
+    for j in range(body.n_states):
+        if body.state_store[j] != "all":
+            continue
+        buf = apply("scan", *node0.args, body=body, out=j)
+        for r in last_row_reads(order, buf, body.lags(j), cots) or ():
+            finals[r] = getitem(getitem(outer[j], -1), -1)
+    if finals:
+        cots = replace(cots, finals)
+    # a cotangent that reads every state (that of sum(hs ** 2)) reads them from the rows the
+    # chunked loop returns, which it needs anyway
+    back = {p: a for p, a in zip([*px, *pz, *pn], [*xs, *zs, *ns])}
+    whole = {}
+    for j, e in zip([j for j in range(len(body.outputs)) if gs[j] is not None and last_only[j] is None], replace([x for x in exprs_all], back)):
+        whole[apply("scan", *node0.args, body=body, out=j)] = e
+    if whole:
+        cots = replace(cots, whole)
+    wrt_ph: list[Term] = []
+    wrt_pos: list[int] = []
+    for pos, (p, w) in enumerate(zip([None, *px, *pz, *pn], want)):
+        if pos and w and p.type.is_float:
+            wrt_ph.append(p)
+            wrt_pos.append(pos)
+    result: list[Any] = [Special("disconnected")] * len(node0.args)
+    if not exprs or not wrt_ph:
+        return result
+    adj = pullback(exprs, wrt_ph, cots, disconnected_inputs="ignore", return_disconnected="zero")
+    for pos, a in zip(wrt_pos, replace(list(adj), back)):
+        result[pos] = a
+    return result
+
+
 def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[bool] | None = None) -> list[Any]:
     """Adjoints of a loop's arguments given cotangents of its results: a reverse scan of the body's pullback.
 
@@ -697,6 +857,8 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
 
     node0 = nodes[0]
     body0: ScanBody = node0.attr("body")
+    if body0.checkpoint > 1 and body0.n_states and body0.cond is None and body0.truncate == -1 and not any(body0.seq_rev):
+        return _checkpointed_pullback(nodes, cotangents, wanted)
     n, xs, zs, ns = body0.split_args(node0.args)
     want = list(wanted) if wanted is not None else [True] * len(node0.args)
     _, want_x, _, want_n = body0.split_args(tuple(want))

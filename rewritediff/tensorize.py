@@ -321,6 +321,8 @@ _BATCH_BY_OP = {
     "matmul": _batch_matmul,
 }
 _BATCH_BY_GROUP = {"reduction": _batch_reduction}
+# the softmax family reduces over its axis as a reduction does: the batch shifts the axes
+_BATCH_BY_OP.update(dict.fromkeys(("softmax", "log_softmax", "logsumexp"), _batch_reduction))
 
 
 def _batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:

@@ -29,6 +29,7 @@ from rewritediff.engine.runner import (
     compile_rules,
 )
 from rewritediff.ops import CONST_OP, get_op
+from rewritediff.ops.scan import simplify_bodies
 from rewritediff.rules import default_rules
 from rewritediff.rules.helpers import ATTR_HELPERS
 from rewritediff.terms import TensorType, Term, toposort
@@ -160,6 +161,7 @@ def simplify(
     ...), so NaN and infinite inputs give what the unsimplified expression gives.
     """
     terms, rebuild = _flatten(expr_or_list)
+    terms = simplify_bodies(terms, lambda ts: simplify_terms(ts, finite_math), finite_math)  # the engine sees into loops
     out, report, steps, c0, c1 = _run(terms, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit, finite_math=finite_math)
     result = rebuild(out)
     if trace:
@@ -200,5 +202,6 @@ def simplify_terms(terms: Sequence[Term], finite_math: bool = True) -> list[Term
     An error inside the engine propagates: returning the input would hide the bug (the fallbacks
     that are right, for one rule and one match, are taken inside and listed in the run report).
     """
+    terms = simplify_bodies(list(terms), lambda ts: simplify_terms(ts, finite_math), finite_math)  # the engine sees into loops
     out, *_ = _run(list(terms), iter_limit=DEFAULT_ITER_LIMIT, node_limit=DEFAULT_NODE_LIMIT, time_limit=DEFAULT_TIME_LIMIT, finite_math=finite_math)
     return out

@@ -29,14 +29,14 @@ pullback, a forward scan of its pushforward), read by the sweeps of ``gradient.p
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from rewritediff.errors import ShapeError
 from rewritediff.ops import OpDef, register
-from rewritediff.terms import TensorType, Term, toposort
+from rewritediff.terms import TensorType, Term, apply, replace, toposort
 
 _serials = itertools.count(1)
 
@@ -57,6 +57,8 @@ class ScanBody:
         "out_labels",
         "seq_labels",
         "cond",
+        "checkpoint",
+        "simplified",
         "serial",
         "_pruned",
         "_step",
@@ -78,6 +80,7 @@ class ScanBody:
         out_labels: tuple = (),
         seq_labels: tuple = (),
         cond: Term | None = None,
+        checkpoint: int = 1,
     ) -> None:
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
@@ -92,6 +95,8 @@ class ScanBody:
         self.seq_labels = tuple(seq_labels) or tuple(f"sequence {i}" for i in range(len(self.seq_offsets)))
         self.serial = next(_serials)  # for display: creation order, the same whatever the hash seed
         self.cond = cond  # a 0-d bool of the step: the loop stops after the first step where it holds (PyTensor's until)
+        self.checkpoint = int(checkpoint)  # the reverse pass keeps one state in this many and recomputes the rest
+        self.simplified: bool | None = None  # the finite_math of the engine run the outputs come from (None: not run)
         self._step = None
         self._runner = None
         self._pruned: dict = {}
@@ -142,20 +147,50 @@ class ScanBody:
 
     def with_store_all(self) -> ScanBody:
         """The same loop keeping every state (what a derivative of a ``store="last"`` loop reads)."""
+        return self.with_store(("all",) * self.n_states)
+
+    def with_store(self, store: tuple) -> ScanBody:
+        """The same loop keeping, per state, every value (``"all"``) or the last one (``"last"``)."""
+        return self._like(
+            ScanBody(
+                self.inputs,
+                self.outputs,
+                self.seq_offsets,
+                self.seq_rev,
+                self.state_taps,
+                tuple(store),
+                self.n_nonseqs,
+                self.name,
+                self.truncate,
+                self.out_labels,
+                self.seq_labels,
+                self.cond,
+                self.checkpoint,
+            ),
+        )
+
+    def with_outputs(self, outputs: Sequence[Term], cond: Term | None) -> ScanBody:
+        """The same loop computing ``outputs`` (and stopping on ``cond``): terms of the same placeholders, of the same types."""
         return ScanBody(
             self.inputs,
-            self.outputs,
+            tuple(outputs),
             self.seq_offsets,
             self.seq_rev,
             self.state_taps,
-            ("all",) * self.n_states,
+            self.state_store,
             self.n_nonseqs,
             self.name,
             self.truncate,
             self.out_labels,
             self.seq_labels,
-            self.cond,
+            cond,
+            self.checkpoint,
         )
+
+    def _like(self, other: ScanBody) -> ScanBody:
+        """``other`` marked simplified as this body is (it computes the same outputs)."""
+        other.simplified = self.simplified
+        return other
 
     def pruned(self, read: Sequence[bool]) -> tuple[ScanBody, list[int]]:
         """The loop computing only the results read and the states they depend on, and the results it keeps.
@@ -180,19 +215,22 @@ class ScanBody:
         if key not in self._pruned:
             ph_seqs, _, ph_ns = self.split_inputs()
             states = [j for j in kept if j < self.n_states]
-            self._pruned[key] = ScanBody(
-                inputs=tuple([p for phs in ph_seqs for p in phs] + [p for j in states for p in ph_states[j]] + ph_ns),
-                outputs=tuple(self.outputs[k] for k in kept),
-                seq_offsets=self.seq_offsets,
-                seq_rev=self.seq_rev,
-                state_taps=tuple(self.state_taps[j] for j in states),
-                state_store=tuple(self.state_store[j] for j in states),
-                n_nonseqs=self.n_nonseqs,
-                name=self.name,
-                truncate=self.truncate,
-                out_labels=tuple(self.out_labels[k] for k in kept),
-                seq_labels=self.seq_labels,
-                cond=self.cond,
+            self._pruned[key] = self._like(
+                ScanBody(
+                    inputs=tuple([p for phs in ph_seqs for p in phs] + [p for j in states for p in ph_states[j]] + ph_ns),
+                    outputs=tuple(self.outputs[k] for k in kept),
+                    seq_offsets=self.seq_offsets,
+                    seq_rev=self.seq_rev,
+                    state_taps=tuple(self.state_taps[j] for j in states),
+                    state_store=tuple(self.state_store[j] for j in states),
+                    n_nonseqs=self.n_nonseqs,
+                    name=self.name,
+                    truncate=self.truncate,
+                    out_labels=tuple(self.out_labels[k] for k in kept),
+                    seq_labels=self.seq_labels,
+                    cond=self.cond,
+                    checkpoint=self.checkpoint,
+                ),
             )
         return self._pruned[key], kept
 
@@ -205,11 +243,126 @@ class ScanBody:
             from rewritediff.lower_numpy import function
 
             outs = list(self.outputs) + ([self.cond] if self.cond is not None else [])
-            self._step[key] = function(list(self.inputs), outs, on_unused_input="ignore", fusion=fusion, finite_math=finite_math)
+            again = self.simplified is None or (self.simplified and not finite_math)  # not already simplified with these rules
+            self._step[key] = function(list(self.inputs), outs, on_unused_input="ignore", fusion=fusion, finite_math=finite_math, simplify=again)
         return self._step[key]
 
     def __repr__(self) -> str:
         return f"<scan body {self.name or ''}#{self.serial}>".replace(" #", "#")
+
+
+def _is_last_row(t: Term, base: Term) -> bool:
+    """Whether ``t`` is ``base[-1]``."""
+    return t.op == "subtensor" and len(t.args) == 1 and t.args[0] is base and tuple(t.attr("idx")) == (("int", -1),)
+
+
+def last_row_reads(order: Sequence[Term], buf: Term, lags: int, roots: Sequence[Term] = ()) -> list[Term] | None:
+    """The terms of ``order`` reading the last row of a state buffer (``buf[-1]``, ``buf[lags:][-1]``), or None if anything reads more.
+
+    ``order`` is a whole graph in topological order; ``roots`` its results (a buffer among them,
+    or its ``[lags:]``, is read whole).
+    """
+    users: dict[int, list[Term]] = {}
+    for t in order:
+        for a in set(t.args):
+            users.setdefault(a.uid, []).append(t)
+    root_ids = {r.uid for r in roots}
+    if buf.uid in root_ids:
+        return None
+    reads: list[Term] = []
+    for u in users.get(buf.uid, []):
+        if _is_last_row(u, buf):
+            reads.append(u)
+            continue
+        if u.op == "subtensor" and len(u.args) == 1 and tuple(u.attr("idx")) == (("slice", lags, None, None),) and u.uid not in root_ids:
+            tail = users.get(u.uid, [])
+            if tail and all(_is_last_row(v, u) for v in tail):
+                reads.extend(tail)
+                continue
+        return None
+    return reads or None
+
+
+def keep_last_states(roots: list[Term]) -> list[Term]:
+    """The graph with every loop state read only at its last row kept as its last value (``store="last"``), not as a buffer of all steps.
+
+    A loss on ``hs[-1]`` alone then runs a loop holding one state, not n: what a loop whose
+    gradient is checkpointed needs for its value, and what a forward pass of a recurrence needs.
+    The gradient reads whole buffers, so a loop that is differentiated keeps them.
+    """
+    order = toposort(roots)
+    groups: dict[tuple, list[Term]] = {}
+    for t in order:
+        if t.op == "scan":
+            groups.setdefault((tuple(a.uid for a in t.args), id(t.attr("body"))), []).append(t)
+    mapping: dict[Term, Term] = {}
+    for sibs in groups.values():
+        body: ScanBody = sibs[0].attr("body")
+        stores = list(body.state_store)
+        reads_of: dict[int, list[Term]] = {}
+        for m in sibs:
+            k = m.attr("out")
+            if k < body.n_states and stores[k] == "all" and body.state_taps[k] == (-1,):
+                reads = last_row_reads(order, m, 1, roots)
+                if reads is not None:
+                    reads_of[k] = reads
+                    stores[k] = "last"
+        if not reads_of:
+            continue
+        lean = body.with_store(tuple(stores))
+        args = sibs[0].args
+        for m in sibs:
+            k = m.attr("out")
+            new = apply("scan", *args, body=lean, out=k)
+            if k in reads_of:
+                for r in reads_of[k]:
+                    mapping[r] = new
+            else:
+                mapping[m] = new
+    return replace(roots, mapping) if mapping else list(roots)
+
+
+def simplify_bodies(roots: Sequence[Term], simplify: Callable[[list[Term]], list[Term]], finite_math: bool) -> list[Term]:
+    """The graph with every loop cut to the results read and its body simplified by ``simplify`` (the engine's own rules, given by the engine).
+
+    The e-graph sees a loop as one op whose body is an attribute. Here a loop whose results are
+    not all read becomes the smaller loop computing those read (``ScanBody.pruned``: nor the
+    states only the others need), and its body is simplified as a graph of its own; the loop
+    is rebuilt on the new body (marked so that compiling the step does not run the engine on it
+    again). Loops nested in a body are reached when the engine simplifies that body: one level
+    per call, no recursion over the graph.
+    """
+    order = toposort(list(roots))
+    groups: dict[tuple, list[Term]] = {}
+    for t in order:
+        if t.op == "scan":
+            groups.setdefault((tuple(a.uid for a in t.args), id(t.attr("body"))), []).append(t)
+    mapping: dict[Term, Term] = {}
+    for sibs in groups.values():
+        body: ScanBody = sibs[0].attr("body")
+        args = sibs[0].args
+        read = [False] * len(body.outputs)
+        for m in sibs:
+            read[m.attr("out")] = True
+        small, kept = body.pruned(read)
+        if small is not body:  # results nobody reads are not computed
+            n, seqs, inits, nonseqs = body.split_args(args)
+            args = (n, *seqs, *[inits[j] for j in kept if j < body.n_states], *nonseqs)
+        where = {k: i for i, k in enumerate(kept)}
+        new = small
+        if small.simplified is None or (not small.simplified and finite_math):
+            outs = list(small.outputs) + ([small.cond] if small.cond is not None else [])
+            new_outs = simplify(outs)
+            if all(a is b for a, b in zip(new_outs, outs)):
+                small.simplified = finite_math  # a cache flag: the loop computes the same either way
+            else:
+                new = small.with_outputs(new_outs[: len(small.outputs)], new_outs[len(small.outputs)] if small.cond is not None else None)
+                new.simplified = finite_math
+        if new is body:
+            continue
+        for m in sibs:
+            mapping[m] = apply("scan", *args, body=new, out=where[m.attr("out")])
+    return replace(list(roots), mapping) if mapping else list(roots)
 
 
 def _n_static(n: Term) -> int | None:
