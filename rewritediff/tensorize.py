@@ -361,6 +361,8 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
             rule = _batch_elementwise
         if rule is None:
             rule = _BATCH_BY_GROUP.get(opdef.group) or opdef.batch
+        if rule is None and opdef.expand is not None:
+            rule = _batch_expansion  # a composite op batches as its expansion does
         if rule is None:
             raise NoBatchRule(node.op)
         got = rule(node, args, flags, n)
@@ -375,6 +377,12 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
             t = _broadcast_batch(t, n)
         out.append(t)
     return out
+
+
+def _batch_expansion(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """A composite (``def``) op batched through its expansion (nesting of definitions, not graph depth, bounds the recursion)."""
+    body = get_op(node.op).expand(node.args, node.attr_dict)
+    return vectorize([body], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
 
 
 def _broadcast_batch(t: Term, n: Any) -> Term:

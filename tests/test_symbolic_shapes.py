@@ -215,6 +215,8 @@ WITHOUT_BATCH_RULE = {"join_part", "join_embed", "unrepeat", "untile", "diag", "
 # sparse ops whose batched result would be a batch of sparse matrices (structured gradients), and
 # sparse times a batch of matrices (a batch of vectors has its rule)
 WITHOUT_BATCH_RULE |= {"sp_with_data", "sp_fill", "sp_sampled_dot", "sp_dot"}
+# SciPy's cho_solve takes one matrix, and eigh's pair divisor one vector of eigenvalues: no stacks yet
+WITHOUT_BATCH_RULE |= {"cho_solve", "gap_div"}
 
 
 @pytest.mark.parametrize(("op", "shapes", "build", "domain", "rtol", "eps"), _CASES)
@@ -236,6 +238,10 @@ def test_jacobian_with_undeclared_shapes(op, shapes, build, domain, rtol, eps) -
     except NoBatchRule as exc:  # only a helper known to lack a batching rule may stop it, with a clear error
         assert any(f"jacobian: {op} has no batching rule" in str(exc) for op in WITHOUT_BATCH_RULE), str(exc)
         return
+    except rd.NullTypeGradError as exc:  # svd(a) of full_matrices=True: square only, which unknown dims do not prove
+        if "full_matrices=False" not in str(exc):
+            raise
+        pytest.skip(str(exc))
     got = rd.function(xs_t, list(Js), on_unused_input="ignore")(*xs)
     for k, (x, J) in enumerate(zip(xs, got)):
 
