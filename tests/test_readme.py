@@ -90,3 +90,24 @@ def test_linked_files_exist():
         if target == "BENCHMARKS.md" and not (ROOT / target).exists():
             continue  # written by the benchmark harness
         assert (ROOT / target).exists(), target
+
+
+def test_ops_section_names_only_real_functions_and_every_linalg_sparse_and_elementwise_one():
+    import rewritediff as rd
+    from rewritediff.ops import REGISTRY
+
+    listed: dict[str, set[str]] = {"": set(), "linalg": set(), "sparse": set()}
+    for line in section("Ops").split("\n* "):
+        where = "linalg" if line.startswith("`rd.linalg`") else "sparse" if line.startswith("`rd.sparse`") else ""
+        names = set(re.findall(r"`([A-Za-z_][A-Za-z_0-9]*)`", line)) - {"scipy"}
+        listed[where] |= names
+    for where, names in listed.items():
+        module = getattr(rd, where) if where else rd
+        missing = sorted(n for n in names if not callable(getattr(module, n, None)))
+        assert not missing, f"README lists {missing} but rd{'.' + where if where else ''} has no such function"
+    assert set(rd.linalg.__all__) - {"matrix_inverse"} <= listed["linalg"]
+    assert {n for n in rd.sparse.__all__ if callable(getattr(rd.sparse, n)) and n[0].islower()} - {"as_sparse_variable", "is_sparse", "matrix"} <= listed[
+        "sparse"
+    ]
+    elementwise = {n for n, op in REGISTRY.items() if op.elementwise and callable(getattr(rd, n, None))}
+    assert elementwise <= listed[""], sorted(elementwise - listed[""])
