@@ -320,7 +320,6 @@ _BATCH_BY_OP = {
     "dot": _batch_dot,
     "matmul": _batch_matmul,
 }
-_BATCH_BY_GROUP = {"reduction": _batch_reduction}
 # the softmax family reduces over its axis as a reduction does: the batch shifts the axes
 _BATCH_BY_OP.update(dict.fromkeys(("softmax", "log_softmax", "logsumexp"), _batch_reduction))
 
@@ -360,7 +359,7 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
         if rule is None and opdef.elementwise:
             rule = _batch_elementwise
         if rule is None:
-            rule = _BATCH_BY_GROUP.get(opdef.group) or opdef.batch
+            rule = _batch_reduction if opdef.reduction else opdef.batch
         if rule is None and opdef.expand is not None:
             rule = _batch_expansion  # a composite op batches as its expansion does
         if rule is None:

@@ -115,3 +115,21 @@ def test_cost_facts_are_fields() -> None:
     assert REGISTRY["const"].cost_kind == "free" and REGISTRY["const"].leaf
     with pytest.raises(ValueError, match="cost_kind"):
         type(REGISTRY["exp"])(name="bogus", infer=None, impl=None, cost_kind="cheap")
+
+
+def test_only_the_op_table_reads_an_ops_group() -> None:
+    """``OpDef.group`` only derives defaults of explicit fields; every other module reads those fields."""
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "ops" / "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr == "group" and not isinstance(getattr(node, "ctx", None), ast.Store):
+                readers.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    # `m.group(1)` of a regex match is a call of the attribute: those are fine
+    calls = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "group":
+                calls.add(f"{path.relative_to(PACKAGE)}:{node.func.lineno}")
+    assert [r for r in readers if r not in calls] == []

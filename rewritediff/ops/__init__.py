@@ -63,9 +63,8 @@ class OpDef:
     nary: bool = False
     doc: str = ""
     # the table the op comes from ("elementwise", "reduction", "product", "linalg", "shape",
-    # "constructor", "leaf", ...): read here only, to derive the defaults of memory, dims,
-    # cost_kind, leaf, constructor and reduction below; besides, the batching table of the
-    # vectorizer (tensorize.py) and the rule checker's convention skips still key on it
+    # "constructor", "leaf", "gradient", ...): read here only, to derive the defaults of memory,
+    # dims, cost_kind, leaf, constructor, reduction and gradient_convention below; nothing else reads it
     group: str = ""
     differentiable: bool = True
     prepare: Callable[[tuple, dict], dict] | None = None
@@ -111,7 +110,10 @@ class OpDef:
     transcendental: bool | None = None  # per-element work is a function call (default: from the numexpr form)
     leaf: bool = False  # an input, shared variable or constant (default: group "leaf")
     constructor: bool = False  # builds an array from lengths or fill values alone (default: group "constructor"); folded without arguments
-    reduction: bool = False  # reduces over its ``axis`` attribute (default: group "reduction"); its dims follow from the axes
+    reduction: bool = False  # reduces over its ``axis`` attribute (default: group "reduction"); its dims follow from the axes and it batches by shifting them
+    # its derivative rules change gradients on purpose (zero_grad, grad_clip): conventions, not
+    # derivatives of its value, so the rule checker does not compare them with one (default: group "gradient")
+    gradient_convention: bool = False
     # how the SymPy check turns its real sample symbols into the op's SymPy arguments (one entry
     # per argument, None: the symbol itself; switch's condition is ``c > 0``), and the condition
     # on the sample points (argument values in order) beyond being finite and real
@@ -144,6 +146,7 @@ class OpDef:
         self.leaf = self.leaf or self.group == "leaf"
         self.constructor = self.constructor or self.group == "constructor"
         self.reduction = self.reduction or self.group == "reduction"
+        self.gradient_convention = self.gradient_convention or self.group == "gradient"
         if not self.cost_kind:
             self.cost_kind = "elementwise" if self.elementwise else _COST_BY_GROUP.get(self.group, "generic")
         if self.cost_kind not in COST_KINDS:

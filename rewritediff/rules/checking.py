@@ -579,8 +579,8 @@ def check_derivative(rule: Rule, ruleset: Any = None, seed: int = 0, report: Rep
 
     report = report if report is not None else Report()
     od = REGISTRY.get(rule.op)
-    if od is not None and od.group in CONVENTION_GROUPS:
-        report.skipped.append((rule, CONVENTION_GROUPS[od.group]))
+    if od is not None and od.gradient_convention:
+        report.skipped.append((rule, CONVENTION_SKIP))
         return []
     if rule.op in HARD_INPUTS:
         report.skipped.append((rule, HARD_INPUTS[rule.op]))
@@ -623,10 +623,8 @@ def check_derivative(rule: Rule, ruleset: Any = None, seed: int = 0, report: Rep
     return []
 
 
-CONVENTION_GROUPS: dict[str, str] = {
-    "gradient": "the op changes gradients on purpose (zero_grad, grad_clip, ...): its rules are conventions, not derivatives of its value",
-}
-"""Op groups whose derivative rules are not derivatives of the op's value, so the dot-product test does not apply."""
+CONVENTION_SKIP = "the op changes gradients on purpose (zero_grad, grad_clip, ...): its rules are conventions, not derivatives of its value"
+"""Why the dot-product test skips the rules of ops whose ``OpDef.gradient_convention`` is set."""
 
 HARD_INPUTS: dict[str, str] = {
     "cholesky": "needs a symmetric positive definite input and symmetric perturbations (its rules are checked in tests/test_derivative_coverage.py)",
