@@ -296,7 +296,7 @@ class Term:
             return self.name or f"<{self.op} {self.type}#{self.uid}>"
         if self.op == "const":
             return repr(self.attr("value"))
-        from rewritediff.printing import pprint_inline
+        from rewritediff.printing.text import pprint_inline
 
         return pprint_inline(self)
 
@@ -316,7 +316,7 @@ class Term:
         return d
 
     def _repr_latex_(self) -> str:
-        from rewritediff.printing import latex
+        from rewritediff.printing.tex import latex
 
         return f"$${latex(self)}$$"
 

@@ -61,7 +61,8 @@ IN_FUNCTION_ALLOWED: dict[tuple[str, str], int] = {
     ("rewritediff.tensorize", "rewritediff.gradient"): 1,
     ("rewritediff.tensorize", "rewritediff.scan"): 1,
     ("rewritediff.terms", "rewritediff.ops"): 1,
-    ("rewritediff.terms", "rewritediff.printing"): 2,
+    ("rewritediff.terms", "rewritediff.printing.tex"): 1,
+    ("rewritediff.terms", "rewritediff.printing.text"): 1,
     ("rewritediff.verify", "rewritediff.gradient"): 1,
 }
 
