@@ -780,7 +780,13 @@ def _checkpointed_pullback(nodes: list[Term], cotangents: list[Any], wanted: Seq
         rest = [shape_i(t, d) for d in range(1, t.ndim)]
         return join(0, t, alloc(constant(0, t.dtype), kk - len_ph, *rest))
 
-    o_outs = [getitem(inner[j], slice(-body.lags(j), None)) for j in range(body.n_states)]
+    o_outs = []
+    for j in range(body.n_states):
+        if body.lags(j) == 1:  # the last state read as a loss on it reads it: its pullback starts the inner reverse loop's carry
+            last = getitem(getitem(inner[j], slice(1, None)), -1)
+            o_outs.append(apply("dimshuffle", last, pattern=("x", *range(last.ndim))))
+        else:
+            o_outs.append(getitem(inner[j], slice(-body.lags(j), None)))
     row_pos: dict[int, int] = {}
     for j in range(len(body.outputs)):
         if every_row[j]:
