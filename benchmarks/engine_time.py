@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="W1,W2,W3,W4,W5,W6,W7,W8", help="workloads or case ids (default W1-W8)")
     p.add_argument("--runs", type=int, default=9, help="fresh builds per case (default 9)")
     p.add_argument("--static", action="store_true", help="declare every input's shape from the case's data")
+    p.add_argument("--naive-hessian", action="store_true", help="add the Hessian of the cross-entropy written naively (log p, log(1 - p))")
     a = p.parse_args(argv)
     cases = [c for c in select(cases_for("small"), a.only) if c.rd_graph is not None and not c.compile_only]
     if cases:  # the rule set is loaded and compiled on first use: not part of any case's time
@@ -55,7 +56,26 @@ def main(argv: list[str] | None = None) -> int:
             build.append((w, c))
         med = [1e3 * statistics.median(x[i] for x in rows) for rows in (engine, build) for i in (0, 1)]
         print(f"| {case.id} | {med[0]:.1f} | {med[1]:.1f} | {med[2]:.1f} | {med[3]:.1f} |")
+    if a.naive_hessian:
+        engine, build = [], []
+        for _ in range(max(1, a.runs)):
+            inputs, outs = naive_logistic_hessian(rd)
+            w, c, _ = _timed(lambda outs=outs: rd.simplify(list(outs)))
+            engine.append((w, c))
+            inputs, outs = naive_logistic_hessian(rd)
+            w, c, _ = _timed(lambda inputs=inputs, outs=outs: rd.function(inputs, outs))
+            build.append((w, c))
+        med = [1e3 * statistics.median(x[i] for x in rows) for rows in (engine, build) for i in (0, 1)]
+        print(f"| naive Hessian | {med[0]:.1f} | {med[1]:.1f} | {med[2]:.1f} | {med[3]:.1f} |")
     return 0
+
+
+def naive_logistic_hessian(rd: Any) -> tuple[list, list]:
+    """The Hessian of the logistic cross-entropy as a user first writes it: log p and log(1 - p) of p = sigmoid(X @ w)."""
+    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w")
+    p = rd.sigmoid(X @ w)
+    loss = -(y * rd.log(p) + (1.0 - y) * rd.log(1.0 - p)).mean()
+    return [X, y, w], [rd.hessian(loss, w)]
 
 
 if __name__ == "__main__":
