@@ -164,3 +164,15 @@ def test_cli_json(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(out.read_text())
     assert {r["backend"] for r in data["rows"]} == {"numpy-hand", "rewritediff"}
     assert "| W10b |" in capsys.readouterr().out
+
+
+def test_engine_time_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.engine_time import main
+
+    assert main(["--only", "W8,W10", "--runs", "1"]) == 0
+    assert main(["--only", "W8", "--runs", "1", "--static", "--naive-hessian"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("| W", "| naive"))]
+    assert [r.split("|")[1].strip() for r in rows] == ["W8", "W10a", "W10b", "W8", "naive Hessian"]
+    for r in rows:
+        cells = [float(x) for x in r.split("|")[2:6]]
+        assert all(math.isfinite(x) and x > 0 for x in cells)

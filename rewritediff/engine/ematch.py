@@ -39,6 +39,8 @@ class Matcher:
         self._scalar: dict[int, tuple] = {}  # class id -> (its constant, the one value of all its elements or None)
         self._rests: dict[Rest, Any] = {}
         self._users: dict[tuple[str, str], set[int]] = {}
+        self._root_lists: dict[tuple, tuple] = {}  # (op, arg ops, id of only) -> (only, the roots to search)
+        self._op_nodes: dict[tuple, tuple] = {}  # (class id, op) -> (the class's op nodes, the first with the fewest arguments)
         # matches of a call pattern against a class under no bindings, (pattern, class id) -> substitutions:
         # patterns of different rules (and the argument patterns of one rule, at every root) meet the same
         # classes again and again while the graph stands still; valid for the graph state in _memo_state
@@ -56,6 +58,8 @@ class Matcher:
         self._scalar = {c: v for c, v in self._scalar.items() if v[0] is not None}
         self._rests = {}
         self._users = {}
+        self._root_lists = {}
+        self._op_nodes = {}
         self._memo = {}
         self._memo_state = (-1, -1)
 
@@ -82,6 +86,27 @@ class Matcher:
             classes = eg.classes
             hit = self._users[key] = {find(pc) for c in self._classes_with(arg_op) for node, pc in classes[c].parents if node[0] == op}
         return hit
+
+    def _roots(self, op: str, arg_ops: tuple, only: set[int] | None) -> list[int]:
+        """The classes holding an ``op`` node, in ``only`` (when given) and using a class of each of ``arg_ops``, sorted.
+
+        Rules of one root op search the same classes since the same iteration (the runner shares
+        ``only`` between them): the filtered list is computed once per iteration for them all.
+        """
+        key = (op, arg_ops, None if only is None else id(only))
+        hit = self._root_lists.get(key)
+        if hit is not None and hit[0] is only:
+            return hit[1]
+        roots = self._classes_with(op)
+        if only is not None:
+            roots = [c for c in roots if c in only]
+        for arg_op in arg_ops:
+            if not roots:
+                break
+            users = self._users_of(arg_op, op)
+            roots = [c for c in roots if c in users]
+        self._root_lists[key] = (only, roots)
+        return roots
 
     def _class_ops(self, cid: int) -> frozenset:
         ops = self._ops.get(cid)
@@ -176,28 +201,21 @@ class Matcher:
         compiled = compile_pattern(lhs, eg.nary)
         node_match = compiled.node
         context = op in eg.nary and compiled.shared is not None
-        roots = self._classes_with(op)
-        if only is not None:
-            roots = [c for c in roots if c in only]
-        for arg_op in compiled.arg_ops:
-            if not roots:
-                break
-            users = self._users_of(arg_op, op)
-            roots = [c for c in roots if c in users]
+        roots = self._roots(op, compiled.arg_ops, only)
         classes = eg.classes
         subst_key = self._subst_key
+        op_nodes = self._op_nodes
         for cid in roots:
-            nodes = classes[cid].nodes
-            ctx_node = None
-            if context:
-                # context matches on one node per class: the one with the fewest arguments (the
+            hit = op_nodes.get((cid, op))
+            if hit is None:
+                nodes = [n for n in classes[cid].nodes if n[0] == op]
+                # context matches on one node per class: the first with the fewest arguments (the
                 # runner composes one iteration's rewrites of a class into one node, so that is
                 # the most rewritten one); every other node would repeat its matches
-                sizes = [(len(n[2]), i) for i, n in enumerate(nodes) if n[0] == op]
-                ctx_node = nodes[min(sizes)[1]] if sizes else None
+                hit = op_nodes[(cid, op)] = (nodes, min(nodes, key=_arity) if nodes else None)
+            nodes, smallest = hit
+            ctx_node = smallest if context else None
             for node in nodes:
-                if node[0] != op:
-                    continue
                 fresh = True
                 if done is not None:
                     n_done = len(done)
@@ -270,6 +288,10 @@ class Matcher:
             v = self._canon_binding(v)
             out.append((k, (v.op, v.children) if isinstance(v, Rest) else v))
         return tuple(out)
+
+
+def _arity(node: tuple) -> int:
+    return len(node[2])
 
 
 def _all_equal(c: np.ndarray, value: Any) -> bool:

@@ -98,9 +98,23 @@ def _compile_guard(expr: Any) -> Any:
     op = expr.op
     fns = [_compiled_guard(a) for a in expr.args]
     if op == "and":
-        return lambda eg, s: all(f(eg, s) is True for f in fns)
+
+        def conj(eg: EGraph, s: dict) -> bool:
+            for f in fns:
+                if f(eg, s) is not True:
+                    return False
+            return True
+
+        return conj
     if op == "or":
-        return lambda eg, s: any(f(eg, s) is True for f in fns)
+
+        def disj(eg: EGraph, s: dict) -> bool:
+            for f in fns:
+                if f(eg, s) is True:
+                    return True
+            return False
+
+        return disj
     if op == "not":
         f0 = fns[0]
 

@@ -294,7 +294,7 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
                 if swap and c0 != c1 and (may0 is None or may0(m, c1)) and (may1 is None or may1(m, c0)):
                     out += seq2(m, f0, c1, f1, c0, s)
                 return out
-            if n < 2:
+            if n < 2 or not (r0 or r1):  # (neither argument pattern can match a rest: no one-against-rest match)
                 return out
             prev = None
             for i in range(n):

@@ -122,3 +122,17 @@ def test_facts_of_nodes_over_the_same_argument_facts_are_computed_once(monkeypat
     for f in (rd.exp, rd.sin):
         data = eg.data(eg.add_term(f(x) * y))
         assert data.dims == node_dims("mul", (), [eg.data(eg.add_term(y)).dims, eg.data(eg.add_term(f(x))).dims], (None,), [None, None])
+
+
+def test_dim_find_answers_follow_new_unions() -> None:
+    # the answers are memoised: a union of dims must be seen by the next read, broadcast tokens included
+    eg = EGraph()
+    a, b, c = ("d", 1, 0), ("d", 2, 0), ("d", 3, 0)
+    both = ("bcast", a, b)
+    assert eg.dim_find(both) == both
+    assert eg.dim_find(a) == a
+    eg.dim_union(a, b)
+    assert eg.dim_find(a) == eg.dim_find(b) == eg.dim_find(both)
+    eg.dim_union(b, 7)
+    assert eg.dim_find(a) == eg.dim_find(both) == 7
+    assert eg.dim_find(c) == c
