@@ -377,3 +377,11 @@ def test_sort_kinds_are_stable_and_pad_value_gets_its_gradient():
     gx, gc = rd.function([x, c], rd.grad(rd.sum(y * y), [x, c]))(X, 4.0)
     np.testing.assert_allclose(gx, 2 * X)
     assert gc == pytest.approx(3 * 2 * 4.0)
+
+
+def test_sort_derivatives_on_jax_match_numpy():
+    pytest.importorskip("jax")
+    x = rd.vector("x")
+    for y in [rd.jacobian(rd.sort(x), x), rd.hessian(rd.sum(rd.sort(x) ** 3), x), rd.grad(rd.sum(rd.take_along_axis(x, rd.argsort(-x), 0) * X), x)]:
+        got = np.asarray(rd.function([x], y, backend="jax")(X))
+        np.testing.assert_allclose(got, rd.function([x], y)(X), rtol=1e-12)
