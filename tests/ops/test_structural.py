@@ -385,3 +385,14 @@ def test_sort_derivatives_on_jax_match_numpy():
     for y in [rd.jacobian(rd.sort(x), x), rd.hessian(rd.sum(rd.sort(x) ** 3), x), rd.grad(rd.sum(rd.take_along_axis(x, rd.argsort(-x), 0) * X), x)]:
         got = np.asarray(rd.function([x], y, backend="jax")(X))
         np.testing.assert_allclose(got, rd.function([x], y)(X), rtol=1e-12)
+
+
+def test_diff_prepend_append_as_numpy():
+    a, c = rd.matrix("a"), rd.scalar("c")
+    y = rd.diff(a, axis=0, prepend=c, append=M[:1] * 2.0)
+    np.testing.assert_allclose(rd.function([a, c], y)(M, 0.5), np.diff(M, axis=0, prepend=0.5, append=M[:1] * 2.0))
+    gc = rd.function([a, c], rd.grad(rd.sum(y * y), c))(M, 0.5)
+    assert gc == pytest.approx(float(np.sum(-2 * np.diff(M, axis=0, prepend=0.5, append=M[:1] * 2.0)[0])))
+    np.testing.assert_allclose(rd.function([a], rd.diff(a, 2, prepend=1.0))(M), np.diff(M, 2, prepend=1.0))
+    with pytest.raises(rd.ShapeError, match="diff: prepend/append of shape"):
+        rd.diff(a, prepend=np.ones(3))
