@@ -53,7 +53,7 @@ def cumsum(x: Any, axis: int | None = None) -> Term:
 
 
 def cumprod(x: Any, axis: int | None = None) -> Term:
-    """Cumulative product along ``axis`` (None: of the flattened array); its gradient divides by x, as PyTensor's."""
+    """Cumulative product along ``axis`` (None: of the flattened array); its gradient is exact where x has zeros."""
     return _along("cumprod", x, axis)
 
 

@@ -396,3 +396,32 @@ def test_diff_prepend_append_as_numpy():
     np.testing.assert_allclose(rd.function([a], rd.diff(a, 2, prepend=1.0))(M), np.diff(M, 2, prepend=1.0))
     with pytest.raises(rd.ShapeError, match="diff: prepend/append of shape"):
         rd.diff(a, prepend=np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([0.5, -1.2, 0.0, 0.8, -0.3, 1.5]),
+        np.array([0.5, 0.0, 2.0, 0.0, -0.3, 1.5]),
+        np.array([0.0, 0.0, 2.0, 0.8, 0.0, 0.0]),
+        np.array([0.5, -1.2, 2.0, 0.8, -0.3, 0.0]),
+        np.array([0.0, 1.3, 0.0, 0.8, 0.0, 2.0]),
+    ],
+    ids=["one-zero", "two-zeros", "leading-zeros", "last-zero", "three-zeros"],
+)
+def test_cumprod_derivatives_exact_with_zeros(x):
+    v, p = rd.vector("v"), rd.vector("p")
+    w = np.array([0.7, -1.3, 0.4, 2.0, -0.6, 1.1])
+    ref = lambda t: float(np.sum(np.cumprod(t) * w))  # noqa: E731 - a polynomial: its central differences are exact to rounding
+    g = rd.function([v], rd.grad(rd.sum(rd.cumprod(v) * w), v))(x)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, _fd_grad(ref, x), atol=1e-8)
+    dv = np.arange(1.0, 7.0)
+    rop = rd.function([v, p], rd.Rop(rd.cumprod(v), v, p))(x, dv)
+    np.testing.assert_allclose(rop, (np.cumprod(x + 1e-6 * dv) - np.cumprod(x - 1e-6 * dv)) / 2e-6, atol=1e-8)
+    h = rd.function([v], rd.hessian(rd.sum(rd.cumprod(v) * w), v))(x)
+    np.testing.assert_allclose(h, _fd_hessian(ref, x), atol=1e-6)
+    a = rd.matrix("a")
+    m = np.stack([x, x[::-1], np.abs(x) + 0.5])
+    ga = rd.function([a], rd.grad(rd.sum(rd.cumprod(a, axis=1) * w), a))(m)
+    np.testing.assert_allclose(ga, _fd_grad(lambda t: float(np.sum(np.cumprod(t, axis=1) * w)), m), atol=1e-8)
