@@ -69,6 +69,7 @@ UNSUPPORTED = {
         "inc_subtensor-1": "inc_subtensor",
         "cumprod-0": "cumprod",  # not in the 2023.12 standard
         "cumprod-1": "cumprod",
+        "cumprod-2": "cumprod",
         "sort-0": "untake_along_axis",
         "sort-1": "untake_along_axis",
         "take_along_axis-0": "take_along_axis",  # not in the 2023.12 standard
