@@ -346,10 +346,10 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "log_sigmoid": lambda n, a: f"jax.nn.log_sigmoid({a[0]})",
         "prod_others": _prod_others,
         "einsum_grad": _einsum_grad,
+        "untake_along_axis": _jax_untake,
         "cumsum": _cumulative("cumsum"),
         "cumprod": _cumulative("cumprod"),
         "take_along_axis": lambda n, a: f"xp.take_along_axis({a[0]}, {a[1]}, axis={n.attr('axis')})",
-        "untake_along_axis": _jax_untake,
     },
     "dask": {
         "einsum": _einsum,
