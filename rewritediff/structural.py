@@ -53,7 +53,7 @@ def cumsum(x: Any, axis: int | None = None) -> Term:
 
 
 def cumprod(x: Any, axis: int | None = None) -> Term:
-    """Cumulative product along ``axis`` (None: of the flattened array); its gradient divides by x, as PyTensor's."""
+    """Cumulative product along ``axis`` (None: of the flattened array); its gradient is exact where x has zeros."""
     return _along("cumprod", x, axis)
 
 
@@ -134,13 +134,29 @@ def _slice_along(axis: int, ndim: int, start: int | None, stop: int | None) -> t
     return (("slice", None, None, None),) * axis + (("slice", start, stop, None),) + (("slice", None, None, None),) * (ndim - axis - 1)
 
 
-def diff(x: Any, n: int = 1, axis: int = -1) -> Term:
-    """numpy's n-th discrete difference along ``axis`` (differences of slices, so every op under it is linear)."""
+def _diff_edge(x: Term, value: Any, axis: int) -> Term:
+    """A prepend/append value of diff: a scalar becomes a slab of length 1 along axis, an array is used as it is."""
+    v = as_term(value, x)
+    if v.ndim == 0:
+        shape = [1 if i == axis else _length(x, i) for i in range(x.ndim)]
+        return alloc(v, *shape)
+    if v.ndim != x.ndim:
+        raise ShapeError(f"diff: prepend/append of shape {fmt_shape(v.static_shape)} for an array of shape {fmt_shape(x.static_shape)}")
+    return v
+
+
+def diff(x: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Term:
+    """numpy's n-th discrete difference along ``axis`` (differences of slices, so every op under it is linear);
+    ``prepend`` / ``append`` are joined along the axis first, as numpy's."""
     x = as_term(x)
     n = static_int("diff", "n", n)
     if n < 0:
         raise ShapeError(f"diff: order n must be non-negative, got {n}")
     axis = one_axis("diff", axis, x)
+    if prepend is not None or append is not None:
+        parts = [_diff_edge(x, prepend, axis)] if prepend is not None else []
+        parts += [x] + ([_diff_edge(x, append, axis)] if append is not None else [])
+        x = apply("join", *parts, axis=axis)
     for _ in range(n):
         hi = apply("subtensor", x, idx=_slice_along(axis, x.ndim, 1, None))
         lo = apply("subtensor", x, idx=_slice_along(axis, x.ndim, None, -1))

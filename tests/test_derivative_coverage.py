@@ -198,6 +198,7 @@ CASES = [
     C("cumsum", [(3, 4)], lambda a: rd.cumsum(a)),
     C("cumprod", [(3, 4)], lambda a: rd.cumprod(a, axis=0), "nz"),
     C("cumprod", [(5,)], rd.cumprod, "nz"),
+    C("cumprod", [(2, 8)], lambda a: rd.cumprod(a, axis=1), "grid"),  # zeros among the inputs
     C("flip", [(3, 4)], lambda a: rd.flip(a, axis=1)),
     C("flip", [(3, 4)], rd.flip),
     C("roll", [(3, 4)], lambda a: rd.roll(a, 1, axis=1)),

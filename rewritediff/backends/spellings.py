@@ -349,6 +349,16 @@ def _prod_others(n: Term, a: list[str]) -> str:
     return f"ax.prod_others(xp, {a[0]}, {n.attr('axis')!r})"
 
 
+def _jax_untake(n: Term, a: list[str]) -> str:
+    """untake_along_axis as a scatter-add (``.at[...].add``) at the index grids of g, idx along the axis."""
+    b, axis = n.attr("batch"), n.attr("axis") + n.attr("batch")
+    grids = (
+        f"tuple(xp.broadcast_to(xp.reshape(I, (1,) * (G.ndim - I.ndim) + I.shape), G.shape) if d == {axis} "
+        "else r * (S[d] == G.shape[d]) for d, r in enumerate(xp.indices(G.shape, sparse=True)))"
+    )
+    return f"(lambda G, I, S: xp.zeros(S, G.dtype).at[{grids}].add(G))({a[0]}, {a[1]}, tuple({a[0]}.shape[:{b}]) + tuple({a[2]}.shape))"
+
+
 def _cumulative(fn: str) -> Spelling:
     """numpy's cumulative sum or product, which JAX and Dask spell as numpy does."""
     return lambda n, a: f"xp.{fn}({a[0]}, axis={n.attr('axis')})"
@@ -380,6 +390,7 @@ BACKEND_SPELLINGS: dict[str, dict[str, Spelling]] = {
         "log_sigmoid": lambda n, a: f"jax.nn.log_sigmoid({a[0]})",
         "prod_others": _prod_others,
         "einsum_grad": _einsum_grad,
+        "untake_along_axis": _jax_untake,
         "cumsum": _cumulative("cumsum"),
         "cumprod": _cumulative("cumprod"),
         "take_along_axis": lambda n, a: f"xp.take_along_axis({a[0]}, {a[1]}, axis={n.attr('axis')})",

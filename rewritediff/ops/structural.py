@@ -23,6 +23,7 @@ of ``prod_others``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -340,26 +341,31 @@ def _prod_pairs(g: np.ndarray, x: np.ndarray, axis: Any = None) -> np.ndarray:
     mirror image; A and B are one multiply-add per step along the axis.
     """
     shape = np.broadcast_shapes(np.shape(g), np.shape(x))
-    x = np.broadcast_to(x, shape)
-    g = np.broadcast_to(g, shape)
-    axes = tuple(range(x.ndim)) if axis is None else tuple(axis)
-    last = tuple(range(x.ndim - len(axes), x.ndim))
-    xm, gm = (np.moveaxis(a, axes, last) for a in (x, g))
-    lead = xm.shape[: x.ndim - len(axes)]
-    xf, gf = xm.reshape(lead + (-1,)), gm.reshape(lead + (-1,))
-    n = xf.shape[-1]
-    dt = np.result_type(xf, gf)
-    ones = np.ones(lead + (1,), dtype=dt)
-    before = np.concatenate([ones, np.cumprod(xf, axis=-1)[..., : n - 1]], axis=-1) if n else xf
-    after = np.concatenate([np.cumprod(xf[..., ::-1], axis=-1)[..., : n - 1][..., ::-1], ones], axis=-1) if n else xf
-    a = np.zeros(xf.shape, dtype=dt)
-    b = np.zeros(xf.shape, dtype=dt)
+    dt = np.result_type(np.asarray(g).dtype, np.asarray(x).dtype)
+    if not math.prod(shape):
+        return np.zeros(shape, dtype=dt)
+    axes = tuple(range(len(shape))) if axis is None else tuple(axis)
+    first = tuple(range(len(axes)))
+    # the reduced axes first, flattened: each step below reads and writes one contiguous row
+    xm, gm = (np.moveaxis(np.broadcast_to(a, shape), axes, first) for a in (x, g))
+    xf = np.ascontiguousarray(xm, dtype=dt).reshape(math.prod(xm.shape[: len(axes)]), -1)
+    gf = np.ascontiguousarray(gm, dtype=dt).reshape(xf.shape)
+    n = xf.shape[0]
+    before = np.empty_like(xf)  # the product of the elements before i
+    after = np.empty_like(xf)  # and after it
+    a = np.zeros_like(xf)
+    b = np.zeros_like(xf)
+    if n:
+        before[0] = 1
+        np.cumprod(xf[:-1], axis=0, out=before[1:])
+        after[-1] = 1
+        np.cumprod(xf[:0:-1], axis=0, out=after[-2::-1])
     for i in range(1, n):
-        a[..., i] = a[..., i - 1] * xf[..., i - 1] + gf[..., i - 1] * before[..., i - 1]
+        np.add(a[i - 1] * xf[i - 1], gf[i - 1] * before[i - 1], out=a[i])
         j = n - 1 - i
-        b[..., j] = b[..., j + 1] * xf[..., j + 1] + gf[..., j + 1] * after[..., j + 1]
+        np.add(b[j + 1] * xf[j + 1], gf[j + 1] * after[j + 1], out=b[j])
     out = (after * a + before * b).reshape(xm.shape)
-    return np.moveaxis(out, last, axes)
+    return np.moveaxis(out, first, axes)
 
 
 def _prod_pairs_batch(node: Term, args: list, flags: list, n: Any) -> Term | None:

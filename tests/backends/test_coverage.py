@@ -16,11 +16,6 @@ from rewritediff.backends import UnsupportedOpError
 UNSUPPORTED = {
     "jax": {
         "erfcinv-0": "erfcinv",  # jax.scipy.special has no erfcinv (erfinv(1 - x) loses precision near 0)
-        "sort-0": "untake_along_axis",  # a scatter-add along an axis: numpy only (sort's and take_along_axis's gradients)
-        "sort-1": "untake_along_axis",
-        "take_along_axis-0": "untake_along_axis",
-        "take_along_axis-1": "untake_along_axis",
-        "untake_along_axis-0": "untake_along_axis",
         "prod_others-0": "prod_pairs",  # the second derivative of prod: a loop along the axis, numpy only
         "prod_others-1": "prod_pairs",
     },
@@ -90,6 +85,7 @@ UNSUPPORTED = {
         "inc_subtensor-1": "inc_subtensor",
         "cumprod-0": "cumprod",  # not in the 2023.12 standard
         "cumprod-1": "cumprod",
+        "cumprod-2": "cumprod",
         "sort-0": "untake_along_axis",
         "sort-1": "untake_along_axis",
         "take_along_axis-0": "take_along_axis",  # not in the 2023.12 standard

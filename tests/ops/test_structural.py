@@ -377,3 +377,51 @@ def test_sort_kinds_are_stable_and_pad_value_gets_its_gradient():
     gx, gc = rd.function([x, c], rd.grad(rd.sum(y * y), [x, c]))(X, 4.0)
     np.testing.assert_allclose(gx, 2 * X)
     assert gc == pytest.approx(3 * 2 * 4.0)
+
+
+def test_sort_derivatives_on_jax_match_numpy():
+    pytest.importorskip("jax")
+    x = rd.vector("x")
+    for y in [rd.jacobian(rd.sort(x), x), rd.hessian(rd.sum(rd.sort(x) ** 3), x), rd.grad(rd.sum(rd.take_along_axis(x, rd.argsort(-x), 0) * X), x)]:
+        got = np.asarray(rd.function([x], y, backend="jax")(X))
+        np.testing.assert_allclose(got, rd.function([x], y)(X), rtol=1e-12)
+
+
+def test_diff_prepend_append_as_numpy():
+    a, c = rd.matrix("a"), rd.scalar("c")
+    y = rd.diff(a, axis=0, prepend=c, append=M[:1] * 2.0)
+    np.testing.assert_allclose(rd.function([a, c], y)(M, 0.5), np.diff(M, axis=0, prepend=0.5, append=M[:1] * 2.0))
+    gc = rd.function([a, c], rd.grad(rd.sum(y * y), c))(M, 0.5)
+    assert gc == pytest.approx(float(np.sum(-2 * np.diff(M, axis=0, prepend=0.5, append=M[:1] * 2.0)[0])))
+    np.testing.assert_allclose(rd.function([a], rd.diff(a, 2, prepend=1.0))(M), np.diff(M, 2, prepend=1.0))
+    with pytest.raises(rd.ShapeError, match="diff: prepend/append of shape"):
+        rd.diff(a, prepend=np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([0.5, -1.2, 0.0, 0.8, -0.3, 1.5]),
+        np.array([0.5, 0.0, 2.0, 0.0, -0.3, 1.5]),
+        np.array([0.0, 0.0, 2.0, 0.8, 0.0, 0.0]),
+        np.array([0.5, -1.2, 2.0, 0.8, -0.3, 0.0]),
+        np.array([0.0, 1.3, 0.0, 0.8, 0.0, 2.0]),
+    ],
+    ids=["one-zero", "two-zeros", "leading-zeros", "last-zero", "three-zeros"],
+)
+def test_cumprod_derivatives_exact_with_zeros(x):
+    v, p = rd.vector("v"), rd.vector("p")
+    w = np.array([0.7, -1.3, 0.4, 2.0, -0.6, 1.1])
+    ref = lambda t: float(np.sum(np.cumprod(t) * w))  # noqa: E731 - a polynomial: its central differences are exact to rounding
+    g = rd.function([v], rd.grad(rd.sum(rd.cumprod(v) * w), v))(x)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, _fd_grad(ref, x), atol=1e-8)
+    dv = np.arange(1.0, 7.0)
+    rop = rd.function([v, p], rd.Rop(rd.cumprod(v), v, p))(x, dv)
+    np.testing.assert_allclose(rop, (np.cumprod(x + 1e-6 * dv) - np.cumprod(x - 1e-6 * dv)) / 2e-6, atol=1e-8)
+    h = rd.function([v], rd.hessian(rd.sum(rd.cumprod(v) * w), v))(x)
+    np.testing.assert_allclose(h, _fd_hessian(ref, x), atol=1e-6)
+    a = rd.matrix("a")
+    m = np.stack([x, x[::-1], np.abs(x) + 0.5])
+    ga = rd.function([a], rd.grad(rd.sum(rd.cumprod(a, axis=1) * w), a))(m)
+    np.testing.assert_allclose(ga, _fd_grad(lambda t: float(np.sum(np.cumprod(t, axis=1) * w)), m), atol=1e-8)
