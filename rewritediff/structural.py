@@ -276,7 +276,11 @@ def _matrix_norm(x: Term, ord: Any, axis: tuple[int, int], keepdims: bool) -> Te
     if ord is None or ord == "fro":
         return apply("sqrt", apply("sum", x * x, axis=axis, keepdims=keepdims))
     if ord == "nuc" or ord in (2, -2):
-        raise RewriteDiffTypeError(f"norm: ord {ord!r} of a matrix needs its singular values, which are not supported yet")
+        if x.ndim != 2:
+            raise RewriteDiffTypeError(f"norm: ord {ord!r} (from singular values) takes a matrix, got shape {fmt_shape(x.static_shape)}")
+        s = apply("svd_values", x, full_matrices=False)  # the same for x and its transpose, so axis order does not matter
+        out = apply("sum" if ord == "nuc" else "max" if ord == 2 else "min", s, axis=(0,))
+        return apply("dimshuffle", out, pattern=("x", "x")) if keepdims else out
     if ord in (1, -1, np.inf, -np.inf):
         inner, outer = (r, c) if ord in (1, -1) else (c, r)  # 1: largest column sum, inf: largest row sum
         sums = apply("sum", apply("abs", x), axis=inner, keepdims=True)
@@ -284,11 +288,11 @@ def _matrix_norm(x: Term, ord: Any, axis: tuple[int, int], keepdims: bool) -> Te
         if keepdims:
             return out
         return apply("dimshuffle", out, pattern=tuple(i for i in range(x.ndim) if i not in axis))
-    raise RewriteDiffTypeError(f"norm: unknown matrix norm ord {ord!r} (use 'fro', 1, -1, inf or -inf)")
+    raise RewriteDiffTypeError(f"norm: unknown matrix norm ord {ord!r} (use 'fro', 'nuc', 1, -1, 2, -2, inf or -inf)")
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Term:
-    """numpy.linalg.norm: vector norms (ord 1, 2, inf, -inf, 0, p) and matrix norms ('fro', 1, -1, inf, -inf).
+    """numpy.linalg.norm: vector norms (ord 1, 2, inf, -inf, 0, p) and matrix norms ('fro', 'nuc', 1, -1, 2, -2, inf, -inf).
 
     With ``axis`` None, a vector gets its vector norm and a matrix its matrix norm (``ord`` None:
     the 2-norm of all entries); an int axis is a vector norm, a pair a matrix norm.

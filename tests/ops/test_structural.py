@@ -175,6 +175,20 @@ def test_vector_norms_against_numpy():
             np.testing.assert_allclose(g, _fd_grad(lambda v: float(np.linalg.norm(v, ord)), X), rtol=1e-6, atol=1e-8)
 
 
+def test_matrix_norms_from_singular_values_against_numpy():
+    a = rd.matrix("a")
+    m = np.random.default_rng(5).normal(size=(4, 3))
+    for ord in ("nuc", 2, -2):
+        for axis, keepdims in ((None, False), ((1, 0), True)):
+            y = rd.norm(a, ord, axis=axis, keepdims=keepdims)
+            np.testing.assert_allclose(rd.function([a], y)(m), np.linalg.norm(m, ord, axis=axis, keepdims=keepdims), rtol=1e-12)
+        g = rd.function([a], rd.grad(rd.norm(a, ord), a))(m)
+        fd = np.array([(np.linalg.norm(m + 1e-6 * e, ord) - np.linalg.norm(m - 1e-6 * e, ord)) / 2e-6 for e in np.eye(m.size).reshape(-1, *m.shape)]).reshape(
+            m.shape
+        )
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
 def test_jacobian_and_hessian_with_unknown_sizes():
     x = rd.vector("x")
     for build, ref in [
@@ -264,7 +278,7 @@ def test_prod_hessian_along_an_axis():
         (lambda x: rd.searchsorted(x[0], x, side="middle"), r"searchsorted: side must be 'left' or 'right'"),
         (lambda x: rd.matrix_power(x, 2.0), r"matrix_power: n must be a static int"),
         (lambda x: rd.matrix_power(x[0], 2), r"matrix_power: needs a square matrix"),
-        (lambda x: rd.norm(x, "nuc"), r"norm: ord 'nuc' of a matrix needs its singular values"),
+        (lambda x: rd.norm(rd.stack([x, x]), "nuc", axis=(1, 2)), r"norm: ord 'nuc' \(from singular values\) takes a matrix"),
         (lambda x: rd.norm(x, "fro", axis=0), r"norm: ord 'fro' is a matrix norm"),
         (lambda x: rd.norm(x, axis=(0, 0)), r"norm: repeated axis"),
     ],
