@@ -16,7 +16,6 @@ IN_FUNCTION_ALLOWED: dict[tuple[str, str], int] = {
     ("rewritediff.backends", "rewritediff.lower_numpy"): 1,
     ("rewritediff.backends.generic", "rewritediff.ops"): 1,
     ("rewritediff.backends.generic", "rewritediff.ops.gradhelpers"): 1,
-    ("rewritediff.gradient", "rewritediff.rules"): 1,
     ("rewritediff.gradient", "rewritediff.tensorize"): 1,
     ("rewritediff.lower_numpy", "rewritediff.backends"): 1,
     ("rewritediff.lower_numpy", "rewritediff.engine.simplify"): 1,
