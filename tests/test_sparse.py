@@ -65,6 +65,16 @@ def test_function_takes_and_returns_scipy_matrices():
     assert same is not a and (same != a).nnz == 0
 
 
+def test_sparse_outputs_never_share_memory_with_inputs():
+    x = rd.sparse.csr_matrix("X")
+    a = _matrix()
+    outs = rd.function([x], [x * 2.0, x.T, rd.sparse.multiply(x, rd.constant(np.ones((6, 5))))])(a)
+    for o in outs:
+        for arr in (o.data, o.indices, o.indptr):
+            for mine in (a.data, a.indices, a.indptr):
+                assert not np.shares_memory(arr, mine)
+
+
 def test_constructors_from_parts_and_constants():
     a = _matrix(fmt="csr")
     data = rd.vector("data")
@@ -94,6 +104,9 @@ def test_inputs_are_checked():
     fixed = rd.sparse.csr_matrix("Z", shape=(6, 5))
     with pytest.raises(CallError, match="expected shape"):
         rd.function([fixed], rd.sparse.sp_sum(fixed))(_matrix(m=4))
+    dense = rd.matrix("D")
+    with pytest.raises(CallError, match="scipy.sparse matrix for a dense input.*rd.sparse.csr_matrix"):
+        rd.function([dense], rd.sum(dense))(_matrix())
     # a safe upcast is taken
     y32 = rd.sparse.csr_matrix("Y")
     assert rd.function([y32], rd.sparse.sp_sum(y32))(_matrix().astype("float32")) == pytest.approx(_matrix().astype("float32").sum(), rel=1e-6)

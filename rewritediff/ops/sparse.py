@@ -436,7 +436,7 @@ _TABLE: tuple = (
         "sparse matrix times a dense vector or matrix (structured: the gradient keeps the sparsity)",
     ),
     ("sp_spdot", 2, _infer_spdot, impl_spdot, {}, None, "fresh", "sparse matrix times sparse matrix: a sparse result"),
-    ("sp_mul", 2, _infer_mul, impl_mul, {}, None, "fresh", "elementwise product of a sparse matrix with a scalar or a matrix, on the sparse pattern"),
+    ("sp_mul", 2, _infer_mul, impl_mul, {}, None, "view", "elementwise product of a sparse matrix with a scalar or a matrix, on the sparse pattern"),
     ("sp_add", 2, _infer_add, impl_add, {}, None, "fresh", "sum of two sparse matrices"),
     (
         "sp_sum",
@@ -458,7 +458,7 @@ _TABLE: tuple = (
         impl_sampled_dot,
         {},
         None,
-        "fresh",
+        "view",
         "sp_sampled_dot(s, a, b): a @ b.T (outer for vectors) at the stored positions of s only",
     ),
     (
@@ -468,7 +468,7 @@ _TABLE: tuple = (
         impl_fill,
         {"axis": None},
         _axis_prepare,
-        "fresh",
+        "view",
         "sp_fill(s, g): the pattern of s holding g broadcast over the axes a sum removed",
     ),
     (
