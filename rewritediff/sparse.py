@@ -141,7 +141,7 @@ def _operand(x: Any) -> Term:
 
 
 def dot(x: Any, y: Any) -> Term:
-    """Product with a sparse operand: sparse x dense (vector or matrix) and dense x sparse are dense, sparse x sparse is sparse."""
+    """Product with a sparse operand, dense as PyTensor's (sparse x sparse too: ``true_dot`` keeps that one sparse)."""
     x, y = _operand(x), _operand(y)
     if not (is_sparse(x) or is_sparse(y)):
         raise RewriteDiffTypeError(f"sparse.dot: neither {x!r} nor {y!r} is sparse; use rd.dot")

@@ -201,6 +201,7 @@ CASES = [
     C("sp_dot", [(3, 4), (4, 2)], lambda a, b: rd.sparse.structured_dot(_csr(a), b)),
     C("sp_dot", [(2, 3), (3, 4)], lambda a, b: a @ rd.sparse.csc_from_dense(b)),
     C("sp_spdot", [(3, 4), (4, 2)], lambda a, b: _dense(rd.sparse.true_dot(_csr(a), _csr(b)))),
+    C("sp_spdot", [(3, 4), (4, 2)], lambda a, b: _csr(a) @ rd.sparse.csc_from_dense(b)),
     C("sp_mul", [(3, 4), ()], lambda a, c: _dense(_csr(a) * c)),
     C("sp_mul", [(3, 4), (3, 4)], lambda a, b: _dense(rd.sparse.multiply(_csr(a), b))),
     C("sp_cast", [(3, 4)], lambda a: rd.cast(_dense(rd.cast(_csr(a), "float32")), "float64"), rtol=1e-3, eps=1e-3),

@@ -148,6 +148,7 @@ def test_values_against_scipy(fmt):
         rd.sparse.todense(rd.sparse.multiply(x, rd.constant(np.arange(30.0).reshape(6, 5)))),
         rd.sparse.todense(rd.sparse.true_dot(x, W)),
         rd.sparse.todense(rd.sparse.true_dot(x, x.T)),
+        rd.sparse.dot(x, x.T),
         rd.sparse.todense(x + x),
     ]
     got = rd.function([x, w, W, V], outs, on_unused_input="ignore")(a, wv, Wv, Vv)
@@ -169,11 +170,13 @@ def test_values_against_scipy(fmt):
         d * np.arange(30.0).reshape(6, 5),
         d @ Wv,
         d @ d.T,
+        d @ d.T,
         2 * d,
     ]
     for g, e in zip(got, want):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
     assert rd.sparse.true_dot(x, W).type.format == fmt
+    assert not rd.sparse.is_sparse(rd.sparse.dot(x, x.T)) and rd.sparse.is_sparse(rd.sparse.true_dot(x, x.T))
 
 
 # ---- gradients ---------------------------------------------------------------------------------------
@@ -228,6 +231,7 @@ GRAD_CASES = [
     ("structured_dot-matrix", lambda x, w: rd.sum(rd.sin(rd.sparse.structured_dot(x, w))), [M53], True),
     ("true_dot", lambda x, w: rd.sum(rd.sin(rd.sparse.todense(rd.sparse.true_dot(x, w), sparse_grad=False))), [M53], False),
     ("transpose", lambda x, w: rd.sum(rd.tanh(x.T @ w)), [RNG.normal(size=6)], False),
+    ("dot-sparse-sparse", lambda x: rd.sum(rd.sin(rd.sparse.dot(x, x.T))), [], False),
     ("multiply-dense", lambda x, m: rd.sparse.sp_sum(rd.sparse.multiply(x, m) * 2.0) ** 2, [M65], False),
     ("multiply-scalar", lambda x, c: rd.sparse.sp_sum(x * c, axis=1).dot(rd.arange(6) * 1.0), [np.array(1.5)], False),
     ("sp_sum", lambda x: rd.sparse.sp_sum(x) ** 2, [], False),
@@ -315,6 +319,7 @@ ROP_CASES = [
     ("sp_sum", lambda x, v: rd.sparse.sp_sum(x, axis=1) * rd.sum(v), (3,)),
     ("true_dot", lambda x, m: rd.sparse.todense(rd.sparse.true_dot(x, m)), (5, 3)),
     ("true_dot-sparse", lambda x, v: rd.sparse.todense(rd.sparse.true_dot(x, x.T)) * rd.sum(v), (2,)),
+    ("dot-sparse-sparse", lambda x, v: rd.sparse.dot(x.T, x) * rd.sum(v), (2,)),
     ("add", lambda x, v: rd.sparse.todense(x + x * 2.0) * rd.sum(v), (2,)),
     ("from_dense", lambda x, m: rd.sparse.todense(rd.sparse.csc_from_dense(m * 2.0)) + rd.sparse.todense(x), (6, 5)),
 ]

@@ -569,9 +569,9 @@ def _transpose(x: Term) -> Term:
 
 
 def sparse_dot(a: Term, b: Term, structured: bool = False) -> Term:
-    """Products with a sparse operand: sparse x dense and dense x sparse are dense, sparse x sparse is sparse."""
+    """Products with a sparse operand: dense results, as PyTensor's sparse ``dot`` (``true_dot`` keeps sparse x sparse sparse)."""
     if is_sparse(a) and is_sparse(b):
-        return apply("sp_spdot", a, b)
+        return apply("sp_todense", apply("sp_spdot", a, b), sparse_grad=False)
     if is_sparse(a):
         return apply("sp_dot", a, b, structured=structured)
     if not is_sparse(b):
