@@ -204,6 +204,7 @@ CASES = [
     C("sp_spdot", [(3, 4), (4, 2)], lambda a, b: _csr(a) @ rd.sparse.csc_from_dense(b)),
     C("sp_mul", [(3, 4), ()], lambda a, c: _dense(_csr(a) * c)),
     C("sp_mul", [(3, 4), (3, 4)], lambda a, b: _dense(rd.sparse.multiply(_csr(a), b))),
+    C("sp_mul", [(3, 4), (4,)], lambda a, b: _dense(_csr(a) * b)),
     C("sp_cast", [(3, 4)], lambda a: rd.cast(_dense(rd.cast(_csr(a), "float32")), "float64"), rtol=1e-3, eps=1e-3),
     C("sp_add", [(3, 4), (3, 4)], lambda a, b: _dense(_csr(a) + rd.sparse.csc_from_dense(b))),
     C("sp_sum", [(3, 4)], lambda a: rd.sparse.sp_sum(_csr(a))),

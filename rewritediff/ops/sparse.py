@@ -101,10 +101,13 @@ def impl_spdot(a: Any, b: Any) -> Any:
 
 
 def impl_mul(s: Any, y: Any) -> Any:
-    """Elementwise product of a sparse matrix with a scalar, a dense matrix or a sparse matrix, on ``s``'s pattern."""
+    """Elementwise product of a sparse matrix with a scalar, a row vector, a dense matrix or a sparse matrix, on ``s``'s pattern."""
     if _sp().issparse(y) or np.ndim(y) == 2:
         return _with_data(s, s.data * _values_at(s, y))
-    return _with_data(s, s.data * np.asarray(y))
+    y = np.asarray(y)
+    if y.ndim == 1:  # a row broadcast down the columns (PyTensor's mul_s_v)
+        return _with_data(s, s.data * y[_rows_cols(s)[1]])
+    return _with_data(s, s.data * y)
 
 
 def impl_add(a: Any, b: Any) -> Any:
@@ -271,9 +274,12 @@ def _infer_mul(args: tuple, attrs: dict) -> SparseType:
         shape = _same_shape("sparse multiply", t.shape, y.static_shape)
     elif y.ndim == 0 and not is_sparse(y):
         shape = t.shape
+    elif y.ndim == 1 and dims_equal(y.static_shape[0], t.shape[1]):
+        shape = (t.shape[0], t.shape[1] if t.shape[1] is not None else y.static_shape[0])
     else:
         raise ShapeError(
-            f"sparse multiply: a sparse matrix of shape {fmt_shape(t.shape)} multiplies a scalar or a matrix of its shape, got shape {fmt_shape(y.static_shape)}"
+            f"sparse multiply: a sparse matrix of shape {fmt_shape(t.shape)} multiplies a scalar, a row of its length or a matrix of its shape, "
+            f"got shape {fmt_shape(y.static_shape)}"
         )
     return SparseType(promote([t.dtype, y.dtype]), shape, t.format)
 
@@ -625,6 +631,21 @@ def _on_add(args: tuple, attrs: dict) -> Term:
     return out
 
 
+def _minus_one(x: Term) -> Term:
+    return constant(-1, x.dtype)
+
+
+def _on_neg(args: tuple, attrs: dict) -> Term:
+    return apply("sp_mul", args[0], _minus_one(args[0]))
+
+
+def _on_sub(args: tuple, attrs: dict) -> Term:
+    a, b = args
+    if is_sparse(a) and is_sparse(b):
+        return apply("sp_add", a, apply("sp_mul", b, _minus_one(b)))
+    return apply("sub", as_dense(a), as_dense(b))  # a dense difference, as PyTensor's
+
+
 def _on_sum(args: tuple, attrs: dict) -> Term:
     if attrs.get("keepdims"):
         raise RewriteDiffTypeError("sum: keepdims is not supported for a sparse matrix (use rd.sparse.sp_sum)")
@@ -647,13 +668,10 @@ for _name, _fn in (
     ("sum", _on_sum),
     ("zeros_like", _on_zeros_like),
     ("cast", _on_cast),
+    ("neg", _on_neg),
+    ("sub", _on_sub),
 ):
     REGISTRY[_name].on_sparse = _fn
-
-
-def int_constant(n: int) -> Term:
-    """An int64 0-d constant (a length)."""
-    return constant(int(n), "int64")
 
 
 __all__ = ["as_dense", "check_sparse_arg", "dense_like", "sparse_dot", "sparse_mul"]
