@@ -2,8 +2,9 @@
 
 Variables and constants of a sparse type (CSR or CSC, 2-D), lowered to ``scipy.sparse``.
 ``rd.function`` takes scipy matrices for sparse inputs and returns them for sparse outputs.
-The dense operations refuse sparse matrices, except ``rd.dot`` / ``@``, ``.T``, ``*`` and
-``rd.sum``, which go to the operations here.
+The dense operations refuse sparse matrices, except ``rd.dot`` / ``@``, ``.T``, ``*``, ``+``,
+``-`` and ``rd.sum``, which go to the operations here (a sum or difference with a dense operand is
+dense, as PyTensor's).
 
 Gradients follow PyTensor: ``dot``, ``true_dot``, ``multiply`` and ``sp_sum(sparse_grad=False)``
 give the ordinary gradient with respect to a sparse operand (a dense matrix: every entry,
