@@ -35,10 +35,12 @@ __all__ = [
     "csc_matrix",
     "csr_from_dense",
     "csr_matrix",
+    "dense",
     "dense_from_sparse",
     "dot",
     "is_sparse",
     "matrix",
+    "mul",
     "multiply",
     "sp_sum",
     "structured_dot",
@@ -158,7 +160,13 @@ def structured_dot(x: Any, y: Any) -> Term:
 
 
 def true_dot(x: Any, y: Any, grad_preserves_dense: bool = True) -> Term:
-    """Sparse x (sparse or dense matrix) with a sparse result in ``x``'s format (ordinary gradients; dense for a dense ``y``)."""
+    """Sparse x (sparse or dense matrix) with a sparse result in ``x``'s format (ordinary gradients; dense for a dense ``y``).
+
+    ``grad_preserves_dense`` is PyTensor's flag; only its default (a dense gradient for a dense
+    ``y``) is built here.
+    """
+    if not grad_preserves_dense:
+        raise RewriteDiffTypeError("true_dot: grad_preserves_dense=False (a sparse gradient for a dense y) is not supported; the gradient of y is dense")
     x, y = _sparse("true_dot", x), _operand(y)
     if is_sparse(y):
         return apply("sp_spdot", x, y)

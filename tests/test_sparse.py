@@ -122,6 +122,12 @@ def test_dense_ops_refuse_sparse_matrices_by_name():
         x * rd.tensor3("T")
     with pytest.raises(RewriteDiffTypeError, match="dimshuffle: a sparse matrix can only be transposed"):
         x.dimshuffle("x", 0, 1)
+    with pytest.raises(RewriteDiffTypeError, match="grad_preserves_dense=False"):
+        rd.sparse.true_dot(x, rd.matrix("M"), grad_preserves_dense=False)
+    with pytest.raises(RewriteDiffTypeError, match="structured_dot: expected a sparse matrix times a dense one"):
+        rd.sparse.structured_dot(rd.matrix("M"), x)
+    with pytest.raises(RewriteDiffTypeError, match="dense_from_sparse: expected a sparse matrix"):
+        rd.sparse.dense_from_sparse(rd.matrix("M"))
     with pytest.raises(ShapeError, match="sparse dot: shapes"):
         rd.sparse.csr_matrix("S", shape=(3, 4)) @ rd.vector("v", shape=(5,))
 
