@@ -75,6 +75,18 @@ def test_sparse_outputs_never_share_memory_with_inputs():
                 assert not np.shares_memory(arr, mine)
 
 
+def test_values_on_the_same_pattern_are_read_without_indexing_and_never_shared():
+    """sp_values of a matrix on s's own pattern is its stored values; the result is never the input's buffer."""
+    x = rd.sparse.csr_matrix("X")
+    a = _matrix()
+    (v,) = rd.function([x], [rd.apply("sp_values", x, x)])(a)
+    np.testing.assert_array_equal(v, a.data)
+    assert not np.shares_memory(v, a.data)
+    (w,) = rd.function([x], [rd.apply("sp_values", x, x) * 2.0])(a)  # an elementwise op may not write into X.data
+    np.testing.assert_array_equal(w, 2 * a.data)
+    np.testing.assert_array_equal(a.data, _matrix().data)
+
+
 def test_constructors_from_parts_and_constants():
     a = _matrix(fmt="csr")
     data = rd.vector("data")

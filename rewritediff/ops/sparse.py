@@ -54,11 +54,14 @@ def _with_data(s: Any, data: np.ndarray) -> Any:
 
 def _values_at(s: Any, g: Any) -> np.ndarray:
     """The entries of ``g`` (dense or sparse) at the stored positions of ``s``, in ``s``'s order."""
-    rows, cols = _rows_cols(s)
     if _sp().issparse(g):
         if g.shape != s.shape:
             raise ShapeError(f"sparse: shapes {s.shape} and {g.shape} differ")
+        if g.format == s.format and g.indptr is s.indptr and g.indices is s.indices:
+            return g.data  # g is on s's very pattern (a structured gradient): its values, in s's order
+        rows, cols = _rows_cols(s)
         return np.asarray(g.tocsr()[rows, cols]).ravel()
+    rows, cols = _rows_cols(s)
     g = np.asarray(g)
     if g.ndim == 0:
         return np.full(len(rows), g)
@@ -455,7 +458,7 @@ _TABLE: tuple = (
         "sum of a sparse matrix's entries (all, or along axis 0 or 1): dense",
     ),
     ("sp_zeros_like", 1, _infer_zeros_like, impl_zeros_like, {"dtype": None}, None, "fresh", "a sparse matrix of the argument's shape with no stored entry"),
-    ("sp_values", 2, _infer_values, impl_values, {}, None, "fresh", "sp_values(s, g): the entries of g (dense or sparse) at the stored positions of s"),
+    ("sp_values", 2, _infer_values, impl_values, {}, None, "view", "sp_values(s, g): the entries of g (dense or sparse) at the stored positions of s"),
     ("sp_with_data", 2, _infer_with_data, impl_with_data, {}, None, "view", "sp_with_data(s, d): the sparsity pattern of s holding the values d"),
     (
         "sp_sampled_dot",
