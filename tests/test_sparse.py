@@ -87,6 +87,17 @@ def test_values_on_the_same_pattern_are_read_without_indexing_and_never_shared()
     np.testing.assert_array_equal(a.data, _matrix().data)
 
 
+def test_shape_of_a_sparse_matrix():
+    x, w = rd.sparse.csr_matrix("X"), rd.vector("w")
+    cost = rd.sparse.sp_sum(x * 2.0) / x.shape[0] + rd.sum(x @ w) / x.shape[1]
+    f = rd.function([x, w], [cost, rd.grad(cost, w), x.shape])
+    a = _matrix()
+    c, g, shp = f(a, W5)
+    assert c == pytest.approx(2 * a.sum() / 6 + (a @ W5).sum() / 5)
+    np.testing.assert_allclose(g, np.asarray(a.sum(axis=0)).ravel() / 5)
+    np.testing.assert_array_equal(shp, [6, 5])
+
+
 def test_constructors_from_parts_and_constants():
     a = _matrix(fmt="csr")
     data = rd.vector("data")
