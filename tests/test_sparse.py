@@ -393,11 +393,12 @@ def test_rop_of_csr_constructor():
 
 
 # ---- lowering ----------------------------------------------------------------------------------------
-def test_gradient_of_a_sparse_logistic_regression_never_densifies_x():
+@pytest.mark.parametrize("fusion", ["kernels", "numexpr", "none"])
+def test_gradient_of_a_sparse_logistic_regression_never_densifies_x(fusion):
     x = rd.sparse.csr_matrix("X")
     w, y = rd.vector("w"), rd.vector("y")
     cost = rd.mean(rd.softplus(-y * (x @ w)))
-    f = rd.function([x, w, y], rd.grad(cost, w))
+    f = rd.function([x, w, y], rd.grad(cost, w), fusion=fusion)
     assert "toarray" not in f.source and "todense" not in f.source
     a = _matrix(m=50, n=8, density=0.3)
     rng = np.random.default_rng(0)
