@@ -33,6 +33,7 @@ __all__ = [
     "as_sparse_variable",
     "csc_from_dense",
     "csc_matrix",
+    "csm_data",
     "csr_from_dense",
     "csr_matrix",
     "dense",
@@ -42,7 +43,9 @@ __all__ = [
     "matrix",
     "mul",
     "multiply",
+    "sp_ones_like",
     "sp_sum",
+    "sp_zeros_like",
     "structured_dot",
     "todense",
     "transpose",
@@ -196,6 +199,23 @@ def sp_sum(x: Any, axis: int | None = None, sparse_grad: bool = False) -> Term:
     if axis not in (None, 0, 1, -1, -2):
         raise RewriteDiffTypeError(f"sp_sum: axis must be None, 0 or 1, got {axis!r}")
     return apply("sp_sum", _sparse("sp_sum", x), axis=axis, sparse_grad=bool(sparse_grad))
+
+
+def csm_data(x: Any) -> Term:
+    """The stored values of a sparse matrix, in storage order (differentiable: the gradient is on the matrix's pattern)."""
+    x = _sparse("csm_data", x)
+    return apply("sp_values", x, x)
+
+
+def sp_ones_like(x: Any) -> Term:
+    """A sparse matrix of ``x``'s pattern holding ones."""
+    x = _sparse("sp_ones_like", x)
+    return apply("sp_with_data", x, apply("ones_like", csm_data(x)))
+
+
+def sp_zeros_like(x: Any) -> Term:
+    """A sparse matrix of ``x``'s shape and format with no stored entry."""
+    return apply("sp_zeros_like", _sparse("sp_zeros_like", x))
 
 
 def dense(x: Any) -> Term:

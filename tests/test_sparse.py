@@ -98,6 +98,18 @@ def test_shape_of_a_sparse_matrix():
     np.testing.assert_array_equal(shp, [6, 5])
 
 
+def test_stored_values_ones_and_zeros_like():
+    x = rd.sparse.csr_matrix("X")
+    a = _matrix()
+    cost = rd.sum(rd.sparse.csm_data(x) ** 2)
+    data, ones, zeros, g = rd.function([x], [rd.sparse.csm_data(x), rd.sparse.sp_ones_like(x), rd.sparse.sp_zeros_like(x), rd.grad(cost, x)])(a)
+    np.testing.assert_array_equal(data, a.data)
+    np.testing.assert_array_equal(ones.toarray(), (a.toarray() != 0) * 1.0)
+    assert zeros.nnz == 0 and zeros.shape == a.shape and zeros.format == "csr"
+    assert sp.issparse(g) and set(_stored(g)) == set(_stored(a))
+    np.testing.assert_allclose(g.toarray(), 2 * a.toarray())
+
+
 def test_constructors_from_parts_and_constants():
     a = _matrix(fmt="csr")
     data = rd.vector("data")
