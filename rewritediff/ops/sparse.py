@@ -663,11 +663,6 @@ def _on_zeros_like(args: tuple, attrs: dict) -> Term:
     return apply("sp_zeros_like", args[0], dtype=attrs.get("dtype"))
 
 
-# the ops that read only their argument's shape take a sparse matrix as it is (np.shape reads a
-# scipy matrix's shape): x.shape[0] of a sparse x is its number of rows
-for _name in ("shape", "shape_i"):
-    REGISTRY[_name].takes_sparse = True
-
 for _name, _fn in (
     ("dot", _on_dot),
     ("dimshuffle", _on_dimshuffle),

@@ -640,7 +640,7 @@ HARD_INPUTS: dict[str, str] = {
     **{
         name: "takes sparse matrices, which the generic builder does not make (checked in tests/test_derivative_coverage.py and tests/test_sparse.py)"
         for name, od in REGISTRY.items()
-        if od.group == "sparse"
+        if od.takes_sparse
     },
 }
 """Ops whose inputs the generic builder cannot make, and where their derivatives are checked instead."""
