@@ -21,7 +21,7 @@ import numpy as np
 
 from rewritediff import tensorize
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops.sparse import as_dense, sparse_dot, sparse_mul
+from rewritediff.ops.sparse import sparse_dot, sparse_mul
 from rewritediff.tensor import as_term
 from rewritediff.terms import SparseType, Term, apply, check_dtype, constant, floatX, is_sparse, variable
 
@@ -36,7 +36,6 @@ __all__ = [
     "csm_data",
     "csr_from_dense",
     "csr_matrix",
-    "dense",
     "dense_from_sparse",
     "dot",
     "is_sparse",
@@ -216,11 +215,6 @@ def sp_ones_like(x: Any) -> Term:
 def sp_zeros_like(x: Any) -> Term:
     """A sparse matrix of ``x``'s shape and format with no stored entry."""
     return apply("sp_zeros_like", _sparse("sp_zeros_like", x))
-
-
-def dense(x: Any) -> Term:
-    """``x`` as a dense term (sparse ones are made dense; the gradient is ordinary)."""
-    return as_dense(_operand(x))
 
 
 # ---- batching rules (tensorize.vectorize: Jacobians and Hessians as one expression) ------------------------
