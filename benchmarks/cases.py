@@ -220,11 +220,15 @@ class StaticShapes:
 
     CONSTRUCTORS = ("scalar", "vector", "matrix", "tensor3", "tensor4", "tensor")
 
-    def __init__(self, rd: Any, shapes: dict[str, tuple]) -> None:
+    def __init__(self, rd: Any, shapes: dict[str, tuple], constructors: tuple | None = None) -> None:
         self._rd, self._shapes = rd, shapes
+        if constructors is not None:
+            self.CONSTRUCTORS = constructors
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._rd, name)
+        if name == "sparse":  # rd.sparse.csr_matrix("X") declares its shape too
+            return StaticShapes(attr, self._shapes, ("csr_matrix", "csc_matrix"))
         if name not in self.CONSTRUCTORS:
             return attr
 

@@ -180,6 +180,11 @@ def _check_arg(value: Any, var: Term, pos: int, allow_downcast: bool | None = No
     ttype = var.type
     if isinstance(ttype, SparseType):
         return check_sparse_arg(value, var, pos, allow_downcast)
+    if type(value).__module__.startswith("scipy.sparse"):
+        raise CallError(
+            f"argument {pos} ({var!r}): got a scipy.sparse matrix for a dense input (type {ttype}); declare the input with "
+            "rd.sparse.csr_matrix / csc_matrix, or pass its .toarray()"
+        )
     try:
         arr = np.asarray(value)
     except Exception as exc:  # pragma: no cover - numpy raises many kinds

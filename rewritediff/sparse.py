@@ -2,8 +2,9 @@
 
 Variables and constants of a sparse type (CSR or CSC, 2-D), lowered to ``scipy.sparse``.
 ``rd.function`` takes scipy matrices for sparse inputs and returns them for sparse outputs.
-The dense operations refuse sparse matrices, except ``rd.dot`` / ``@``, ``.T``, ``*`` and
-``rd.sum``, which go to the operations here.
+The dense operations refuse sparse matrices, except ``rd.dot`` / ``@``, ``.T``, ``*``, ``+``,
+``-`` and ``rd.sum``, which go to the operations here (a sum or difference with a dense operand is
+dense, as PyTensor's).
 
 Gradients follow PyTensor: ``dot``, ``true_dot``, ``multiply`` and ``sp_sum(sparse_grad=False)``
 give the ordinary gradient with respect to a sparse operand (a dense matrix: every entry,
@@ -20,7 +21,7 @@ import numpy as np
 
 from rewritediff import tensorize
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops.sparse import as_dense, sparse_dot, sparse_mul
+from rewritediff.ops.sparse import sparse_dot, sparse_mul
 from rewritediff.tensor import as_term
 from rewritediff.terms import SparseType, Term, apply, check_dtype, constant, floatX, is_sparse, variable
 
@@ -32,14 +33,18 @@ __all__ = [
     "as_sparse_variable",
     "csc_from_dense",
     "csc_matrix",
+    "csm_data",
     "csr_from_dense",
     "csr_matrix",
     "dense_from_sparse",
     "dot",
     "is_sparse",
     "matrix",
+    "mul",
     "multiply",
+    "sp_ones_like",
     "sp_sum",
+    "sp_zeros_like",
     "structured_dot",
     "todense",
     "transpose",
@@ -141,7 +146,7 @@ def _operand(x: Any) -> Term:
 
 
 def dot(x: Any, y: Any) -> Term:
-    """Product with a sparse operand: sparse x dense (vector or matrix) and dense x sparse are dense, sparse x sparse is sparse."""
+    """Product with a sparse operand, dense as PyTensor's (sparse x sparse too: ``true_dot`` keeps that one sparse)."""
     x, y = _operand(x), _operand(y)
     if not (is_sparse(x) or is_sparse(y)):
         raise RewriteDiffTypeError(f"sparse.dot: neither {x!r} nor {y!r} is sparse; use rd.dot")
@@ -157,7 +162,13 @@ def structured_dot(x: Any, y: Any) -> Term:
 
 
 def true_dot(x: Any, y: Any, grad_preserves_dense: bool = True) -> Term:
-    """Sparse x (sparse or dense matrix) with a sparse result in ``x``'s format (ordinary gradients; dense for a dense ``y``)."""
+    """Sparse x (sparse or dense matrix) with a sparse result in ``x``'s format (ordinary gradients; dense for a dense ``y``).
+
+    ``grad_preserves_dense`` is PyTensor's flag; only its default (a dense gradient for a dense
+    ``y``) is built here.
+    """
+    if not grad_preserves_dense:
+        raise RewriteDiffTypeError("true_dot: grad_preserves_dense=False (a sparse gradient for a dense y) is not supported; the gradient of y is dense")
     x, y = _sparse("true_dot", x), _operand(y)
     if is_sparse(y):
         return apply("sp_spdot", x, y)
@@ -189,9 +200,21 @@ def sp_sum(x: Any, axis: int | None = None, sparse_grad: bool = False) -> Term:
     return apply("sp_sum", _sparse("sp_sum", x), axis=axis, sparse_grad=bool(sparse_grad))
 
 
-def dense(x: Any) -> Term:
-    """``x`` as a dense term (sparse ones are made dense; the gradient is ordinary)."""
-    return as_dense(_operand(x))
+def csm_data(x: Any) -> Term:
+    """The stored values of a sparse matrix, in storage order (differentiable: the gradient is on the matrix's pattern)."""
+    x = _sparse("csm_data", x)
+    return apply("sp_values", x, x)
+
+
+def sp_ones_like(x: Any) -> Term:
+    """A sparse matrix of ``x``'s pattern holding ones."""
+    x = _sparse("sp_ones_like", x)
+    return apply("sp_with_data", x, apply("ones_like", csm_data(x)))
+
+
+def sp_zeros_like(x: Any) -> Term:
+    """A sparse matrix of ``x``'s shape and format with no stored entry."""
+    return apply("sp_zeros_like", _sparse("sp_zeros_like", x))
 
 
 # ---- batching rules (tensorize.vectorize: Jacobians and Hessians as one expression) ------------------------

@@ -374,14 +374,17 @@ def apply(op: str, *args: Term, **attrs: Any) -> Term:
         if not isinstance(a.type, TensorType):
             raise RewriteDiffTypeError(f"{op}: argument {i} ({a!r}) is of type {a.type} and cannot be computed with")
     if not opdef.takes_sparse and any(isinstance(a.type, SparseType) for a in args):
-        # a dense op given a sparse matrix: its sparse counterpart (rd.dot, .T, *, sum), else a clear refusal
+        # a dense op given a sparse matrix: its sparse counterpart (rd.dot, .T, *, sum), else a clear
+        # refusal, unless the op reads only the shape of its sparse arguments (x.shape[0])
         if opdef.on_sparse is not None:
             return opdef.on_sparse(args, attrs)
-        i, a = next((i, a) for i, a in enumerate(args) if isinstance(a.type, SparseType))
-        raise RewriteDiffTypeError(
-            f"{op}: argument {i} ({a!r}) is a sparse matrix ({a.type}), and {op} takes dense arrays only; "
-            "use the rd.sparse operations, or rd.sparse.dense_from_sparse to make it dense"
-        )
+        read = [(i, a) for i, a in enumerate(args) if isinstance(a.type, SparseType) and i not in opdef.shape_args]
+        if read:
+            i, a = read[0]
+            raise RewriteDiffTypeError(
+                f"{op}: argument {i} ({a!r}) is a sparse matrix ({a.type}), and {op} takes dense arrays only; "
+                "use the rd.sparse operations, or rd.sparse.dense_from_sparse to make it dense"
+            )
     canon = opdef.canonicalize(args, attrs)
     if isinstance(canon, Term):
         return canon

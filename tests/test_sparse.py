@@ -65,6 +65,51 @@ def test_function_takes_and_returns_scipy_matrices():
     assert same is not a and (same != a).nnz == 0
 
 
+def test_sparse_outputs_never_share_memory_with_inputs():
+    x = rd.sparse.csr_matrix("X")
+    a = _matrix()
+    outs = rd.function([x], [x * 2.0, x.T, rd.sparse.multiply(x, rd.constant(np.ones((6, 5))))])(a)
+    for o in outs:
+        for arr in (o.data, o.indices, o.indptr):
+            for mine in (a.data, a.indices, a.indptr):
+                assert not np.shares_memory(arr, mine)
+
+
+def test_values_on_the_same_pattern_are_read_without_indexing_and_never_shared():
+    """sp_values of a matrix on s's own pattern is its stored values; the result is never the input's buffer."""
+    x = rd.sparse.csr_matrix("X")
+    a = _matrix()
+    (v,) = rd.function([x], [rd.apply("sp_values", x, x)])(a)
+    np.testing.assert_array_equal(v, a.data)
+    assert not np.shares_memory(v, a.data)
+    (w,) = rd.function([x], [rd.apply("sp_values", x, x) * 2.0])(a)  # an elementwise op may not write into X.data
+    np.testing.assert_array_equal(w, 2 * a.data)
+    np.testing.assert_array_equal(a.data, _matrix().data)
+
+
+def test_shape_of_a_sparse_matrix():
+    x, w = rd.sparse.csr_matrix("X"), rd.vector("w")
+    cost = rd.sparse.sp_sum(x * 2.0) / x.shape[0] + rd.sum(x @ w) / x.shape[1]
+    f = rd.function([x, w], [cost, rd.grad(cost, w), x.shape])
+    a = _matrix()
+    c, g, shp = f(a, W5)
+    assert c == pytest.approx(2 * a.sum() / 6 + (a @ W5).sum() / 5)
+    np.testing.assert_allclose(g, np.asarray(a.sum(axis=0)).ravel() / 5)
+    np.testing.assert_array_equal(shp, [6, 5])
+
+
+def test_stored_values_ones_and_zeros_like():
+    x = rd.sparse.csr_matrix("X")
+    a = _matrix()
+    cost = rd.sum(rd.sparse.csm_data(x) ** 2)
+    data, ones, zeros, g = rd.function([x], [rd.sparse.csm_data(x), rd.sparse.sp_ones_like(x), rd.sparse.sp_zeros_like(x), rd.grad(cost, x)])(a)
+    np.testing.assert_array_equal(data, a.data)
+    np.testing.assert_array_equal(ones.toarray(), (a.toarray() != 0) * 1.0)
+    assert zeros.nnz == 0 and zeros.shape == a.shape and zeros.format == "csr"
+    assert sp.issparse(g) and set(_stored(g)) == set(_stored(a))
+    np.testing.assert_allclose(g.toarray(), 2 * a.toarray())
+
+
 def test_constructors_from_parts_and_constants():
     a = _matrix(fmt="csr")
     data = rd.vector("data")
@@ -94,6 +139,9 @@ def test_inputs_are_checked():
     fixed = rd.sparse.csr_matrix("Z", shape=(6, 5))
     with pytest.raises(CallError, match="expected shape"):
         rd.function([fixed], rd.sparse.sp_sum(fixed))(_matrix(m=4))
+    dense = rd.matrix("D")
+    with pytest.raises(CallError, match="scipy.sparse matrix for a dense input.*rd.sparse.csr_matrix"):
+        rd.function([dense], rd.sum(dense))(_matrix())
     # a safe upcast is taken
     y32 = rd.sparse.csr_matrix("Y")
     assert rd.function([y32], rd.sparse.sp_sum(y32))(_matrix().astype("float32")) == pytest.approx(_matrix().astype("float32").sum(), rel=1e-6)
@@ -103,12 +151,18 @@ def test_dense_ops_refuse_sparse_matrices_by_name():
     x = rd.sparse.csr_matrix("X")
     with pytest.raises(RewriteDiffTypeError, match="exp: argument 0 .*is a sparse matrix.*dense arrays only"):
         rd.exp(x)
-    with pytest.raises(RewriteDiffTypeError, match="sub: argument 0"):
-        x - 1.0
-    with pytest.raises(ShapeError, match="sparse multiply"):
-        x * rd.vector("v")
+    with pytest.raises(RewriteDiffTypeError, match="log: argument 0"):
+        rd.log(x)
+    with pytest.raises(ShapeError, match="sparse multiply: .*a row of its length"):
+        x * rd.tensor3("T")
     with pytest.raises(RewriteDiffTypeError, match="dimshuffle: a sparse matrix can only be transposed"):
         x.dimshuffle("x", 0, 1)
+    with pytest.raises(RewriteDiffTypeError, match="grad_preserves_dense=False"):
+        rd.sparse.true_dot(x, rd.matrix("M"), grad_preserves_dense=False)
+    with pytest.raises(RewriteDiffTypeError, match="structured_dot: expected a sparse matrix times a dense one"):
+        rd.sparse.structured_dot(rd.matrix("M"), x)
+    with pytest.raises(RewriteDiffTypeError, match="dense_from_sparse: expected a sparse matrix"):
+        rd.sparse.dense_from_sparse(rd.matrix("M"))
     with pytest.raises(ShapeError, match="sparse dot: shapes"):
         rd.sparse.csr_matrix("S", shape=(3, 4)) @ rd.vector("v", shape=(5,))
 
@@ -135,7 +189,11 @@ def test_values_against_scipy(fmt):
         rd.sparse.todense(rd.sparse.multiply(x, rd.constant(np.arange(30.0).reshape(6, 5)))),
         rd.sparse.todense(rd.sparse.true_dot(x, W)),
         rd.sparse.todense(rd.sparse.true_dot(x, x.T)),
+        rd.sparse.dot(x, x.T),
         rd.sparse.todense(x + x),
+        rd.sparse.todense(x * rd.arange(5) - x),
+        x - rd.sparse.todense(x).T.T * 3.0,
+        rd.sparse.todense(-x),
     ]
     got = rd.function([x, w, W, V], outs, on_unused_input="ignore")(a, wv, Wv, Vv)
     d = a.toarray()
@@ -156,11 +214,16 @@ def test_values_against_scipy(fmt):
         d * np.arange(30.0).reshape(6, 5),
         d @ Wv,
         d @ d.T,
+        d @ d.T,
         2 * d,
+        d * np.arange(5) - d,
+        -2 * d,
+        -d,
     ]
     for g, e in zip(got, want):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
     assert rd.sparse.true_dot(x, W).type.format == fmt
+    assert not rd.sparse.is_sparse(rd.sparse.dot(x, x.T)) and rd.sparse.is_sparse(rd.sparse.true_dot(x, x.T))
 
 
 # ---- gradients ---------------------------------------------------------------------------------------
@@ -215,8 +278,11 @@ GRAD_CASES = [
     ("structured_dot-matrix", lambda x, w: rd.sum(rd.sin(rd.sparse.structured_dot(x, w))), [M53], True),
     ("true_dot", lambda x, w: rd.sum(rd.sin(rd.sparse.todense(rd.sparse.true_dot(x, w), sparse_grad=False))), [M53], False),
     ("transpose", lambda x, w: rd.sum(rd.tanh(x.T @ w)), [RNG.normal(size=6)], False),
+    ("dot-sparse-sparse", lambda x: rd.sum(rd.sin(rd.sparse.dot(x, x.T))), [], False),
     ("multiply-dense", lambda x, m: rd.sparse.sp_sum(rd.sparse.multiply(x, m) * 2.0) ** 2, [M65], False),
     ("multiply-scalar", lambda x, c: rd.sparse.sp_sum(x * c, axis=1).dot(rd.arange(6) * 1.0), [np.array(1.5)], False),
+    ("multiply-row", lambda x, v: rd.sum(rd.sin(rd.sparse.sp_sum(x * v, axis=1))), [W5], False),
+    ("sub-neg", lambda x, v: rd.sum(rd.sin(rd.sparse.todense(-x - x * 2.0, sparse_grad=False))) + rd.sum(rd.sin(x @ v)), [W5], False),
     ("sp_sum", lambda x: rd.sparse.sp_sum(x) ** 2, [], False),
     ("sp_sum-axis0", lambda x: rd.sum(rd.sin(rd.sparse.sp_sum(x, axis=0))), [], False),
     ("sp_sum-structured", lambda x: rd.sum(rd.sin(rd.sparse.sp_sum(x, axis=1, sparse_grad=True))), [], True),
@@ -300,8 +366,10 @@ ROP_CASES = [
     ("multiply", lambda x, m: rd.sparse.todense(rd.sparse.multiply(x, m)), (6, 5)),
     ("multiply-scalar", lambda x, c: rd.sparse.sp_sum(x * c, axis=0), ()),
     ("sp_sum", lambda x, v: rd.sparse.sp_sum(x, axis=1) * rd.sum(v), (3,)),
+    ("multiply-row", lambda x, v: rd.sparse.todense(x * v), (5,)),
     ("true_dot", lambda x, m: rd.sparse.todense(rd.sparse.true_dot(x, m)), (5, 3)),
     ("true_dot-sparse", lambda x, v: rd.sparse.todense(rd.sparse.true_dot(x, x.T)) * rd.sum(v), (2,)),
+    ("dot-sparse-sparse", lambda x, v: rd.sparse.dot(x.T, x) * rd.sum(v), (2,)),
     ("add", lambda x, v: rd.sparse.todense(x + x * 2.0) * rd.sum(v), (2,)),
     ("from_dense", lambda x, m: rd.sparse.todense(rd.sparse.csc_from_dense(m * 2.0)) + rd.sparse.todense(x), (6, 5)),
 ]
@@ -337,11 +405,12 @@ def test_rop_of_csr_constructor():
 
 
 # ---- lowering ----------------------------------------------------------------------------------------
-def test_gradient_of_a_sparse_logistic_regression_never_densifies_x():
+@pytest.mark.parametrize("fusion", ["kernels", "numexpr", "none"])
+def test_gradient_of_a_sparse_logistic_regression_never_densifies_x(fusion):
     x = rd.sparse.csr_matrix("X")
     w, y = rd.vector("w"), rd.vector("y")
     cost = rd.mean(rd.softplus(-y * (x @ w)))
-    f = rd.function([x, w, y], rd.grad(cost, w))
+    f = rd.function([x, w, y], rd.grad(cost, w), fusion=fusion)
     assert "toarray" not in f.source and "todense" not in f.source
     a = _matrix(m=50, n=8, density=0.3)
     rng = np.random.default_rng(0)

@@ -54,11 +54,14 @@ def _with_data(s: Any, data: np.ndarray) -> Any:
 
 def _values_at(s: Any, g: Any) -> np.ndarray:
     """The entries of ``g`` (dense or sparse) at the stored positions of ``s``, in ``s``'s order."""
-    rows, cols = _rows_cols(s)
     if _sp().issparse(g):
         if g.shape != s.shape:
             raise ShapeError(f"sparse: shapes {s.shape} and {g.shape} differ")
+        if g.format == s.format and g.indptr is s.indptr and g.indices is s.indices:
+            return g.data  # g is on s's very pattern (a structured gradient): its values, in s's order
+        rows, cols = _rows_cols(s)
         return np.asarray(g.tocsr()[rows, cols]).ravel()
+    rows, cols = _rows_cols(s)
     g = np.asarray(g)
     if g.ndim == 0:
         return np.full(len(rows), g)
@@ -101,10 +104,13 @@ def impl_spdot(a: Any, b: Any) -> Any:
 
 
 def impl_mul(s: Any, y: Any) -> Any:
-    """Elementwise product of a sparse matrix with a scalar, a dense matrix or a sparse matrix, on ``s``'s pattern."""
+    """Elementwise product of a sparse matrix with a scalar, a row vector, a dense matrix or a sparse matrix, on ``s``'s pattern."""
     if _sp().issparse(y) or np.ndim(y) == 2:
         return _with_data(s, s.data * _values_at(s, y))
-    return _with_data(s, s.data * np.asarray(y))
+    y = np.asarray(y)
+    if y.ndim == 1:  # a row broadcast down the columns (PyTensor's mul_s_v)
+        return _with_data(s, s.data * y[_rows_cols(s)[1]])
+    return _with_data(s, s.data * y)
 
 
 def impl_add(a: Any, b: Any) -> Any:
@@ -271,9 +277,12 @@ def _infer_mul(args: tuple, attrs: dict) -> SparseType:
         shape = _same_shape("sparse multiply", t.shape, y.static_shape)
     elif y.ndim == 0 and not is_sparse(y):
         shape = t.shape
+    elif y.ndim == 1 and dims_equal(y.static_shape[0], t.shape[1]):
+        shape = (t.shape[0], t.shape[1] if t.shape[1] is not None else y.static_shape[0])
     else:
         raise ShapeError(
-            f"sparse multiply: a sparse matrix of shape {fmt_shape(t.shape)} multiplies a scalar or a matrix of its shape, got shape {fmt_shape(y.static_shape)}"
+            f"sparse multiply: a sparse matrix of shape {fmt_shape(t.shape)} multiplies a scalar, a row of its length or a matrix of its shape, "
+            f"got shape {fmt_shape(y.static_shape)}"
         )
     return SparseType(promote([t.dtype, y.dtype]), shape, t.format)
 
@@ -436,7 +445,7 @@ _TABLE: tuple = (
         "sparse matrix times a dense vector or matrix (structured: the gradient keeps the sparsity)",
     ),
     ("sp_spdot", 2, _infer_spdot, impl_spdot, {}, None, "fresh", "sparse matrix times sparse matrix: a sparse result"),
-    ("sp_mul", 2, _infer_mul, impl_mul, {}, None, "fresh", "elementwise product of a sparse matrix with a scalar or a matrix, on the sparse pattern"),
+    ("sp_mul", 2, _infer_mul, impl_mul, {}, None, "view", "elementwise product of a sparse matrix with a scalar or a matrix, on the sparse pattern"),
     ("sp_add", 2, _infer_add, impl_add, {}, None, "fresh", "sum of two sparse matrices"),
     (
         "sp_sum",
@@ -449,7 +458,7 @@ _TABLE: tuple = (
         "sum of a sparse matrix's entries (all, or along axis 0 or 1): dense",
     ),
     ("sp_zeros_like", 1, _infer_zeros_like, impl_zeros_like, {"dtype": None}, None, "fresh", "a sparse matrix of the argument's shape with no stored entry"),
-    ("sp_values", 2, _infer_values, impl_values, {}, None, "fresh", "sp_values(s, g): the entries of g (dense or sparse) at the stored positions of s"),
+    ("sp_values", 2, _infer_values, impl_values, {}, None, "view", "sp_values(s, g): the entries of g (dense or sparse) at the stored positions of s"),
     ("sp_with_data", 2, _infer_with_data, impl_with_data, {}, None, "view", "sp_with_data(s, d): the sparsity pattern of s holding the values d"),
     (
         "sp_sampled_dot",
@@ -458,7 +467,7 @@ _TABLE: tuple = (
         impl_sampled_dot,
         {},
         None,
-        "fresh",
+        "view",
         "sp_sampled_dot(s, a, b): a @ b.T (outer for vectors) at the stored positions of s only",
     ),
     (
@@ -468,7 +477,7 @@ _TABLE: tuple = (
         impl_fill,
         {"axis": None},
         _axis_prepare,
-        "fresh",
+        "view",
         "sp_fill(s, g): the pattern of s holding g broadcast over the axes a sum removed",
     ),
     (
@@ -569,9 +578,9 @@ def _transpose(x: Term) -> Term:
 
 
 def sparse_dot(a: Term, b: Term, structured: bool = False) -> Term:
-    """Products with a sparse operand: sparse x dense and dense x sparse are dense, sparse x sparse is sparse."""
+    """Products with a sparse operand: dense results, as PyTensor's sparse ``dot`` (``true_dot`` keeps sparse x sparse sparse)."""
     if is_sparse(a) and is_sparse(b):
-        return apply("sp_spdot", a, b)
+        return apply("sp_todense", apply("sp_spdot", a, b), sparse_grad=False)
     if is_sparse(a):
         return apply("sp_dot", a, b, structured=structured)
     if not is_sparse(b):
@@ -625,6 +634,21 @@ def _on_add(args: tuple, attrs: dict) -> Term:
     return out
 
 
+def _minus_one(x: Term) -> Term:
+    return constant(-1, x.dtype)
+
+
+def _on_neg(args: tuple, attrs: dict) -> Term:
+    return apply("sp_mul", args[0], _minus_one(args[0]))
+
+
+def _on_sub(args: tuple, attrs: dict) -> Term:
+    a, b = args
+    if is_sparse(a) and is_sparse(b):
+        return apply("sp_add", a, apply("sp_mul", b, _minus_one(b)))
+    return apply("sub", as_dense(a), as_dense(b))  # a dense difference, as PyTensor's
+
+
 def _on_sum(args: tuple, attrs: dict) -> Term:
     if attrs.get("keepdims"):
         raise RewriteDiffTypeError("sum: keepdims is not supported for a sparse matrix (use rd.sparse.sp_sum)")
@@ -647,13 +671,10 @@ for _name, _fn in (
     ("sum", _on_sum),
     ("zeros_like", _on_zeros_like),
     ("cast", _on_cast),
+    ("neg", _on_neg),
+    ("sub", _on_sub),
 ):
     REGISTRY[_name].on_sparse = _fn
-
-
-def int_constant(n: int) -> Term:
-    """An int64 0-d constant (a length)."""
-    return constant(int(n), "int64")
 
 
 __all__ = ["as_dense", "check_sparse_arg", "dense_like", "sparse_dot", "sparse_mul"]

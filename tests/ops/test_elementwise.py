@@ -189,6 +189,19 @@ def test_call_errors_count_and_ndim() -> None:
         g(np.array([0.5, 1.5]))
 
 
+def test_sigmoid_of_a_large_array_keeps_the_exact_tails() -> None:
+    """Above EXPIT_FROM elements sigmoid is scipy.special.expit: the same values within a few ulps, tails exact."""
+    from rewritediff import runtime as rt
+
+    x = np.concatenate([np.linspace(-50.0, 50.0, rt.EXPIT_FROM + 1), [-800.0, -40.0, 800.0, np.inf, -np.inf]])
+    big = rt.sigmoid(x)
+    small = np.concatenate([rt.sigmoid(part) for part in np.array_split(x, 4)])
+    assert small.size == big.size and all(p.size <= rt.EXPIT_FROM for p in np.array_split(x, 4))
+    np.testing.assert_allclose(big, small, rtol=2e-15, atol=0)  # a few ulps: two roundings of the same formula
+    np.testing.assert_allclose(big[-5:], [0.0, 1 / (1 + np.exp(40.0)), 1.0, 1.0, 0.0], rtol=1e-15, atol=0)
+    assert rt.sigmoid(x.astype(np.float32)).dtype == np.float32
+
+
 def test_sigmoid_scalar_path_agrees_with_the_array_path() -> None:
     from rewritediff import runtime as rt
 
