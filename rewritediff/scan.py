@@ -205,7 +205,13 @@ def loop_as_map(args: Sequence[Term], body: ScanBody) -> list[Term] | None:
     return _as_map(n, seqs, [], list(zip(ns, ph_ns)), list(body.outputs), from_seqs)
 
 
-_ops_scan.map_of_loop = loop_as_map  # the op reaches the frontend's vectorization through this hook
+def loop_as_fold(node: Term) -> Term | None:
+    """The last state of a one-state loop ``acc + f(x_t)`` (``acc * f(x_t)``) as ``init + sum(f(X))`` (``init * prod``), or None."""
+    return _fold_as_reduction(getitem(node, slice(1, None)))
+
+
+_ops_scan.map_of_loop = loop_as_map  # the op reaches the frontend's vectorization through these hooks
+_ops_scan.fold_of_loop = loop_as_fold
 
 
 # ---- the frontend -------------------------------------------------------------------------------------
