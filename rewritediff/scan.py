@@ -17,6 +17,7 @@ from typing import Any
 
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.gradient import pullback
+from rewritediff.ops import scan as _ops_scan
 from rewritediff.ops.scan import ScanBody, last_row_reads
 from rewritediff.rules.ast import Special
 from rewritediff.tensor import alloc, arange, ceil, getitem, join, minimum, reshape, shape_i
@@ -182,6 +183,35 @@ def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple
         return vectorize(body, batched, static if static is not None else n)
     except NoBatchRule:
         return None
+
+
+def loop_as_map(args: Sequence[Term], body: ScanBody) -> list[Term] | None:
+    """A loop with no state, no stop condition and every sequence read at its current row, as tensor operations (or None).
+
+    What the engine does to a loop that its pruning left without state (``ops/scan.simplify_bodies``):
+    the same vectorization as a map built by ``rd.map``, with the sequences cut to the loop's
+    n rows unless n is their common length (their first dim, or the minimum of those).
+    """
+    if body.n_states or body.cond is not None:
+        return None
+    n, xs, _, ns = body.split_args(tuple(args))
+    ph_seqs, _, ph_ns = body.split_inputs()
+    seqs = [_Seq(x, offs, rev, phs) for x, offs, rev, phs in zip(xs, body.seq_offsets, body.seq_rev, ph_seqs)]
+
+    def a_length(t: Term) -> bool:
+        return t.op == "shape_i" and t.attr("i") == 0 and any(t.args[0] is x for x in xs)
+
+    from_seqs = a_length(n) or (n.op == "minimum" and all(a_length(a) for a in n.args))
+    return _as_map(n, seqs, [], list(zip(ns, ph_ns)), list(body.outputs), from_seqs)
+
+
+def loop_as_fold(node: Term) -> Term | None:
+    """The last state of a one-state loop ``acc + f(x_t)`` (``acc * f(x_t)``) as ``init + sum(f(X))`` (``init * prod``), or None."""
+    return _fold_as_reduction(getitem(node, slice(1, None)))
+
+
+_ops_scan.map_of_loop = loop_as_map  # the op reaches the frontend's vectorization through these hooks
+_ops_scan.fold_of_loop = loop_as_fold
 
 
 # ---- the frontend -------------------------------------------------------------------------------------

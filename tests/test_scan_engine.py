@@ -116,3 +116,37 @@ def test_maps_of_products_of_vectors_are_vectorized_with_their_gradients():
             lo[i] -= eps
             fd[i] = ((np.sin(ref(hi)) * ref(hi)).sum() - (np.sin(ref(lo)) * ref(lo)).sum()) / (2 * eps)
         np.testing.assert_allclose(gX, fd, rtol=1e-6, atol=1e-8, err_msg=what)
+
+
+def test_a_loop_cut_to_a_result_with_no_recurrence_becomes_tensor_ops():
+    X, h0 = rd.matrix("X"), rd.vector("h0")
+    hs, ys = rd.scan(lambda x, h: (h + x, rd.exp(x) * 2.0), sequences=X, outputs_info=[h0, None], return_updates=False)
+    assert rd.pprint(ys).startswith("scan(")  # as built: one loop for both results
+    assert rd.pprint(rd.simplify(ys)) == "2.0 * exp(X)"  # ys reads no state: a map, vectorized
+    assert all(t.startswith("out") and "scan(" in t for t in rd.pprint(rd.simplify([hs, ys])).split("\n"))
+    f = rd.function([X], ys)
+    assert "for _t" not in f.source
+    Xv = RNG.normal(size=(4, 3))
+    np.testing.assert_allclose(f(Xv), 2.0 * np.exp(Xv), rtol=1e-12)
+    # n_steps that may exceed the rows of an undeclared sequence: the loop stays (it checks them)
+    x = rd.vector("x")
+    ks, zs = rd.scan(lambda a, k: (k + a, a * 3.0), sequences=x, outputs_info=[rd.constant(0.0), None], n_steps=2, return_updates=False)
+    assert rd.pprint(rd.simplify(zs)) == "scan(y0[t] = 3.0 * x[t]  for t in 0..2)"
+    np.testing.assert_allclose(rd.function([x], zs)(np.arange(5.0)), [0.0, 3.0])
+
+
+def test_a_fold_written_as_a_scan_and_read_at_its_end_becomes_a_sum_or_a_product():
+    x, X, w = rd.vector("x"), rd.matrix("X"), rd.vector("w")
+    s = rd.scan(lambda a, acc: acc + a**2, sequences=x, outputs_info=rd.constant(0.0), return_updates=False)
+    assert rd.pprint(rd.simplify(s[-1])) == "sum(sqr(x))"
+    p = rd.scan(lambda row, acc: acc * rd.exp((row * w).sum()), sequences=X, outputs_info=rd.constant(1.0), return_updates=False)[-1]
+    assert rd.pprint(rd.simplify(p)) == "prod(exp(sum(X * w, axis=1)))"
+    f = rd.function([x, X, w], [s[-1], p])
+    assert "for _t" not in f.source
+    xv, Xv, wv = RNG.normal(size=4), RNG.normal(size=(4, 2)), RNG.normal(size=2)
+    got = f(xv, Xv, wv)
+    np.testing.assert_allclose(got, [np.sum(xv**2), np.exp((Xv @ wv).sum())], rtol=1e-12)
+    # every state read: the loop stays
+    both = rd.simplify([s[-1], s.sum()])
+    assert all("scan(" in rd.pprint(t) for t in both)
+    np.testing.assert_allclose(rd.function([x], both)(xv), [np.sum(xv**2), np.cumsum(xv**2).sum()], rtol=1e-12)

@@ -322,12 +322,20 @@ def keep_last_states(roots: list[Term]) -> list[Term]:
     return replace(roots, mapping) if mapping else list(roots)
 
 
+# A loop's results as tensor operations when it is a map (set by ``rewritediff/scan.py``, which vectorizes maps)
+map_of_loop: Callable[[Sequence[Term], ScanBody], list[Term] | None] | None = None
+# The last state of a fold over add or mul as a sum or a product (set by ``rewritediff/scan.py``)
+fold_of_loop: Callable[[Term], Term | None] | None = None
+
+
 def simplify_bodies(roots: Sequence[Term], simplify: Callable[[list[Term]], list[Term]], finite_math: bool) -> list[Term]:
     """The graph with every loop cut to the results read and its body simplified by ``simplify`` (the engine's own rules, given by the engine).
 
     The e-graph sees a loop as one op whose body is an attribute. Here a loop whose results are
     not all read becomes the smaller loop computing those read (``ScanBody.pruned``: nor the
-    states only the others need), and its body is simplified as a graph of its own; the loop
+    states only the others need), or tensor operations with no loop when that leaves a map
+    (``map_of_loop``); a fold over add or mul read only at its end becomes a sum or a product
+    (``fold_of_loop``); and the body is simplified as a graph of its own; the loop
     is rebuilt on the new body (marked so that compiling the step does not run the engine on it
     again). Loops nested in a body are reached when the engine simplifies that body: one level
     per call, no recursion over the graph.
@@ -349,6 +357,19 @@ def simplify_bodies(roots: Sequence[Term], simplify: Callable[[list[Term]], list
             n, seqs, inits, nonseqs = body.split_args(args)
             args = (n, *seqs, *[inits[j] for j in kept if j < body.n_states], *nonseqs)
         where = {k: i for i, k in enumerate(kept)}
+        if len(body.outputs) == 1 and body.n_states == 1 and fold_of_loop is not None:  # a fold read at its end: a reduction
+            reads = last_row_reads(order, sibs[0], body.lags(0), roots)
+            folded = fold_of_loop(sibs[0]) if reads is not None else None
+            if folded is not None:
+                for r in reads:
+                    mapping[r] = folded
+                continue
+        if small is not body and map_of_loop is not None:  # left with no state, a loop may be a map
+            mapped = map_of_loop(args, small)
+            if mapped is not None:
+                for m in sibs:
+                    mapping[m] = mapped[where[m.attr("out")]]
+                continue
         new = small
         if small.simplified is None or (not small.simplified and finite_math):
             outs = list(small.outputs) + ([small.cond] if small.cond is not None else [])
