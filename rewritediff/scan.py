@@ -729,6 +729,16 @@ def _last_row_only(g: Term, lag: int) -> Term | None:
     return None if inner is None else peel(inner, last)
 
 
+def _result_cotangents(nodes: list[Term], cotangents: list[Any], n_outputs: int) -> list[Any]:
+    """The cotangent of each of a loop's results (None: not asked for), summed over sibling terms of one result."""
+    gs: list[Any] = [None] * n_outputs
+    for node, g in zip(nodes, cotangents):
+        if g is not None:
+            j = node.attr("out")
+            gs[j] = g if gs[j] is None else gs[j] + g
+    return gs
+
+
 def _checkpointed_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[bool] | None) -> list[Any]:
     """The pullback of a loop built with ``checkpoint=k``: the pullback of the same loop written as chunks of k steps.
 
@@ -747,12 +757,7 @@ def _checkpointed_pullback(nodes: list[Term], cotangents: list[Any], wanted: Seq
     n, xs, zs, ns = body.split_args(node0.args)
     want = list(wanted) if wanted is not None else [True] * len(node0.args)
     _, want_x, want_z, want_n = body.split_args(tuple(want))
-    gs: list[Any] = [None] * len(body.outputs)
-    for node, g in zip(nodes, cotangents):
-        if g is None:
-            continue
-        j = node.attr("out")
-        gs[j] = g if gs[j] is None else gs[j] + g
+    gs = _result_cotangents(nodes, cotangents, len(body.outputs))
     # what each result's cotangent needs: the last state only (a carried adjoint), or every row
     last_only: list[Term | None] = [None] * len(body.outputs)
     for j in range(body.n_states):
@@ -898,12 +903,7 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
     n, xs, zs, ns = body0.split_args(node0.args)
     want = list(wanted) if wanted is not None else [True] * len(node0.args)
     _, want_x, _, want_n = body0.split_args(tuple(want))
-    gs: list[Any] = [None] * len(body0.outputs)
-    for node, g in zip(nodes, cotangents):
-        if g is None:
-            continue
-        k = node.attr("out")
-        gs[k] = g if gs[k] is None else gs[k] + g
+    gs = _result_cotangents(nodes, cotangents, len(body0.outputs))
     body, bufs = _stored_states(node0)
     start: list[Term | None] = [None] * body.n_states  # a carried adjoint that starts at the last state's
     for k in range(body.n_states):

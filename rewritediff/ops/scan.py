@@ -283,6 +283,15 @@ def last_row_reads(order: Sequence[Term], buf: Term, lags: int, roots: Sequence[
     return reads or None
 
 
+def loop_groups(order: Sequence[Term]) -> dict[tuple, list[Term]]:
+    """The results of each loop among ``order``: sibling ``scan`` terms share arguments and body."""
+    groups: dict[tuple, list[Term]] = {}
+    for t in order:
+        if t.op == "scan":
+            groups.setdefault((tuple(a.uid for a in t.args), id(t.attr("body"))), []).append(t)
+    return groups
+
+
 def keep_last_states(roots: list[Term]) -> list[Term]:
     """The graph with every loop state read only at its last row kept as its last value (``store="last"``), not as a buffer of all steps.
 
@@ -291,10 +300,7 @@ def keep_last_states(roots: list[Term]) -> list[Term]:
     The gradient reads whole buffers, so a loop that is differentiated keeps them.
     """
     order = toposort(roots)
-    groups: dict[tuple, list[Term]] = {}
-    for t in order:
-        if t.op == "scan":
-            groups.setdefault((tuple(a.uid for a in t.args), id(t.attr("body"))), []).append(t)
+    groups = loop_groups(order)
     mapping: dict[Term, Term] = {}
     for sibs in groups.values():
         body: ScanBody = sibs[0].attr("body")
@@ -341,10 +347,7 @@ def simplify_bodies(roots: Sequence[Term], simplify: Callable[[list[Term]], list
     per call, no recursion over the graph.
     """
     order = toposort(list(roots))
-    groups: dict[tuple, list[Term]] = {}
-    for t in order:
-        if t.op == "scan":
-            groups.setdefault((tuple(a.uid for a in t.args), id(t.attr("body"))), []).append(t)
+    groups = loop_groups(order)
     mapping: dict[Term, Term] = {}
     for sibs in groups.values():
         body: ScanBody = sibs[0].attr("body")
