@@ -28,7 +28,7 @@ from rewritediff.tensorize import (
     linear_jvp,
     zeros_for,
 )
-from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, gc_paused, toposort
+from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, gc_paused, replace, toposort, variable
 
 __all__ = [
     "consider_constant",
@@ -147,8 +147,12 @@ def _vjp(term: Term, g: Term) -> list[Any]:
     if got is None:
         expand = getattr(get_op(term.op), "expand", None)
         if expand is not None:
-            body = expand(term.args, term.attr_dict)
-            got = _backprop_through(body, list(term.args), g)
+            # the expansion over placeholders: an argument's adjoint is only its own, not also what
+            # reaches it through another argument built from it (op(x, f(x))), nor twice for op(x, x)
+            holders = [variable(a.type, a.name) for a in term.args]
+            body = expand(tuple(holders), term.attr_dict)
+            back = dict(zip(holders, term.args))
+            got = [replace([c], back)[0] if isinstance(c, Term) else c for c in _backprop_through(body, holders, g)]
     if got is None:
         why = f"no derivative rule for op {term.op!r} (add a vjp, transpose or d rule in a .rules file)"
         return [NullType(why)() for _ in term.args]

@@ -323,6 +323,53 @@ _BATCH_BY_OP = {
 _BATCH_BY_GROUP = {"reduction": _batch_reduction}
 
 
+def _dim(t: Term, i: int) -> Any:
+    """Dim i of t: its static length, or the term reading it at run time."""
+    d = t.static_shape[i]
+    return d if d is not None else apply("shape_i", t, i=i)
+
+
+def _reshape_dims(x: Term, dims: Sequence[Any]) -> Term:
+    """``x`` reshaped to ``dims`` (ints, -1, or 0-d int terms)."""
+    static = tuple(d if isinstance(d, int) else None for d in dims)
+    return apply("reshape", x, *[d for d in dims if not isinstance(d, int)], shape=static)
+
+
+def _batch_rhs(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """A solve with a batch of right-hand sides (argument 1 only): the batch becomes more columns."""
+    if flags[0]:
+        raise NoBatchRule(f"{node.op} with a batched matrix")
+    a, b = args
+    if b.ndim == 2:  # (N, n): N vectors are the columns of one matrix
+        x = apply(node.op, a, apply("dimshuffle", b, pattern=(1, 0)), **node.attr_dict)
+        return apply("dimshuffle", x, pattern=(1, 0))
+    cols = apply("dimshuffle", b, pattern=(1, 0, 2))  # (n, N, k)
+    x = apply(node.op, a, _reshape_dims(cols, [_dim(cols, 0), -1]), **node.attr_dict)
+    return apply("dimshuffle", _reshape_dims(x, [_dim(x, 0), _dim(cols, 1), _dim(cols, 2)]), pattern=(1, 0, 2))
+
+
+def _batch_first_only(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """Ops that take a stack of matrices as argument 0 (``gap_div``), the others unbatched."""
+    if any(flags[1:]):
+        raise NoBatchRule(f"{node.op} with a batched argument after the first")
+    return apply(node.op, args[0], *node.args[1:], **node.attr_dict)
+
+
+def _batch_defined(expand: Any) -> Any:
+    """The batching rule of a composite (``def``) op: its expansion, batched."""
+
+    def rule(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+        expansion = expand(tuple(node.args), node.attr_dict)
+        return vectorize([expansion], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
+
+    return rule
+
+
+for _op in ("solve", "solve_triangular", "cho_solve", "lstsq"):
+    _BATCH_BY_OP[_op] = _batch_rhs
+_BATCH_BY_OP["gap_div"] = _batch_first_only
+
+
 def _batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
     """A loop on a batch: one loop over the vectorized body (``rewritediff/scan.py``)."""
     from rewritediff.scan import batch_scan
@@ -361,6 +408,8 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
             rule = _batch_elementwise
         if rule is None:
             rule = _BATCH_BY_GROUP.get(opdef.group)
+        if rule is None and opdef.expand is not None:
+            rule = _batch_defined(opdef.expand)
         if rule is None:
             raise NoBatchRule(node.op)
         new[node.uid] = rule(node, args, flags, n)
