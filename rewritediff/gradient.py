@@ -28,7 +28,7 @@ from rewritediff.tensorize import (
     linear_jvp,
     zeros_for,
 )
-from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, gc_paused, replace, toposort, variable
+from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, constant, gc_paused, toposort
 
 __all__ = [
     "consider_constant",
@@ -147,12 +147,8 @@ def _vjp(term: Term, g: Term) -> list[Any]:
     if got is None:
         expand = getattr(get_op(term.op), "expand", None)
         if expand is not None:
-            # the expansion over placeholders: an argument's adjoint is only its own, not also what
-            # reaches it through another argument built from it (op(x, f(x))), nor twice for op(x, x)
-            holders = [variable(a.type, a.name) for a in term.args]
-            body = expand(tuple(holders), term.attr_dict)
-            back = dict(zip(holders, term.args))
-            got = [replace([c], back)[0] if isinstance(c, Term) else c for c in _backprop_through(body, holders, g)]
+            body = expand(term.args, term.attr_dict)
+            got = _backprop_through(body, list(term.args), g)
     if got is None:
         why = f"no derivative rule for op {term.op!r} (add a vjp, transpose or d rule in a .rules file)"
         return [NullType(why)() for _ in term.args]
@@ -160,9 +156,14 @@ def _vjp(term: Term, g: Term) -> list[Any]:
 
 
 def _backprop_through(body: Term, args: list[Term], g: Term) -> list[Any]:
-    """Adjoints of ``args`` for the expansion ``body`` of a composite op, seeded by ``g``."""
-    grads = _sweep({body: g}, args, consider=set(), override={})
-    return [grads.get(a.uid, Special("disconnected")) for a in args]
+    """Adjoints of ``args`` for the expansion ``body`` of a composite op, seeded by ``g``.
+
+    The sweep stops at the arguments: when one argument depends on another (``f(x, exp(x))``), the
+    path between them is the outer sweep's to take, once."""
+    grads = _sweep({body: g}, args, consider={a.uid for a in args}, override={})
+    # an argument given twice (``f(x, x)``) has its whole adjoint at its first place only
+    first = {a.uid: k for k, a in reversed(list(enumerate(args)))}
+    return [grads.get(a.uid, Special("disconnected")) if first[a.uid] == k else Special("disconnected") for k, a in enumerate(args)]
 
 
 # ---- stable forms before differentiating --------------------------------------------------------------

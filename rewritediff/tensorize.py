@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rewritediff.ops import get_op
 from rewritediff.rules.ast import Special
-from rewritediff.terms import Term, apply
+from rewritediff.terms import Term, apply, constant, floatX, replace, toposort, variable
 
 
 def float_dtype(term: Term) -> str:
     """The dtype a gradient of ``term`` carries (its own if float, floatX otherwise)."""
-    from rewritediff.terms import floatX
 
     return term.dtype if term.type.is_float else floatX
 
@@ -321,53 +321,8 @@ _BATCH_BY_OP = {
     "matmul": _batch_matmul,
 }
 _BATCH_BY_GROUP = {"reduction": _batch_reduction}
-
-
-def _dim(t: Term, i: int) -> Any:
-    """Dim i of t: its static length, or the term reading it at run time."""
-    d = t.static_shape[i]
-    return d if d is not None else apply("shape_i", t, i=i)
-
-
-def _reshape_dims(x: Term, dims: Sequence[Any]) -> Term:
-    """``x`` reshaped to ``dims`` (ints, -1, or 0-d int terms)."""
-    static = tuple(d if isinstance(d, int) else None for d in dims)
-    return apply("reshape", x, *[d for d in dims if not isinstance(d, int)], shape=static)
-
-
-def _batch_rhs(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    """A solve with a batch of right-hand sides (argument 1 only): the batch becomes more columns."""
-    if flags[0]:
-        raise NoBatchRule(f"{node.op} with a batched matrix")
-    a, b = args
-    if b.ndim == 2:  # (N, n): N vectors are the columns of one matrix
-        x = apply(node.op, a, apply("dimshuffle", b, pattern=(1, 0)), **node.attr_dict)
-        return apply("dimshuffle", x, pattern=(1, 0))
-    cols = apply("dimshuffle", b, pattern=(1, 0, 2))  # (n, N, k)
-    x = apply(node.op, a, _reshape_dims(cols, [_dim(cols, 0), -1]), **node.attr_dict)
-    return apply("dimshuffle", _reshape_dims(x, [_dim(x, 0), _dim(cols, 1), _dim(cols, 2)]), pattern=(1, 0, 2))
-
-
-def _batch_first_only(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    """Ops that take a stack of matrices as argument 0 (``gap_div``), the others unbatched."""
-    if any(flags[1:]):
-        raise NoBatchRule(f"{node.op} with a batched argument after the first")
-    return apply(node.op, args[0], *node.args[1:], **node.attr_dict)
-
-
-def _batch_defined(expand: Any) -> Any:
-    """The batching rule of a composite (``def``) op: its expansion, batched."""
-
-    def rule(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-        expansion = expand(tuple(node.args), node.attr_dict)
-        return vectorize([expansion], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
-
-    return rule
-
-
-for _op in ("solve", "solve_triangular", "cho_solve", "lstsq"):
-    _BATCH_BY_OP[_op] = _batch_rhs
-_BATCH_BY_OP["gap_div"] = _batch_first_only
+# the softmax family reduces over its axis as a reduction does: the batch shifts the axes
+_BATCH_BY_OP.update(dict.fromkeys(("softmax", "log_softmax", "logsumexp"), _batch_reduction))
 
 
 def _batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
@@ -380,6 +335,15 @@ def _batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term
 _BATCH_BY_OP["scan"] = _batch_scan
 
 
+def _batch_defined(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """A composite (``def``) op: its expansion, batched."""
+    expansion = get_op(node.op).expand(tuple(node.args), node.attr_dict)
+    return vectorize([expansion], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
+
+
+_BATCH_BY_GROUP["defined"] = _batch_defined  # the group of rules/define.py's ops
+
+
 def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> list[Term]:
     """Rebuild ``outputs`` with each key of ``batched`` replaced by its value, which has a new leading axis of size n.
 
@@ -389,8 +353,6 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
     batching rule (elementwise ops broadcast, reductions shift their axes, products become
     batched matmuls). Raises NoBatchRule when an op on the path has none.
     """
-    from rewritediff.ops import get_op
-    from rewritediff.terms import toposort
 
     new: dict[int, Term] = {k.uid: v for k, v in batched.items()}
     is_b: set[int] = set(new)
@@ -407,12 +369,13 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
         if rule is None and opdef.elementwise:
             rule = _batch_elementwise
         if rule is None:
-            rule = _BATCH_BY_GROUP.get(opdef.group)
-        if rule is None and opdef.expand is not None:
-            rule = _batch_defined(opdef.expand)
+            rule = _BATCH_BY_GROUP.get(opdef.group) or opdef.batch
         if rule is None:
             raise NoBatchRule(node.op)
-        new[node.uid] = rule(node, args, flags, n)
+        got = rule(node, args, flags, n)
+        if got is None:
+            raise NoBatchRule(node.op)
+        new[node.uid] = got
         is_b.add(node.uid)
     out = []
     for o in outputs:
@@ -447,7 +410,6 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     import numpy as np
 
     from rewritediff.gradient import pullback
-    from rewritediff.terms import constant, variable
 
     out_shape = expression.static_shape
     dtype = float_dtype(expression)
@@ -466,7 +428,6 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
             raise NoBatchRule(
                 f"jacobian: {exc} has no batching rule, and the expression's size is known only at run time (declare its shape, or use one pullback per row)"
             ) from None
-        from rewritediff.terms import replace
 
         per_row = []
         for i in range(n):
