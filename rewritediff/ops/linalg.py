@@ -1,5 +1,8 @@
 """Dense linear algebra on matrices: inverse, determinant, log-determinant, solve, Cholesky,
-triangular solve (``solve_triangular{lower}``, SciPy's), and the triangle masks ``tril``/``triu``.
+triangular solve (``solve_triangular{lower}``, SciPy's), and the triangle masks ``tril``/``triu``;
+Cholesky solve (``cho_solve``, SciPy's), pseudo-inverse, least squares (and ``matrix_rank``), the
+decompositions ``eigh`` and ``svd`` (one op per result, sharing ``OpDef.joint``) and ``gap_div``,
+the division by eigenvalue gaps of their derivatives.
 
 Every op takes 2-D arguments; square ones are checked statically when both dims are known.
 Integer and boolean arguments are computed in float64, float16 is refused (LAPACK has no
