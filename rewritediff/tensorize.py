@@ -320,7 +320,6 @@ _BATCH_BY_OP = {
     "dot": _batch_dot,
     "matmul": _batch_matmul,
 }
-_BATCH_BY_GROUP = {"reduction": _batch_reduction}
 # the softmax family reduces over its axis as a reduction does: the batch shifts the axes
 _BATCH_BY_OP.update(dict.fromkeys(("softmax", "log_softmax", "logsumexp"), _batch_reduction))
 
@@ -333,15 +332,6 @@ def _batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term
 
 
 _BATCH_BY_OP["scan"] = _batch_scan
-
-
-def _batch_defined(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    """A composite (``def``) op: its expansion, batched."""
-    expansion = get_op(node.op).expand(tuple(node.args), node.attr_dict)
-    return vectorize([expansion], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
-
-
-_BATCH_BY_GROUP["defined"] = _batch_defined  # the group of rules/define.py's ops
 
 
 def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> list[Term]:
@@ -369,7 +359,9 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
         if rule is None and opdef.elementwise:
             rule = _batch_elementwise
         if rule is None:
-            rule = _BATCH_BY_GROUP.get(opdef.group) or opdef.batch
+            rule = _batch_reduction if opdef.reduction else opdef.batch
+        if rule is None and opdef.expand is not None:
+            rule = _batch_expansion  # a composite op batches as its expansion does
         if rule is None:
             raise NoBatchRule(node.op)
         got = rule(node, args, flags, n)
@@ -384,6 +376,12 @@ def vectorize(outputs: Sequence[Term], batched: dict[Term, Term], n: Any) -> lis
             t = _broadcast_batch(t, n)
         out.append(t)
     return out
+
+
+def _batch_expansion(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
+    """A composite (``def``) op batched through its expansion (nesting of definitions, not graph depth, bounds the recursion)."""
+    body = get_op(node.op).expand(node.args, node.attr_dict)
+    return vectorize([body], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
 
 
 def _broadcast_batch(t: Term, n: Any) -> Term:
