@@ -258,6 +258,9 @@ def test_new_ops_name_op_and_shapes_on_bad_input() -> None:
         rd.linalg.cho_solve((a, True), rd.tensor("b", shape=(4,)))
     with pytest.raises(TypeError, match=r"cho_solve: the first argument must be a pair \(c, lower\)"):
         rd.linalg.cho_solve(a, v)
+    with pytest.raises(rd.ShapeError, match=r"cho_solve: b_ndim=2 but b has shape \(3,\)"):
+        rd.linalg.cho_solve((a, True), v, b_ndim=2)
+    assert rd.linalg.cho_solve((a, True), v, check_finite=False, b_ndim=1) is rd.linalg.cho_solve((a, True), v)
     with pytest.raises(rd.ShapeError, match=r"pinv: argument must be a matrix, got shape \(3,\)"):
         rd.linalg.pinv(v)
     with pytest.raises(rd.ShapeError, match=r"lstsq: shapes \(3, 4\) and \(4,\) are not aligned"):
