@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from rewritediff import tensor as _t
+from rewritediff.errors import ShapeError
+from rewritediff.ops.infer import fmt_shape
 from rewritediff.tensor import as_term
 from rewritediff.terms import Term, apply
 
@@ -52,13 +54,20 @@ def cho_factor(a: Any, lower: bool = False) -> tuple[Term, bool]:
     return cholesky(a, lower=lower), bool(lower)
 
 
-def cho_solve(c_and_lower: tuple[Any, bool], b: Any) -> Term:
-    """The solution x of ``a @ x = b`` from a's Cholesky factor ``(c, lower)`` (SciPy's and PyTensor's signature)."""
+def cho_solve(c_and_lower: tuple[Any, bool], b: Any, *, check_finite: bool = True, b_ndim: int | None = None) -> Term:
+    """The solution x of ``a @ x = b`` from a's Cholesky factor ``(c, lower)`` (SciPy's and PyTensor's signature).
+
+    ``check_finite`` is accepted for PyTensor's signature; values are not checked (a NaN gives NaN).
+    ``b_ndim``, when given, must be b's rank (1 or 2).
+    """
     try:
         c, lower = c_and_lower
     except (TypeError, ValueError):
         raise TypeError(f"cho_solve: the first argument must be a pair (c, lower), got {c_and_lower!r}") from None
-    return apply("cho_solve", as_term(c), as_term(b), lower=bool(lower))
+    b = as_term(b)
+    if b_ndim is not None and b_ndim != b.ndim:
+        raise ShapeError(f"cho_solve: b_ndim={b_ndim} but b has shape {fmt_shape(b.static_shape)}")
+    return apply("cho_solve", as_term(c), b, lower=bool(lower))
 
 
 def logdet(a: Any) -> Term:

@@ -1,5 +1,8 @@
 """Dense linear algebra on matrices: inverse, determinant, log-determinant, solve, Cholesky,
-triangular solve (``solve_triangular{lower}``, SciPy's), and the triangle masks ``tril``/``triu``.
+triangular solve (``solve_triangular{lower}``, SciPy's), and the triangle masks ``tril``/``triu``;
+Cholesky solve (``cho_solve``, SciPy's), pseudo-inverse, least squares (and ``matrix_rank``), the
+decompositions ``eigh`` and ``svd`` (one op per result, sharing ``OpDef.joint``) and ``gap_div``,
+the division by eigenvalue gaps of their derivatives.
 
 Every op takes 2-D arguments; square ones are checked statically when both dims are known.
 Integer and boolean arguments are computed in float64, float16 is refused (LAPACK has no
@@ -18,7 +21,38 @@ from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, dims_equal, fmt_shape, promote
-from rewritediff.terms import TensorType
+from rewritediff.terms import TensorType, apply
+
+
+def _dim(t: Any, i: int) -> Any:
+    """Dim i of t: its static length, or the term reading it at run time."""
+    d = t.static_shape[i]
+    return d if d is not None else apply("shape_i", t, i=i)
+
+
+def _reshape(x: Any, dims: list) -> Any:
+    """``x`` reshaped to ``dims`` (ints, -1, or 0-d int terms)."""
+    return apply("reshape", x, *[d for d in dims if not isinstance(d, int)], shape=tuple(d if isinstance(d, int) else None for d in dims))
+
+
+def _batch_rhs(node: Any, args: list, flags: list, n: Any) -> Any:
+    """A solve with a batch of right-hand sides (argument 1 only, ``OpDef.batch``): the batch becomes more columns."""
+    if flags[0]:
+        return None  # a batch of matrices: no stacked solve here
+    a, b = args
+    if b.ndim == 2:  # (N, n): the N vectors are the columns of one matrix
+        x = apply(node.op, a, apply("dimshuffle", b, pattern=(1, 0)), **node.attr_dict)
+        return apply("dimshuffle", x, pattern=(1, 0))
+    cols = apply("dimshuffle", b, pattern=(1, 0, 2))  # (n, N, k) -> (n, N * k)
+    x = apply(node.op, a, _reshape(cols, [_dim(cols, 0), -1]), **node.attr_dict)
+    return apply("dimshuffle", _reshape(x, [_dim(x, 0), _dim(cols, 1), _dim(cols, 2)]), pattern=(1, 0, 2))
+
+
+def _batch_first(node: Any, args: list, flags: list, n: Any) -> Any:
+    """An op taking a stack of matrices as argument 0 (``gap_div``), the others unbatched."""
+    if any(flags[1:]):
+        return None
+    return apply(node.op, args[0], *node.args[1:], **node.attr_dict)
 
 
 def _run(src: str, *xs: Any) -> Any:
@@ -99,6 +133,7 @@ register(
         emit="np.linalg.solve(rt.as_float({0}), rt.as_float({1}))",
         doc="solve(a, b): x with a @ x = b (b a vector or a matrix of right-hand sides)",
         group="linalg",
+        batch=_batch_rhs,
     )
 )
 
@@ -142,6 +177,7 @@ register(
         doc="solve_triangular(a, b){lower}: x with a @ x = b, reading only a's lower (or upper) triangle",
         group="triangular",  # O(n^2) per right-hand side: not costed as a cubic factorisation
         memory="fresh",
+        batch=_batch_rhs,
     )
 )
 
@@ -196,6 +232,7 @@ register(
         doc="cho_solve(c, b){lower}: x with a @ x = b where c is a's Cholesky factor (lower: a = c c^T, else a = c^T c); reads c's triangle",
         group="triangular",  # two triangular solves: O(n^2) per right-hand side
         memory="fresh",
+        batch=_batch_rhs,
     )
 )
 
@@ -259,6 +296,7 @@ register(
         prepare=_rcond_prepare,
         doc="lstsq(a, b){rcond}: the minimum-norm x minimising |a @ x - b| (numpy's lstsq()[0]; its derivative holds where a's rank is constant)",
         group="linalg",
+        batch=_batch_rhs,
     )
 )
 
@@ -424,6 +462,7 @@ register(
         group="linalg",
         cost_kind="elementwise",
         memory="fresh",
+        batch=_batch_first,
     )
 )
 

@@ -258,6 +258,9 @@ def test_new_ops_name_op_and_shapes_on_bad_input() -> None:
         rd.linalg.cho_solve((a, True), rd.tensor("b", shape=(4,)))
     with pytest.raises(TypeError, match=r"cho_solve: the first argument must be a pair \(c, lower\)"):
         rd.linalg.cho_solve(a, v)
+    with pytest.raises(rd.ShapeError, match=r"cho_solve: b_ndim=2 but b has shape \(3,\)"):
+        rd.linalg.cho_solve((a, True), v, b_ndim=2)
+    assert rd.linalg.cho_solve((a, True), v, check_finite=False, b_ndim=1) is rd.linalg.cho_solve((a, True), v)
     with pytest.raises(rd.ShapeError, match=r"pinv: argument must be a matrix, got shape \(3,\)"):
         rd.linalg.pinv(v)
     with pytest.raises(rd.ShapeError, match=r"lstsq: shapes \(3, 4\) and \(4,\) are not aligned"):
@@ -429,3 +432,17 @@ def test_degenerate_eigenvalues_loss_of_the_vectors_warns() -> None:
     with pytest.warns(DegenerateDerivativeWarning):  # the tangent of the vectors is not determined either
         tangent = rd.function([a, t], rd.Rop(v, a, t))(av, np.random.default_rng(16).normal(size=(4, 4)))
     assert np.all(np.isfinite(tangent))
+
+
+def test_log_abs_det_is_computed_without_forming_det() -> None:
+    a = rd.matrix("a")
+    y = rd.log(abs(rd.linalg.det(a)))
+    v = np.eye(400) * 1e3  # det = 1e1200 overflows to inf
+    value, grad = rd.function([a], [y, rd.grad(y, a)])(v)
+    np.testing.assert_allclose(value, 400 * np.log(1e3), rtol=1e-12)
+    np.testing.assert_allclose(grad, np.eye(400) / 1e3, rtol=1e-12)  # d log|det a| / da = a^-T
+    rng = np.random.default_rng(19)
+    m = rng.normal(size=(5, 5))
+    value, grad = rd.function([a], [y, rd.grad(y, a)])(m)
+    np.testing.assert_allclose(value, np.linalg.slogdet(m)[1], rtol=1e-12)
+    np.testing.assert_allclose(grad, np.linalg.inv(m).T, rtol=1e-10, atol=1e-12)
