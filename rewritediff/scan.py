@@ -16,11 +16,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
-from rewritediff.gradient import pullback
+from rewritediff.gradient import pullback, pushforward
 from rewritediff.ops import scan as _ops_scan
 from rewritediff.ops.scan import ScanBody, last_row_reads
 from rewritediff.rules.ast import Special
-from rewritediff.tensor import alloc, arange, ceil, getitem, join, minimum, reshape, shape_i
+from rewritediff.tensor import alloc, arange, as_term, ceil, getitem, join, minimum, reshape, set_subtensor, shape_i, stack, zeros_like
+from rewritediff.tensorize import NoBatchRule, _broadcast_batch, cast_to, vectorize
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
 __all__ = ["scan", "map", "reduce", "foldl", "foldr", "until", "scan_checkpoints"]
@@ -53,7 +54,6 @@ class _State:
 
 
 def _as_term(x: Any) -> Term:
-    from rewritediff.tensor import as_term
 
     return as_term(x)
 
@@ -161,8 +161,6 @@ def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple
     the loop is cut to its first n rows. Ops without a batching rule keep the loop, and so does an
     ``n_steps`` that may exceed a sequence's rows (the loop checks it and says so).
     """
-    from rewritediff.tensor import arange, getitem
-    from rewritediff.tensorize import NoBatchRule, vectorize
 
     if states or not seqs or any(s.offsets != (0,) or s.rev for s in seqs):
         return None
@@ -333,8 +331,6 @@ def scan(
             raise ShapeError(f"{label}: sequences[{i}] ({x!r}) is 0-d; a sequence needs a leading dim to iterate over")
         xname = x.name
         if go_backwards:
-            from rewritediff.tensor import getitem
-
             x = getitem(x, slice(None, None, -1))
         lo, hi = min(min(taps), 0), max(max(taps), 0)
         row = TensorType(x.dtype, x.static_shape[1:])
@@ -378,7 +374,6 @@ def scan(
                 raise ShapeError(f"{label}: outputs_info[{i}] has taps {taps}, so its initial state needs a leading dim of at least {lags} rows; it is 0-d")
             if z.static_shape[0] is not None and z.static_shape[0] < lags:
                 raise ShapeError(f"{label}: outputs_info[{i}] has taps {taps}, so its initial state needs at least {lags} rows; it has {z.static_shape[0]}")
-            from rewritediff.tensor import getitem
 
             rows = getitem(z, slice(0, lags)) if z.static_shape[0] != lags else z
             rowtype = TensorType(z.dtype, z.static_shape[1:])
@@ -388,7 +383,6 @@ def scan(
     if n_steps is None:
         if not needs:
             raise ValueError(f"{label}: give n_steps or at least one sequence: there is nothing to count the steps from")
-        from rewritediff.tensor import minimum, shape_i
 
         counts = []
         for x, need in needs:
@@ -501,7 +495,6 @@ def scan(
     terms = build_scan(
         n, seqs, states, list(zip(ns_terms, ns_ph)), rec_outs + upd_outs + nit_outs, name, truncate_gradient, labels, strict, n_steps is None, cond, checkpoint
     )
-    from rewritediff.tensor import getitem
 
     result: list[Any] = [None] * len(outs)
     for pos, i in enumerate(rec_idx):
@@ -541,7 +534,6 @@ def scan_checkpoints(
     reverse loop) to take it back. Memory for the states falls by about ``save_every_N``; the
     forward work is done twice. Sequences must all have ``n_steps`` rows; outputs take no taps.
     """
-    from rewritediff.tensor import alloc, ceil, getitem, join, set_subtensor, shape_i
 
     seq_list = [] if sequences is None else (list(sequences) if isinstance(sequences, list | tuple) else [sequences])
     info_list = list(outputs_info) if isinstance(outputs_info, list | tuple) else [outputs_info]
@@ -642,7 +634,6 @@ def _fold_as_reduction(res: Any) -> Term | None:
     mapped = _as_map(n, seqs, [], list(zip(ns, ph_ns)), [g], True)
     if mapped is None:
         return None
-    from rewritediff.tensor import getitem
 
     z = zs[0]
     init = z.args[0] if z.op == "dimshuffle" and tuple(z.attr("pattern")) == ("x", *range(z.args[0].ndim)) else getitem(z, 0)
@@ -663,7 +654,6 @@ def reduce(
 ) -> Any:
     """The last value of each output of a scan (PyTensor's ``reduce``)."""
     res = scan(fn, sequences=sequences, outputs_info=outputs_info, non_sequences=non_sequences, go_backwards=go_backwards, name=name, return_updates=False)
-    from rewritediff.tensor import getitem
 
     folded = _fold_as_reduction(res)
     if folded is not None:
@@ -893,8 +883,6 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
     stored states, not computed again (``tanh``'s pullback reads its output). ``wanted`` says which
     arguments' adjoints are asked for (all when None): no other sequence adjoint is computed.
     """
-    from rewritediff.gradient import pullback
-    from rewritediff.tensor import arange, getitem, minimum, set_subtensor, zeros_like
 
     node0 = nodes[0]
     body0: ScanBody = node0.attr("body")
@@ -917,8 +905,6 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
                 start[k], gs[k] = a, None
     ph_seqs, ph_states, ph_ns = body.split_inputs()
     if body.cond is not None:  # a loop that stopped early: the reverse loop runs the steps it took
-        from rewritediff.tensor import shape_i
-
         if body.n_states:
             n = shape_i(bufs[0], 0) - body.lags(0)
         else:
@@ -1029,7 +1015,6 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
             if not parts:
                 e = zeros_like(getitem(c, 0))
             entries.append(e)
-        from rewritediff.tensor import stack
 
         new_outs.append(stack(entries))
     for acc, p in zip(accs, ph_ns):
@@ -1082,9 +1067,6 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
 
 def scan_pushforward(node: Term, tangents: list[Any], memo: dict) -> Any:
     """The tangent of a loop's result: a forward scan carrying the states and their tangents (the body's pushforward)."""
-    from rewritediff.gradient import pushforward
-    from rewritediff.tensor import zeros_like
-    from rewritediff.tensorize import cast_to
 
     body: ScanBody = node.attr("body")
     key = (_siblings_key(node), tuple(None if t is None else t.uid for t in tangents))
@@ -1165,7 +1147,6 @@ def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
     is vectorized over the batched placeholders; the results are moved back to batch-first.
     The sibling results of one loop share one batched loop.
     """
-    from rewritediff.tensorize import NoBatchRule, _broadcast_batch, vectorize
 
     body: ScanBody = node.attr("body")
     if flags[0]:

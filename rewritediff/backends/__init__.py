@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rewritediff.backends.spellings import UnsupportedOpError
+from rewritediff.engine.simplify import simplify_terms
 from rewritediff.errors import RewriteDiffError, RewriteDiffTypeError
+from rewritediff.lower_numpy import check_signature, check_updates, stand_in_shapes
 from rewritediff.terms import Term, gc_paused
 
 BACKENDS = ("numpy", "jax", "dask", "array_api")
@@ -51,7 +53,6 @@ def function(
     **options: Any,
 ) -> Any:
     """Compile ``outputs`` for ``backend`` (see ``rd.function``); ``options`` are the backend's own (Dask: chunks, compute)."""
-    from rewritediff.lower_numpy import check_signature, check_updates, stand_in_shapes
 
     if backend not in BACKENDS:
         raise ValueError(f"function: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
@@ -73,8 +74,6 @@ def function(
     with gc_paused():
         compute = outs + [v for _, v in updates]
         if simplify:
-            from rewritediff.engine.simplify import simplify_terms
-
             compute = simplify_terms(compute)
         compute = stand_in_shapes(list(compute))
         if updates:  # the backend returns the new values after the outputs

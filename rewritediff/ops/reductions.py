@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff.errors import AxisError
 from rewritediff.ops import OpDef, register, signs
 from rewritediff.ops.infer import as_float, norm_axis, reduce_shape
 from rewritediff.terms import TensorType
@@ -36,8 +37,6 @@ def _prepare_arg(name: str) -> Any:
         if ax is not None:
             norm = norm_axis(name, ax, args[0].ndim)
             if len(norm) != 1:
-                from rewritediff.errors import AxisError
-
                 raise AxisError(f"{name}: takes a single axis or None, got {ax!r}")
             attrs["axis"] = norm[0]
         attrs["keepdims"] = bool(attrs["keepdims"])

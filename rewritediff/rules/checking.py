@@ -30,7 +30,8 @@ import numpy as np
 
 from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, Rule, Special, Star, Tuple, Var
-from rewritediff.rules.helpers import eval_guard
+from rewritediff.rules.helpers import eval_guard, literal_value
+from rewritediff.rules.instantiate import instantiate, match
 from rewritediff.terms import TensorType, Term, apply, constant, inputs_of, toposort, variable
 
 # ---- witnesses: inputs built from a pattern --------------------------------------------------------
@@ -124,7 +125,6 @@ class _Leaves:
 
 def build(pattern: Any, struct: Structure, dtype: str = "float64", free: bool = False, leaves: _Leaves | None = None) -> tuple[Term, dict]:
     """The term a structure gives a pattern, and the bindings (variables to terms, attribute names to values)."""
-    from rewritediff.rules.instantiate import instantiate
 
     leaves = leaves or _Leaves()
     env: dict[str, Any] = {n: leaves.term(n, k, s, dtype, free) for n, k, s in struct.terms}
@@ -140,7 +140,6 @@ def structures(pattern: Any, guard: Any = None, max_tries: int = MAX_TRIES, on_f
 
     ``on_found``: once one is found, try at most this many more assignments.
     """
-    from rewritediff.rules.instantiate import match
 
     tvars, avars = pattern_vars(pattern)
     leaves = _Leaves()
@@ -368,7 +367,6 @@ def _rewrite_structures(rule: Rule) -> list[tuple[Structure, str]]:
 
 def check_rewrite(rule: Rule, seed: int = 0, report: Report | None = None) -> list[Problem]:
     """The problems of one ``rule`` (``=>`` or ``<=>``): values at random inputs, NaN propagation, SymPy."""
-    from rewritediff.rules.instantiate import instantiate
 
     report = report if report is not None else Report()
     rhs_expr = rule.rhs[0]
@@ -535,8 +533,6 @@ def _op_structures(rule: Rule, max_tries: int = MAX_TRIES) -> Iterator[tuple[Ter
 
 
 def _op_terms(rule: Rule, names: list[str], max_tries: int) -> Iterator[tuple[Term, dict]]:
-    from rewritediff.rules.helpers import literal_value
-    from rewritediff.rules.instantiate import match
 
     pat = rule.lhs
     avars = [(v.name, key) for key, v in pat.attrs if isinstance(v, Var)]

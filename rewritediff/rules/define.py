@@ -13,10 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.errors import RewriteDiffTypeError
+from rewritediff.errors import RewriteDiffTypeError, UnknownOpError
 from rewritediff.ops import REGISTRY, OpDef, register, unregister
+from rewritediff.ops.infer import as_float, broadcast_shapes, promote
 from rewritediff.rules.ast import Call, Rule
 from rewritediff.rules.helpers import literal_value
+from rewritediff.rules.instantiate import instantiate
+from rewritediff.rules.sympy_check import expr_to_sympy
 from rewritediff.terms import TensorType, Term, apply, as_term, toposort, variable
 
 
@@ -48,7 +51,6 @@ def evaluate(term: Term, values: dict[int, np.ndarray]) -> np.ndarray:
 
 
 def _make_def_op(rule: Rule) -> OpDef:
-    from rewritediff.rules.instantiate import instantiate
 
     name = rule.lhs.op
     params = [a.name for a in rule.lhs.args]
@@ -75,7 +77,6 @@ def _make_def_op(rule: Rule) -> OpDef:
         return evaluate(term, {h.uid: a for h, a in zip(holders, arrays)})
 
     def to_sympy(*sym_args: Any, **attrs: Any) -> Any:
-        from rewritediff.rules.sympy_check import expr_to_sympy
 
         env = dict(zip(params, sym_args))
         return expr_to_sympy(body, env)
@@ -130,7 +131,6 @@ def define_op(
         params = [p for p in inspect.signature(impl).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
         arity = len(params) or 1
     if infer is None:
-        from rewritediff.ops.infer import as_float, broadcast_shapes, promote
 
         def infer(args: tuple, attrs: dict) -> Any:
             if elementwise:
@@ -160,8 +160,6 @@ def define_op(
 def op_function(name: str) -> Callable[..., Term]:
     """A frontend function for op ``name``: ``op_function("logcosh")(x)`` (Python scalars are weakly typed)."""
     if name not in REGISTRY:
-        from rewritediff.errors import UnknownOpError
-
         raise UnknownOpError(f"unknown op {name!r}")
 
     def fn(*xs: Any, **attrs: Any) -> Term:
