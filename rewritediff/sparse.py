@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff import tensorize
 from rewritediff.errors import RewriteDiffTypeError
 from rewritediff.ops.sparse import sparse_dot, sparse_mul
 from rewritediff.tensor import as_term
@@ -215,24 +214,3 @@ def sp_ones_like(x: Any) -> Term:
 def sp_zeros_like(x: Any) -> Term:
     """A sparse matrix of ``x``'s shape and format with no stored entry."""
     return apply("sp_zeros_like", _sparse("sp_zeros_like", x))
-
-
-# ---- batching rules (tensorize.vectorize: Jacobians and Hessians as one expression) ------------------------
-# A batch of sparse matrices has no value here, so only the dense arguments may carry the batch axis.
-def _batch_sp_dot(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    """sparse @ (batch of vectors): the batch as the columns of one sparse-times-dense product."""
-    s, y = args
-    if flags[0] or node.args[1].ndim != 1:
-        raise tensorize.NoBatchRule(node.op)
-    cols = apply("sp_dot", s, apply("dimshuffle", y, pattern=(1, 0)), **node.attr_dict)
-    return apply("dimshuffle", cols, pattern=(1, 0))
-
-
-def _batch_dense_arg(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    """Ops whose dense argument 1 may carry leading batch dims (``sp_values``, ``sp_dense_fill``)."""
-    if flags[0] or is_sparse(args[1]):
-        raise tensorize.NoBatchRule(node.op)
-    return apply(node.op, args[0], args[1], **node.attr_dict)
-
-
-tensorize._BATCH_BY_OP.update({"sp_dot": _batch_sp_dot, "sp_values": _batch_dense_arg, "sp_dense_fill": _batch_dense_arg})

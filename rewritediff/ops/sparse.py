@@ -677,4 +677,26 @@ for _name, _fn in (
     REGISTRY[_name].on_sparse = _fn
 
 
+# ---- batching rules (tensorize.vectorize: Jacobians and Hessians as one expression) ------------------------
+# A batch of sparse matrices has no value here, so only the dense arguments may carry the batch axis.
+def _batch_sp_dot(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term | None:
+    """sparse @ (batch of vectors): the batch as the columns of one sparse-times-dense product."""
+    s, y = args
+    if flags[0] or node.args[1].ndim != 1:
+        return None
+    cols = apply("sp_dot", s, apply("dimshuffle", y, pattern=(1, 0)), **node.attr_dict)
+    return apply("dimshuffle", cols, pattern=(1, 0))
+
+
+def _batch_dense_arg(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term | None:
+    """Ops whose dense argument 1 may carry leading batch dims (``sp_values``, ``sp_dense_fill``)."""
+    if flags[0] or is_sparse(args[1]):
+        return None
+    return apply(node.op, args[0], args[1], **node.attr_dict)
+
+
+REGISTRY["sp_dot"].batch = _batch_sp_dot
+REGISTRY["sp_values"].batch = REGISTRY["sp_dense_fill"].batch = _batch_dense_arg
+
+
 __all__ = ["as_dense", "check_sparse_arg", "dense_like", "sparse_dot", "sparse_mul"]
