@@ -17,6 +17,7 @@ from typing import Any
 
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.gradient import pullback, pushforward
+from rewritediff.ops import get_op
 from rewritediff.ops import scan as _ops_scan
 from rewritediff.ops.scan import ScanBody, last_row_reads
 from rewritediff.rules.ast import Special
@@ -1191,3 +1192,6 @@ def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
         _BATCHED.clear()
     _BATCHED[key] = (body, result)
     return result[node.attr("out")]
+
+
+get_op("scan").batch = batch_scan  # a loop on a batch is one loop over the vectorized body

@@ -246,6 +246,7 @@ def get_op(name: str) -> OpDef:
 
 def _load_tables() -> None:
     from rewritediff.ops import (  # noqa: F401
+        batching,
         elementwise,
         gradhelpers,
         gradops,
@@ -258,6 +259,8 @@ def _load_tables() -> None:
         special,
         structural,
     )
+
+    batching.install()  # last: it sets OpDef.batch of ops the tables above define
 
 
 _load_tables()
