@@ -71,6 +71,8 @@ def _compile_guard(expr: Any) -> Any:
 
         def var(eg: EGraph, s: dict) -> Any:
             v = s.get(name)
+            if type(v) is int:  # a class id (the common case, first)
+                return ClassRef(eg.find(v))
             if isinstance(v, AttrVal):
                 return v.value.value if isinstance(v.value, Constant) else v.value
             if isinstance(v, int) and not isinstance(v, bool):
@@ -137,14 +139,19 @@ def _compile_guard(expr: Any) -> Any:
 
         return compare
 
+    n_args = len(fns)
+    f0 = fns[0] if fns else None
+
     def call(eg: EGraph, s: dict) -> Any:
-        args = [f(eg, s) for f in fns]
-        preds, helpers = rule_tables()
+        args = (f0(eg, s),) if n_args == 1 else [f(eg, s) for f in fns]
         result: Any = None
         try:
             fn = PREDICATES.get(op)
             if fn is not None:
                 result = fn(eg, *args)
+                if result is True:
+                    return result
+            preds, helpers = rule_tables()
             if result is not True and (op in preds or op in helpers):
                 other = (preds.get(op) or helpers[op])(*[_as_term(eg, a) for a in args])
                 result = other if result is None or isinstance(other, bool) and other else result

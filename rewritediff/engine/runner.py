@@ -423,6 +423,7 @@ class Runner:
                     reason = StopReason.TIME_LIMIT
                     break
             it += 1
+            unions_at_search = eg.unions  # keys are in canonical ids until the next union
             for k, ms, keys in found:
                 if reason:
                     break
@@ -440,7 +441,7 @@ class Runner:
                             continue
                         s = {**s, CTX: Rest(ctx.op, tuple(args))}
                         key = (eg.find(cid), matcher._subst_key(s))
-                    else:
+                    elif eg.unions != unions_at_search:
                         stale = uf[cid] != cid
                         if not stale:
                             for _, v in key[1]:
