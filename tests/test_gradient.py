@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+from rewritediff.verify import central_jacobian
 
 RNG = np.random.default_rng(0)
 
@@ -81,16 +82,6 @@ def test_broadcasting_sums_back():
     np.testing.assert_allclose(vals[2], (xv * rv * cv).sum())
 
 
-def _central(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for k in np.ndindex(a.shape):
-        ap, am = a.copy(), a.copy()
-        ap[k] += eps
-        am[k] -= eps
-        g[k] = (f(ap) - f(am)) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize(
     "make_b, bshape, expand",
     [
@@ -111,7 +102,7 @@ def test_gradient_through_a_declared_broadcast(make_b, bshape, expand):
     bv, Xv = RNG.normal(size=bshape), RNG.normal(size=(4, 3))
     got = ev(g, [b_in, X], bv, Xv)
     assert got.shape == bshape
-    np.testing.assert_allclose(got, _central(lambda v: float((np.tanh(expand(v) + Xv) * W).sum()), bv), rtol=1e-7)
+    np.testing.assert_allclose(got, central_jacobian(lambda v: float((np.tanh(expand(v) + Xv) * W).sum()), bv), rtol=1e-7)
 
 
 def test_undeclared_length_one_dim_is_refused():
