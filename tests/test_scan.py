@@ -8,7 +8,7 @@ import pytest
 
 import rewritediff as rd
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
-from rewritediff.verify import central_partial
+from rewritediff.verify import central_directional, central_jacobian, central_partial
 
 RNG = np.random.default_rng(11)
 
@@ -540,10 +540,7 @@ def test_rop_agrees_with_lop_by_the_dot_product_test_and_with_finite_differences
     jv = rd.function(ins + tans, rd.Rop(hs, ins, tans))(*vals, *tv)
     vj = rd.function([*ins, u], rd.Lop(hs, ins, u))(*vals, uv)
     np.testing.assert_allclose(np.sum(jv * uv), sum(np.sum(g * t) for g, t in zip(vj, tv)), rtol=1e-10)
-    eps = 1e-6
-    plus = _elman_np(*[v + eps * t for v, t in zip(vals, tv)])
-    minus = _elman_np(*[v - eps * t for v, t in zip(vals, tv)])
-    np.testing.assert_allclose(jv, (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(jv, central_directional(_elman_np, vals, tv), rtol=1e-6, atol=1e-8)
     assert "for _t in range(" in rd.function(ins + tans, rd.Rop(hs, ins, tans)).source
 
 
@@ -558,8 +555,7 @@ def test_hessian_vector_product_through_a_scan():
         return rd.function([x, h0, w], rd.grad(cost, w))(xv, h0v, wv)
 
     xv, wv, pv = RNG.normal(size=5), RNG.normal(size=2) * 0.5, RNG.normal(size=2)
-    eps = 1e-6
-    want = (grad_w(xv, 0.2, wv + eps * pv) - grad_w(xv, 0.2, wv - eps * pv)) / (2 * eps)
+    want = central_directional(lambda v: grad_w(xv, 0.2, v), [wv], [pv])
     np.testing.assert_allclose(hvp(xv, 0.2, wv, pv), want, rtol=1e-6, atol=1e-9)
 
 
@@ -576,9 +572,7 @@ def test_jacobian_through_a_scan_with_static_shapes():
             out.append(y)
         return np.array(out)
 
-    eps = 1e-6
-    want = np.stack([(ref(xv + eps * e) - ref(xv - eps * e)) / (2 * eps) for e in np.eye(4)], axis=1)
-    np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(J, central_jacobian(ref, xv), rtol=1e-6, atol=1e-9)
 
 
 def test_jacobian_and_hessian_with_run_time_shapes_batch_the_loop():
@@ -680,11 +674,8 @@ def test_integer_states_carry_no_gradient_and_rop_of_several_outputs():
     dx, dh0, dw = rd.vector("dx"), rd.scalar("dh0"), rd.scalar("dw")
     jv = rd.function([x, h0, w, dx, dh0, dw], rd.Rop([hs, ys], [x, h0, w], [dx, dh0, dw]))
     tv = [RNG.normal(size=5), np.array(0.3), np.array(-0.2)]
-    eps = 1e-6
     for j, got_t in enumerate(jv(*vals, *tv)):
-        plus = ref(*[v + eps * t for v, t in zip(vals, tv)])[j]
-        minus = ref(*[v - eps * t for v, t in zip(vals, tv)])[j]
-        np.testing.assert_allclose(got_t, (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(got_t, central_directional(lambda *v, j=j: ref(*v)[j], vals, tv), rtol=1e-6, atol=1e-9)
 
 
 def test_rop_with_taps_and_go_backwards_agrees_with_lop():
