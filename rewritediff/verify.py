@@ -3,7 +3,7 @@ central differences the ``rewritediff`` command checks its results with.
 
 ``verify_grad``: one-sided finite differences along a random projection of the output, compared
 with the analytic gradient under per-dtype tolerances; a failure is a ``GradientError`` carrying
-the position and the errors. ``central_jacobian``, ``central_hessian`` and
+the position and the errors. ``central_jacobian``, ``central_partial``, ``central_hessian`` and
 ``central_directional`` difference plain numpy functions; ``max_errors`` compares the results.
 """
 
@@ -154,6 +154,14 @@ def central_jacobian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 
         step[idx] = h
         jac[(..., *idx)] = (np.asarray(fn(x + step)) - np.asarray(fn(x - step))) / (2 * h)
     return jac
+
+
+def central_partial(fn: Callable[..., Any], points: Sequence[np.ndarray], k: int, h: float = 1e-6) -> np.ndarray:
+    """d fn(*points) / d points[k] by central differences, the other points held: one argument's share of a function of several."""
+    held = [np.asarray(p, dtype=float) for p in points]
+    if not 0 <= k < len(held):
+        raise ValueError(f"central_partial: argument {k} of a function of {len(held)} points")
+    return central_jacobian(lambda v: fn(*held[:k], v, *held[k + 1 :]), held[k], h)
 
 
 def central_hessian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-4) -> np.ndarray:

@@ -10,6 +10,7 @@ import pytest
 
 import rewritediff as rd
 from rewritediff.ops import REGISTRY
+from rewritediff.verify import central_directional
 
 EPS = 1e-6
 
@@ -331,12 +332,6 @@ def test_every_op_is_covered():
     assert not missing, f"ops without a derivative-coverage case: {missing}"
 
 
-def _fd_jvp(f, xs, vs, eps=EPS):
-    plus = f(*[x + eps * v for x, v in zip(xs, vs)])
-    minus = f(*[x - eps * v for x, v in zip(xs, vs)])
-    return (np.asarray(plus) - np.asarray(minus)) / (2 * eps)
-
-
 @pytest.mark.parametrize("op, shapes, build, domain, rtol, eps", CASES)
 def test_derivatives(op, shapes, build, domain, rtol, eps):
     rng = np.random.default_rng(1234)
@@ -353,7 +348,7 @@ def test_derivatives(op, shapes, build, domain, rtol, eps):
     us_t = rd.tensor("u", shape=y_val.shape)
     lops = rd.Lop(y, xs_t, us_t, disconnected_inputs="ignore")
     lop_vals = [np.asarray(v) for v in rd.function(xs_t + [us_t], list(lops), on_unused_input="ignore")(*xs, u)]
-    fd = _fd_jvp(f, xs, vs, eps)
+    fd = central_directional(f, xs, vs, eps)
     lhs = float(np.sum(u * fd))
     rhs = float(sum(np.sum(g * v) for g, v in zip(lop_vals, vs)))
     assert rhs == pytest.approx(lhs, rel=rtol * 10, abs=1e-6), "L-op disagrees with finite differences"

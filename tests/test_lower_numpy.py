@@ -3,6 +3,7 @@ import pytest
 from test_random_gradients import user_rules
 
 import rewritediff as rd
+from rewritediff.verify import central_directional
 
 
 def test_quickstart_example():
@@ -163,11 +164,7 @@ def test_every_op_declares_its_memory() -> None:
 FUSIONS = ["kernels", "numexpr", "none"]
 # unknown length (a kernel's plain-numpy path), a static length over a block, and unknown and large
 USER_OP_CASES = [(None, 7), (20000, 20000), (None, 20000)]
-
-
-def _fd(fn, x: np.ndarray, u: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of ``sum(fn(x) * u)``, elementwise ``fn`` (so one pass per sign)."""
-    return (fn(x + eps) - fn(x - eps)) / (2 * eps) * u
+# the ops are elementwise: one central difference along ones gives every element's derivative
 
 
 @pytest.fixture(scope="module")
@@ -179,33 +176,37 @@ def readme_rules(tmp_path_factory):
         yield rd.rules.op_function("smooth_abs"), rd.rules.op_function("lw_expish")
 
 
+# (how the op is made, the cost's elementwise factor from the fixture's ops, its numpy reference, a seed offset)
+USER_OP_COSTS = [
+    ("def", lambda ops, x: ops[0](x), lambda a: np.sqrt(a * a + 1), 0),
+    ("define_op", lambda ops, x: ops[1](x) * x, lambda a: np.exp(0.5 * a) * a, 1),
+]
+
+
 @pytest.mark.parametrize("fusion", FUSIONS)
 @pytest.mark.parametrize("static,n", USER_OP_CASES)
-def test_def_op_rule_with_out_compiles_in_every_fusion_mode(readme_rules, fusion: str, static, n: int) -> None:
+@pytest.mark.parametrize("kind, build, ref, seed", USER_OP_COSTS, ids=[c[0] for c in USER_OP_COSTS])
+def test_user_op_rule_with_out_compiles_in_every_fusion_mode(readme_rules, kind: str, build, ref, seed: int, fusion: str, static, n: int) -> None:
+    x = rd.tensor("x", shape=(static,))
+    rng = np.random.default_rng(n + seed)
+    xv, u = rng.uniform(-3, 3, n), rng.normal(size=n)
+    g = rd.grad((build(readme_rules, x) * rd.constant(u)).sum(), x)
+    f = rd.function([x], g, fusion=fusion)
+    np.testing.assert_allclose(f(xv), central_directional(ref, [xv], [np.ones(n)]) * u, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("static,n", USER_OP_CASES)
+def test_def_op_gradient_next_to_its_value_is_the_closed_form(readme_rules, fusion: str, static, n: int) -> None:
     smooth_abs, _ = readme_rules
     x = rd.tensor("x", shape=(static,))
     rng = np.random.default_rng(n)
     xv, u = rng.uniform(-3, 3, n), rng.normal(size=n)
     g = rd.grad((smooth_abs(x) * rd.constant(u)).sum(), x)
-    f = rd.function([x], g, fusion=fusion)
-    np.testing.assert_allclose(f(xv), _fd(lambda a: np.sqrt(a * a + 1), xv, u), rtol=1e-6, atol=1e-8)
-    # the gradient alone, and the value next to it
     h = rd.function([x], [g, smooth_abs(x)], fusion=fusion)
     got, val = h(xv)
     np.testing.assert_allclose(got, xv / np.sqrt(xv * xv + 1) * u, rtol=1e-12)
     np.testing.assert_allclose(val, np.sqrt(xv * xv + 1), rtol=1e-14)
-
-
-@pytest.mark.parametrize("fusion", FUSIONS)
-@pytest.mark.parametrize("static,n", USER_OP_CASES)
-def test_define_op_rule_with_out_compiles_in_every_fusion_mode(readme_rules, fusion: str, static, n: int) -> None:
-    _, expish = readme_rules
-    x = rd.tensor("x", shape=(static,))
-    rng = np.random.default_rng(n + 1)
-    xv, u = rng.uniform(-3, 3, n), rng.normal(size=n)
-    g = rd.grad((expish(x) * x * rd.constant(u)).sum(), x)
-    f = rd.function([x], g, fusion=fusion)
-    np.testing.assert_allclose(f(xv), _fd(lambda a: np.exp(0.5 * a) * a, xv, u), rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)
@@ -217,7 +218,7 @@ def test_rop_through_user_ops_with_out(readme_rules, fusion: str, static, n: int
     xv, vv = rng.uniform(-3, 3, n), rng.normal(size=n)
     f = rd.function([x, v], rd.Rop(smooth_abs(x) * 2.0 + expish(x), x, v), fusion=fusion)
     ref = lambda a: 2.0 * np.sqrt(a * a + 1) + np.exp(0.5 * a)  # noqa: E731
-    np.testing.assert_allclose(f(xv, vv), _fd(ref, xv, vv), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(f(xv, vv), central_directional(ref, [xv], [np.ones(n)]) * vv, rtol=1e-6, atol=1e-8)
 
 
 def test_def_ops_are_lowered_as_their_expansion(readme_rules) -> None:

@@ -8,21 +8,9 @@ import pytest
 
 import rewritediff as rd
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
+from rewritediff.verify import central_directional, central_jacobian, central_partial
 
 RNG = np.random.default_rng(11)
-
-
-def _fd(f, args: list[np.ndarray], k: int, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of a scalar numpy function with respect to its argument k."""
-    x = args[k]
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        lo = [a.copy() for a in args]
-        hi = [a.copy() for a in args]
-        lo[k][i] -= eps
-        hi[k][i] += eps
-        g[i] = (f(*hi) - f(*lo)) / (2 * eps)
-    return g
 
 
 def _check_grads(cost: rd.Term, inputs: list, values: list[np.ndarray], reference, tol: float = 1e-6) -> None:
@@ -31,7 +19,7 @@ def _check_grads(cost: rd.Term, inputs: list, values: list[np.ndarray], referenc
     np.testing.assert_allclose(f(*values), reference(*values), rtol=1e-10, atol=1e-12)
     grads = rd.function(inputs, rd.grad(cost, inputs))(*values)
     for k, g in enumerate(grads):
-        np.testing.assert_allclose(g, _fd(reference, values, k), rtol=tol, atol=tol, err_msg=f"gradient w.r.t. {inputs[k]}")
+        np.testing.assert_allclose(g, central_partial(reference, values, k), rtol=tol, atol=tol, err_msg=f"gradient w.r.t. {inputs[k]}")
 
 
 # ---- the Elman RNN --------------------------------------------------------------------------------------
@@ -113,7 +101,7 @@ def test_the_w11_hand_reference_matches_finite_differences():
     vals = rnn_data(T=4, batch=3, hidden=5, inputs=2)
     got = hand.rnn_grads(*vals)
     for k, pos in enumerate((2, 3, 4)):
-        np.testing.assert_allclose(got[k], _fd(hand.rnn_cost, vals, pos), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(got[k], central_partial(hand.rnn_cost, vals, pos), rtol=1e-6, atol=1e-9)
     ins, outs = rd_w11(rd, None)
     for g, w in zip(rd.function(ins, outs)(*vals), got):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
@@ -136,7 +124,7 @@ def test_symbolic_length_same_function_runs_any_length():
 
         ys_v, ga = f(xv, 0.7)
         np.testing.assert_allclose(ys_v, ref(xv, 0.7), rtol=1e-12)
-        np.testing.assert_allclose(ga, _fd(lambda xv, av: ref(xv, float(av)).sum(), [xv, np.array(0.7)], 1), rtol=1e-6)
+        np.testing.assert_allclose(ga, central_partial(lambda xv, av: ref(xv, float(av)).sum(), [xv, np.array(0.7)], 1), rtol=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -311,7 +299,7 @@ def test_symbolic_n_steps_without_sequences():
     for k in (1, 5):
         got, gA = f(k, Av, v0v)
         np.testing.assert_allclose(got, ref(Av, v0v, k), rtol=1e-12)
-        np.testing.assert_allclose(gA, _fd(lambda a, v: ref(a, v, k)[-1].sum(), [Av, v0v], 0), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gA, central_partial(lambda a, v: ref(a, v, k)[-1].sum(), [Av, v0v], 0), rtol=1e-6, atol=1e-8)
     assert rd.function([n, A, v0], vs)(0, Av, v0v).shape == (0, 3)
 
 
@@ -379,7 +367,7 @@ def test_map_reduce_foldl_foldr():
     got = rd.function([x], [r, fl, fr])(xv)
     np.testing.assert_allclose(got, [fold(xv), fold(xv), fold(xv[::-1])], rtol=1e-12)
     g = rd.function([x], rd.grad(fr, x))(xv)
-    np.testing.assert_allclose(g, _fd(lambda v: fold(v[::-1]), [xv], 0), rtol=1e-7)
+    np.testing.assert_allclose(g, central_partial(lambda v: fold(v[::-1]), [xv], 0), rtol=1e-7)
     gm = rd.function([x, y], rd.grad((m**2).sum(), [x, y]))(xv, yv)
     np.testing.assert_allclose(gm[0], 2 * (xv * yv + np.sin(xv)) * (yv + np.cos(xv)), rtol=1e-12)
     np.testing.assert_allclose(gm[1], 2 * (xv * yv + np.sin(xv)) * xv, rtol=1e-12)
@@ -394,7 +382,7 @@ def test_a_map_with_no_recurrence_is_vectorized_ops_with_no_loop():
     Xv, Wv = RNG.normal(size=(5, 3)), RNG.normal(size=(3, 2))
     got, gW = f(Xv, Wv)
     np.testing.assert_allclose(got, np.tanh(Xv @ Wv), rtol=1e-12)
-    np.testing.assert_allclose(gW, _fd(lambda a, b: np.tanh(a @ b).sum(), [Xv, Wv], 1), rtol=1e-6)
+    np.testing.assert_allclose(gW, central_partial(lambda a, b: np.tanh(a @ b).sum(), [Xv, Wv], 1), rtol=1e-6)
     # a row-by-vector product: the map is a matrix-vector product, its gradient a column sum
     w = rd.vector("w")
     mv = rd.map(lambda r: r @ w, X, return_updates=False)
@@ -425,8 +413,8 @@ def test_a_fold_over_add_or_mul_is_a_sum_or_a_product():
     def total(xv, Xv, wv):
         return np.sum(xv**2) + np.exp(xv.sum()) + 0.5 + np.tanh(Xv @ wv).sum()
 
-    np.testing.assert_allclose(got[3], _fd(total, [xv, Xv, wv], 0), rtol=1e-7)
-    np.testing.assert_allclose(got[4], _fd(total, [xv, Xv, wv], 2), rtol=1e-7)
+    np.testing.assert_allclose(got[3], central_partial(total, [xv, Xv, wv], 0), rtol=1e-7)
+    np.testing.assert_allclose(got[4], central_partial(total, [xv, Xv, wv], 2), rtol=1e-7)
     # a fold whose step scales its accumulator is a recurrence: it stays a loop
     kept = rd.reduce(lambda a, acc: acc * 0.5 + a, x, rd.constant(0.0), return_updates=False)
     assert "for _t" in rd.function([x], kept).source
@@ -476,7 +464,7 @@ def test_until_stops_the_loop_and_derivatives_follow_the_steps_taken():
         got = f(10.0, 0.5, nv)
         np.testing.assert_allclose(got[0], ref(10.0, 0.5, nv), rtol=1e-12)
         for k in (0, 1):
-            want = _fd(lambda p, q: ref(float(p), float(q), nv).sum(), [np.array(10.0), np.array(0.5)], k, eps=1e-7)
+            want = central_partial(lambda p, q: ref(float(p), float(q), nv).sum(), [np.array(10.0), np.array(0.5)], k, h=1e-7)
             np.testing.assert_allclose(got[1 + k], want, rtol=1e-6)
     dx0 = rd.scalar("dx0")
     np.testing.assert_allclose(rd.function([x0, a, n, dx0], rd.Rop(xs, x0, dx0))(10.0, 0.5, 100, 1.0), [0.5, 0.25, 0.125, 0.0625])
@@ -552,10 +540,7 @@ def test_rop_agrees_with_lop_by_the_dot_product_test_and_with_finite_differences
     jv = rd.function(ins + tans, rd.Rop(hs, ins, tans))(*vals, *tv)
     vj = rd.function([*ins, u], rd.Lop(hs, ins, u))(*vals, uv)
     np.testing.assert_allclose(np.sum(jv * uv), sum(np.sum(g * t) for g, t in zip(vj, tv)), rtol=1e-10)
-    eps = 1e-6
-    plus = _elman_np(*[v + eps * t for v, t in zip(vals, tv)])
-    minus = _elman_np(*[v - eps * t for v, t in zip(vals, tv)])
-    np.testing.assert_allclose(jv, (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(jv, central_directional(_elman_np, vals, tv), rtol=1e-6, atol=1e-8)
     assert "for _t in range(" in rd.function(ins + tans, rd.Rop(hs, ins, tans)).source
 
 
@@ -570,8 +555,7 @@ def test_hessian_vector_product_through_a_scan():
         return rd.function([x, h0, w], rd.grad(cost, w))(xv, h0v, wv)
 
     xv, wv, pv = RNG.normal(size=5), RNG.normal(size=2) * 0.5, RNG.normal(size=2)
-    eps = 1e-6
-    want = (grad_w(xv, 0.2, wv + eps * pv) - grad_w(xv, 0.2, wv - eps * pv)) / (2 * eps)
+    want = central_directional(lambda v: grad_w(xv, 0.2, v), [wv], [pv])
     np.testing.assert_allclose(hvp(xv, 0.2, wv, pv), want, rtol=1e-6, atol=1e-9)
 
 
@@ -588,9 +572,7 @@ def test_jacobian_through_a_scan_with_static_shapes():
             out.append(y)
         return np.array(out)
 
-    eps = 1e-6
-    want = np.stack([(ref(xv + eps * e) - ref(xv - eps * e)) / (2 * eps) for e in np.eye(4)], axis=1)
-    np.testing.assert_allclose(J, want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(J, central_jacobian(ref, xv), rtol=1e-6, atol=1e-9)
 
 
 def test_jacobian_and_hessian_with_run_time_shapes_batch_the_loop():
@@ -609,11 +591,9 @@ def test_jacobian_and_hessian_with_run_time_shapes_batch_the_loop():
         return h
 
     Jv, Hv = f(*vals)
-    for i in range(3):
-        np.testing.assert_allclose(Jv[i], _fd(lambda *v: last(*v)[i], vals, 2), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(Jv, central_partial(last, vals, 2), rtol=1e-6, atol=1e-9)
     grad_h0 = rd.function([x, h0, W], rd.grad((hs[-1] ** 2).sum(), h0))
-    for i in range(3):
-        np.testing.assert_allclose(Hv[i], _fd(lambda *v: grad_h0(*v)[i], vals, 1), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(Hv, central_partial(grad_h0, vals, 1), rtol=1e-6, atol=1e-8)
 
 
 def test_nested_scans_values_and_gradient():
@@ -694,11 +674,8 @@ def test_integer_states_carry_no_gradient_and_rop_of_several_outputs():
     dx, dh0, dw = rd.vector("dx"), rd.scalar("dh0"), rd.scalar("dw")
     jv = rd.function([x, h0, w, dx, dh0, dw], rd.Rop([hs, ys], [x, h0, w], [dx, dh0, dw]))
     tv = [RNG.normal(size=5), np.array(0.3), np.array(-0.2)]
-    eps = 1e-6
     for j, got_t in enumerate(jv(*vals, *tv)):
-        plus = ref(*[v + eps * t for v, t in zip(vals, tv)])[j]
-        minus = ref(*[v - eps * t for v, t in zip(vals, tv)])[j]
-        np.testing.assert_allclose(got_t, (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(got_t, central_directional(lambda *v, j=j: ref(*v)[j], vals, tv), rtol=1e-6, atol=1e-9)
 
 
 def test_rop_with_taps_and_go_backwards_agrees_with_lop():
@@ -721,7 +698,7 @@ def test_rop_with_taps_and_go_backwards_agrees_with_lop():
     np.testing.assert_allclose(np.sum(jv * uv), sum(np.sum(g * t) for g, t in zip(vj, tv)), rtol=1e-10)
     # go_backwards reverses the sequence, then the taps apply (PyTensor's order)
     for k in range(3):
-        want = _fd(lambda *v: np.sum(_taps_np(v[0][::-1], v[1], v[2]) * uv), vals, k)
+        want = central_partial(lambda *v: np.sum(_taps_np(v[0][::-1], v[1], v[2]) * uv), vals, k)
         np.testing.assert_allclose(vj[k], want, rtol=1e-6, atol=1e-9)
 
 

@@ -10,20 +10,9 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+from rewritediff.verify import central_partial
 
 RNG = np.random.default_rng(23)
-
-
-def _fd(f, args: list[np.ndarray], k: int, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of a scalar numpy function with respect to its argument k."""
-    g = np.zeros_like(args[k])
-    for i in np.ndindex(g.shape):
-        lo = [a.copy() for a in args]
-        hi = [a.copy() for a in args]
-        lo[k][i] -= eps
-        hi[k][i] += eps
-        g[i] = (f(*hi) - f(*lo)) / (2 * eps)
-    return g
 
 
 def _elman_np(X, h0, W, U, b):
@@ -62,7 +51,7 @@ def test_checkpointed_gradients_equal_those_of_every_state_stored_and_finite_dif
     want = rd.function(ins0, rd.grad(cost(hs0), ins0))(*vals)
     for i, (g, w) in enumerate(zip(got, want)):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
-        np.testing.assert_allclose(g, _fd(ref, vals, i), rtol=1e-6, atol=1e-7, err_msg=f"gradient w.r.t. {ins[i]}")
+        np.testing.assert_allclose(g, central_partial(ref, vals, i), rtol=1e-6, atol=1e-7, err_msg=f"gradient w.r.t. {ins[i]}")
 
 
 def test_the_gradient_runs_the_chunked_loop_only():
@@ -137,7 +126,7 @@ def test_taps_outputs_not_fed_back_non_sequences_and_sequence_adjoints():
         grads[k] = out[1:]
     for i, (g, g0) in enumerate(zip(grads[4], grads[None])):
         np.testing.assert_allclose(g, g0, rtol=1e-11, atol=1e-12)
-        np.testing.assert_allclose(g, _fd(ref, vals, i), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(g, central_partial(ref, vals, i), rtol=1e-6, atol=1e-7)
 
 
 def test_go_backwards_symbolic_n_steps_and_a_hessian_vector_product():
@@ -160,7 +149,7 @@ def test_go_backwards_symbolic_n_steps_and_a_hessian_vector_product():
             hs.append(h)
         return hs[-1] ** 2 + sum(hs)
 
-    np.testing.assert_allclose(out[3][2], _fd(ref, [xv, np.array(0.2), np.array(0.7)], 2), rtol=1e-7)
+    np.testing.assert_allclose(out[3][2], central_partial(ref, [xv, np.array(0.2), np.array(0.7)], 2), rtol=1e-7)
     # n_steps from a run-time scalar, no sequence: 0, 1 and several chunks
     n, s0, c = rd.iscalar("n"), rd.scalar("s0"), rd.scalar("c")
     for k in (None, 4):
@@ -211,7 +200,7 @@ def test_a_loop_in_the_step_and_updates_of_shared_variables():
     got = rd.function([X, h0, c], [cost, *rd.grad(cost, [X, h0, c])])(*vals)
     np.testing.assert_allclose(got[0], ref(*vals), rtol=1e-12)
     for i in range(3):
-        np.testing.assert_allclose(got[1 + i], _fd(ref, vals, i), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(got[1 + i], central_partial(ref, vals, i), rtol=1e-6, atol=1e-8)
     # a step that updates a shared variable: the update and the gradient are those of checkpoint=None
     v = rd.vector("v")
     s = rd.shared(np.array(0.0), name="s")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rewritediff.verify import central_directional, central_hessian, central_jacobian, max_errors
+from rewritediff.verify import central_directional, central_hessian, central_jacobian, central_partial, max_errors
 
 RNG = np.random.default_rng(0)
 A = RNG.normal(size=(3, 4))
@@ -28,6 +28,18 @@ def test_central_jacobian_keeps_the_shapes_of_output_and_input() -> None:
         for j in range(3):
             want[j, i, j] = math.cos(x[i, j])
     np.testing.assert_allclose(jac, want, atol=1e-8)
+
+
+def test_central_partial_holds_the_other_arguments() -> None:
+    a, b = RNG.normal(size=(2, 3)), RNG.normal(size=3)
+    # f(a, b) = sum(a * b**2): d/da = b**2 broadcast, d/db = 2 b * a.sum(0)
+    np.testing.assert_allclose(central_partial(lambda x, y: np.sum(x * y**2), [a, b], 0), np.broadcast_to(b**2, a.shape), atol=1e-8)
+    np.testing.assert_allclose(central_partial(lambda x, y: np.sum(x * y**2), [a, b], 1), 2 * b * a.sum(axis=0), atol=1e-8)
+    # a vector output: d (a @ b) / d b is a itself, and a 0-d argument keeps its empty shape
+    np.testing.assert_allclose(central_partial(lambda x, y: x @ y, [a, b], 1), a, atol=1e-8)
+    assert central_partial(lambda x, s: float(s) * x.sum(), [a, np.array(2.0)], 1) == pytest.approx(a.sum())
+    with pytest.raises(ValueError, match="argument 2 of a function of 2 points"):
+        central_partial(lambda x, y: x, [a, b], 2)
 
 
 def test_central_hessian_of_a_quadratic_form() -> None:

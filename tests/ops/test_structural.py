@@ -8,20 +8,11 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+from rewritediff.verify import central_directional, central_hessian, central_jacobian
 
 RNG = np.random.default_rng(7)
 X = np.array([0.3, -1.2, 2.5, 0.7, -0.4])  # distinct values: no ties for sort
 M = np.array([[0.5, -1.1, 2.0, 0.9], [1.7, 0.2, -0.6, 1.3], [-0.85, 2.2, 0.4, -1.9]])
-
-
-def _fd_grad(f, x, eps=1e-6):
-    """Central differences of a scalar function of one array."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
 
 
 # (name, frontend builder, numpy reference) for a matrix argument
@@ -66,7 +57,7 @@ def test_value_and_gradient_against_numpy(name, build, ref, declared):
     np.testing.assert_allclose(f(M), ref(M), rtol=1e-12, atol=1e-12)
     w = RNG.normal(size=np.shape(ref(M)))
     g = rd.function([a], rd.grad(rd.sum(y * w), a))(M)
-    np.testing.assert_allclose(g, _fd_grad(lambda v: float(np.sum(ref(v) * w)), M), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(g, central_jacobian(lambda v: float(np.sum(ref(v) * w)), M), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -82,19 +73,30 @@ def test_dtype_is_kept(name, build, ref, dtype):
     assert g.dtype == dtype
 
 
-def test_rop_agrees_with_finite_differences():
+# (name, frontend builder, numpy reference) for a vector argument of undeclared length
+VECTOR_CASES = [
+    ("cumsum", rd.cumsum, np.cumsum),
+    ("cumprod", rd.cumprod, np.cumprod),
+    ("sort", rd.sort, np.sort),
+    ("flip-roll-1", lambda t: rd.roll(rd.flip(t), 1), lambda t: np.roll(np.flip(t), 1)),
+    ("flip-roll-2", lambda t: rd.roll(rd.flip(t), 2), lambda t: np.roll(np.flip(t), 2)),
+    ("diff-pad", lambda t: rd.pad(rd.diff(t), (2, 1)), lambda t: np.pad(np.diff(t), (2, 1))),
+]
+
+
+@pytest.mark.parametrize("name, build, ref", VECTOR_CASES, ids=[c[0] for c in VECTOR_CASES])
+def test_rop_agrees_with_finite_differences(name, build, ref):
     x, v = rd.vector("x"), rd.vector("v")
     dv = RNG.normal(size=X.shape)
-    for build, ref in [
-        (lambda t: rd.cumsum(t), np.cumsum),
-        (lambda t: rd.cumprod(t), np.cumprod),
-        (lambda t: rd.sort(t), np.sort),
-        (lambda t: rd.roll(rd.flip(t), 2), lambda t: np.roll(np.flip(t), 2)),
-        (lambda t: rd.pad(rd.diff(t), (2, 1)), lambda t: np.pad(np.diff(t), (2, 1))),
-    ]:
-        got = rd.function([x, v], rd.Rop(build(x), x, v), on_unused_input="ignore")(X, dv)
-        fd = (ref(X + 1e-6 * dv) - ref(X - 1e-6 * dv)) / 2e-6
-        np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
+    got = rd.function([x, v], rd.Rop(build(x), x, v), on_unused_input="ignore")(X, dv)
+    np.testing.assert_allclose(got, central_directional(ref, [X], [dv]), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name, build, ref", VECTOR_CASES, ids=[c[0] for c in VECTOR_CASES])
+def test_jacobian_with_unknown_sizes(name, build, ref):
+    x = rd.vector("x")
+    jac = rd.function([x], rd.jacobian(build(x), x))(X)
+    np.testing.assert_allclose(jac, central_jacobian(ref, X), rtol=1e-6, atol=1e-8)
 
 
 def test_integer_inputs_accumulate_as_numpy():
@@ -137,7 +139,7 @@ def test_take_along_axis_broadcasts_and_repeats():
     np.testing.assert_array_equal(rd.function([a], y)(M), np.take_along_axis(M, idx, axis=0))
     w = RNG.normal(size=(1, 4))
     g = rd.function([a], rd.grad(rd.sum(y * w), a))(M)
-    np.testing.assert_allclose(g, _fd_grad(lambda v: float(np.sum(np.take_along_axis(v, idx, axis=0) * w)), M), atol=1e-8)
+    np.testing.assert_allclose(g, central_jacobian(lambda v: float(np.sum(np.take_along_axis(v, idx, axis=0) * w)), M), atol=1e-8)
     col = rd.tensor("c", shape=(3, 1))
     rep = np.array([[0, 0, 1, 2], [2, 2, 2, 0], [1, 1, 0, 0]])
     y = rd.take_along_axis(col, rd.constant(rep), axis=0)
@@ -147,62 +149,55 @@ def test_take_along_axis_broadcasts_and_repeats():
     np.testing.assert_array_equal(g, np.bincount(rep.ravel(), minlength=3).reshape(3, 1).astype(float))
 
 
-def test_matrix_power_against_numpy():
-    a = rd.matrix("a")
-    s = np.array([[2.0, 1.0, 0.0], [0.5, 3.0, 0.2], [0.1, 0.0, 1.5]])
-    for n in (0, 1, 2, 5, -1, -3):
-        y = rd.matrix_power(a, n)
-        np.testing.assert_allclose(rd.function([a], y)(s), np.linalg.matrix_power(s, n), rtol=1e-10)
-        if n == 0:  # the identity, as PyTensor's: it does not depend on the matrix
-            with pytest.raises(rd.DisconnectedInputError):
-                rd.grad(rd.sum(y), a)
-            continue
-        g = rd.function([a], rd.grad(rd.sum(y), a))(s)
-        np.testing.assert_allclose(g, _fd_grad(lambda v: float(np.sum(np.linalg.matrix_power(v, n))), s), rtol=1e-5, atol=1e-7)
+POWER_BASE = np.array([[2.0, 1.0, 0.0], [0.5, 3.0, 0.2], [0.1, 0.0, 1.5]])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, -1, -3])
+def test_matrix_power_against_numpy(n):
+    a, s = rd.matrix("a"), POWER_BASE
+    y = rd.matrix_power(a, n)
+    np.testing.assert_allclose(rd.function([a], y)(s), np.linalg.matrix_power(s, n), rtol=1e-10)
+    if n == 0:  # the identity, as PyTensor's: it does not depend on the matrix
+        with pytest.raises(rd.DisconnectedInputError):
+            rd.grad(rd.sum(y), a)
+        return
+    g = rd.function([a], rd.grad(rd.sum(y), a))(s)
+    np.testing.assert_allclose(g, central_jacobian(lambda v: float(np.sum(np.linalg.matrix_power(v, n))), s), rtol=1e-5, atol=1e-7)
+
+
+def test_matrix_power_of_a_stack():
+    s = POWER_BASE
     stack = rd.tensor3("t")
     sv = np.stack([s, s.T])
     np.testing.assert_allclose(rd.function([stack], rd.matrix_power(stack, 3))(sv), np.linalg.matrix_power(sv, 3), rtol=1e-10)
     np.testing.assert_allclose(rd.function([stack], rd.matrix_power(stack, 0))(sv), np.linalg.matrix_power(sv, 0))
 
 
-def test_vector_norms_against_numpy():
+@pytest.mark.parametrize("ord", [None, 1, 2, np.inf, -np.inf, 0, 3, 0.5])
+def test_vector_norms_against_numpy(ord):
     x = rd.vector("x")
-    for ord in (None, 1, 2, np.inf, -np.inf, 0, 3, 0.5):
-        y = rd.norm(x, ord)
-        np.testing.assert_allclose(rd.function([x], y)(X), np.linalg.norm(X, ord), rtol=1e-12)
-        if ord != 0:
-            g = rd.function([x], rd.grad(y, x))(X)
-            np.testing.assert_allclose(g, _fd_grad(lambda v: float(np.linalg.norm(v, ord)), X), rtol=1e-6, atol=1e-8)
+    y = rd.norm(x, ord)
+    np.testing.assert_allclose(rd.function([x], y)(X), np.linalg.norm(X, ord), rtol=1e-12)
+    if ord != 0:  # the count of nonzeros: piecewise constant
+        g = rd.function([x], rd.grad(y, x))(X)
+        np.testing.assert_allclose(g, central_jacobian(lambda v: float(np.linalg.norm(v, ord)), X), rtol=1e-6, atol=1e-8)
 
 
-def test_matrix_norms_from_singular_values_against_numpy():
+@pytest.mark.parametrize("ord", ["nuc", 2, -2])
+def test_matrix_norms_from_singular_values_against_numpy(ord):
     a = rd.matrix("a")
     m = np.random.default_rng(5).normal(size=(4, 3))
-    for ord in ("nuc", 2, -2):
-        for axis, keepdims in ((None, False), ((1, 0), True)):
-            y = rd.norm(a, ord, axis=axis, keepdims=keepdims)
-            np.testing.assert_allclose(rd.function([a], y)(m), np.linalg.norm(m, ord, axis=axis, keepdims=keepdims), rtol=1e-12)
-        g = rd.function([a], rd.grad(rd.norm(a, ord), a))(m)
-        fd = np.array([(np.linalg.norm(m + 1e-6 * e, ord) - np.linalg.norm(m - 1e-6 * e, ord)) / 2e-6 for e in np.eye(m.size).reshape(-1, *m.shape)]).reshape(
-            m.shape
-        )
-        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    for axis, keepdims in ((None, False), ((1, 0), True)):
+        y = rd.norm(a, ord, axis=axis, keepdims=keepdims)
+        np.testing.assert_allclose(rd.function([a], y)(m), np.linalg.norm(m, ord, axis=axis, keepdims=keepdims), rtol=1e-12)
+    g = rd.function([a], rd.grad(rd.norm(a, ord), a))(m)
+    np.testing.assert_allclose(g, central_jacobian(lambda v: float(np.linalg.norm(v, ord)), m), rtol=1e-6, atol=1e-8)
 
 
-def test_jacobian_and_hessian_with_unknown_sizes():
+def test_hessian_and_sort_jacobian_with_unknown_sizes():
     x = rd.vector("x")
-    for build, ref in [
-        (rd.cumsum, np.cumsum),
-        (rd.cumprod, np.cumprod),
-        (rd.sort, np.sort),
-        (lambda t: rd.roll(rd.flip(t), 1), lambda t: np.roll(np.flip(t), 1)),
-    ]:
-        jac = rd.function([x], rd.jacobian(build(x), x))(X)
-        fd = np.stack([(ref(X + 1e-6 * e) - ref(X - 1e-6 * e)) / 2e-6 for e in np.eye(len(X))], axis=1)
-        np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-8)
     h = rd.function([x], rd.hessian(rd.sum(rd.cumprod(x)), x))(X)
-    fd = np.stack([_fd_grad(lambda v, e=e: float(np.sum(np.cumprod(v + 1e-4 * e)) - np.sum(np.cumprod(v - 1e-4 * e))) / 2e-4, X) for e in np.eye(len(X))])
-    np.testing.assert_allclose(h, fd, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h, central_hessian(lambda v: float(np.sum(np.cumprod(v))), X), rtol=1e-4, atol=1e-5)
     a = rd.matrix("a")
     jac = rd.function([a], rd.jacobian(rd.take_along_axis(a, rd.argsort(a, axis=1), axis=1).sum(axis=0), a))(M)
     np.testing.assert_allclose(jac, _sort_jacobian(M), atol=1e-12)
@@ -290,17 +285,6 @@ def test_bad_input_names_the_op(build, match):
 
 
 # ---- second derivatives of einsum (and tensordot) -----------------------------------------------------
-def _fd_hessian(f, x, eps=1e-3):
-    """Central differences of the central-difference gradient: the Hessian of a scalar function, flattened."""
-    n = x.size
-    h = np.zeros((n, n))
-    for i in range(n):
-        e = np.zeros(n)
-        e[i] = eps
-        h[i] = (_fd_grad(f, (x.ravel() + e).reshape(x.shape)) - _fd_grad(f, (x.ravel() - e).reshape(x.shape))).ravel() / (2 * eps)
-    return h
-
-
 B = np.array([[0.4, -0.3, 1.1, 0.6], [-0.9, 0.8, 0.2, -0.5], [0.7, 0.1, -1.3, 0.3]])
 V = np.array([0.6, -1.4, 0.9])
 S = np.array([[0.9, -0.2, 0.4], [0.3, 1.2, -0.7], [-0.5, 0.8, 1.1]])
@@ -321,7 +305,7 @@ def test_einsum_second_derivatives(name, build, ref, declared):
     a = rd.tensor("a", shape=S.shape) if declared else rd.matrix("a")
     b, v = rd.matrix("b"), rd.vector("v")
     cost = build(a, b, v)
-    want = _fd_hessian(ref, S)
+    want = central_hessian(ref, S).reshape(S.size, S.size)
     h = rd.function([a, b, v], rd.hessian(cost, a), on_unused_input="ignore")(S, B, V)
     np.testing.assert_allclose(h.reshape(9, 9), want, rtol=1e-5, atol=5e-5)
     p = rd.matrix("p")
@@ -429,13 +413,13 @@ def test_cumprod_derivatives_exact_with_zeros(x):
     ref = lambda t: float(np.sum(np.cumprod(t) * w))  # noqa: E731 - a polynomial: its central differences are exact to rounding
     g = rd.function([v], rd.grad(rd.sum(rd.cumprod(v) * w), v))(x)
     assert np.all(np.isfinite(g))
-    np.testing.assert_allclose(g, _fd_grad(ref, x), atol=1e-8)
+    np.testing.assert_allclose(g, central_jacobian(ref, x), atol=1e-8)
     dv = np.arange(1.0, 7.0)
     rop = rd.function([v, p], rd.Rop(rd.cumprod(v), v, p))(x, dv)
-    np.testing.assert_allclose(rop, (np.cumprod(x + 1e-6 * dv) - np.cumprod(x - 1e-6 * dv)) / 2e-6, atol=1e-8)
+    np.testing.assert_allclose(rop, central_directional(np.cumprod, [x], [dv]), atol=1e-8)
     h = rd.function([v], rd.hessian(rd.sum(rd.cumprod(v) * w), v))(x)
-    np.testing.assert_allclose(h, _fd_hessian(ref, x), atol=1e-6)
+    np.testing.assert_allclose(h, central_hessian(ref, x), atol=1e-6)
     a = rd.matrix("a")
     m = np.stack([x, x[::-1], np.abs(x) + 0.5])
     ga = rd.function([a], rd.grad(rd.sum(rd.cumprod(a, axis=1) * w), a))(m)
-    np.testing.assert_allclose(ga, _fd_grad(lambda t: float(np.sum(np.cumprod(t, axis=1) * w)), m), atol=1e-8)
+    np.testing.assert_allclose(ga, central_jacobian(lambda t: float(np.sum(np.cumprod(t, axis=1) * w)), m), atol=1e-8)

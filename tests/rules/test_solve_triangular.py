@@ -7,21 +7,11 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+from rewritediff.verify import central_directional, central_jacobian
 
 # the shipped rules define ops (sym, used by the Cholesky adjoint): load them before the registry
 # fixture of this directory takes its snapshot, so it never unregisters them
 rd.rules.default_rules()
-
-
-def _central(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """d f / d x by central differences (f scalar-valued)."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
 
 
 def _triangular_system(lower: bool, rhs_ndim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,8 +44,8 @@ def test_gradient_matches_central_differences(lower: bool, rhs_ndim: int) -> Non
     def value(a_: np.ndarray, b_: np.ndarray) -> float:
         return float(np.sum(wv * np.linalg.solve(tri(a_), b_)))
 
-    np.testing.assert_allclose(ga, _central(lambda x: value(x, bv), av), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(gb, _central(lambda x: value(av, x), bv), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ga, central_jacobian(lambda x: value(x, bv), av), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gb, central_jacobian(lambda x: value(av, x), bv), rtol=1e-6, atol=1e-8)
     assert np.all(ga[np.triu_indices(4, 1) if lower else np.tril_indices(4, -1)] == 0)
 
 
@@ -68,8 +58,7 @@ def test_tangent_matches_central_differences(lower: bool) -> None:
     x = rd.linalg.solve_triangular(a, b, lower=lower)
     got = rd.function([a, b, da, db], rd.Rop(x, [a, b], [da, db]))(av, bv, dav, dbv)
     tri = np.tril if lower else np.triu
-    h = 1e-6
-    want = (np.linalg.solve(tri(av + h * dav), bv + h * dbv) - np.linalg.solve(tri(av - h * dav), bv - h * dbv)) / (2 * h)
+    want = central_directional(lambda p, q: np.linalg.solve(tri(p), q), [av, bv], [dav, dbv])
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
@@ -95,8 +84,8 @@ def test_solves_with_a_cholesky_factor_become_triangular() -> None:
 
     lv, gA, gr = f(Av, rv)
     np.testing.assert_allclose(lv, value(Av, rv), rtol=1e-12)
-    np.testing.assert_allclose(gA, _central(lambda x: value(x, rv), Av), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(gr, _central(lambda x: value(Av, x), rv), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gA, central_jacobian(lambda x: value(x, rv), Av), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gr, central_jacobian(lambda x: value(Av, x), rv), rtol=1e-6, atol=1e-8)
 
 
 def test_upper_cholesky_factor_too() -> None:
