@@ -20,6 +20,7 @@ from rewritediff.engine.analysis import BUILD_ERRORS
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.ematch import CTX, Matcher, Rest
 from rewritediff.engine.guards import GuardNeedsRest, eval_guard
+from rewritediff.engine.nary import normalize_nary
 from rewritediff.engine.rhs import Unbuildable, instantiate, lookup_rhs
 from rewritediff.ops import CONST_OP, REGISTRY
 from rewritediff.rules.ast import Call, Num, Rule, Special, Var, names_in
@@ -325,7 +326,7 @@ class Runner:
         stats = [_Stats() for _ in self.rewrites]
         matcher = Matcher(eg)
         eg.rebuild()
-        if eg.normalize_nary(self.node_limit - eg.num_nodes):
+        if normalize_nary(eg, self.node_limit - eg.num_nodes):
             eg.rebuild()
         max_depth = max((rw.depth for rw in self.rewrites), default=1)
         # Incremental matching: a match rooted in class c can only be new if some class within the
@@ -470,7 +471,7 @@ class Runner:
                         reason = StopReason.NODE_LIMIT
                         break
             eg.rebuild()
-            if not reason and eg.normalize_nary(self.node_limit - eg.num_nodes, eg.touched):
+            if not reason and normalize_nary(eg, self.node_limit - eg.num_nodes, eg.touched):
                 eg.rebuild()
             if reason:
                 break
