@@ -8,12 +8,9 @@ run; :class:`RunReport` says why it stopped and how often each rule matched and 
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
-from pathlib import Path
+from enum import Enum
 from typing import Any
 
 from rewritediff.engine.analysis import BUILD_ERRORS
@@ -21,9 +18,10 @@ from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.ematch import CTX, Matcher, Rest
 from rewritediff.engine.guards import GuardNeedsRest, eval_guard
 from rewritediff.engine.nary import normalize_nary
+from rewritediff.engine.report import RunReport, Step, StopReason
+from rewritediff.engine.rewrite import Rewrite
 from rewritediff.engine.rhs import Unbuildable, instantiate, lookup_rhs
-from rewritediff.ops import CONST_OP, REGISTRY
-from rewritediff.rules.ast import Call, Num, Rule, Special, Var, names_in
+from rewritediff.rules.ast import Var
 from rewritediff.terms import TensorType, apply
 
 # Iterations are the deterministic limit (the same input always gives the same graph); the time
@@ -35,144 +33,6 @@ DEFAULT_TIME_LIMIT = 10.0  # a safety net only: iterations and nodes are the lim
 # right-hand side is smaller: x * 1 => x, x + -y => x - y, ...): raw gradients are full of such
 # redexes, and clearing them first leaves the main iterations for the rewrites that need them.
 DEFAULT_PRE_ITERS = 4
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """A directed rewrite compiled from a rule (an ``equal`` rule gives one per usable direction)."""
-
-    name: str
-    lhs: Call
-    rhs: Any
-    guard: Any
-    rule: Rule | None = None
-    stabilizes: bool = False
-    needs: frozenset = frozenset()  # ops (and "const" for literals) the left-hand side needs present
-    depth: int = 1  # nesting depth of the left-hand side (a variable or literal is depth 0)
-    reduces: bool = False  # the right-hand side has fewer ops and literals than the left (run first, see Runner)
-
-    def applicable(self, eg: EGraph) -> bool:
-        """Whether every op of the left-hand side occurs in the graph (a cheap pre-filter)."""
-        return all(eg.by_op.get(op) for op in self.needs)
-
-    @functools.cached_property
-    def where(self) -> str:
-        """``file:line`` of the rule (or the rewrite's name)."""
-        if self.rule is not None:
-            return f"{self.rule.source.file}:{self.rule.source.line}"
-        return self.name
-
-
-def pattern_ops(expr: Any) -> frozenset:
-    """Ops a pattern needs in the graph (``const`` for a numeric literal)."""
-    out: set = set()
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Call):
-            out.add(e.op)
-            stack.extend(e.args)
-        elif isinstance(e, Num):
-            out.add(CONST_OP)
-    return frozenset(out)
-
-
-def pattern_size(expr: Any) -> int:
-    """Number of calls and numeric literals in a pattern or right-hand side."""
-    n = 0
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Call):
-            n += 1
-            stack.extend(e.args)
-        elif isinstance(e, Num):
-            n += 1
-    return n
-
-
-def _reduces(lhs: Call, rhs: Any) -> bool:
-    """A cheap rule to run before the others: a smaller right-hand side, and at most one sum or product in the pattern.
-
-    Patterns with two or more sums or products (factoring: ``x * y + x * z``) are matched modulo
-    commutativity against every pair of arguments, which is what makes them expensive.
-    """
-    nary = 0
-    stack = [lhs]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Call):
-            nary += e.op in REGISTRY and REGISTRY[e.op].nary
-            stack.extend(e.args)
-    return nary <= 1 and pattern_size(rhs) < pattern_size(lhs)
-
-
-def pattern_depth(expr: Any) -> int:
-    """Nesting depth of a pattern: 0 for a variable or literal, 1 + the deepest argument for a call."""
-    best = 0
-    stack = [(expr, 0)]
-    while stack:
-        e, d = stack.pop()
-        if isinstance(e, Call):
-            d += 1
-            stack.extend((a, d) for a in e.args)
-        best = max(best, d)
-    return best
-
-
-def _has_special(expr: Any) -> bool:
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Special):
-            return True
-        if isinstance(e, Call):
-            stack.extend(e.args)
-    return False
-
-
-def compile_rules(rules: list[Rule]) -> list[Rewrite]:
-    """Directed rewrites from ``rewrite`` (``=>``) and ``equal`` (``<=>``) rules; others are ignored.
-
-    Rules from a ``stabilize*.rules`` file are marked: the terms they match are penalised in extraction.
-    """
-    out: list[Rewrite] = []
-    for r in rules:
-        if r.kind not in ("rewrite", "equal") or not r.rhs or not isinstance(r.lhs, Call):
-            continue
-        rhs = r.rhs[0]
-        if _has_special(rhs):
-            continue
-        where = f"{r.source.file}:{r.source.line}"
-        stab = Path(r.source.file).stem.startswith("stabiliz")
-        lv = names_in(r.lhs)
-        if names_in(rhs) <= lv:
-            out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs), pattern_depth(r.lhs), _reduces(r.lhs, rhs)))
-        if r.kind == "equal" and isinstance(rhs, Call) and lv <= names_in(rhs) and (r.guard is None or names_in(r.guard) <= names_in(rhs)):
-            out.append(Rewrite(where + " (<=)", rhs, r.lhs, r.guard, r, stab, pattern_ops(rhs), pattern_depth(rhs), _reduces(rhs, r.lhs)))
-    return out
-
-
-@dataclass
-class Step:
-    """One rule application that merged two classes."""
-
-    iteration: int
-    rewrite: Rewrite
-    cid: int
-    term: Any
-
-
-class StopReason(StrEnum):
-    """Why simplification stopped (the value is the report's text, so it compares equal to it)."""
-
-    RUNNING = ""
-    SATURATED = "saturated"
-    ITERATION_LIMIT = "iteration limit"
-    NODE_LIMIT = "node limit"
-    TIME_LIMIT = "time limit"
-    NOTHING_TO_DO = "nothing to do"
-    PREPASS_ONLY = "pre-pass only"
 
 
 class Outcome(Enum):
@@ -187,40 +47,6 @@ class Outcome(Enum):
     NOOP = "no-op"
     MARKED = "marked"  # a no-op that marked the root node unstable
     GUARD = "guard"  # the guard did not hold (or the right-hand side does not fit this match)
-
-
-@dataclass
-class RunReport:
-    """Why saturation stopped, its size, and per-rule match and firing counts."""
-
-    stop_reason: StopReason = StopReason.RUNNING
-    stop_detail: str = ""  # what goes with the reason (the graph's size for PREPASS_ONLY)
-    iterations: int = 0
-    pre_iterations: int = 0
-    nodes: int = 0
-    classes: int = 0
-    seconds: float = 0.0
-    matches: dict[str, int] = field(default_factory=dict)
-    fired: dict[str, int] = field(default_factory=dict)
-    bans: dict[str, int] = field(default_factory=dict)
-    # fallbacks the engine took ("what (where: exception type)" -> count): guards it could not decide,
-    # right-hand sides it could not build for a match; each leaves that rewrite out, nothing else
-    fallbacks: dict[str, int] = field(default_factory=dict)
-    steps: list[Step] = field(default_factory=list)
-
-    @property
-    def stop_text(self) -> str:
-        """The stop reason as the report prints it, with its detail."""
-        return f"{self.stop_reason} {self.stop_detail}" if self.stop_detail else str(self.stop_reason)
-
-    def __str__(self) -> str:
-        lines = [f"stopped: {self.stop_text} after {self.iterations} iteration(s), {self.nodes} e-nodes, {self.classes} e-classes, {self.seconds * 1e3:.1f} ms"]
-        for name in sorted((k for k in self.matches if self.matches[k]), key=lambda k: (-self.matches[k], k)):
-            ban = f", banned {self.bans[name]}x" if self.bans.get(name) else ""
-            lines.append(f"  {name}: {self.matches[name]} match(es), fired {self.fired.get(name, 0)}{ban}")
-        for what, n in self.fallbacks.items():
-            lines.append(f"  fallback: {what}: {n}x")
-        return "\n".join(lines)
 
 
 FIRED, NOOP, MARKED, GUARD = Outcome.FIRED, Outcome.NOOP, Outcome.MARKED, Outcome.GUARD

@@ -18,16 +18,9 @@ from typing import Any
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.extract import Extractor, dag_cost
 from rewritediff.engine.prepass import prepass
-from rewritediff.engine.runner import (
-    DEFAULT_ITER_LIMIT,
-    DEFAULT_NODE_LIMIT,
-    DEFAULT_TIME_LIMIT,
-    Rewrite,
-    Runner,
-    RunReport,
-    StopReason,
-    compile_rules,
-)
+from rewritediff.engine.report import RunReport, StopReason
+from rewritediff.engine.rewrite import Rewrite, compile_rules
+from rewritediff.engine.runner import DEFAULT_ITER_LIMIT, DEFAULT_NODE_LIMIT, DEFAULT_TIME_LIMIT, Runner
 from rewritediff.ops import CONST_OP, get_op
 from rewritediff.ops.scan import simplify_bodies
 from rewritediff.rules import default_rules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import rewritediff as rd
-from rewritediff.engine.runner import Rewrite, compile_rules
+from rewritediff.engine.rewrite import Rewrite, compile_rules
 from rewritediff.rules import RuleSet
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import rewritediff as rd
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.extract import Extractor
-from rewritediff.engine.runner import Runner, StopReason
+from rewritediff.engine.report import StopReason
+from rewritediff.engine.runner import Runner
 from rewritediff.engine.simplify import SATURATION_LIMIT, default_rewrites
 
 from .helpers import evaluate, rewrites

@@ -15,7 +15,7 @@ import pytest
 
 import rewritediff as rd
 from rewritediff.engine import analysis
-from rewritediff.engine.runner import compile_rules
+from rewritediff.engine.rewrite import compile_rules
 from rewritediff.engine.simplify import _run
 from rewritediff.rules import default_rules, helpers, load_string
 from rewritediff.rules.checking import build, structures
