@@ -10,6 +10,7 @@ from rewritediff import (
     linalg,  # noqa: F401  (rd.linalg)
     ops,  # noqa: F401  (fills the registry)
     rules,  # noqa: F401
+    scan_derivatives,  # noqa: F401  (the batching rule of scan)
     sparse,  # noqa: F401  (rd.sparse)
 )
 from rewritediff.engine.simplify import Explanation, count_ops, explain, simplify  # noqa: F401

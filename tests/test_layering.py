@@ -34,7 +34,7 @@ IN_FUNCTION_ALLOWED: dict[tuple[str, str], int] = {
     ("rewritediff.ops.gradhelpers", "rewritediff.ops.products"): 1,
     ("rewritediff.ops.infer", "rewritediff.ops"): 1,
     ("rewritediff.ops.scan", "rewritediff.lower_numpy"): 1,
-    ("rewritediff.ops.scan", "rewritediff.scan"): 2,
+    ("rewritediff.ops.scan", "rewritediff.scan_derivatives"): 2,
     ("rewritediff.ops.special", "rewritediff.runtime"): 1,
     ("rewritediff.rules", "rewritediff.rules.checking"): 1,
     ("rewritediff.rules.checking", "rewritediff.rules.define"): 1,

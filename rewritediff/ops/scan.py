@@ -21,7 +21,7 @@ The body (:class:`ScanBody`) holds the placeholders the step reads and the terms
 * outputs not fed back (PyTensor's ``None`` in ``outputs_info``) come after the recurrent ones:
   result ``n_states + j`` stacks them, ``(n, *S)``.
 
-Derivatives are built in Python (``rewritediff/scan.py``: a reverse scan of the body's
+Derivatives are built in Python (``rewritediff/scan_derivatives.py``: a reverse scan of the body's
 pullback, a forward scan of its pushforward), read by the sweeps of ``gradient.py`` through
 ``OpDef.pullback`` / ``OpDef.pushforward``.
 """
@@ -560,13 +560,13 @@ def _impl(*arrays: Any, body: ScanBody, out: int) -> np.ndarray:
 
 
 def _pullback(nodes: list[Term], cotangents: list[Any], wanted: list[bool]) -> list[Any]:
-    from rewritediff.scan import scan_pullback
+    from rewritediff.scan_derivatives import scan_pullback
 
     return scan_pullback(nodes, cotangents, wanted)
 
 
 def _pushforward(node: Term, tangents: list[Any], memo: dict) -> Any:
-    from rewritediff.scan import scan_pushforward
+    from rewritediff.scan_derivatives import scan_pushforward
 
     return scan_pushforward(node, tangents, memo)
 
