@@ -121,7 +121,7 @@ def test_only_the_op_table_reads_an_ops_group() -> None:
     """``OpDef.group`` only derives defaults of explicit fields; every other module reads those fields."""
     readers = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path == PACKAGE / "ops" / "__init__.py":
+        if path == PACKAGE / "ops" / "registry.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Attribute) and node.attr == "group" and not isinstance(getattr(node, "ctx", None), ast.Store):

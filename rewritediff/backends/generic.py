@@ -12,6 +12,8 @@ import math
 from typing import Any
 
 from rewritediff.errors import ShapeError
+from rewritediff.ops import get_op
+from rewritediff.ops.gradhelpers import _einsum_letters
 
 
 def shape(x: Any) -> tuple:
@@ -145,7 +147,6 @@ def logsumexp(xp: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def stand_in(xp: Any, shapes: tuple, of: str, of_attrs: tuple, dtype: Any) -> Any:
     """An array of zeros with the shape op ``of`` gives for arguments of these shapes (no values computed)."""
-    from rewritediff.ops import get_op
 
     shape = get_op(of).runtime_shape([tuple(s) for s in shapes], dict(of_attrs))
     return xp.broadcast_to(xp.zeros((), dtype=dtype), tuple(int(d) for d in shape))
@@ -252,7 +253,6 @@ def einsum_grad(xp: Any, subscripts: str, i: int, g: Any, *xs: Any) -> Any:
     A letter repeated in operand i (a diagonal) gets a fresh letter per repeat and an identity
     matrix tying it to the first: the scatter onto the diagonal is one more einsum operand.
     """
-    from rewritediff.ops.gradhelpers import _einsum_letters
 
     specs, out = _einsum_letters(subscripts, [x.ndim for x in xs])
     target = specs[i]

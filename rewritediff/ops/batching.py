@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewritediff.ops import REGISTRY
+from rewritediff.ops.registry import REGISTRY
 from rewritediff.terms import Term, apply
 
 

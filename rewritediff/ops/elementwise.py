@@ -17,8 +17,9 @@ import sympy
 
 from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops import OpDef, register, signs
+from rewritediff.ops import signs
 from rewritediff.ops.infer import as_float, broadcast_shapes, promote
+from rewritediff.ops.registry import OpDef, get_op, register
 from rewritediff.terms import TensorType, Term, apply, check_dtype
 
 _PROBED: dict[tuple, str] = {}
@@ -28,8 +29,6 @@ def numpy_dtype(name: str, dtypes: tuple) -> str:
     """The dtype numpy itself gives for op ``name`` on these argument dtypes (so types match run time)."""
     key = (name, dtypes)
     if key not in _PROBED:
-        from rewritediff.ops import get_op
-
         try:
             with np.errstate(all="ignore"):
                 out = np.asarray(get_op(name).impl(*[np.ones((), dtype=d) for d in dtypes]))

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from rewritediff import runtime as rt
-from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, norm_axis
+from rewritediff.ops.products import parse_einsum
+from rewritediff.ops.registry import OpDef, get_op, register
 from rewritediff.terms import TensorType, Term, apply, constant
 
 
@@ -410,13 +411,11 @@ for _name, _impl, _infer, _doc in (
 
 
 def _join_embed_infer(args: tuple, attrs: dict) -> TensorType:
-    from rewritediff.ops import get_op
 
     return TensorType(args[0].dtype, get_op("join").infer(args[1:], {"axis": attrs["axis"]}).shape)
 
 
 def _einsum_replace_infer(args: tuple, attrs: dict) -> TensorType:
-    from rewritediff.ops.products import parse_einsum
 
     shapes = [a.static_shape for a in args[1:]]
     _, shape = parse_einsum(attrs["subscripts"], shapes)
@@ -451,14 +450,12 @@ register(
 
 # ---- stand-ins: values needed only for their shape ---------------------------------------------------------------
 def _stand_in_infer(args: tuple, attrs: dict) -> TensorType:
-    from rewritediff.ops import get_op
 
     return get_op(attrs["of"]).infer(args, dict(attrs["of_attrs"]))
 
 
 def _stand_in(*refs: Any, of: str = "", of_attrs: tuple = (), dtype: str = "float64") -> np.ndarray:
     """A zero-strided array with the run-time shape ``of(*refs)`` would have, computed from the refs' shapes alone."""
-    from rewritediff.ops import get_op
 
     shape = get_op(of).runtime_shape([np.shape(r) for r in refs], dict(of_attrs))
     return np.broadcast_to(np.zeros((), dtype=dtype), shape)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import same_type
+from rewritediff.ops.registry import OpDef, register
 
 
 def _clip_prepare(args: tuple, attrs: dict) -> dict:

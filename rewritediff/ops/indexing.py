@@ -35,8 +35,9 @@ import numpy as np
 
 from rewritediff import runtime as rt
 from rewritediff.errors import IndexOutOfBounds, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, dims, register
+from rewritediff.ops import dims
 from rewritediff.ops.infer import broadcast_shapes, fmt_shape
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import INT_DTYPES, TensorType
 
 FULL_SLICE = ("slice", None, None, None)

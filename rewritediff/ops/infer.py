@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
+from rewritediff.ops.registry import get_op
 from rewritediff.terms import FLOAT_DTYPES, TensorType, Term, floatX
 
 
@@ -95,7 +96,6 @@ def dims_equal(a: Any, b: Any) -> bool:
 
 def shape_keys(order: list[Term]) -> dict[int, Any]:
     """A key per term such that equal keys mean equal run-time shapes (a cheap, sound shape equality)."""
-    from rewritediff.ops import get_op
 
     keys: dict[int, Any] = {}
     for t in order:

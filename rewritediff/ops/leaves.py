@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops import OpDef, register
+from rewritediff.ops.registry import OpDef, register
 
 
 def _no_apply(args: tuple, attrs: dict) -> Any:

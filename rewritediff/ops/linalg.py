@@ -19,8 +19,8 @@ import numpy as np
 
 from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, register
 from rewritediff.ops.infer import as_float, dims_equal, fmt_shape, promote
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import TensorType, apply
 
 

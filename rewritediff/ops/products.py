@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, dims, register
+from rewritediff.ops import dims
 from rewritediff.ops.infer import broadcast_shapes, dims_equal, fmt_shape, promote
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import TensorType
 
 

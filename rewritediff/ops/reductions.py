@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import AxisError
-from rewritediff.ops import OpDef, register, signs
+from rewritediff.ops import signs
 from rewritediff.ops.infer import as_float, norm_axis, reduce_shape
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import TensorType
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import ShapeError
-from rewritediff.ops import OpDef, register
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import TensorType, Term, apply, replace, toposort
 
 _serials = itertools.count(1)

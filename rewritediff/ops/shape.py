@@ -30,8 +30,9 @@ import numpy as np
 
 from rewritediff import runtime as rt
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, dims, register
+from rewritediff.ops import dims
 from rewritediff.ops.infer import broadcast_shapes, dims_equal, fmt_shape, promote
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import INT_DTYPES, TensorType, check_dtype, floatX
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import CallError, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import REGISTRY, OpDef, register
 from rewritediff.ops.infer import dims_equal, fmt_shape, promote
+from rewritediff.ops.registry import REGISTRY, OpDef, register
 from rewritediff.terms import SPARSE_FORMATS, SparseType, TensorType, Term, apply, check_dtype, constant, is_sparse
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewritediff.ops import OpDef, register, signs
+from rewritediff.ops import signs
 from rewritediff.ops.dims import reduction_dims
 from rewritediff.ops.infer import as_float, norm_axis, reduce_shape
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import TensorType
 
 

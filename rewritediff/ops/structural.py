@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
-from rewritediff.ops import OpDef, register, signs
+from rewritediff.ops import signs
 from rewritediff.ops.infer import broadcast_shapes, fmt_shape, norm_axis
+from rewritediff.ops.registry import OpDef, register
 from rewritediff.terms import INT_DTYPES, TensorType, Term, apply
 
 
