@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.ops import get_op
+from rewritediff.ops import CONST_OP, SUM_OP, get_op
 from rewritediff.terms import Term
 
 BLOCK = 16384  # elements per block: 128 KB of float64, so a kernel's few scratch buffers fit in L2
@@ -52,7 +52,7 @@ class Kernel:
 def _kernelable(node: Term) -> bool:
     """An elementwise op with a source template on float64/bool arrays; same-ndim arguments must not be stretched (lower-ndim ones may)."""
     opdef = get_op(node.op)
-    if node.dtype not in _KERNEL_DTYPES or node.op == "cast" or not opdef.elementwise:
+    if node.dtype not in _KERNEL_DTYPES or "dtype" in opdef.attrs or not opdef.elementwise:  # a cast (dtype by attribute) stays a statement
         return False
     if opdef.emit is None:
         return False  # computed by calling its ``impl`` (a user's op): a statement of its own, never a kernel member
@@ -200,7 +200,7 @@ def kernel_source(kernel: Kernel, fname: str, constants: dict[int, str], pools: 
     lower = [a for a in kernel.inputs if 0 < a.ndim < ndim]  # passed whole: they broadcast along the trailing axes
     first = arg_name[full[0].uid]
     out_index = {m.uid: i for i, m in enumerate(kernel.outputs)}
-    ops = sorted({m.op for m in kernel.members}, key=lambda s: (s != "add", s))
+    ops = sorted({m.op for m in kernel.members}, key=lambda s: (s != SUM_OP, s))
     lines = [f"def {fname}({', '.join(arg_name[a.uid] for a in params)}):"]
     lines.append(
         f'    """{len(kernel.members)} fused elementwise ops ({", ".join(ops)}) giving {len(kernel.outputs)} array(s); each ufunc writes into its last argument."""'
@@ -371,7 +371,9 @@ _NE_MAX_OPS = 64  # numexpr parses its expression recursively: keep each one sha
 _NE_CACHE: dict[tuple, Any] = {}  # precompiled numexpr programs by (expression, signature); they hold no state  # numexpr takes at most 32 operands
 
 
-_NE_LOGICAL = frozenset({"and_", "or_", "not_"})  # numexpr's &, |, ~: booleans in, a boolean out
+def _ne_logical(numexpr: Any) -> bool:
+    """A numexpr form of ``&``, ``|`` or ``~``: booleans in, a boolean out."""
+    return isinstance(numexpr, str) and any(c in numexpr for c in "&|~")
 
 
 def _fusable(node: Term) -> bool:
@@ -384,9 +386,9 @@ def _fusable(node: Term) -> bool:
     if not opdef.elementwise or opdef.numexpr is None:
         return False
     dts = [a.dtype for a in node.args]
-    if node.op in _NE_LOGICAL:
+    if _ne_logical(opdef.numexpr):
         return all(d == "bool" for d in dts)
-    if node.op == "switch":
+    if isinstance(opdef.numexpr, str) and opdef.numexpr.startswith("where({0},"):  # a condition as argument 0 (switch)
         return dts[0] == "bool" and dts[1] == dts[2] == node.dtype == "float64"
     return node.dtype in _FUSABLE_DTYPES and all(d == "float64" for d in dts)
 
@@ -425,7 +427,7 @@ def numexpr_groups(order: list[Term], roots: list[Term]) -> dict[int, list[Term]
 
 def _ne_literal(t: Term) -> str | None:
     """A numexpr literal for a finite 0-d float constant (None if it must be passed in)."""
-    if t.op == "const" and t.ndim == 0 and t.dtype == "float64":
+    if t.op == CONST_OP and t.ndim == 0 and t.dtype == "float64":
         v = float(t.value)
         if np.isfinite(v) and v != 0.0:
             return repr(v)

@@ -21,7 +21,7 @@ import numpy as np
 from rewritediff import runtime as rt
 from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError, ShapeError
 from rewritediff.fusion import Kernel, kernel_groups, kernel_source, numexpr_call, numexpr_groups, schedule
-from rewritediff.ops import get_op
+from rewritediff.ops import CONST_OP, INPUT_OP, LOOP_OP, SHARED_OP, STAND_IN_OP, get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.ops.scan import keep_last_states, loop_source
 from rewritediff.ops.sparse import check_sparse_arg
@@ -300,7 +300,7 @@ def lower(
     for item in schedule(order, kernels):
         if isinstance(item, Kernel):
             fname = f"_k{len(kernel_defs)}"
-            consts = {a.uid: names[a.uid] for a in item.inputs if a.op == "const"}
+            consts = {a.uid: names[a.uid] for a in item.inputs if a.op == CONST_OP}
             kernel_defs.append((item, fname, consts))
             outnames = []
             for o in item.outputs:
@@ -314,23 +314,23 @@ def lower(
         node = item
         if node.uid in names or node.uid in absorbed:
             continue
-        if node.op == "const":
+        if node.op == CONST_OP:
             cname = f"c{n_const}"
             n_const += 1
             namespace[cname] = node.value
             names[node.uid] = cname
             continue
-        if node.op == "shared":
+        if node.op == SHARED_OP:
             sname = f"s{n_shared}"
             namespace[f"_{sname}"] = node
             body.append(f"{sname} = _{sname}.value")
             n_shared += 1
             names[node.uid] = sname
             continue
-        if node.op == "input":
+        if node.op == INPUT_OP:
             raise RewriteDiffTypeError(f"function: the outputs depend on {node!r}, which is not among the inputs {inputs}")
-        if node.op == "scan":  # a loop: all its results at once (ops/scan.py)
-            sibs = [m for m in order if m.op == "scan" and m.args == node.args and m.attr("body") is node.attr("body")]
+        if node.op == LOOP_OP:  # a loop: all its results at once (ops/scan.py)
+            sibs = [m for m in order if m.op == LOOP_OP and m.args == node.args and m.attr("body") is node.attr("body")]
             outnames: list[str | None] = [None] * len(node.attr("body").outputs)
             for m in sibs:
                 names[m.uid] = outnames[m.attr("out")] = f"t{n_tmp}"
@@ -412,7 +412,7 @@ def _contract_checks(roots: list[Term], names: dict[int, str], namespace: dict) 
     if not roots:
         return []
     sources = dict(names)
-    for k, leaf in enumerate(t for t in inputs_of(roots) if t.op == "shared"):
+    for k, leaf in enumerate(t for t in inputs_of(roots) if t.op == SHARED_OP):
         namespace[f"_sh{k}"] = leaf
         sources[leaf.uid] = f"_sh{k}.tag['value']"
     lines = []
@@ -465,7 +465,7 @@ def stand_in_shapes(outputs: list[Term]) -> list[Term]:
             if src is not None and not node.attr("batch", 0) and args[src].dtype == node.dtype:
                 new[node.uid] = args[src]  # same shape (and dtype): the argument itself stands in
             else:
-                new[node.uid] = apply("stand_in", *args, of=node.op, of_attrs=node.attrs, dtype=node.dtype)
+                new[node.uid] = apply(STAND_IN_OP, *args, of=node.op, of_attrs=node.attrs, dtype=node.dtype)
         elif all(a is b for a, b in zip(args, node.args)):
             new[node.uid] = node
         else:
@@ -633,7 +633,7 @@ def check_signature(inputs: Sequence[Term], outputs: Any, extra: list[Term], on_
     single = not isinstance(outputs, list | tuple)
     outs = [as_term(o) for o in ([outputs] if single else outputs)]
     for i, var in enumerate(inputs):
-        if not isinstance(var, Term) or var.op != "input":
+        if not isinstance(var, Term) or var.op != INPUT_OP:
             raise RewriteDiffTypeError(f"function: input {i} ({var!r}) is not a symbolic variable (constants and shared variables are not inputs)")
     if len({v.uid for v in inputs}) != len(inputs):
         raise RewriteDiffTypeError("function: an input is listed twice")
@@ -660,7 +660,7 @@ def check_updates(updates: Any) -> list[tuple[Term, Term]]:
         updates = list(updates.items())
     pairs = [(k, as_term(v, k)) for k, v in (updates or [])]
     for var, val in pairs:
-        if not isinstance(var, Term) or var.op != "shared":
+        if not isinstance(var, Term) or var.op != SHARED_OP:
             raise RewriteDiffTypeError(f"function: updates may only assign shared variables, not {var!r}")
         if val.ndim != var.ndim:
             raise RewriteDiffTypeError(f"function: update of {var!r} has ndim {val.ndim}, the variable has ndim {var.ndim}")

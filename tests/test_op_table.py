@@ -16,7 +16,12 @@ from rewritediff.ops import REGISTRY, signs
 from rewritediff.rules import helpers
 
 PACKAGE = Path(rd.__file__).resolve().parent
-SCANNED = sorted((PACKAGE / "engine").glob("*.py")) + [PACKAGE / "rules" / "helpers.py", PACKAGE / "rules" / "instantiate.py"]
+SCANNED = (
+    sorted((PACKAGE / "engine").glob("*.py"))
+    + [PACKAGE / "rules" / "helpers.py", PACKAGE / "rules" / "instantiate.py"]
+    + sorted((PACKAGE / "ad").glob("*.py"))  # the differentiation sweeps
+    + [PACKAGE / "lower_numpy.py", PACKAGE / "fusion.py"]
+)
 
 # String literals equal to an op name that may stay, by (file, top-level name assigned):
 ALLOWED = {
@@ -24,6 +29,8 @@ ALLOWED = {
     # call named like the elementwise op, and these tables evaluate such calls on plain values
     ("rules/helpers.py", "COMPARE"),
     ("rules/helpers.py", "ARITH"),
+    # numpy ufuncs whose output numpy wants as the keyword out= (names of numpy's, not of ops)
+    ("fusion.py", "_KEYWORD_OUT"),
 }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rewritediff.errors import RewriteDiffError
-from rewritediff.ops import get_op
+from rewritediff.ops import SUM_OP, get_op
 from rewritediff.rules import default_rules
 from rewritediff.rules.ast import Special
 from rewritediff.rules.instantiate import components
@@ -252,4 +252,4 @@ def _sum_contribs(terms: list[Any]) -> Any:
         return None
     if len(live) == 1:
         return live[0]
-    return apply("add", *live)
+    return apply(SUM_OP, *live)

@@ -29,7 +29,13 @@ SUM_OP = "add"
 PRODUCT_OP = "mul"
 #: The leaf ops (terms.py makes them): a constant (``term.value``), a shared variable and an input.
 CONST_OP = "const"
-LEAF_OPS = ("input", "shared", "const")
+INPUT_OP = "input"
+SHARED_OP = "shared"
+LEAF_OPS = (INPUT_OP, SHARED_OP, CONST_OP)
+#: A loop (ops/scan.py): lowered as one block for all its sibling results.
+LOOP_OP = "scan"
+#: What the lowering puts for a term only read for its shape (``lower_numpy.stand_in_shapes``).
+STAND_IN_OP = "stand_in"
 #: The op reading one run-time length of an array (``x.shape[i]``): the e-graph builds it for a dim it proves to be an input's.
 LENGTH_OP = "shape_i"
 
