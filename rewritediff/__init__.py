@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rewritediff import (
     linalg,  # noqa: F401  (rd.linalg)
+    methods,  # noqa: F401  (Term's operators and methods, numpy's protocols)
     ops,  # noqa: F401  (fills the registry)
     rules,  # noqa: F401
     scan_derivatives,  # noqa: F401  (the batching rule of scan)

@@ -17,9 +17,10 @@ import numpy as np
 
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
 from rewritediff.linalg import inv
+from rewritediff.methods import _ARRAY_FUNCTIONS
 from rewritediff.ops.infer import fmt_shape
 from rewritediff.ops.structural import one_axis, static_int
-from rewritediff.tensor import _ARRAY_FUNCTIONS, alloc, as_term, dot, eye, flatten, matmul, reshape, shape_i
+from rewritediff.tensor import alloc, as_term, dot, eye, flatten, matmul, reshape, shape_i
 from rewritediff.terms import INT_DTYPES, Term, apply
 
 __all__ = [
