@@ -4,7 +4,7 @@
 One deterministic reverse sweep (grad, pullback) or forward sweep (pushforward) over the
 DAG, instantiating each node's rule once. The calculus is all in ``rules/*.rules``: for a
 node the sweep asks the rule set for a ``vjp`` rule, else a ``transpose`` rule (linear
-ops), else ``d`` partials (lifted by ``tensorize``), else the expansion of a composite op.
+ops), else ``d`` partials (lifted by ``ad/lift.py``), else the expansion of a composite op.
 An op with none of these gets a NullType gradient naming it.
 """
 
@@ -15,16 +15,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rewritediff.ad.forward import _forward
+from rewritediff.ad.lift import broadcast_to_like, cast_to, float_dtype, zeros_for
 from rewritediff.ad.reverse import _is_disc, _is_null, _relevant, _sum_contribs, _sweep
 from rewritediff.ad.stable import _stabilized, _stabilized_seeds
 from rewritediff.errors import DisconnectedInputError, NullTypeGradError, PushforwardError
 from rewritediff.rules.ast import Special
-from rewritediff.tensorize import (
-    broadcast_to_like,
-    cast_to,
-    float_dtype,
-    zeros_for,
-)
 from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, as_term, constant, gc_paused
 
 __all__ = [
@@ -336,7 +331,7 @@ def jacobian(
     vectorize: bool = False,
 ) -> Any:
     """Jacobian of ``expression`` with respect to ``wrt``: shape ``expression.shape + wrt.shape``."""
-    from rewritediff.tensorize import batched_jacobian
+    from rewritediff.ad.vectorize import batched_jacobian
 
     if not isinstance(expression, Term):
         raise TypeError(f"jacobian expects a rewritediff term as `expression`, got {type(expression).__name__}")

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rewritediff.ad.vectorize import vectorize
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.ops import scan as _ops_scan
+from rewritediff.ops.batching import NoBatchRule
 from rewritediff.ops.scan import ScanBody
 from rewritediff.tensor import alloc, arange, as_term, ceil, getitem, join, minimum, set_subtensor, shape_i
-from rewritediff.tensorize import NoBatchRule, vectorize
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
 __all__ = ["scan", "map", "reduce", "foldl", "foldr", "until", "scan_checkpoints"]
@@ -152,7 +153,7 @@ def _as_map(n: Term, seqs: list[_Seq], states: list[_State], nonseqs: list[tuple
     """A loop with no recurrence as vectorized tensor operations (no loop at all), or None.
 
     Each step reads row t of its sequences and nothing of the steps before, so the body applied
-    to the whole sequences at once (``tensorize.vectorize`` along their leading axis) gives
+    to the whole sequences at once (``ad.vectorize`` along their leading axis) gives
     every row of the results: ``map(lambda r: r @ W, X)`` is ``X @ W``. A sequence longer than
     the loop is cut to its first n rows. Ops without a batching rule keep the loop, and so does an
     ``n_steps`` that may exceed a sequence's rows (the loop checks it and says so).

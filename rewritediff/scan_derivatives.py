@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rewritediff.ad.lift import cast_to
+from rewritediff.ad.vectorize import vectorize
 from rewritediff.gradient import pullback, pushforward
 from rewritediff.ops import get_op
+from rewritediff.ops.batching import NoBatchRule, _broadcast_batch
 from rewritediff.ops.scan import ScanBody, last_row_reads
 from rewritediff.rules.ast import Special
 from rewritediff.scan import _Seq, _State, build_scan
 from rewritediff.tensor import alloc, arange, ceil, getitem, join, minimum, reshape, set_subtensor, shape_i, stack, zeros_like
-from rewritediff.tensorize import NoBatchRule, _broadcast_batch, cast_to, vectorize
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
 
@@ -483,7 +485,7 @@ _BATCHED: dict[tuple, tuple[ScanBody, list[Term]]] = {}  # the body is kept so i
 
 
 def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    """The loop run on a batch (``tensorize.vectorize``): one loop whose body is the body vectorized.
+    """The loop run on a batch (``ad.vectorize``): one loop whose body is the body vectorized.
 
     Batched sequences and initial states get the batch as their second axis (time stays
     first), every state is batched (its initial state broadcast when it is not), and the body

@@ -19,7 +19,7 @@ PACKAGE = Path(rd.__file__).resolve().parent
 SCANNED = (
     sorted((PACKAGE / "engine").glob("*.py"))
     + [PACKAGE / "rules" / "helpers.py", PACKAGE / "rules" / "instantiate.py"]
-    + sorted((PACKAGE / "ad").glob("*.py"))  # the differentiation sweeps
+    + [PACKAGE / "ad" / f"{m}.py" for m in ("reverse", "forward", "stable")]  # the differentiation sweeps
     + [PACKAGE / "lower_numpy.py", PACKAGE / "fusion.py"]
 )
 

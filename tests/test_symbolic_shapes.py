@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
-from rewritediff.tensorize import NoBatchRule
+from rewritediff.ops.batching import NoBatchRule
 from rewritediff.verify import central_jacobian, central_partial
 
 RNG = np.random.default_rng(7)

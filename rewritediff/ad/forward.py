@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewritediff.ad.lift import cast_to, lift_jvp, linear_jvp
 from rewritediff.ad.reverse import _rules, connection
 from rewritediff.ops import get_op
 from rewritediff.rules.ast import Special
 from rewritediff.rules.instantiate import components
-from rewritediff.tensorize import (
-    cast_to,
-    lift_jvp,
-    linear_jvp,
-)
 from rewritediff.terms import Term, toposort
 
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rewritediff.ad.lift import cast_to, float_dtype, lift_vjp, zeros_for
 from rewritediff.errors import RewriteDiffError
 from rewritediff.ops import SUM_OP, get_op
 from rewritediff.rules import default_rules
 from rewritediff.rules.ast import Special
 from rewritediff.rules.instantiate import components
-from rewritediff.tensorize import (
-    cast_to,
-    float_dtype,
-    lift_vjp,
-    zeros_for,
-)
 from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, toposort
 
 

@@ -1,4 +1,4 @@
-"""Batching rules: how a term is rebuilt on a batch along a new leading axis (``tensorize.vectorize``,
+"""Batching rules: how a term is rebuilt on a batch along a new leading axis (``ad.vectorize``,
 which builds whole Jacobians and Hessians as one expression).
 
 Each rule takes (term, its arguments rebuilt, which of them are batched, the batch size: an int

@@ -129,7 +129,7 @@ class OpDef:
     # memo) -> the term's tangent
     pullback: Callable[[list, list, list], list] | None = None
     pushforward: Callable[[Any, list, dict], Any] | None = None
-    # how a term of this op is rebuilt on a batch along a new leading axis (tensorize.vectorize reads
+    # how a term of this op is rebuilt on a batch along a new leading axis (ad.vectorize reads
     # it for ops outside its own table): (term, argument terms, which are batched, batch size) -> the
     # batched term, or None when the op cannot be batched so
     batch: Callable[[Any, list, list, Any], Any] | None = None

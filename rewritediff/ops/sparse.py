@@ -677,7 +677,7 @@ for _name, _fn in (
     REGISTRY[_name].on_sparse = _fn
 
 
-# ---- batching rules (tensorize.vectorize: Jacobians and Hessians as one expression) ------------------------
+# ---- batching rules (ad.vectorize: Jacobians and Hessians as one expression) ------------------------
 # A batch of sparse matrices has no value here, so only the dense arguments may carry the batch axis.
 def _batch_sp_dot(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term | None:
     """sparse @ (batch of vectors): the batch as the columns of one sparse-times-dense product."""
