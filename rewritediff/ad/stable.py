@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rewritediff.ad.reverse import _rules, _sum_contribs
-from rewritediff.rules.ast import Call
+from rewritediff.rules.ast import STABLE_TAG, Call
 from rewritediff.rules.helpers import const_value, eval_guard
 from rewritediff.rules.instantiate import instantiate, match
 from rewritediff.terms import Term, apply
@@ -15,19 +15,13 @@ _STABILIZE_RULES: dict[tuple[int, int, str], list[Any]] = {}
 
 
 def _stabilize_rules(op: str) -> list[tuple[Any, frozenset]]:
-    """The rules of ``stabilize*.rules`` files about ``op``, in load order, each with the ops its
+    """The ``@stable`` rules about ``op``, in load order, each with the ops its
     pattern's arguments must have (a cheap test before matching); cached per rule set."""
     rules = _rules()
     key = (id(rules), len(rules), op)
     hit = _STABILIZE_RULES.get(key)
     if hit is None:
-        from pathlib import Path
-
-        hit = [
-            (r, frozenset(a.op for a in r.lhs.args if isinstance(a, Call)))
-            for r in rules.rules_for(op, "rewrite")
-            if Path(r.source.file).stem.startswith("stabiliz")
-        ]
+        hit = [(r, frozenset(a.op for a in r.lhs.args if isinstance(a, Call))) for r in rules.rules_for(op, "rewrite") if STABLE_TAG in r.tags]
         _STABILIZE_RULES[key] = hit
     return hit
 

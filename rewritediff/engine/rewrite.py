@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rewritediff.engine.egraph import EGraph
 from rewritediff.ops import CONST_OP, REGISTRY
-from rewritediff.rules.ast import Call, Num, Rule, Special, names_in
+from rewritediff.rules.ast import STABLE_TAG, Call, Num, Rule, Special, names_in
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ def _has_special(expr: Any) -> bool:
 def compile_rules(rules: list[Rule]) -> list[Rewrite]:
     """Directed rewrites from ``rewrite`` (``=>``) and ``equal`` (``<=>``) rules; others are ignored.
 
-    Rules from a ``stabilize*.rules`` file are marked: the terms they match are penalised in extraction.
+    Rules tagged ``@stable`` (stabilizations) are marked: the terms they match are penalised in extraction.
     """
     out: list[Rewrite] = []
     for r in rules:
@@ -119,7 +118,7 @@ def compile_rules(rules: list[Rule]) -> list[Rewrite]:
         if _has_special(rhs):
             continue
         where = f"{r.source.file}:{r.source.line}"
-        stab = Path(r.source.file).stem.startswith("stabiliz")
+        stab = STABLE_TAG in r.tags
         lv = names_in(r.lhs)
         if names_in(rhs) <= lv:
             out.append(Rewrite(where, r.lhs, rhs, r.guard, r, stab, pattern_ops(r.lhs), pattern_depth(r.lhs), _reduces(r.lhs, rhs)))

@@ -70,6 +70,10 @@ class Source:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+#: The tag of a stabilization rule (``@stable rule log(1 + exp(x)) => softplus(x)``).
+STABLE_TAG = "stable"
+
+
 @dataclass(frozen=True)
 class Rule:
     """One rule.

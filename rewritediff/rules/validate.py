@@ -21,9 +21,12 @@ KIND_WORDS = {"d": "d", "vjp": "vjp", "jvp": "jvp", "transpose": "transpose", "d
 
 TAGS: dict[str, tuple[str, ...]] = {
     "finite": ("rewrite", "equal"),
+    "stable": ("rewrite",),
 }
 """Tags a rule may carry, and the rule kinds each applies to. ``@finite``: the rewrite assumes finite
-values (it may turn a NaN or an infinity into a number); ``finite_math=False`` leaves it out."""
+values (it may turn a NaN or an infinity into a number); ``finite_math=False`` leaves it out.
+``@stable``: a stabilization (its right-hand side is the numerically stable form of its left): the
+gradient sweeps apply it before differentiating, and extraction prefers its right-hand side."""
 
 
 def fail(rule: Rule, pos: tuple[int, int] | None, message: str) -> RuleError:
