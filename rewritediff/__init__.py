@@ -14,6 +14,7 @@ from rewritediff import (
     scan_derivatives,  # noqa: F401  (the batching rule of scan)
     sparse,  # noqa: F401  (rd.sparse)
 )
+from rewritediff.compiled import Function, In, function  # noqa: F401
 from rewritediff.engine.simplify import Explanation, count_ops, explain, simplify  # noqa: F401
 from rewritediff.errors import (  # noqa: F401
     ArityError,
@@ -33,7 +34,6 @@ from rewritediff.errors import (  # noqa: F401
 )
 from rewritediff.gradient import *  # noqa: F401,F403
 from rewritediff.gradient import Lop, Rop  # noqa: F401
-from rewritediff.lower_numpy import Function, In, function  # noqa: F401
 from rewritediff.printing import dot_graph, from_sympy, latex, pprint, to_sympy  # noqa: F401
 from rewritediff.scan import foldl, foldr, map, reduce, scan, scan_checkpoints, until  # noqa: F401,A004
 from rewritediff.structural import *  # noqa: F401,F403

@@ -765,7 +765,7 @@ def logsumexp(x: Any, axis: AxisLike = None, keepdims: bool = False) -> Term:
 # ---- evaluation -------------------------------------------------------------------------------
 def eval_term(term: Term, inputs: dict | None = None) -> np.ndarray:
     """Evaluate ``term`` with the given {variable: value} mapping (compiles and caches)."""
-    from rewritediff.lower_numpy import function
+    from rewritediff.compiled import function
 
     inputs = inputs or {}
     keys = sorted(inputs, key=lambda t: t.uid)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff.compiled import function
 from rewritediff.errors import GradientError
-from rewritediff.lower_numpy import function
 from rewritediff.tensor import as_term, tensor
 from rewritediff.terms import constant
 

@@ -12,7 +12,8 @@ from test_random_gradients import programs as gradient_programs
 from test_random_trees import BINARY, SHAPES, UNARY, broadcastable
 
 import rewritediff as rd
-from rewritediff import fusion, lower_numpy
+from rewritediff import compiled as function_module
+from rewritediff import fusion
 from rewritediff.fusion import BLOCK, MAX_MEMBERS, kernel_groups
 from rewritediff.ops.infer import shape_keys
 from rewritediff.terms import toposort
@@ -245,11 +246,11 @@ def test_random_programs_through_tiny_blocks(program: tuple) -> None:
     # blocks of 2 elements: every kernel takes its blocked path, on random broadcasting programs
     inputs, values, outs = program
     with mock.patch.object(fusion, "BLOCK", 2):
-        lower_numpy._CACHE.clear()
+        function_module._CACHE.clear()
         f = rd.function(inputs, [t for t, _ in outs], simplify=False, on_unused_input="ignore")
         got = f(*values)
         got_again = f(*values)  # recycled buffers give the same results
-    lower_numpy._CACHE.clear()
+    function_module._CACHE.clear()
     for (_, expected), o, o2 in zip(outs, got, got_again):
         assert np.shape(o) == expected.shape
         np.testing.assert_allclose(o, expected, rtol=1e-10, atol=1e-12, err_msg=f.source)
@@ -294,9 +295,9 @@ def test_random_gradients_through_tiny_blocks(program: tuple) -> None:
     grads = rd.grad(sum((o * u).sum() for o, u in zip(outs, us)), inputs, disconnected_inputs="ignore")
     expected = rd.function(inputs, list(grads), fusion="none", on_unused_input="ignore")(*values)
     with mock.patch.object(fusion, "BLOCK", 2):
-        lower_numpy._CACHE.clear()
+        function_module._CACHE.clear()
         got = rd.function(inputs, list(grads), on_unused_input="ignore")(*values)
-    lower_numpy._CACHE.clear()
+    function_module._CACHE.clear()
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 

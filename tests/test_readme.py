@@ -40,7 +40,7 @@ def test_two_setup_commands():
 
 # each block runs once per fusion mode: rd.function's default is switched before the blocks run
 _FUSION = (
-    "import functools, rewritediff as rd, rewritediff.lower_numpy as ln\n"
+    "import functools, rewritediff as rd, rewritediff.compiled as ln\n"
     "if '{fusion}' != 'kernels':\n"
     "    rd.function = ln.function = functools.partial(ln.function, fusion='{fusion}')\n"
 )

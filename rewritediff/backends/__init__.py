@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rewritediff.backends.spellings import UnsupportedOpError
+from rewritediff.compiled import check_signature, check_updates
 from rewritediff.engine.simplify import simplify_terms
 from rewritediff.errors import RewriteDiffError, RewriteDiffTypeError
-from rewritediff.lower_numpy import check_signature, check_updates, stand_in_shapes
+from rewritediff.lower_numpy import stand_in_shapes
 from rewritediff.terms import Term, gc_paused
 
 BACKENDS = ("numpy", "jax", "dask", "array_api")

@@ -17,8 +17,9 @@ import numpy as np
 
 from rewritediff.backends import generic
 from rewritediff.backends.spellings import spell
+from rewritediff.compiled import Function
 from rewritediff.errors import CallError, RewriteDiffTypeError
-from rewritediff.lower_numpy import Function, _contract_checks, _ident, expand_defined
+from rewritediff.lower_numpy import _contract_checks, _ident, expand_defined
 from rewritediff.terms import Term, toposort
 
 # ops whose value the spellings give as a Python int (a static shape under jit): returned as arrays

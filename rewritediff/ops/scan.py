@@ -240,7 +240,7 @@ class ScanBody:
             self._step = {}
         key = (fusion, finite_math)
         if key not in self._step:
-            from rewritediff.lower_numpy import function
+            from rewritediff.compiled import function
 
             outs = list(self.outputs) + ([self.cond] if self.cond is not None else [])
             again = self.simplified is None or (self.simplified and not finite_math)  # not already simplified with these rules
