@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rewritediff.rules.ast import Call, NoneLit, Num, Rule, Source, Special, Star, Str, Tuple, Var
+from rewritediff.rules.checking import check as _check
 from rewritediff.rules.define import define_op, evaluate, op_function
 from rewritediff.rules.helpers import ATTR_HELPERS, PREDICATES, eval_attr, eval_guard
 from rewritediff.rules.instantiate import bind_arg, instantiate, instantiate_for_arg, is_variadic, match
@@ -82,7 +83,5 @@ def load(path: str | Path, into: RuleSet | None = None, replace: bool = False, c
 
 def check(ruleset: RuleSet | None = None) -> list:
     """Check every rule of ``ruleset`` (default: the shipped rules) by its kind; the problems found (rules/checking.py)."""
-    from rewritediff.rules.checking import check as _check
-
     rs = default_rules() if ruleset is None else ruleset
     return _check(rs, rs)

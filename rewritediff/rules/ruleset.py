@@ -11,6 +11,8 @@ from typing import Any
 from rewritediff.errors import RuleError
 from rewritediff.ops import REGISTRY, SUM_OP
 from rewritediff.rules.ast import Rule, Special
+from rewritediff.rules.checking import check as check_values
+from rewritediff.rules.define import register_def
 from rewritediff.rules.helpers import eval_guard
 from rewritediff.rules.instantiate import bind_arg, instantiate, instantiate_for_arg, is_variadic, match
 from rewritediff.rules.parser import parse
@@ -50,8 +52,6 @@ class RuleSet:
                 raise duplicate_error(rule, other)
             self.remove(other)
         if rule.kind == "def":
-            from rewritediff.rules.define import register_def
-
             register_def(rule)
         self._rules.append(rule)
         self._index.setdefault((rule.kind, rule.lhs.op), []).append(rule)
@@ -76,8 +76,6 @@ class RuleSet:
         """
         rules = self._load_string(text, filename, replace)
         if check:
-            from rewritediff.rules.checking import check as check_values
-
             problems = check_values(rules, self)
             if problems:
                 for rule in rules:
@@ -249,6 +247,4 @@ class RuleSet:
 
     def check(self) -> list:
         """Check every rule by its kind (``d`` against SymPy, rewrites by value and SymPy, vjp/jvp/transpose by the dot-product test); the problems."""
-        from rewritediff.rules.checking import check
-
-        return check(self)
+        return check_values(self)
