@@ -79,6 +79,7 @@ class EGraph:
         self._pending: list[int] = []
         self._analysis_pending: list[int] = []
         self._fold_queue: list[int] = []
+        self.const_classes: list[int] = []  # every class that has had a constant value (ids as added: use find)
         self._stale: list[int] = []  # classes that may hold non-canonical or duplicate nodes (compacted in rebuild)
         self._dirty = False
         self.unions = 0
@@ -238,8 +239,10 @@ class EGraph:
             self.classes[c].parents.append((node, cid))
         self.by_op.setdefault(node[0], []).append(cid)
         self._by_op_dirty.add(node[0])
-        if data.const is not None and not is_leaf_node(node):
-            self._fold_queue.append(cid)
+        if data.const is not None:
+            self.const_classes.append(cid)
+            if not is_leaf_node(node):
+                self._fold_queue.append(cid)
         opdef = REGISTRY.get(node[0])
         if opdef is not None and opdef.dim_product is not None:
             self._dim_values.append(cid)
@@ -400,6 +403,7 @@ class EGraph:
                 self._analysis_pending.append(pc)
                 if merged.const is not None and old.const is None:
                     self._fold_queue.append(pc)
+                    self.const_classes.append(pc)
 
     def _materialize_const(self, cid: int) -> None:
         cls = self.classes.get(cid)
