@@ -156,7 +156,7 @@ class EGraph:
             # every child canonical and (whatever the op) in order: the node is its own canonical form
             return node
         find = self.find
-        ch = tuple(find(c) for c in ch)
+        ch = tuple([c if uf[c] == c else find(c) for c in ch])
         if op in self.nary:
             ch = tuple(sorted(ch))
         return (op, attrs, ch)
@@ -261,7 +261,8 @@ class EGraph:
                 return ClassData(ttype, term, v, an.const_signs(v), tuple(ttype.shape))
             return ClassData(ttype, term, None, 0, leaf_dims(term.uid, ttype.shape))
         classes, find = self.classes, self.find
-        kids = [classes[find(c)].data for c in ch]
+        uf = self.uf
+        kids = [classes[c if uf[c] == c else find(c)].data for c in ch]
         const = None
         if ch:
             for k in kids:
@@ -507,7 +508,8 @@ class EGraph:
 
     def take_touched(self) -> set[int]:
         """The canonical ids of the classes touched since the last call (and forget them)."""
-        out = {self.find(c) for c in self.touched}
+        uf, find = self.uf, self.find
+        out = {c if uf[c] == c else find(c) for c in self.touched}
         self.touched = set()
         return out
 
@@ -516,8 +518,8 @@ class EGraph:
         cls = self.classes.get(self.find(cid))
         if cls is None:
             return set()
-        find = self.find
-        return {find(pc) for _, pc in cls.parents}
+        uf, find = self.uf, self.find
+        return {pc if uf[pc] == pc else find(pc) for _, pc in cls.parents}
 
     def classes_with(self, op: str) -> list[int]:
         """Canonical ids of the classes holding an ``op`` node, sorted."""

@@ -207,6 +207,7 @@ class Runner:
             found: list[tuple[int, list, list]] = []
             banned_any = False
             by_op = eg.by_op
+            uf, find = eg.uf, eg.find
             for k in active:
                 rw = self.rewrites[k]
                 st = stats[k]
@@ -224,13 +225,13 @@ class Runner:
                     d = min(rw.depth, max_depth)
                     only = since.get((st.searched, d))
                     if only is None:
-                        only = since[(st.searched, d)] = {eg.find(c) for e in range(st.searched, it) for c in changed[e][d]}
+                        only = since[(st.searched, d)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d]}
                     if not only:
                         st.searched = it
                         continue
                     dirty = since.get((st.searched, d - 1))
                     if dirty is None:
-                        dirty = since[(st.searched, d - 1)] = {eg.find(c) for e in range(st.searched, it) for c in changed[e][d - 1]}
+                        dirty = since[(st.searched, d - 1)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d - 1]}
                 else:
                     st.done = set()  # (nodes recorded in an older canonical form never equal a current node: searched again)
                 keys: list = []
