@@ -27,7 +27,6 @@ from rewritediff.rules.ast import Call, Var
 CTX = "#ctx"
 MAX_CONTEXT_ARGS = 24  # longest n-ary node tried for the two-argument-with-context match
 _MISSING = object()
-_FEW_ROOTS = 8  # up to this many roots are checked one by one against an argument filter (else through its users)
 
 
 class Matcher:
@@ -40,7 +39,7 @@ class Matcher:
         self._scalar: dict[int, tuple] = {}  # class id -> (its constant, the one value of all its elements or None)
         self._rests: dict[Rest, Any] = {}
         self._users: dict[tuple, set[int]] = {}
-        self._matched: dict[int, set[int]] = {}  # argument filter key -> the classes that pass it (this iteration)
+        self._matched: dict[int, list[int]] = {}  # argument filter key -> the classes that pass it (this iteration)
         self._root_lists: dict[tuple, tuple] = {}  # (op, arg ops, id of only) -> (only, the roots to search)
         self._op_nodes: dict[tuple, tuple] = {}  # (class id, op) -> (the class's op nodes, the first with the fewest arguments)
         # matches of a call pattern against a class under no bindings, (pattern, class id) -> substitutions:
@@ -79,7 +78,7 @@ class Matcher:
             roots = self._with[op] = self.eg.classes_with(op)
         return roots
 
-    def _matching(self, key: int, arg_op: str | None, check: Any) -> set[int]:
+    def _matching(self, key: int, arg_op: str | None, check: Any) -> list[int]:
         """The classes that pass an argument filter (``_Compiled.arg_filters``), once per iteration.
 
         ``check`` (None: none) is a necessary condition for an argument pattern to match a class: a
@@ -93,10 +92,10 @@ class Matcher:
                 cands: Any = sorted({eg.find(c) for c in eg.const_classes})
             else:
                 cands = self._classes_with(arg_op)
-            hit = self._matched[key] = set(cands if check is None else [c for c in cands if check(self, c)])
+            hit = self._matched[key] = cands if check is None else [c for c in cands if check(self, c)]
         return hit
 
-    def _users_of(self, key: int, matched: set[int], op: str) -> set[int]:
+    def _users_of(self, key: int, matched: list[int], op: str) -> set[int]:
         """The classes holding an ``op`` node one of whose argument classes is in ``matched`` (the classes of filter ``key``)."""
         ukey = (key, op)
         hit = self._users.get(ukey)
@@ -106,27 +105,15 @@ class Matcher:
             hit = self._users[ukey] = {pc if uf[pc] == pc else find(pc) for c in matched for node, pc in classes[c].parents if node[0] == op}
         return hit
 
-    def _uses(self, cid: int, op: str, matched: set[int]) -> bool:
-        """Whether class ``cid`` holds an ``op`` node one of whose argument classes is in ``matched``."""
-        eg = self.eg
-        uf, find = eg.uf, eg.find
-        for node in eg.classes[cid].nodes:
-            if node[0] == op:
-                for c in node[2]:
-                    if (c if uf[c] == c else find(c)) in matched:
-                        return True
-        return False
-
-    def _roots(self, op: str, filters: tuple, only: set[int] | None) -> list[int]:
+    def _roots(self, op: str, filters: tuple, filter_keys: tuple, only: set[int] | None) -> list[int]:
         """The classes holding an ``op`` node, in ``only`` (when given) and using a class that passes each of ``filters``, sorted.
 
         ``filters`` are a pattern's argument patterns that every match meets in an argument class
         (``_Compiled.arg_filters``). Rules of one root op search the same classes since the same
         iteration (the runner shares ``only`` between them): the filtered list is computed once per
-        iteration for all rules with the same argument patterns. A few roots are checked one by one;
-        many, against the users of the passing classes (the same list either way).
+        iteration for all rules with the same argument patterns.
         """
-        key = (op, tuple(f[0] for f in filters), None if only is None else id(only))
+        key = (op, filter_keys, None if only is None else id(only))
         hit = self._root_lists.get(key)
         if hit is not None and hit[0] is only:
             return hit[1]
@@ -136,13 +123,8 @@ class Matcher:
         for akey, arg_op, check in filters:
             if not roots:
                 break
-            matched = self._matching(akey, arg_op, check)
-            users = self._users.get((akey, op))
-            if users is None and len(roots) <= _FEW_ROOTS:
-                roots = [c for c in roots if self._uses(c, op, matched)]
-            else:
-                users = self._users_of(akey, matched, op)
-                roots = [c for c in roots if c in users]
+            users = self._users_of(akey, self._matching(akey, arg_op, check), op)
+            roots = [c for c in roots if c in users]
         self._root_lists[key] = (only, roots)
         return roots
 
@@ -239,7 +221,7 @@ class Matcher:
         compiled = compile_pattern(lhs, eg.nary)
         node_match = compiled.node
         context = op in eg.nary and compiled.shared is not None
-        roots = self._roots(op, compiled.arg_filters, only)
+        roots = self._roots(op, compiled.arg_filters, compiled.filter_keys, only)
         classes = eg.classes
         subst_key = self._subst_key
         op_nodes = self._op_nodes

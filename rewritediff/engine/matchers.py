@@ -70,7 +70,7 @@ def _nothing(m: Matcher, target: Any, s: dict) -> list:
 class _Compiled:
     """A pattern compiled into matching closures."""
 
-    __slots__ = ("pat", "cls", "rest", "may", "node", "arg_ops", "shared", "arg_filters")
+    __slots__ = ("pat", "cls", "rest", "may", "node", "arg_ops", "shared", "arg_filters", "filter_keys")
 
     def __init__(self, pat: Any, cls: Any, rest: Any, may: Any, node: Any = None) -> None:
         self.pat = pat
@@ -86,6 +86,7 @@ class _Compiled:
         # argument class of the node: a call (for an n-ary op, one of another op: a call of the node's
         # own op may match the rest) or a literal; set by _compile_call
         self.arg_filters: tuple = ()
+        self.filter_keys: tuple = ()  # their keys (equal argument patterns share one)
 
 
 _CACHE: dict[tuple[int, frozenset], _Compiled] = {}
@@ -404,6 +405,7 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
         elif isinstance(a, Num):
             filters.setdefault(("num", type(a.value).__name__, repr(a.value)), (a, sub))
     out.arg_filters = tuple(_arg_filter(a, sub, nary) for _, (a, sub) in sorted(filters.items(), key=lambda kv: repr(kv[0])))
+    out.filter_keys = tuple(f[0] for f in out.arg_filters)
     return out
 
 
