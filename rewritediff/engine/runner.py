@@ -208,6 +208,7 @@ class Runner:
             banned_any = False
             by_op = eg.by_op
             uf, find = eg.uf, eg.find
+            present: frozenset | None = None  # the ops the graph holds (read once per iteration, when a rule is not ready)
             for k in active:
                 rw = self.rewrites[k]
                 st = stats[k]
@@ -216,8 +217,11 @@ class Runner:
                     continue
                 if not st.ready:
                     # the ops a pattern needs, once all in the graph, stay there (nodes are never removed)
-                    if rw.needs and not all(by_op.get(op) for op in rw.needs):
-                        continue
+                    if rw.needs:
+                        if present is None:
+                            present = frozenset(op for op, ids in by_op.items() if ids)
+                        if not rw.needs <= present:
+                            continue
                     st.ready = True
                 limit = self.match_limit << st.times_banned
                 only = dirty = None
