@@ -79,6 +79,7 @@ class EGraph:
         self._pending: list[int] = []
         self._analysis_pending: list[int] = []
         self._fold_queue: list[int] = []
+        self.const_classes: list[int] = []  # every class that has had a constant value (ids as added: use find)
         self._stale: list[int] = []  # classes that may hold non-canonical or duplicate nodes (compacted in rebuild)
         self._dirty = False
         self.unions = 0
@@ -155,7 +156,7 @@ class EGraph:
             # every child canonical and (whatever the op) in order: the node is its own canonical form
             return node
         find = self.find
-        ch = tuple(find(c) for c in ch)
+        ch = tuple([c if uf[c] == c else find(c) for c in ch])
         if op in self.nary:
             ch = tuple(sorted(ch))
         return (op, attrs, ch)
@@ -238,8 +239,10 @@ class EGraph:
             self.classes[c].parents.append((node, cid))
         self.by_op.setdefault(node[0], []).append(cid)
         self._by_op_dirty.add(node[0])
-        if data.const is not None and not is_leaf_node(node):
-            self._fold_queue.append(cid)
+        if data.const is not None:
+            self.const_classes.append(cid)
+            if not is_leaf_node(node):
+                self._fold_queue.append(cid)
         opdef = REGISTRY.get(node[0])
         if opdef is not None and opdef.dim_product is not None:
             self._dim_values.append(cid)
@@ -258,7 +261,8 @@ class EGraph:
                 return ClassData(ttype, term, v, an.const_signs(v), tuple(ttype.shape))
             return ClassData(ttype, term, None, 0, leaf_dims(term.uid, ttype.shape))
         classes, find = self.classes, self.find
-        kids = [classes[find(c)].data for c in ch]
+        uf = self.uf
+        kids = [classes[c if uf[c] == c else find(c)].data for c in ch]
         const = None
         if ch:
             for k in kids:
@@ -400,6 +404,7 @@ class EGraph:
                 self._analysis_pending.append(pc)
                 if merged.const is not None and old.const is None:
                     self._fold_queue.append(pc)
+                    self.const_classes.append(pc)
 
     def _materialize_const(self, cid: int) -> None:
         cls = self.classes.get(cid)
@@ -503,7 +508,8 @@ class EGraph:
 
     def take_touched(self) -> set[int]:
         """The canonical ids of the classes touched since the last call (and forget them)."""
-        out = {self.find(c) for c in self.touched}
+        uf, find = self.uf, self.find
+        out = {c if uf[c] == c else find(c) for c in self.touched}
         self.touched = set()
         return out
 
@@ -512,8 +518,8 @@ class EGraph:
         cls = self.classes.get(self.find(cid))
         if cls is None:
             return set()
-        find = self.find
-        return {find(pc) for _, pc in cls.parents}
+        uf, find = self.uf, self.find
+        return {pc if uf[pc] == pc else find(pc) for _, pc in cls.parents}
 
     def classes_with(self, op: str) -> list[int]:
         """Canonical ids of the classes holding an ``op`` node, sorted."""

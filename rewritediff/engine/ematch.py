@@ -22,7 +22,7 @@ import numpy as np
 
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.matchers import Rest, compile_pattern, hashable
-from rewritediff.rules.ast import Call
+from rewritediff.rules.ast import Call, Var
 
 CTX = "#ctx"
 MAX_CONTEXT_ARGS = 24  # longest n-ary node tried for the two-argument-with-context match
@@ -38,7 +38,8 @@ class Matcher:
         self._ops: dict[int, frozenset] = {}
         self._scalar: dict[int, tuple] = {}  # class id -> (its constant, the one value of all its elements or None)
         self._rests: dict[Rest, Any] = {}
-        self._users: dict[tuple[str, str], set[int]] = {}
+        self._users: dict[tuple, set[int]] = {}
+        self._matched: dict[int, list[int]] = {}  # argument filter key -> the classes that pass it (this iteration)
         self._root_lists: dict[tuple, tuple] = {}  # (op, arg ops, id of only) -> (only, the roots to search)
         self._op_nodes: dict[tuple, tuple] = {}  # (class id, op) -> (the class's op nodes, the first with the fewest arguments)
         # matches of a call pattern against a class under no bindings, (pattern, class id) -> substitutions:
@@ -58,6 +59,7 @@ class Matcher:
         self._scalar = {c: v for c, v in self._scalar.items() if v[0] is not None}
         self._rests = {}
         self._users = {}
+        self._matched = {}
         self._root_lists = {}
         self._op_nodes = {}
         self._memo = {}
@@ -76,34 +78,52 @@ class Matcher:
             roots = self._with[op] = self.eg.classes_with(op)
         return roots
 
-    def _users_of(self, arg_op: str, op: str) -> set[int]:
-        """The classes holding an ``op`` node one of whose arguments holds an ``arg_op`` node."""
-        key = (arg_op, op)
-        hit = self._users.get(key)
+    def _matching(self, key: int, arg_op: str | None, check: Any) -> list[int]:
+        """The classes that pass an argument filter (``_Compiled.arg_filters``), once per iteration.
+
+        ``check`` (None: none) is a necessary condition for an argument pattern to match a class: a
+        call's ops (``matchers._shape_check``) among the classes holding ``arg_op``, or a literal's
+        value among the classes with a constant value (with or without a constant node).
+        """
+        hit = self._matched.get(key)
         if hit is None:
             eg = self.eg
-            find = eg.find
-            classes = eg.classes
-            hit = self._users[key] = {find(pc) for c in self._classes_with(arg_op) for node, pc in classes[c].parents if node[0] == op}
+            if arg_op is None:
+                cands: Any = sorted({eg.find(c) for c in eg.const_classes})
+            else:
+                cands = self._classes_with(arg_op)
+            hit = self._matched[key] = cands if check is None else [c for c in cands if check(self, c)]
         return hit
 
-    def _roots(self, op: str, arg_ops: tuple, only: set[int] | None) -> list[int]:
-        """The classes holding an ``op`` node, in ``only`` (when given) and using a class of each of ``arg_ops``, sorted.
+    def _users_of(self, key: int, matched: list[int], op: str) -> set[int]:
+        """The classes holding an ``op`` node one of whose argument classes is in ``matched`` (the classes of filter ``key``)."""
+        ukey = (key, op)
+        hit = self._users.get(ukey)
+        if hit is None:
+            eg = self.eg
+            find, uf, classes = eg.find, eg.uf, eg.classes
+            hit = self._users[ukey] = {pc if uf[pc] == pc else find(pc) for c in matched for node, pc in classes[c].parents if node[0] == op}
+        return hit
 
-        Rules of one root op search the same classes since the same iteration (the runner shares
-        ``only`` between them): the filtered list is computed once per iteration for them all.
+    def _roots(self, op: str, filters: tuple, filter_keys: tuple, only: set[int] | None) -> list[int]:
+        """The classes holding an ``op`` node, in ``only`` (when given) and using a class that passes each of ``filters``, sorted.
+
+        ``filters`` are a pattern's argument patterns that every match meets in an argument class
+        (``_Compiled.arg_filters``). Rules of one root op search the same classes since the same
+        iteration (the runner shares ``only`` between them): the filtered list is computed once per
+        iteration for all rules with the same argument patterns.
         """
-        key = (op, arg_ops, None if only is None else id(only))
+        key = (op, filter_keys, None if only is None else id(only))
         hit = self._root_lists.get(key)
         if hit is not None and hit[0] is only:
             return hit[1]
         roots = self._classes_with(op)
         if only is not None:
             roots = [c for c in roots if c in only]
-        for arg_op in arg_ops:
+        for akey, arg_op, check in filters:
             if not roots:
                 break
-            users = self._users_of(arg_op, op)
+            users = self._users_of(akey, self._matching(akey, arg_op, check), op)
             roots = [c for c in roots if c in users]
         self._root_lists[key] = (only, roots)
         return roots
@@ -201,7 +221,7 @@ class Matcher:
         compiled = compile_pattern(lhs, eg.nary)
         node_match = compiled.node
         context = op in eg.nary and compiled.shared is not None
-        roots = self._roots(op, compiled.arg_ops, only)
+        roots = self._roots(op, compiled.arg_filters, compiled.filter_keys, only)
         classes = eg.classes
         subst_key = self._subst_key
         op_nodes = self._op_nodes
@@ -250,10 +270,13 @@ class Matcher:
         shared = compile_pattern(lhs, self.eg.nary).shared or ()
         p_cls, q_cls = compile_pattern(p, self.eg.nary).cls, compile_pattern(q, self.eg.nary).cls
         out: list[dict] = []
-        # the matches of p first (a call, or a variable that q binds): without one there is no pair
-        p_hits = [(i, p_cls(self, c, {})) for i, c in enumerate(children)]
-        if not any(h for _, h in p_hits):
-            return out
+        # the side that can fail first: a variable p matches every argument, so then q's matches come
+        # first (without one there is no pair); the pairs are enumerated in the same order either way
+        p_var = isinstance(p, Var)
+        if not p_var:
+            p_hits = [(i, p_cls(self, c, {})) for i, c in enumerate(children)]
+            if not any(h for _, h in p_hits):
+                return out
         by_key: dict[tuple, list[tuple[int, dict]]] = {}
         for j, c in enumerate(children):
             for s2 in q_cls(self, c, {}):
@@ -261,6 +284,8 @@ class Matcher:
                 by_key.setdefault(key, []).append((j, s2))
         if not by_key:
             return out
+        if p_var:
+            p_hits = [(i, p_cls(self, c, {})) for i, c in enumerate(children)]
         for i, hits in p_hits:
             for s1 in hits:
                 key = tuple(hashable(self._canon_binding(s1[v])) for v in shared)

@@ -70,7 +70,7 @@ def _nothing(m: Matcher, target: Any, s: dict) -> list:
 class _Compiled:
     """A pattern compiled into matching closures."""
 
-    __slots__ = ("pat", "cls", "rest", "may", "node", "arg_ops", "shared")
+    __slots__ = ("pat", "cls", "rest", "may", "node", "arg_ops", "shared", "arg_filters", "filter_keys")
 
     def __init__(self, pat: Any, cls: Any, rest: Any, may: Any, node: Any = None) -> None:
         self.pat = pat
@@ -82,6 +82,11 @@ class _Compiled:
         # for a binary pattern that may match two arguments of a longer n-ary node: the names its arguments share
         ok = isinstance(pat, Call) and len(pat.args) == 2 and _context_ok(pat)
         self.shared = tuple(sorted(_names(pat.args[0]) & _names(pat.args[1]))) if ok else None
+        # (key, compiled argument pattern) for each argument pattern that every match meets in an
+        # argument class of the node: a call (for an n-ary op, one of another op: a call of the node's
+        # own op may match the rest) or a literal; set by _compile_call
+        self.arg_filters: tuple = ()
+        self.filter_keys: tuple = ()  # their keys (equal argument patterns share one)
 
 
 _CACHE: dict[tuple[int, frozenset], _Compiled] = {}
@@ -392,7 +397,70 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
         ops = m._ops.get(cid)
         return op in (m._class_ops(cid) if ops is None else ops)
 
-    return _Compiled(pat, call_cls, call_rest, call_may, node)
+    out = _Compiled(pat, call_cls, call_rest, call_may, node)
+    filters = {}
+    for a, sub in zip(args, subs):
+        if isinstance(a, Call) and (a.op != op or op not in nary):
+            filters.setdefault(a, (a, sub))
+        elif isinstance(a, Num):
+            filters.setdefault(("num", type(a.value).__name__, repr(a.value)), (a, sub))
+    out.arg_filters = tuple(_arg_filter(a, sub, nary) for _, (a, sub) in sorted(filters.items(), key=lambda kv: repr(kv[0])))
+    out.filter_keys = tuple(f[0] for f in out.arg_filters)
+    return out
+
+
+_FILTER_KEYS: dict[Any, int] = {}
+
+
+def _arg_filter(a: Any, sub: _Compiled, nary: frozenset) -> tuple:
+    """``(key, op, check)`` for an argument pattern: the classes that may match it are those holding ``op``
+    (all classes with a constant value when None) that pass ``check`` (None: all of them).
+
+    Equal argument patterns share a key (the root lists and their users are computed once per
+    iteration for them all); a call checked by its op alone is keyed by the op.
+    """
+    if isinstance(a, Num):
+        return (_filter_key(("num", type(a.value).__name__, repr(a.value))), None, sub.may)
+    check = _shape_check(a, nary)
+    if check is None:
+        return (_filter_key(("op", a.op)), a.op, None)
+    return (_filter_key(a), a.op, check)
+
+
+def _shape_check(pat: Call, nary: frozenset) -> Any:
+    """A cheap necessary condition for a class holding ``pat``'s op to match it, read off ops alone: ``(m, cid) -> bool``.
+
+    The class holds a node of the pattern's op and arity whose argument classes hold the ops of the
+    call patterns in their places (and so on down). None when holding the op is all it checks: an
+    n-ary op (whose arguments match in any order) or no call argument.
+    """
+    op = pat.op
+    n = len(pat.args)
+    subs = tuple((i, a.op, _shape_check(a, nary)) for i, a in enumerate(pat.args) if isinstance(a, Call))
+    if op in nary or not subs:
+        return None
+
+    def has_shape(m: Matcher, cid: int) -> bool:
+        eg = m.eg
+        for nd in eg.classes[eg.find(cid)].nodes:
+            if nd[0] == op and len(nd[2]) == n:
+                ch = nd[2]
+                for i, sub_op, f in subs:
+                    if sub_op not in m._class_ops(ch[i]) or f is not None and not f(m, ch[i]):
+                        break
+                else:
+                    return True
+        return False
+
+    return has_shape
+
+
+def _filter_key(pat: Any) -> int:
+    """A small number per distinct argument pattern (equal patterns have equal matches: one key)."""
+    hit = _FILTER_KEYS.get(pat)
+    if hit is None:
+        hit = _FILTER_KEYS[pat] = len(_FILTER_KEYS)
+    return hit
 
 
 def _context_ok(lhs: Call) -> bool:

@@ -62,8 +62,10 @@ def _flat_variant(eg: EGraph, cid: int, node: ENode) -> ENode | None:
     changed = False
     has_const = False  # some argument is a 0-d constant of the dtype (folding or dropping may apply)
     classes = eg.classes
+    uf = eg.uf
     for i, c in enumerate(ch):
-        c = find(c)
+        if uf[c] != c:
+            c = find(c)
         sub = None
         cdata = classes[c].data
         if cdata.const is not None and cdata.const.shape == () and cdata.type.dtype == dtype:

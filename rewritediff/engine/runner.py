@@ -207,6 +207,8 @@ class Runner:
             found: list[tuple[int, list, list]] = []
             banned_any = False
             by_op = eg.by_op
+            uf, find = eg.uf, eg.find
+            present: frozenset | None = None  # the ops the graph holds (read once per iteration, when a rule is not ready)
             for k in active:
                 rw = self.rewrites[k]
                 st = stats[k]
@@ -215,8 +217,11 @@ class Runner:
                     continue
                 if not st.ready:
                     # the ops a pattern needs, once all in the graph, stay there (nodes are never removed)
-                    if rw.needs and not all(by_op.get(op) for op in rw.needs):
-                        continue
+                    if rw.needs:
+                        if present is None:
+                            present = frozenset(op for op, ids in by_op.items() if ids)
+                        if not rw.needs <= present:
+                            continue
                     st.ready = True
                 limit = self.match_limit << st.times_banned
                 only = dirty = None
@@ -224,13 +229,13 @@ class Runner:
                     d = min(rw.depth, max_depth)
                     only = since.get((st.searched, d))
                     if only is None:
-                        only = since[(st.searched, d)] = {eg.find(c) for e in range(st.searched, it) for c in changed[e][d]}
+                        only = since[(st.searched, d)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d]}
                     if not only:
                         st.searched = it
                         continue
                     dirty = since.get((st.searched, d - 1))
                     if dirty is None:
-                        dirty = since[(st.searched, d - 1)] = {eg.find(c) for e in range(st.searched, it) for c in changed[e][d - 1]}
+                        dirty = since[(st.searched, d - 1)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d - 1]}
                 else:
                     st.done = set()  # (nodes recorded in an older canonical form never equal a current node: searched again)
                 keys: list = []

@@ -136,3 +136,47 @@ def test_dim_find_answers_follow_new_unions() -> None:
     eg.dim_union(b, 7)
     assert eg.dim_find(a) == eg.dim_find(both) == 7
     assert eg.dim_find(c) == c
+
+
+def _root_nodes_tried(terms: list, pattern: Call) -> tuple[int, int]:
+    """(root nodes the compiled pattern was tried on, matches) when searching ``pattern`` in a graph of ``terms``."""
+    from rewritediff.engine.matchers import compile_pattern
+
+    eg = EGraph()
+    for t in terms:
+        eg.add_term(t)
+    eg.rebuild()
+    m = Matcher(eg)
+    compiled = compile_pattern(pattern, eg.nary)
+    node = compiled.node
+    tried = [0]
+
+    def counted(*a: object) -> object:
+        tried[0] += 1
+        return node(*a)
+
+    compiled.node = counted
+    try:
+        found = m.search(pattern, 10**6)
+    finally:
+        compiled.node = node
+    return tried[0], len(found)
+
+
+def test_roots_are_filtered_by_the_shape_and_literals_of_argument_patterns() -> None:
+    # products that use a difference (of no quotients) and no constant 1: a pattern asking for a
+    # difference of quotients, or for a factor 1, has no root to try; with one there, it is found
+    from rewritediff.rules.ast import Num
+    from rewritediff.terms import apply, constant
+
+    x, y, z, w = (rd.vector(n) for n in "xyzw")
+    products = [x * (y - z) * rd.vector(f"v{i}") for i in range(20)]
+    a, b, c, d = (Var(n) for n in "abcd")
+    diff_of_quotients = Call("mul", (a, Call("sub", (Call("true_div", (b, a)), Call("true_div", (c, d))))))
+    times_one = Call("mul", (a, Num(1)))
+    assert _root_nodes_tried(products, diff_of_quotients) == (0, 0)
+    assert _root_nodes_tried(products, times_one) == (0, 0)
+    tried, found = _root_nodes_tried([*products, x * (y / x - z / w)], diff_of_quotients)
+    assert tried == 1 and found == 1
+    tried, found = _root_nodes_tried([*products, apply("mul", x * y, constant(1.0))], times_one)
+    assert tried == 1 and found >= 1
