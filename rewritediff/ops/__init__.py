@@ -8,13 +8,15 @@ linalg, gradient-only ops).
 
 from __future__ import annotations
 
-from rewritediff.ops import (  # noqa: F401 - leaf modules  # noqa: F401 - each table registers its ops
+from rewritediff.ops import (  # noqa: F401 - each table registers its ops
     batching,
+    constructors,
     dims,
     elementwise,
     gradhelpers,
     gradops,
     indexing,
+    joining,
     leaves,
     linalg,
     products,
