@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from rewritediff.engine.simplify import simplify_terms
 from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError, ShapeError
 from rewritediff.lower_numpy import expand_defined, lower, stand_in_shapes
 from rewritediff.ops import INPUT_OP, SHARED_OP
@@ -296,8 +297,6 @@ def function(
     upd_vals = [v for _, v in updates]
     with gc_paused():
         if simplify:
-            from rewritediff.engine.simplify import simplify_terms
-
             simplified = simplify_terms(outs + upd_vals, finite_math=finite_math)
             compute, upd_vals = simplified[: len(outs)], simplified[len(outs) :]
         redirected = keep_last_states(stand_in_shapes(expand_defined(list(compute) + list(upd_vals))))

@@ -18,6 +18,7 @@ from rewritediff.ad.forward import _forward
 from rewritediff.ad.lift import broadcast_to_like, cast_to, float_dtype, zeros_for
 from rewritediff.ad.reverse import _is_disc, _is_null, _relevant, _sum_contribs, _sweep
 from rewritediff.ad.stable import _stabilized, _stabilized_seeds
+from rewritediff.ad.vectorize import batched_jacobian
 from rewritediff.errors import DisconnectedInputError, NullTypeGradError, PushforwardError
 from rewritediff.rules.ast import Special
 from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, as_term, constant, gc_paused
@@ -331,7 +332,6 @@ def jacobian(
     vectorize: bool = False,
 ) -> Any:
     """Jacobian of ``expression`` with respect to ``wrt``: shape ``expression.shape + wrt.shape``."""
-    from rewritediff.ad.vectorize import batched_jacobian
 
     if not isinstance(expression, Term):
         raise TypeError(f"jacobian expects a rewritediff term as `expression`, got {type(expression).__name__}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewritediff import runtime as rt
 from rewritediff.ops import signs
 from rewritediff.ops.dims import reduction_dims
 from rewritediff.ops.infer import as_float, norm_axis, reduce_shape
@@ -48,8 +49,6 @@ def _lse_infer(args: tuple, attrs: dict) -> TensorType:
 
 def _impl(fn: str) -> Any:
     def impl(x: Any, **attrs: Any) -> Any:
-        from rewritediff import runtime as rt
-
         return getattr(rt, fn)(x, **attrs)
 
     return impl
