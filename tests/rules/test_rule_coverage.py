@@ -2,7 +2,7 @@
 
 A rule whose guard the engine can never establish (or whose pattern the engine never holds) is
 dead: it costs matching time and promises a simplification that never happens. Each direction of
-each ``rule`` is tried alone on inputs built from its pattern (``rules.checking.structures``: fresh
+each ``rule`` is tried alone on inputs built from its pattern (``rules.witnesses.structures``: fresh
 inputs of a few shapes, ``exp`` of an input where a sign is needed, identity and scalar constants,
 attribute values from a palette), and the runner's per-rule count of firings must be positive.
 """
@@ -18,8 +18,8 @@ from rewritediff.engine import analysis
 from rewritediff.engine.rewrite import compile_rules
 from rewritediff.engine.simplify import _run
 from rewritediff.rules import default_rules, helpers, load_string
-from rewritediff.rules.checking import build, structures
 from rewritediff.rules.ruleset import RuleSet
+from rewritediff.rules.witnesses import build, structures
 from rewritediff.terms import apply
 
 WITNESSES_TRIED = 5  # automatic inputs tried per rule before it counts as dead
