@@ -146,7 +146,10 @@ def verify_grad(
 
 
 def central_jacobian(fn: Callable[[np.ndarray], Any], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """d fn(x) / d x by central differences, shape ``fn(x).shape + x.shape`` (a check independent of the rules)."""
+    """d fn(x) / d x by central differences, shape ``fn(x).shape + x.shape`` (a check independent of the rules).
+
+    ``x`` is taken as float64 (an integer point is differentiated as if real, PyTensor's convention)."""
+    x = np.asarray(x, dtype=float)
     base = np.asarray(fn(x), dtype=float)
     jac = np.zeros(base.shape + x.shape)
     for idx in np.ndindex(*x.shape):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -12,31 +11,7 @@ import pytest
 from benchmarks import cases as C
 from benchmarks import hand
 from benchmarks.harness import Options, Row, format_table, rel_error, run_cases
-
-
-def fd_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite differences of a scalar function, one coordinate at a time."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
-
-
-def fd_jac(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite-difference Jacobian (output dims first)."""
-    x = np.array(x, dtype=np.float64)
-    cols = []
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        cols.append((np.asarray(f(xp)) - np.asarray(f(xm))) / (2 * eps))
-    out_shape = np.asarray(f(x)).shape
-    return np.stack(cols, axis=-1).reshape(out_shape + x.shape)
+from rewritediff.verify import central_jacobian
 
 
 def close(a: np.ndarray, b: np.ndarray, tol: float = 1e-6) -> bool:
@@ -48,9 +23,9 @@ def test_logreg_grad_and_hessian() -> None:
     """W1 gradient and W5 Hessian closed forms."""
     X, y, w = C.logreg_data(30, 5)
     g = hand.logreg_grad(X, y, w)[0]
-    assert close(g, fd_grad(lambda v: hand.logreg_cost(X, y, v), w))
+    assert close(g, central_jacobian(lambda v: hand.logreg_cost(X, y, v), w))
     H = hand.logreg_hessian(X, y, w)[0]
-    assert close(H, fd_jac(lambda v: hand.logreg_grad(X, y, v)[0], w))
+    assert close(H, central_jacobian(lambda v: hand.logreg_grad(X, y, v)[0], w))
     assert np.allclose(H, H.T)
 
 
@@ -59,7 +34,7 @@ def test_sparse_logreg_grad() -> None:
     X, y, w = C.sparse_logreg_data(40, 6, 120)
     assert X.format == "csr" and X.nnz <= 120
     g = hand.sparse_logreg_grad(X, y, w)[0]
-    assert close(g, fd_grad(lambda v: hand.logreg_cost(X.toarray(), y, v), w))
+    assert close(g, central_jacobian(lambda v: hand.logreg_cost(X.toarray(), y, v), w))
 
 
 def test_mlp_grads() -> None:
@@ -75,7 +50,7 @@ def test_mlp_grads() -> None:
             return hand.mlp_cost(X, Y, *ps)
 
         assert g.shape == params[k].shape
-        assert close(g, fd_grad(cost, params[k]))
+        assert close(g, central_jacobian(cost, params[k]))
 
 
 def test_mlp_hvp() -> None:
@@ -90,25 +65,25 @@ def test_mlp_hvp() -> None:
 def test_rosenbrock_and_chain() -> None:
     """W3 and W4 closed forms."""
     (x,) = C.vector_data(9, "t")
-    assert close(hand.rosenbrock_grad(x)[0], fd_grad(hand.rosenbrock_cost, x), 1e-5)
-    assert close(hand.chain_grad(x)[0], fd_grad(hand.chain_cost, x))
+    assert close(hand.rosenbrock_grad(x)[0], central_jacobian(hand.rosenbrock_cost, x), 1e-5)
+    assert close(hand.chain_grad(x)[0], central_jacobian(hand.chain_cost, x))
 
 
 def test_matrix_calculus() -> None:
     """W7a inv(A).T, W7b A.T X B.T + A X B, W8 (1 - t^2)[:, None] * W."""
     (A,) = C.spd_data(5)
-    assert close(hand.logdet_grad(A)[0], fd_grad(hand.logdet_cost, A))
+    assert close(hand.logdet_grad(A)[0], central_jacobian(hand.logdet_cost, A))
     A2, X, B = C.trace_data(4)
-    assert close(hand.trace_grad(A2, X, B)[0], fd_grad(lambda v: hand.trace_cost(A2, v, B), X))
+    assert close(hand.trace_grad(A2, X, B)[0], central_jacobian(lambda v: hand.trace_cost(A2, v, B), X))
     W, x = C.jac_data(6)
-    assert close(hand.tanh_jacobian(W, x)[0], fd_jac(lambda v: np.tanh(W @ v), x))
+    assert close(hand.tanh_jacobian(W, x)[0], central_jacobian(lambda v: np.tanh(W @ v), x))
 
 
 @pytest.mark.parametrize("depth", [1, 2, 7])
 def test_depth_grad(depth: int) -> None:
     """W9's reverse sweep."""
     (x0,) = C.vector_data(5, "depth", -1.0, 1.0)
-    assert close(hand.depth_grad(x0, depth)[0], fd_grad(lambda v: hand.depth_cost(v, depth), x0))
+    assert close(hand.depth_grad(x0, depth)[0], central_jacobian(lambda v: hand.depth_cost(v, depth), x0))
 
 
 def test_stability_references() -> None:
@@ -116,8 +91,8 @@ def test_stability_references() -> None:
     assert np.allclose(hand.logsumexp_grad(np.array([1000.0, 1000.0, -1000.0]))[0], [0.5, 0.5, 0.0])
     assert float(hand.softplus_grad(np.array(800.0))[0]) == 1.0
     x = np.array([0.3, -1.2, 2.0])
-    assert close(hand.logsumexp_grad(x)[0], fd_grad(lambda v: float(np.log(np.sum(np.exp(v)))), x))
-    assert close(np.atleast_1d(hand.softplus_grad(np.array(0.7))[0]), fd_grad(lambda v: float(np.log1p(np.exp(v[0]))), np.array([0.7])))
+    assert close(hand.logsumexp_grad(x)[0], central_jacobian(lambda v: float(np.log(np.sum(np.exp(v)))), x))
+    assert close(np.atleast_1d(hand.softplus_grad(np.array(0.7))[0]), central_jacobian(lambda v: float(np.log1p(np.exp(v[0]))), np.array([0.7])))
 
 
 def test_rel_error() -> None:

@@ -5,27 +5,16 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+from rewritediff.verify import central_jacobian
 
 RNG = np.random.default_rng(11)
-
-
-def central_diff(f, x, eps=1e-6):
-    """Central finite differences of a scalar function of one array."""
-    x = np.array(x, dtype=float)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
 
 
 def check_grad(cost, x, xv, f_np):
     """The compiled gradient of ``cost`` at xv against central differences of the numpy function."""
     assert isinstance(cost, rd.Term) and cost.ndim == 0
     g = rd.function([x], rd.grad(cost, x))(xv)
-    np.testing.assert_allclose(g, central_diff(f_np, xv), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(g, central_jacobian(f_np, xv), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(rd.function([x], cost)(xv), f_np(xv), rtol=1e-12)
 
 

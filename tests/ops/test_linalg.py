@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+from rewritediff.verify import central_directional, central_partial
 
 # the shipped rules define ops (sym, outer_sym, ... used by the derivatives): load them at collection,
 # before the registry fixture of tests/rules takes its snapshot, so it never unregisters them
@@ -97,26 +98,6 @@ def _variable(name: str, shape: tuple, dtype: str, static: bool) -> rd.Tensor:
     return make(name, dtype=dtype, shape=shape) if static else make(name, dtype=dtype)
 
 
-def _central_grad(f, xs: list[np.ndarray], w: np.ndarray, h: float = 1e-6) -> list[np.ndarray]:
-    """Gradients of sum(w * f(*xs)) by central differences, in float64."""
-    out = []
-    for k, x in enumerate(xs):
-        g = np.zeros_like(x)
-        for i in np.ndindex(x.shape):
-            p = [a.copy() for a in xs]
-            m = [a.copy() for a in xs]
-            p[k][i] += h
-            m[k][i] -= h
-            g[i] = (np.sum(w * f(*p)) - np.sum(w * f(*m))) / (2 * h)
-        out.append(g)
-    return out
-
-
-def _central_jvp(f, xs: list[np.ndarray], vs: list[np.ndarray], h: float = 1e-6) -> np.ndarray:
-    """J v by central differences, in float64."""
-    return (np.asarray(f(*[x + h * v for x, v in zip(xs, vs)])) - np.asarray(f(*[x - h * v for x, v in zip(xs, vs)]))) / (2 * h)
-
-
 def check_against_reference(build, ref, values: list[np.ndarray], dtype: str, static: bool, seed: int = 0) -> None:
     """Value, gradient (of a random weighting of the output) and R-op of ``build`` against ``ref``."""
     rng = np.random.default_rng(seed)
@@ -133,13 +114,13 @@ def check_against_reference(build, ref, values: list[np.ndarray], dtype: str, st
     w = rng.normal(size=want.shape)
     cost = rd.sum(rd.constant(w.astype(dtype)) * y)
     grads = rd.function(xs, rd.grad(cost, xs))(*vals)
-    for g, fd in zip(grads, _central_grad(ref, ref64, w)):
+    for g, fd in zip(grads, [central_partial(lambda *a: np.sum(w * ref(*a)), ref64, k) for k in range(len(ref64))]):
         gs = max(1.0, float(np.max(np.abs(fd))))
         np.testing.assert_allclose(g, fd, rtol=rtol * 100, atol=atol * 100 * gs)
     vs = [rng.normal(size=v.shape) for v in values]
     ts = [_variable(f"v{i}", v.shape, dtype, static) for i, v in enumerate(values)]
     jv = rd.function(xs + ts, rd.Rop(y, xs, ts))(*vals, *[v.astype(dtype) for v in vs])
-    fd = _central_jvp(ref, ref64, vs)
+    fd = central_directional(ref, ref64, vs)
     np.testing.assert_allclose(jv, fd, rtol=rtol * 100, atol=atol * 100 * max(1.0, float(np.max(np.abs(fd)))))
 
 
