@@ -12,6 +12,20 @@ from test_derivative_coverage import CASES, _sample
 import rewritediff as rd
 from rewritediff.backends import UnsupportedOpError
 
+# scipy.special's functions, outside dask.array and the Array API standard
+_SCIPY_SPECIAL = {
+    "erfcx-0": "erfcx",
+    "erf-0": "erf",
+    "erfc-0": "erfc",
+    "erfinv-0": "erfinv",
+    "erfcinv-0": "erfcinv",
+    "gammaln-0": "gammaln",
+    "psi-0": "psi",
+    "polygamma-0": "polygamma",
+    "polygamma-1": "polygamma",
+    "gamma-0": "gamma",
+}
+
 # case id -> the op the backend refuses at build time (with why, in the error)
 UNSUPPORTED = {
     "jax": {
@@ -25,16 +39,7 @@ UNSUPPORTED = {
         "subtensor-3": "inc_subtensor",  # a scatter-add at repeated array indices
         "subtensor-4": "inc_subtensor",
         "inc_subtensor-1": "inc_subtensor",
-        "erfcx-0": "erfcx",  # scipy.special's, outside dask.array and the standard
-        "erf-0": "erf",  # scipy.special's too
-        "erfc-0": "erfc",
-        "erfinv-0": "erfinv",
-        "erfcinv-0": "erfcinv",
-        "gammaln-0": "gammaln",
-        "psi-0": "psi",
-        "polygamma-0": "polygamma",
-        "polygamma-1": "polygamma",
-        "gamma-0": "gamma",
+        **_SCIPY_SPECIAL,
         "sort-0": "sort",  # dask.array has no sort
         "sort-1": "sort",
         "take_along_axis-0": "take_along_axis",  # nor take_along_axis
@@ -60,16 +65,7 @@ UNSUPPORTED = {
         "gap_div-1": "gap_div",
     },
     "array_api": {
-        "erfcx-0": "erfcx",
-        "erf-0": "erf",
-        "erfc-0": "erfc",
-        "erfinv-0": "erfinv",
-        "erfcinv-0": "erfcinv",
-        "gammaln-0": "gammaln",
-        "psi-0": "psi",
-        "polygamma-0": "polygamma",
-        "polygamma-1": "polygamma",
-        "gamma-0": "gamma",
+        **_SCIPY_SPECIAL,
         "prod-0": "prod_others",  # needs cumprod, outside the standard
         "prod-1": "prod_others",
         "tensordot-0": "einsum",  # tensordot's gradient is an einsum, outside the standard
