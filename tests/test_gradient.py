@@ -15,23 +15,284 @@ def ev(outputs, inputs, *vals):
     return rd.function(inputs, outputs, on_unused_input="ignore")(*vals)
 
 
-# ---- containers and cost checks -------------------------------------------------------------
+# ---- values against closed forms: one table -------------------------------------------------------------
+# Each row builds a derivative the way a user writes it (shapes undeclared unless the row is about
+# declared shapes), runs it on fixed inputs and compares with a formula written out by hand in numpy.
+
+
+def _sig(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _logreg(X, y, w, lam):
+    return rd.mean(rd.log1p(rd.exp(-y * (X @ w)))) + 0.5 * lam * rd.sum(w**2)
+
+
+def _rosenbrock_hessian(xv):
+    n = len(xv)
+    H = np.zeros((n, n))
+    for i in range(n - 1):
+        H[i, i] += 1200 * xv[i] ** 2 - 400 * xv[i + 1] + 2
+        H[i, i + 1] += -400 * xv[i]
+        H[i + 1, i] += -400 * xv[i]
+        H[i + 1, i + 1] += 200
+    return H
+
+
+def _mlp_backprop(Xv, Yv, W1v, b1v, W2v, b2v):
+    hv = np.tanh(Xv @ W1v + b1v)
+    zv = hv @ W2v + b2v
+    p = np.exp(zv - zv.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz = (p - Yv) / len(Xv)
+    da = (dz @ W2v.T) * (1 - hv**2)
+    return [Xv.T @ da, da.sum(0), hv.T @ dz, dz.sum(0)]
+
+
+def _mlp():
+    X, Y = rd.matrix("X"), rd.matrix("Y")
+    W1, b1, W2, b2 = rd.matrix("W1"), rd.vector("b1"), rd.matrix("W2"), rd.vector("b2")
+    z = rd.tanh(X @ W1 + b1) @ W2 + b2
+    cost = -rd.mean(rd.sum(Y * rd.log_softmax(z, axis=1), axis=1))
+    return [X, Y, W1, b1, W2, b2], list(rd.grad(cost, [W1, b1, W2, b2]))
+
+
+def _case(build, values, want, rtol=1e-10, atol=1e-12):
+    return build, values, want, rtol, atol
+
+
+def _n(*shape):
+    return RNG.normal(size=shape)
+
+
+_s = rd.scalar
+_v = rd.vector
+_m = rd.matrix
+_XV, _YV, _WV = _n(50, 4), np.sign(_n(50)), _n(4)
+_X9, _Y9, _W9 = _n(9, 4), np.sign(_n(9)), _n(4)
+_A3, _x3 = _n(3, 3), _n(3)
+_W34, _x4, _u3, _v4 = _n(3, 4), _n(4), _n(3), _n(4)
+_r14, _c31, _x34 = _n(1, 4), _n(3, 1), _n(3, 4)
+_xr, _pr = _n(5), _n(5)
+_A4, _X43, _B3 = _n(4, 4), _n(4, 3), _n(3, 3)
+_mrng = np.random.default_rng(3)
+_MLP = [_mrng.normal(size=(16, 784)), np.eye(10)[_mrng.integers(0, 10, 16)], _mrng.normal(size=(784, 256)) * 0.05]
+_MLP += [_mrng.normal(size=256) * 0.1, _mrng.normal(size=(256, 10)) * 0.1, _mrng.normal(size=10) * 0.1]
+
+CLOSED_FORMS = {
+    # grad
+    "logistic_regression": _case(
+        lambda: ((X := _m("X"), y := _v("y"), w := _v("w")), rd.grad(_logreg(X, y, w, 0.1), w)),
+        [_XV, _YV, _WV],
+        lambda X, y, w: X.T @ (_sig(-y * (X @ w)) * -y) / len(X) + 0.1 * w,
+    ),
+    "quadratic_form": _case(lambda: ((x := _v("x"), A := _m("A")), rd.grad(rd.dot(x, rd.dot(A, x)), x)), [_x3, _A3], lambda x, A: (A + A.T) @ x),
+    "fan_out_accumulates": _case(lambda: ((x := _s("x"),), rd.grad(x * x + x, x)), [3.0], lambda x: 2 * x + 1),
+    "broadcast_sums_back": _case(
+        lambda: (
+            (x := _m("x"), r := rd.tensor("r", shape=(1, None)), c := rd.tensor("c", shape=(None, 1)), s := _s("s")),
+            list(rd.grad((x * r * c * s).sum(), [r, c, s])),
+        ),
+        [_x34, _r14, _c31, 1.5],
+        lambda x, r, c, s: [(x * c * s).sum(0, keepdims=True), (x * r * s).sum(1, keepdims=True), (x * r * c).sum()],
+    ),
+    "comparison_is_connected_zero": _case(lambda: ((x := _v("x"),), rd.grad(rd.cast(x > 0.0, "float64").sum(), x)), [np.array([1.0, -1.0])], np.zeros_like),
+    "mlp_softmax_cross_entropy": _case(_mlp, _MLP, _mlp_backprop, rtol=1e-9),
+    # gradient-only ops
+    "zero_grad_factor": _case(lambda: ((x := _s("x"),), rd.grad(x * rd.zero_grad(x), x)), [3.0], lambda x: x),
+    "zero_grad_of_exp": _case(lambda: ((x := _s("x"),), rd.grad(x * rd.zero_grad(rd.exp(x)), x)), [1.0], np.exp),
+    "zero_grad_alone": _case(lambda: ((x := _s("x"),), rd.grad(rd.zero_grad(x), x)), [1.0], lambda x: 0.0),
+    "zero_grad_square": _case(lambda: ((x := _s("x"),), rd.grad(x**2 * rd.zero_grad(x), x)), [3.0], lambda x: 2 * x * x),
+    "zero_grad_rop": _case(lambda: ((v := _v("v"),), rd.Rop(rd.zero_grad(v), v, v * 0.0 + 1.0)), [np.array([1.0, 2.0])], np.zeros_like),
+    "disconnected_grad_factor": _case(lambda: ((x := _s("x"),), rd.grad(x * rd.disconnected_grad(x), x)), [3.0], lambda x: x),
+    "disconnected_grad_sum": _case(lambda: ((a := _s("a"), b := _s("b")), rd.grad(a + rd.disconnected_grad(b), a)), [1.0, 2.0], lambda a, b: 1.0),
+    "grad_clip": _case(lambda: ((x := _s("x"),), rd.grad(rd.grad_clip(x, -1, 1) ** 2, x)), [2.0], lambda x: 1.0),
+    "grad_scale": _case(lambda: ((x := _s("x"),), rd.grad(rd.grad_scale(x, 2) ** 2, x)), [2.0], lambda x: 2 * 2 * x),
+    "grad_scale_twice": _case(lambda: ((x := _s("x"),), rd.grad(rd.grad_scale(rd.grad_scale(x, 2), 3) ** 2, x)), [2.0], lambda x: 6 * 2 * x),
+    "grad_scale_negative": _case(lambda: ((x := _s("x"),), rd.grad(rd.grad_scale(rd.sin(x), -1), x)), [0.5], lambda x: -np.cos(x)),
+    # Lop / Rop
+    "rop_tanh_layer": _case(
+        lambda: ((W := _m("W"), x := _v("x"), v := _v("v")), rd.Rop(rd.tanh(rd.dot(W, x)), x, v)),
+        [_W34, _x4, _v4],
+        lambda W, x, v: ((1 - np.tanh(W @ x) ** 2)[:, None] * W) @ v,
+    ),
+    "lop_tanh_layer": _case(
+        lambda: ((W := _m("W"), x := _v("x"), u := _v("u")), rd.Lop(rd.tanh(rd.dot(W, x)), x, u)),
+        [_W34, _x4, _u3],
+        lambda W, x, u: u @ ((1 - np.tanh(W @ x) ** 2)[:, None] * W),
+    ),
+    "rop_outputs_feeding_outputs": _case(
+        lambda: ((x := _v("x"), v := _v("v")), rd.Rop([y := rd.exp(x), 2.0 * y], x, v)),
+        [np.array([0.1, 0.2]), np.array([1.0, 2.0])],
+        lambda x, v: [np.exp(x) * v, 2 * np.exp(x) * v],
+    ),
+    "lop_outputs_feeding_outputs": _case(
+        lambda: ((x := _v("x"), u1 := _v("u1"), u2 := _v("u2")), rd.Lop([y := rd.exp(x), 2.0 * y], x, [u1, u2])),
+        [np.array([0.1, 0.2]), np.array([1.0, -1.0]), np.array([0.5, 0.25])],
+        lambda x, a, b: (a + 2 * b) * np.exp(x),
+    ),
+    "rop_prod": _case(
+        lambda: ((x := _v("x"), v := _v("v")), rd.Rop(rd.prod(x), x, v)),
+        [np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])],
+        lambda x, v: sum(v[i] * np.prod(np.delete(x, i)) for i in range(len(x))),
+    ),
+    "scalar_lop": _case(lambda: ((x := _s("x"), g := _s("g")), rd.Lop(x**2, x, g)), [3.0, 1.5], lambda x, g: 2 * x * g),
+    # jacobian / hessian
+    "jacobian_of_scaling": _case(lambda: ((x := _v("x", shape=(3,)),), rd.jacobian(2.0 * x, x)), [np.ones(3)], lambda x: 2 * np.eye(len(x))),
+    "jacobian_list": _case(
+        lambda: ((x := _v("x", shape=(3,)), z := _v("z", shape=(3,))), list(rd.jacobian(x * z, [x, z]))),
+        [_x3, _n(3)],
+        lambda x, z: [np.diag(z), np.diag(x)],
+    ),
+    "jacobian_of_column_sums": _case(
+        lambda: ((x := _m("x", shape=(4, 4)),), rd.jacobian(2.0 * x.sum(0), x)),
+        [np.ones((4, 4))],
+        lambda x: 2.0 * np.eye(4)[:, None, :] * np.ones((4, 4, 4)),
+    ),
+    "jacobian_scalar": _case(lambda: ((s := _s("s"),), rd.jacobian(rd.exp(s), s)), [0.3], np.exp),
+    "hessian_of_squares": _case(lambda: ((x := _v("x", shape=(3,)),), rd.hessian((x**2).sum(), x)), [np.ones(3)], lambda x: 2 * np.eye(3)),
+    "hessian_quadratic_form": _case(
+        lambda: ((x := _v("x", shape=(3,)), A := _m("A", shape=(3, 3))), rd.hessian(rd.dot(x, rd.dot(A, x)), x)),
+        [np.ones(3), _A3],
+        lambda x, A: A + A.T,
+    ),
+    "logistic_hessian_unknown_rows": _case(
+        lambda: ((X := _m("X"), y := _v("y"), w := _v("w", shape=(4,))), rd.hessian(_logreg(X, y, w, 0.1), w)),
+        [_X9, _Y9, _W9],
+        lambda X, y, w: X.T @ (X * (_sig(-y * (X @ w)) * (1 - _sig(-y * (X @ w))))[:, None]) / len(X) + 0.1 * np.eye(4),
+    ),
+    "hvp_two_arguments": _case(
+        lambda: (
+            (x := _v("x"), y := _v("y"), px := _v("px"), py := _v("py")),
+            list(rd.hessian_vector_product((x**2).sum() - (y**2).sum(), [x, y], [px, py])),
+        ),
+        [np.array([1.0, 2.0]), np.array([3.0]), np.array([0.5, 1.5]), np.array([2.0])],
+        lambda x, y, px, py: [2 * px, -2 * py],
+    ),
+    "hvp_rosenbrock": _case(
+        lambda: (
+            (x := _v("xr"), p := _v("p")),
+            rd.hessian_vector_product((100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum(), x, p),
+        ),
+        [_xr, _pr],
+        lambda x, p: _rosenbrock_hessian(x) @ p,
+    ),
+    # higher order
+    "grad_of_grad": _case(lambda: ((x := _s("x"),), rd.grad(rd.grad(rd.sin(x) * x, x), x)), [0.7], lambda x: 2 * np.cos(x) - x * np.sin(x)),
+    "rop_of_grad_is_hvp": _case(
+        lambda: ((x := _v("x"), v := _v("v")), rd.Rop(rd.grad((rd.exp(x) * x).sum(), x), x, v)),
+        [np.array([0.1, 0.5]), np.array([1.0, -2.0])],
+        lambda x, v: (2 * np.exp(x) + x * np.exp(x)) * v,
+    ),
+    "trace_gradient_square_shapes": _case(
+        lambda: (
+            (A := _m("A", shape=(4, 4)), X := _m("X", shape=(4, 3)), B := _m("B", shape=(3, 3))),
+            rd.grad(rd.trace(A @ X @ B @ X.T), X),
+        ),
+        [_A4, _X43, _B3],
+        lambda A, X, B: A.T @ X @ B.T + A @ X @ B,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CLOSED_FORMS))
+def test_derivative_matches_closed_form(name):
+    build, values, want, rtol, atol = CLOSED_FORMS[name]
+    inputs, outputs = build()
+    got = ev(outputs, list(inputs), *values)
+    expected = want(*values)
+    if isinstance(outputs, list):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
+# ---- bad calls: one table ----------------------------------------------------------------------------------
+# (call, exception, message pattern or None). Each call is what a user could write by mistake.
+
+
+RAISES = {
+    "cost_not_scalar": (lambda: rd.grad((x := rd.vector("x")) * 2.0, x), TypeError, "Cost must be a scalar"),
+    "cost_none": (lambda: rd.grad(None, rd.vector("x")), ValueError, None),
+    "cost_nan": (lambda: rd.grad(rd.NullType("because")(), rd.vector("x")), ValueError, "NaN cost"),
+    "disconnected_default": (lambda: rd.grad(rd.vector("x").sum(), rd.vector("y")), rd.DisconnectedInputError, None),
+    "disconnected_bogus_option": (
+        lambda: rd.grad(rd.vector("x").sum(), rd.vector("y"), disconnected_inputs="bogus"),
+        ValueError,
+        None,
+    ),
+    "shape_only_dependence": (
+        lambda: rd.grad((rd.zeros_like(x := rd.vector("x")) + rd.vector("y")).sum(), x),
+        rd.DisconnectedInputError,
+        None,
+    ),
+    "consider_constant_cuts_path": (
+        lambda: rd.grad((z := (x := rd.scalar("x")) * 3.0) * rd.scalar("y"), x, consider_constant=[z]),
+        rd.DisconnectedInputError,
+        None,
+    ),
+    "consider_constant_not_a_list": (lambda: rd.grad((x := rd.scalar("x")) * 3.0, x, consider_constant=3), TypeError, None),
+    "consider_constant_not_terms": (lambda: rd.grad((x := rd.scalar("x")) * 3.0, x, consider_constant=[3]), TypeError, None),
+    "known_grads_not_a_term": (lambda: rd.grad(None, x := rd.vector("x"), known_grads={2.0 * x: 1.0}), TypeError, None),
+    "known_grads_int": (lambda: rd.grad(None, x := rd.vector("x"), known_grads={2.0 * x: rd.ivector("i")}), TypeError, None),
+    "known_grads_null": (lambda: rd.grad(c := rd.iscalar("c"), c, known_grads={c: rd.NullType()()}), rd.NullTypeGradError, None),
+    "known_grads_disconnected_cost": (
+        lambda: rd.grad((x := rd.scalar("x")) * 2.0, x, known_grads={x * 2.0: rd.DisconnectedType()()}),
+        rd.DisconnectedInputError,
+        None,
+    ),
+    "disconnected_grad_alone": (lambda: rd.grad(rd.disconnected_grad(x := rd.scalar("x")), x), rd.DisconnectedInputError, None),
+    "disconnected_grad_argument": (
+        lambda: rd.grad(rd.scalar("a") + rd.disconnected_grad(b := rd.scalar("b")), b),
+        rd.DisconnectedInputError,
+        None,
+    ),
+    "grad_clip_bounds_reversed": (lambda: rd.grad_clip(rd.scalar("x"), 1, -1), ValueError, None),
+    "undefined_grad": (lambda: rd.grad(rd.undefined_grad(x := rd.scalar("x")) * 2.0, x), rd.NullTypeGradError, None),
+    "compile_a_null_gradient": (
+        lambda: rd.function([x := rd.scalar("x")], rd.grad(rd.undefined_grad(x) * 2.0, x, null_gradients="return")),
+        TypeError,
+        None,
+    ),
+    "compile_not_implemented": (lambda: rd.function([], rd.grad_not_implemented("MyOp", 0, rd.scalar("x"), "sorry")), TypeError, None),
+    "rop_no_tangents": (lambda: rd.Rop((x := rd.vector("x")) * 2.0, [x], []), ValueError, None),
+    "rop_tangent_shape": (lambda: rd.Rop(rd.constant(0.0), [rd.matrix("m")], [rd.vector("x")]), ValueError, None),
+    "rop_disconnected": (lambda: rd.Rop(rd.vector("x") * 2.0, rd.vector("y"), rd.vector("v")), rd.DisconnectedInputError, None),
+    "hessian_of_a_vector": (lambda: rd.hessian((x := rd.vector("x", shape=(3,))) * 2.0, x), ValueError, None),
+    "hessian_wrt_unused": (lambda: rd.hessian((rd.vector("x", shape=(3,)) ** 2).sum(), rd.matrix("m")), ValueError, None),
+    "hvp_vector_count": (
+        lambda: rd.hessian_vector_product(rd.sum(W := rd.matrix("W")), [W], [rd.matrix("V"), rd.matrix("V")]),
+        ValueError,
+        "2 vector",
+    ),
+    "subgraph_grad_without_cost": (lambda: rd.subgraph_grad(wrt=[rd.vector("w")], end=[rd.vector("x")]), ValueError, None),
+    "subgraph_grad_end_not_a_list": (
+        lambda: rd.subgraph_grad(wrt=[w := rd.vector("w")], end=rd.vector("x"), cost=w.sum()),
+        TypeError,
+        None,
+    ),
+    "verify_grad_point_not_a_list": (lambda: rd.verify_grad(lambda a: a, np.array([1.0])), TypeError, None),
+    "verify_grad_int_point": (lambda: rd.verify_grad(lambda a: a, [np.array([1, 2])]), TypeError, None),
+    "verify_grad_two_outputs": (lambda: rd.verify_grad(lambda a: [a, a], [np.array([1.0])]), NotImplementedError, None),
+}
+
+
+@pytest.mark.parametrize("name", list(RAISES))
+def test_bad_call_raises(name):
+    call, exc, match = RAISES[name]
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# ---- options, containers, errors and helpers --------------------------------------------------------------
 def test_container_follows_wrt():
     x, y = rd.vector("x"), rd.vector("y")
     c = (x * y).sum()
     assert isinstance(rd.grad(c, [x, y]), list)
     assert isinstance(rd.grad(c, (x, y)), tuple)
     assert isinstance(rd.grad(c, x), rd.Term)
-
-
-def test_cost_validation():
-    x = rd.vector("x")
-    with pytest.raises(TypeError, match="Cost must be a scalar"):
-        rd.grad(x * 2.0, x)
-    with pytest.raises(ValueError):
-        rd.grad(None, x)
-    with pytest.raises(ValueError, match="NaN cost"):
-        rd.grad(rd.NullType("because")(), x)
 
 
 def test_unit_seed_and_int_cost():
@@ -41,45 +302,6 @@ def test_unit_seed_and_int_cost():
     assert ev(g, [i], 3) == 1.0
     c = rd.scalar("c")
     assert ev(rd.grad(c, c), [c], 2.0) == 1.0
-
-
-# ---- values against closed forms -------------------------------------------------------------
-def test_logistic_regression_matches_hand_gradient():
-    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w")
-    lam = 0.1
-    cost = rd.mean(rd.log1p(rd.exp(-y * (X @ w)))) + 0.5 * lam * rd.sum(w**2)
-    g = rd.grad(cost, w)
-    Xv = RNG.normal(size=(50, 4))
-    yv = np.sign(RNG.normal(size=50))
-    wv = RNG.normal(size=4)
-    z = -yv * (Xv @ wv)
-    s = 1 / (1 + np.exp(-z))
-    expected = Xv.T @ (s * -yv) / 50 + lam * wv
-    np.testing.assert_allclose(ev(g, [X, y, w], Xv, yv, wv), expected, rtol=1e-10)
-
-
-def test_quadratic_form():
-    x, A = rd.vector("x"), rd.matrix("A")
-    g = rd.grad(rd.dot(x, rd.dot(A, x)), x)
-    Av, xv = RNG.normal(size=(3, 3)), RNG.normal(size=3)
-    np.testing.assert_allclose(ev(g, [x, A], xv, Av), (Av + Av.T) @ xv)
-
-
-def test_fan_out_accumulates():
-    x = rd.scalar("x")
-    g = rd.grad(x * x + x, x)
-    assert ev(g, [x], 3.0) == pytest.approx(7.0)
-
-
-def test_broadcasting_sums_back():
-    x, r, c, s = rd.matrix("x"), rd.tensor("r", shape=(1, None)), rd.tensor("c", shape=(None, 1)), rd.scalar("s")
-    cost = (x * r * c * s).sum()
-    gr, gc, gs = rd.grad(cost, [r, c, s])
-    xv, rv, cv, sv = RNG.normal(size=(3, 4)), RNG.normal(size=(1, 4)), RNG.normal(size=(3, 1)), 1.5
-    vals = ev([gr, gc, gs], [x, r, c, s], xv, rv, cv, sv)
-    np.testing.assert_allclose(vals[0], (xv * cv * sv).sum(0, keepdims=True))
-    np.testing.assert_allclose(vals[1], (xv * rv * sv).sum(1, keepdims=True))
-    np.testing.assert_allclose(vals[2], (xv * rv * cv).sum())
 
 
 @pytest.mark.parametrize(
@@ -132,19 +354,14 @@ def test_int_wrt_gets_real_derivative():
     np.testing.assert_allclose(ev(g_int, [X, W], Xv, Wv), ev(g_flt, [Xf, W], Xv.astype(float), Wv))
 
 
-# ---- disconnected inputs ------------------------------------------------------------------------
 def test_disconnected_inputs_options():
     x, y = rd.vector("x"), rd.vector("y")
     c = x.sum()
-    with pytest.raises(rd.DisconnectedInputError):
-        rd.grad(c, y)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         g = rd.grad(c, y, disconnected_inputs="warn")
     assert len(w) == 2
     np.testing.assert_allclose(ev(g, [x, y], [1.0], [1.0, 2.0]), [0.0, 0.0])
-    with pytest.raises(ValueError):
-        rd.grad(c, y, disconnected_inputs="bogus")
     assert rd.grad(c, y, disconnected_inputs="ignore", return_disconnected="none") is None
     d = rd.grad(c, y, disconnected_inputs="ignore", return_disconnected="Disconnected")
     assert isinstance(d.type, rd.DisconnectedType)
@@ -156,57 +373,6 @@ def test_int_disconnected_gets_float_zeros():
     assert g.dtype == "float64"
 
 
-def test_shape_only_dependence_is_disconnected():
-    x, y = rd.vector("x"), rd.vector("y")
-    c = (rd.zeros_like(x) + y).sum()
-    with pytest.raises(rd.DisconnectedInputError):
-        rd.grad(c, x)
-
-
-def test_comparison_path_is_connected_zero():
-    x = rd.vector("x")
-    c = rd.cast(x > 0.0, "float64").sum()
-    g = rd.grad(c, x)
-    np.testing.assert_allclose(ev(g, [x], [1.0, -1.0]), [0.0, 0.0])
-
-
-# ---- consider_constant, known_grads -------------------------------------------------------------
-def test_consider_constant():
-    x, y = rd.scalar("x"), rd.scalar("y")
-    assert ev(rd.grad(x + y, x, consider_constant=[x]), [x, y], 1.0, 2.0) == 1.0
-    z = x * 3.0
-    c = z * y
-    with pytest.raises(rd.DisconnectedInputError):
-        rd.grad(c, x, consider_constant=[z])
-    with pytest.raises(TypeError):
-        rd.grad(c, x, consider_constant=3)
-    with pytest.raises(TypeError):
-        rd.grad(c, x, consider_constant=[3])
-
-
-def test_known_grads_override():
-    x = rd.vector("x")
-    y = 2.0 * x
-    cost = (y**2).sum()
-    g = rd.grad(cost, x, known_grads={y: rd.ones_like(y)})
-    np.testing.assert_allclose(ev(g, [x], [1.0, 3.0]), [2.0, 2.0])
-    g2 = rd.grad(None, x, known_grads={y: rd.ones_like(y)})
-    np.testing.assert_allclose(ev(g2, [x], [1.0, 3.0]), [2.0, 2.0])
-    with pytest.raises(TypeError):
-        rd.grad(None, x, known_grads={y: 1.0})
-    with pytest.raises(TypeError):
-        rd.grad(None, x, known_grads={y: rd.ivector("i")})
-
-
-def test_known_grads_null_and_disconnected_cost():
-    c = rd.iscalar("c")
-    with pytest.raises(rd.NullTypeGradError):
-        rd.grad(c, c, known_grads={c: rd.NullType()()})
-    x = rd.scalar("x")
-    with pytest.raises(rd.DisconnectedInputError):
-        rd.grad(x * 2.0, x, known_grads={x * 2.0: rd.DisconnectedType()()})
-
-
 def test_add_names():
     x, A = rd.vector("x"), rd.matrix("A")
     f = rd.dot(x, rd.dot(A, x))
@@ -214,44 +380,6 @@ def test_add_names():
     assert rd.grad(f, x).name == "(df/dx)"
     f2 = rd.dot(x, rd.dot(A, x)) * 2.0
     assert rd.grad(f2, x, add_names=False).name is None
-
-
-# ---- gradient-only ops ------------------------------------------------------------------------------
-def test_zero_grad():
-    x = rd.scalar("x")
-    assert ev(rd.grad(x * rd.zero_grad(x), x), [x], 3.0) == pytest.approx(3.0)
-    assert ev(rd.grad(x * rd.zero_grad(rd.exp(x)), x), [x], 1.0) == pytest.approx(np.e)
-    assert ev(rd.grad(rd.zero_grad(x), x), [x], 1.0) == 0.0
-    assert ev(rd.grad(x**2 * rd.zero_grad(x), x), [x], 3.0) == pytest.approx(18.0)
-    v = rd.vector("v")
-    np.testing.assert_allclose(ev(rd.Rop(rd.zero_grad(v), v, v * 0.0 + 1.0), [v], [1.0, 2.0]), [0.0, 0.0])
-
-
-def test_disconnected_grad():
-    x, a, b = rd.scalar("x"), rd.scalar("a"), rd.scalar("b")
-    assert ev(rd.grad(x * rd.disconnected_grad(x), x), [x], 3.0) == pytest.approx(3.0)
-    with pytest.raises(rd.DisconnectedInputError):
-        rd.grad(rd.disconnected_grad(x), x)
-    c = a + rd.disconnected_grad(b)
-    assert ev(rd.grad(c, a), [a, b], 1.0, 2.0) == 1.0
-    with pytest.raises(rd.DisconnectedInputError):
-        rd.grad(c, b)
-
-
-def test_grad_clip_scale_undefined():
-    x = rd.scalar("x")
-    assert ev(rd.grad(rd.grad_clip(x, -1, 1) ** 2, x), [x], 2.0) == pytest.approx(1.0)
-    assert ev(rd.grad(rd.grad_scale(x, 2) ** 2, x), [x], 2.0) == pytest.approx(8.0)
-    assert ev(rd.grad(rd.grad_scale(rd.grad_scale(x, 2), 3) ** 2, x), [x], 2.0) == pytest.approx(24.0)
-    assert ev(rd.grad(rd.grad_scale(rd.sin(x), -1), x), [x], 0.5) == pytest.approx(-np.cos(0.5))
-    with pytest.raises(ValueError):
-        rd.grad_clip(x, 1, -1)
-    with pytest.raises(rd.NullTypeGradError):
-        rd.grad(rd.undefined_grad(x) * 2.0, x)
-    g = rd.grad(rd.undefined_grad(x) * 2.0, x, null_gradients="return")
-    assert isinstance(g.type, rd.NullType)
-    with pytest.raises(TypeError):
-        rd.function([x], g)
 
 
 def test_grad_not_implemented_and_undefined():
@@ -262,53 +390,6 @@ def test_grad_not_implemented_and_undefined():
     assert "undefined" in u.type.why_null
     with pytest.raises(TypeError):
         rd.function([], n)
-
-
-# ---- Lop / Rop -------------------------------------------------------------------------------------------
-def test_lop_rop_match_jacobian():
-    x = rd.vector("x")
-    W = rd.matrix("W")
-    y = rd.tanh(rd.dot(W, x))
-    u, v = rd.vector("u"), rd.vector("v")
-    Wv, xv = RNG.normal(size=(3, 4)), RNG.normal(size=4)
-    uv, vv = RNG.normal(size=3), RNG.normal(size=4)
-    J = (1 - np.tanh(Wv @ xv) ** 2)[:, None] * Wv
-    np.testing.assert_allclose(ev(rd.Rop(y, x, v), [W, x, v], Wv, xv, vv), J @ vv)
-    np.testing.assert_allclose(ev(rd.Lop(y, x, u), [W, x, u], Wv, xv, uv), uv @ J)
-
-
-def test_rop_lop_outputs_feeding_outputs():
-    x = rd.vector("x")
-    y = rd.exp(x)
-    v, u1, u2 = rd.vector("v"), rd.vector("u1"), rd.vector("u2")
-    xv, vv, a, b = np.array([0.1, 0.2]), np.array([1.0, 2.0]), np.array([1.0, -1.0]), np.array([0.5, 0.25])
-    r = ev(rd.Rop([y, 2.0 * y], x, v), [x, v], xv, vv)
-    np.testing.assert_allclose(r[0], np.exp(xv) * vv)
-    np.testing.assert_allclose(r[1], 2 * np.exp(xv) * vv)
-    lo = ev(rd.Lop([y, 2.0 * y], x, [u1, u2]), [x, u1, u2], xv, a, b)
-    np.testing.assert_allclose(lo, (a + 2 * b) * np.exp(xv))
-
-
-def test_rop_prod_works():
-    x, v = rd.vector("x"), rd.vector("v")
-    r = rd.Rop(rd.prod(x), x, v)
-    xv, vv = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
-    expected = sum(vv[i] * np.prod(np.delete(xv, i)) for i in range(3))
-    assert ev(r, [x, v], xv, vv) == pytest.approx(expected)
-
-
-def test_rop_validation_and_containers():
-    x, m = rd.vector("x"), rd.matrix("m")
-    with pytest.raises(ValueError):
-        rd.Rop(x * 2.0, [x], [])
-    with pytest.raises(ValueError):
-        rd.Rop(rd.constant(0.0), [m], [x])
-    v = rd.vector("v")
-    assert isinstance(rd.Rop([x * 2.0, x * 3.0], x, v), list)
-    assert isinstance(rd.Rop((x * 2.0, x * 3.0), x, v), tuple)
-    y = rd.vector("y")
-    with pytest.raises(rd.DisconnectedInputError):
-        rd.Rop(x * 2.0, y, v)
 
 
 def test_rop_without_forward_derivative_raises_value_error_naming_the_op():
@@ -357,50 +438,6 @@ def test_max_and_argmax():
     np.testing.assert_allclose(g, [[0, 0.5, 0], [-2.0, 0, 0]])
 
 
-def test_scalar_lop_keeps_type():
-    x, g = rd.scalar("x"), rd.scalar("g")
-    assert ev(rd.Lop(x**2, x, g), [x, g], 3.0, 1.5) == pytest.approx(2 * 3 * 1.5)
-
-
-# ---- jacobian / hessian ---------------------------------------------------------------------------------
-def test_jacobian_vector_and_containers():
-    x, z = rd.vector("x", shape=(3,)), rd.vector("z", shape=(3,))
-    J = rd.jacobian(2.0 * x, x)
-    np.testing.assert_allclose(ev(J, [x], np.ones(3)), 2 * np.eye(3))
-    Jx, Jz = rd.jacobian(x * z, [x, z])
-    xv, zv = RNG.normal(size=3), RNG.normal(size=3)
-    vals = ev([Jx, Jz], [x, z], xv, zv)
-    np.testing.assert_allclose(vals[0], np.diag(zv))
-    np.testing.assert_allclose(vals[1], np.diag(xv))
-    assert isinstance(rd.jacobian(x * z, (x, z)), tuple)
-
-
-def test_jacobian_matrix_shape():
-    x = rd.matrix("x", shape=(4, 4))
-    J = rd.jacobian(2.0 * x.sum(0), x)
-    val = ev(J, [x], np.ones((4, 4)))
-    assert val.shape == (4, 4, 4)
-    for i in range(4):
-        np.testing.assert_allclose(val[i, :, i], 2.0)
-    s = rd.scalar("s")
-    Js = rd.jacobian(rd.exp(s), s)
-    assert ev(Js, [s], 0.0) == pytest.approx(1.0)
-
-
-def test_hessian():
-    x = rd.vector("x", shape=(3,))
-    H = rd.hessian((x**2).sum(), x)
-    np.testing.assert_allclose(ev(H, [x], np.ones(3)), 2 * np.eye(3))
-    with pytest.raises(ValueError):
-        rd.hessian(x * 2.0, x)
-    with pytest.raises(ValueError):
-        rd.hessian((x**2).sum(), rd.matrix("m"))
-    A = rd.matrix("A", shape=(3, 3))
-    Ha = rd.hessian(rd.dot(x, rd.dot(A, x)), x)
-    Av = RNG.normal(size=(3, 3))
-    np.testing.assert_allclose(ev(Ha, [x, A], np.ones(3), Av), Av + Av.T)
-
-
 def test_hessian_vector_product_checks_the_vector_shape():
     X, W, V = rd.matrix("X"), rd.matrix("W"), rd.matrix("V")
     hv = rd.hessian_vector_product(rd.sum(rd.tanh(X @ W)), W, V)
@@ -412,36 +449,8 @@ def test_hessian_vector_product_checks_the_vector_shape():
     np.testing.assert_allclose(f(Xv, Wv, Vv), expected, rtol=1e-12)
     with pytest.raises(rd.ShapeError, match="equal shapes required: argument 0 \\(V\\)"):
         f(Xv, Wv, RNG.normal(size=(2, 3)))
-    with pytest.raises(ValueError, match="2 vector"):
-        rd.hessian_vector_product(rd.sum(W), [W], [V, V])
 
 
-def test_hessian_vector_product():
-    x, p = rd.vector("x"), rd.vector("p")
-    y = rd.vector("y")
-    px, py = rd.vector("px"), rd.vector("py")
-    hx, hy = rd.hessian_vector_product((x**2).sum() - (y**2).sum(), [x, y], [px, py])
-    vals = ev([hx, hy], [x, y, px, py], [1.0, 2.0], [3.0], [0.5, 1.5], [2.0])
-    np.testing.assert_allclose(vals[0], [1.0, 3.0])
-    np.testing.assert_allclose(vals[1], [-4.0])
-    # Rosenbrock against a closed-form Hessian-vector product
-    xr = rd.vector("xr")
-    f = (100 * (xr[1:] - xr[:-1] ** 2) ** 2 + (1 - xr[:-1]) ** 2).sum() if hasattr(rd, "set_subtensor") else None
-    if f is not None:
-        hv = rd.hessian_vector_product(f, xr, p)
-        xv = RNG.normal(size=5)
-        pv = RNG.normal(size=5)
-        n = 5
-        H = np.zeros((n, n))
-        for i in range(n - 1):
-            H[i, i] += 1200 * xv[i] ** 2 - 400 * xv[i + 1] + 2
-            H[i, i + 1] += -400 * xv[i]
-            H[i + 1, i] += -400 * xv[i]
-            H[i + 1, i + 1] += 200
-        np.testing.assert_allclose(ev(hv, [xr, p], xv, pv), H @ pv, rtol=1e-10)
-
-
-# ---- verify_grad / numeric_grad -----------------------------------------------------------------------
 def test_verify_grad_passes_and_catches():
     rd.verify_grad(lambda a: rd.tanh(a) * a, [RNG.normal(size=(3,))], rng=np.random.default_rng(1))
     with pytest.raises(rd.GradientError) as info:
@@ -449,12 +458,6 @@ def test_verify_grad_passes_and_catches():
     err = info.value
     assert err.arg == 0 and err.abs_tol == 1e-4 and err.rel_tol == 1e-4
     assert str(err).startswith("GradientError: numeric gradient and analytic gradient exceed tolerance:")
-    with pytest.raises(TypeError):
-        rd.verify_grad(lambda a: a, np.array([1.0]))
-    with pytest.raises(TypeError):
-        rd.verify_grad(lambda a: a, [np.array([1, 2])])
-    with pytest.raises(NotImplementedError):
-        rd.verify_grad(lambda a: [a, a], [np.array([1.0])])
 
 
 def test_verify_grad_tolerance_rule():
@@ -483,7 +486,6 @@ def test_numeric_grad():
     assert (arg, pos) == (1, 1)
 
 
-# ---- subgraph_grad ----------------------------------------------------------------------------------------
 def test_subgraph_grad_two_layer_mlp():
     x, t = rd.vector("x"), rd.vector("t")
     w1 = rd.shared(RNG.normal(size=(4, 3)), "w1")
@@ -501,27 +503,6 @@ def test_subgraph_grad_two_layer_mlp():
     want = ev(list(full), [x, t], xv, tv)
     np.testing.assert_allclose(got[0], want[0])
     np.testing.assert_allclose(got[1], want[1])
-    with pytest.raises(ValueError):
-        rd.subgraph_grad(wrt=[w1], end=[x])
-    with pytest.raises(TypeError):
-        rd.subgraph_grad(wrt=[w1], end=x, cost=cost1)
-
-
-# ---- higher order ------------------------------------------------------------------------------------------
-def test_grad_of_grad():
-    x = rd.scalar("x")
-    g = rd.grad(rd.sin(x) * x, x)
-    gg = rd.grad(g, x)
-    xv = 0.7
-    assert ev(gg, [x], xv) == pytest.approx(2 * np.cos(xv) - xv * np.sin(xv))
-
-
-def test_rop_of_grad_is_hvp():
-    x, v = rd.vector("x"), rd.vector("v")
-    c = (rd.exp(x) * x).sum()
-    hv = rd.Rop(rd.grad(c, x), x, v)
-    xv, vv = np.array([0.1, 0.5]), np.array([1.0, -2.0])
-    np.testing.assert_allclose(ev(hv, [x, v], xv, vv), (2 * np.exp(xv) + xv * np.exp(xv)) * vv)
 
 
 def test_deep_chain_gradient_no_recursion():
@@ -533,42 +514,6 @@ def test_deep_chain_gradient_no_recursion():
     assert g.ndim == 1
 
 
-def test_mlp_softmax_cross_entropy_matches_hand_backprop():
-    X, Y = rd.matrix("X"), rd.matrix("Y")
-    W1, b1, W2, b2 = rd.matrix("W1"), rd.vector("b1"), rd.matrix("W2"), rd.vector("b2")
-    h = rd.tanh(X @ W1 + b1)
-    z = h @ W2 + b2
-    cost = -rd.mean(rd.sum(Y * rd.log_softmax(z, axis=1), axis=1))
-    grads = rd.grad(cost, [W1, b1, W2, b2])
-    rng = np.random.default_rng(3)
-    n = 16
-    Xv = rng.normal(size=(n, 784))
-    Yv = np.eye(10)[rng.integers(0, 10, n)]
-    W1v, b1v = rng.normal(size=(784, 256)) * 0.05, rng.normal(size=256) * 0.1
-    W2v, b2v = rng.normal(size=(256, 10)) * 0.1, rng.normal(size=10) * 0.1
-    got = ev(list(grads), [X, Y, W1, b1, W2, b2], Xv, Yv, W1v, b1v, W2v, b2v)
-    # backpropagation by hand
-    hv = np.tanh(Xv @ W1v + b1v)
-    zv = hv @ W2v + b2v
-    p = np.exp(zv - zv.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    dz = (p - Yv) / n
-    da = (dz @ W2v.T) * (1 - hv**2)
-    for g, want in zip(got, [Xv.T @ da, da.sum(0), hv.T @ dz, dz.sum(0)]):
-        np.testing.assert_allclose(g, want, rtol=1e-9, atol=1e-12)
-
-
-def test_logistic_hessian_with_unknown_rows_is_closed_form():
-    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w", shape=(4,))
-    cost = rd.mean(rd.log1p(rd.exp(-y * (X @ w)))) + 0.05 * rd.sum(w**2)
-    H = rd.hessian(cost, w)
-    Xv, yv, wv = RNG.normal(size=(9, 4)), np.sign(RNG.normal(size=9)), RNG.normal(size=4)
-    s = 1 / (1 + np.exp(yv * (Xv @ wv)))  # sigmoid(-y Xw)
-    want = Xv.T @ (Xv * (s * (1 - s))[:, None]) / 9 + 0.1 * np.eye(4)
-    np.testing.assert_allclose(ev(H, [X, y, w], Xv, yv, wv), want, rtol=1e-10, atol=1e-12)
-    assert rd.count_ops(rd.simplify(H)) < rd.count_ops(H) // 2 + 5
-
-
 def test_jacobian_through_an_op_without_batching_rule_falls_back_to_rows():
     x = rd.vector("x", shape=(4,))
     y = x[np.array([3, 0, 0])] * x[1:].sum()  # advanced indexing has no batching rule
@@ -577,10 +522,34 @@ def test_jacobian_through_an_op_without_batching_rule_falls_back_to_rows():
     np.testing.assert_allclose(ev(J, [x], xv), central_jacobian(rd.function([x], y), xv), rtol=1e-6, atol=1e-8)
 
 
-def test_trace_gradient_simplifies_to_closed_form_for_square_shapes():
-    A, X, B = rd.matrix("A", shape=(4, 4)), rd.matrix("X", shape=(4, 3)), rd.matrix("B", shape=(3, 3))
-    g = rd.grad(rd.trace(A @ X @ B @ X.T), X)
-    s = rd.simplify(g)
+def test_containers_of_rop_and_jacobian_follow_the_arguments():
+    x, z, v = rd.vector("x", shape=(3,)), rd.vector("z", shape=(3,)), rd.vector("v")
+    assert isinstance(rd.Rop([x * 2.0, x * 3.0], x, v), list)
+    assert isinstance(rd.Rop((x * 2.0, x * 3.0), x, v), tuple)
+    assert isinstance(rd.jacobian(x * z, (x, z)), tuple)
+    assert isinstance(rd.jacobian(x * z, [x, z]), list)
+
+
+def test_consider_constant_and_known_grads_values():
+    x, y = rd.scalar("x"), rd.scalar("y")
+    assert ev(rd.grad(x + y, x, consider_constant=[x]), [x, y], 1.0, 2.0) == 1.0
+    v = rd.vector("v")
+    w = 2.0 * v
+    for cost in ((w**2).sum(), None):  # known_grads replaces what the cost would give, or stands alone
+        g = rd.grad(cost, v, known_grads={w: rd.ones_like(w)})
+        np.testing.assert_allclose(ev(g, [v], [1.0, 3.0]), [2.0, 2.0])
+
+
+def test_null_gradients_return_gives_a_null_typed_term():
+    x = rd.scalar("x")
+    g = rd.grad(rd.undefined_grad(x) * 2.0, x, null_gradients="return")
+    assert isinstance(g.type, rd.NullType)
+
+
+@pytest.mark.parametrize("name", ["logistic_hessian_unknown_rows", "trace_gradient_square_shapes"])
+def test_closed_forms_simplify(name):
+    # the engine finds the closed form: the logistic Hessian halves in size, the trace gradient keeps no identity matrix
+    _, out = CLOSED_FORMS[name][0]()
+    s = rd.simplify(out)
+    assert rd.count_ops(s) < rd.count_ops(out) // 2 + 5
     assert not any(t.op in ("eye_like", "eye") for t in rd.terms.toposort([s]))
-    Av, Xv, Bv = RNG.normal(size=(4, 4)), RNG.normal(size=(4, 3)), RNG.normal(size=(3, 3))
-    np.testing.assert_allclose(ev(g, [A, X, B], Av, Xv, Bv), Av.T @ Xv @ Bv.T + Av @ Xv @ Bv)
