@@ -12,8 +12,17 @@ from typing import Any
 import numpy as np
 
 from rewritediff import tensor
+from rewritediff.compiled import function
 from rewritediff.errors import RewriteDiffTypeError
 from rewritediff.terms import Term, apply
+
+
+def eval_term(term: Term, inputs: dict | None = None) -> np.ndarray:
+    """Evaluate ``term`` with the given {variable: value} mapping (``x.eval()``: compiles and caches)."""
+    inputs = inputs or {}
+    keys = sorted(inputs, key=lambda t: t.uid)
+    f = function(keys, term, on_unused_input="ignore")
+    return f(*[inputs[k] for k in keys])
 
 
 def _no_setitem(self: Term, key: Any, value: Any) -> None:
@@ -205,7 +214,7 @@ def _install_methods() -> None:
         "flatten": tensor.flatten,
         "squeeze": tensor.squeeze,
         "astype": tensor.cast,
-        "eval": tensor.eval_term,
+        "eval": eval_term,
         "T": property(lambda s: tensor.transpose(s)),
         "broadcastable": property(lambda s: s.type.broadcastable),
         "shape": property(tensor.shape),

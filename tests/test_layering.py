@@ -18,7 +18,6 @@ IN_FUNCTION_ALLOWED: dict[tuple[str, str], int] = {
     ("rewritediff.ops.scan", "rewritediff.scan_derivatives"): 2,
     ("rewritediff.rules.checking", "rewritediff.rules.ruleset"): 1,
     ("rewritediff.runtime", "rewritediff.ops"): 1,
-    ("rewritediff.tensor", "rewritediff.compiled"): 1,
     ("rewritediff.terms", "rewritediff.ops"): 1,
     ("rewritediff.terms", "rewritediff.printing.tex"): 1,
     ("rewritediff.terms", "rewritediff.printing.text"): 1,
