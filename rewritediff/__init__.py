@@ -7,6 +7,7 @@ differentiate with ``rd.grad``, compile with ``rd.function``.
 from __future__ import annotations
 
 from rewritediff import (
+    backends,  # noqa: F401  (rd.function(..., backend=...))
     linalg,  # noqa: F401  (rd.linalg)
     methods,  # noqa: F401  (Term's operators and methods, numpy's protocols)
     ops,  # noqa: F401  (fills the registry)

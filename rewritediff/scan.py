@@ -15,7 +15,7 @@ from typing import Any
 
 from rewritediff.ad.vectorize import vectorize
 from rewritediff.errors import RewriteDiffTypeError, ShapeError
-from rewritediff.ops import scan as _ops_scan
+from rewritediff.ops import scan_graph
 from rewritediff.ops.batching import NoBatchRule
 from rewritediff.ops.scan import ScanBody
 from rewritediff.tensor import alloc, arange, as_term, ceil, getitem, join, minimum, set_subtensor, shape_i
@@ -205,8 +205,8 @@ def loop_as_fold(node: Term) -> Term | None:
     return _fold_as_reduction(getitem(node, slice(1, None)))
 
 
-_ops_scan.map_of_loop = loop_as_map  # the op reaches the frontend's vectorization through these hooks
-_ops_scan.fold_of_loop = loop_as_fold
+scan_graph.map_of_loop = loop_as_map  # the op reaches the frontend's vectorization through these hooks
+scan_graph.fold_of_loop = loop_as_fold
 
 
 # ---- the frontend -------------------------------------------------------------------------------------

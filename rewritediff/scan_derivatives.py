@@ -539,3 +539,5 @@ def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
 
 
 get_op("scan").batch = batch_scan  # a loop on a batch is one loop over the vectorized body
+get_op("scan").pullback = scan_pullback  # the sweeps of gradient.py read these
+get_op("scan").pushforward = scan_pushforward
