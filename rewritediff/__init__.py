@@ -49,5 +49,6 @@ from rewritediff.terms import (  # noqa: F401
     disconnected_type,
     floatX,
 )
+from rewritediff.verify import numeric_grad, verify_grad  # noqa: F401
 
 __version__ = "0.1.0"

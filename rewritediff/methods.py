@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff import tensor
+from rewritediff import tensor, terms
 from rewritediff.compiled import function
 from rewritediff.errors import RewriteDiffTypeError
+from rewritediff.printing.tex import latex
+from rewritediff.printing.text import pprint_inline
 from rewritediff.terms import Term, apply
 
 
@@ -241,3 +243,5 @@ def _install_methods() -> None:
 
 
 _install_methods()
+terms.inline_printer = pprint_inline  # repr(term) and the notebook's LaTeX are the printing package's
+terms.latex_printer = latex

@@ -5,8 +5,10 @@ identity as the batch of cotangents.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from rewritediff.ad.lift import float_dtype
 from rewritediff.ops import get_op
@@ -64,7 +66,7 @@ def _batch_expansion(node: Term, args: list[Term], flags: list[bool], n: Any) ->
     return vectorize([body], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
 
 
-def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, disconnected_inputs: str) -> list[Term]:
+def batched_jacobian(expression: Term, wrt: list[Term], pullback: Callable[[Term], list[Term]]) -> list[Term]:
     """The Jacobian of ``expression`` with respect to each of ``wrt`` as one tensor expression each.
 
     One symbolic pullback with a placeholder cotangent, then vectorized along a new leading
@@ -72,15 +74,13 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     tensor expression of shape ``expression.shape + w.shape`` whatever is known statically, no
     Python loop over rows. Ops without a batching rule fall back to one pullback per row,
     stacked, when the expression's size is static (else the error names the op).
+    ``pullback(u)``: the gradients of ``expression`` with respect to ``wrt`` for the cotangent u
+    (the gradient API's, with its options).
     """
-    import numpy as np
-
-    from rewritediff.gradient import pullback
-
     out_shape = expression.static_shape
     dtype = float_dtype(expression)
     u = variable(type(expression.type)(dtype, out_shape), "cotangent")
-    rows = pullback(expression, wrt, u, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    rows = pullback(u)
     static = None not in out_shape
     n: Any = int(np.prod(out_shape)) if static else apply("count", expression)
     # the engine folds the identity through (eye @ a is a, eye * v a diagonal, ...); its size is
