@@ -7,6 +7,7 @@ differentiate with ``rd.grad``, compile with ``rd.function``.
 from __future__ import annotations
 
 from rewritediff import (
+    backends,  # noqa: F401  (rd.function(..., backend=...))
     linalg,  # noqa: F401  (rd.linalg)
     methods,  # noqa: F401  (Term's operators and methods, numpy's protocols)
     ops,  # noqa: F401  (fills the registry)
@@ -48,5 +49,6 @@ from rewritediff.terms import (  # noqa: F401
     disconnected_type,
     floatX,
 )
+from rewritediff.verify import numeric_grad, verify_grad  # noqa: F401
 
 __version__ = "0.1.0"

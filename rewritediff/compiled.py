@@ -8,7 +8,7 @@ import copy
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,12 @@ import numpy as np
 from rewritediff.engine.simplify import simplify_terms
 from rewritediff.errors import CallError, RewriteDiffError, RewriteDiffTypeError, ShapeError
 from rewritediff.lower_numpy import expand_defined, lower, stand_in_shapes
-from rewritediff.ops import INPUT_OP, SHARED_OP
+from rewritediff.ops import INPUT_OP, SHARED_OP, scan_body
 from rewritediff.ops.scan import keep_last_states
 from rewritediff.terms import NullType, TensorType, Term, as_term, gc_paused, inputs_of, replace
+
+# The compiler of the other backends (``backends.function``), set by ``rewritediff/backends`` when it loads
+backend_function: Callable[..., Any] | None = None
 
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 256
@@ -265,10 +268,10 @@ def function(
     if backend != "numpy" or options:
         if backend == "numpy":
             raise TypeError(f"function: unexpected keyword argument(s) {sorted(options)} for the numpy backend")
-        from rewritediff.backends import function as backend_function
-
         if defaults:
             raise RewriteDiffTypeError(f"function: input defaults (rd.In) are supported by the numpy backend only, not {backend!r}")
+        if backend_function is None:  # pragma: no cover - the package's __init__ loads the backends
+            raise RewriteDiffTypeError(f"function: backend {backend!r} needs rewritediff.backends, which is not loaded")
         fn = backend_function(backend, inputs, outputs, updates, on_unused_input, simplify, **options)
         if trust_input:
             fn.trust_input = True  # refused, naming the backend
@@ -317,3 +320,6 @@ def function(
     fn = fn.with_defaults(defaults)
     fn.trust_input = trust_input
     return fn
+
+
+scan_body.compile_function = function  # a loop's step is compiled by this same function

@@ -1,5 +1,5 @@
 """The pytensor.gradient API: grad, pullback/Lop, pushforward/Rop, jacobian, hessian, and friends
-(numeric_grad and verify_grad live in ``verify.py`` and are re-exported here).
+(numeric_grad and verify_grad, which compile functions, are in ``verify.py``, a layer above).
 
 One deterministic reverse sweep (grad, pullback) or forward sweep (pushforward) over the
 DAG, instantiating each node's rule once. The calculus is all in ``rules/*.rules``: for a
@@ -20,6 +20,17 @@ from rewritediff.ad.reverse import _is_disc, _is_null, _relevant, _sum_contribs,
 from rewritediff.ad.stable import _stabilized, _stabilized_seeds
 from rewritediff.ad.vectorize import batched_jacobian
 from rewritediff.errors import DisconnectedInputError, NullTypeGradError, PushforwardError
+from rewritediff.ops.names import (
+    DIMSHUFFLE_OP,
+    DISCONNECTED_GRAD_OP,
+    EXPAND_LIKE_OP,
+    GRAD_CLIP_OP,
+    GRAD_SCALE_OP,
+    SPECIFY_SHAPE_LIKE_OP,
+    SPECIFY_SHAPE_OP,
+    UNDEFINED_GRAD_OP,
+    ZERO_GRAD_OP,
+)
 from rewritediff.rules.ast import Special
 from rewritediff.terms import DisconnectedType, NullType, TensorType, Term, apply, as_term, constant, gc_paused
 
@@ -33,8 +44,6 @@ __all__ = [
     "jacobian",
     "hessian",
     "hessian_vector_product",
-    "verify_grad",
-    "numeric_grad",
     "subgraph_grad",
     "zero_grad",
     "disconnected_grad",
@@ -49,7 +58,7 @@ __all__ = [
 # ---- gradient-only ops (their meaning is in rules/gradops.rules) -------------------------------------
 def zero_grad(x: Term) -> Term:
     """Identity forward; its gradient is a connected zero."""
-    return apply("zero_grad", as_term(x))
+    return apply(ZERO_GRAD_OP, as_term(x))
 
 
 def consider_constant(x: Term) -> Term:
@@ -59,22 +68,22 @@ def consider_constant(x: Term) -> Term:
 
 def disconnected_grad(x: Term) -> Term:
     """Identity forward; its gradient is disconnected."""
-    return apply("disconnected_grad", as_term(x))
+    return apply(DISCONNECTED_GRAD_OP, as_term(x))
 
 
 def undefined_grad(x: Term) -> Term:
     """Identity forward; its gradient is undefined (NullType)."""
-    return apply("undefined_grad", as_term(x))
+    return apply(UNDEFINED_GRAD_OP, as_term(x))
 
 
 def grad_clip(x: Term, lower_bound: float, upper_bound: float) -> Term:
     """Identity forward; the gradient is clipped to [lower_bound, upper_bound]."""
-    return apply("grad_clip", as_term(x), lo=lower_bound, hi=upper_bound)
+    return apply(GRAD_CLIP_OP, as_term(x), lo=lower_bound, hi=upper_bound)
 
 
 def grad_scale(x: Term, multiplier: float) -> Term:
     """Identity forward; the gradient is multiplied by ``multiplier``."""
-    return apply("grad_scale", as_term(x), multiplier=multiplier)
+    return apply(GRAD_SCALE_OP, as_term(x), multiplier=multiplier)
 
 
 def grad_not_implemented(op: Any, x_pos: int, x: Any, comment: str = "") -> Term:
@@ -153,7 +162,7 @@ def grad(
     if cost is not None and cost.uid not in override:
         # 1 shaped like the 0-d cost, as PyTensor's ones_like(cost): the gradient graph keeps the cost
         # (and so the inputs it reads) in it, so rd.function([x], rd.grad(2 * x, x)) knows x is used
-        seeds[cost] = apply("expand_like", constant(1.0, float_dtype(cost)), cost)
+        seeds[cost] = apply(EXPAND_LIKE_OP, constant(1.0, float_dtype(cost)), cost)
     exempt = set(override) | ({cost.uid} if cost is not None else set())
     results = _reverse(seeds, wrt_list, consider, override, exempt, disconnected_inputs, return_disconnected, null_gradients)
     for w, g in zip(wrt_list, results):
@@ -203,7 +212,7 @@ def _with_static_shape(g: Term, w: Term) -> Term:
     """``g`` (which has ``w``'s run-time shape by construction) carrying ``w``'s static dims too."""
     if g.static_shape == w.static_shape or all(d is None for d in w.static_shape):
         return g
-    return apply("specify_shape", g, shape=tuple(d if d is not None else gd for d, gd in zip(w.static_shape, g.static_shape)))
+    return apply(SPECIFY_SHAPE_OP, g, shape=tuple(d if d is not None else gd for d, gd in zip(w.static_shape, g.static_shape)))
 
 
 def _consider_set(consider_constant: Any) -> set[int]:
@@ -341,13 +350,15 @@ def jacobian(
         gs = grad(flat, wrt_list, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
         out = [g if expression.ndim == 0 else _prepend_ones(g, expression.ndim) for g in gs]
         return _container(wrt, out)
-    out = batched_jacobian(expression, wrt_list, consider_constant, disconnected_inputs)
+    out = batched_jacobian(
+        expression, wrt_list, lambda u: pullback(expression, wrt_list, u, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    )
     return _container(wrt, out)
 
 
 def _prepend_ones(g: Term, k: int) -> Term:
     """``g`` with k leading dims of length 1 (the Jacobian of an expression of one element)."""
-    return apply("dimshuffle", g, pattern=("x",) * k + tuple(range(g.ndim)))
+    return apply(DIMSHUFFLE_OP, g, pattern=("x",) * k + tuple(range(g.ndim)))
 
 
 def hessian(cost: Term, wrt: Term | Sequence[Term], consider_constant: Iterable[Term] | None = None, disconnected_inputs: str = "raise") -> Any:
@@ -379,7 +390,7 @@ def hessian_vector_product(cost: Term, wrt: Term | Sequence[Term], p: Term | Seq
     gs = grad(cost, wrt_list, **grad_kwargs)
     total = None
     for g, w, v in zip(gs, wrt_list, ps):
-        term = (g * apply("specify_shape_like", as_term(v), w)).sum()
+        term = (g * apply(SPECIFY_SHAPE_LIKE_OP, as_term(v), w)).sum()
         total = term if total is None else total + term
     return _container(wrt, list(grad(total, wrt_list, **grad_kwargs)))
 
@@ -416,6 +427,3 @@ def subgraph_grad(wrt: list[Term], end: list[Term], start: dict[Term, Term] | No
     if details:
         return wrt_grads, end_grads, start_grads, cost_grads
     return wrt_grads, end_grads
-
-
-from rewritediff.verify import numeric_grad, verify_grad  # noqa: E402  (re-exported: PyTensor has them in gradient)

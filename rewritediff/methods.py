@@ -11,9 +11,20 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff import tensor
+from rewritediff import tensor, terms
+from rewritediff.compiled import function
 from rewritediff.errors import RewriteDiffTypeError
+from rewritediff.printing.tex import latex
+from rewritediff.printing.text import pprint_inline
 from rewritediff.terms import Term, apply
+
+
+def eval_term(term: Term, inputs: dict | None = None) -> np.ndarray:
+    """Evaluate ``term`` with the given {variable: value} mapping (``x.eval()``: compiles and caches)."""
+    inputs = inputs or {}
+    keys = sorted(inputs, key=lambda t: t.uid)
+    f = function(keys, term, on_unused_input="ignore")
+    return f(*[inputs[k] for k in keys])
 
 
 def _no_setitem(self: Term, key: Any, value: Any) -> None:
@@ -205,7 +216,7 @@ def _install_methods() -> None:
         "flatten": tensor.flatten,
         "squeeze": tensor.squeeze,
         "astype": tensor.cast,
-        "eval": tensor.eval_term,
+        "eval": eval_term,
         "T": property(lambda s: tensor.transpose(s)),
         "broadcastable": property(lambda s: s.type.broadcastable),
         "shape": property(tensor.shape),
@@ -232,3 +243,5 @@ def _install_methods() -> None:
 
 
 _install_methods()
+terms.inline_printer = pprint_inline  # repr(term) and the notebook's LaTeX are the printing package's
+terms.latex_printer = latex

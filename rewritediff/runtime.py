@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -284,11 +285,13 @@ def mul_n(*xs: np.ndarray) -> np.ndarray:
     return out
 
 
+# The op table's lookup (``ops.get_op``), set by ``ops/registry.py`` when it loads
+op_lookup: Callable[[str], Any] | None = None
+
+
 def stand_in(shapes: tuple, of: str, of_attrs: tuple, dtype: str) -> np.ndarray:
     """A zero-strided array with the shape op ``of`` gives for arguments of these shapes (no values computed)."""
-    from rewritediff.ops import get_op
-
-    return np.broadcast_to(np.zeros((), dtype=dtype), get_op(of).runtime_shape(list(shapes), dict(of_attrs)))
+    return np.broadcast_to(np.zeros((), dtype=dtype), op_lookup(of).runtime_shape(list(shapes), dict(of_attrs)))
 
 
 _EINSUM_PATHS: dict[tuple, Any] = {}

@@ -2,7 +2,9 @@
 pullback over the stored states (every state, or every k-th with ``checkpoint=k``, the rest run
 again chunk by chunk), :func:`scan_pushforward` a forward scan of the body's pushforward, and
 :func:`batch_scan` one loop over the vectorized body for a batch (Jacobians, Hessians). The
-gradient sweeps reach them through ``OpDef.pullback`` / ``pushforward`` / ``batch`` of ``scan``.
+gradient sweeps reach them through ``OpDef.pullback`` / ``pushforward`` / ``batch`` of ``scan``,
+which this module sets (the forward loop is in ``scan_tangents.py``, the batched one in
+``scan_batching.py``).
 """
 
 from __future__ import annotations
@@ -10,23 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rewritediff.ad.lift import cast_to
-from rewritediff.ad.vectorize import vectorize
-from rewritediff.gradient import pullback, pushforward
+from rewritediff.gradient import pullback
 from rewritediff.ops import get_op
-from rewritediff.ops.batching import NoBatchRule, _broadcast_batch
 from rewritediff.ops.scan import ScanBody, last_row_reads
 from rewritediff.rules.ast import Special
-from rewritediff.scan import _Seq, _State, build_scan
+from rewritediff.scan_batching import batch_scan
+from rewritediff.scan_build import _Seq, _State, build_scan
+from rewritediff.scan_tangents import scan_pushforward
 from rewritediff.tensor import alloc, arange, ceil, getitem, join, minimum, reshape, set_subtensor, shape_i, stack, zeros_like
 from rewritediff.terms import TensorType, Term, apply, constant, replace, toposort
 
 
 # ---- derivatives ----------------------------------------------------------------------------------------
-def _siblings_key(node: Term) -> tuple:
-    return (tuple(a.uid for a in node.args), id(node.attr("body")))
-
-
 def _stored_states(node: Term) -> tuple[ScanBody, list[Term]]:
     """The body and one buffer of all states per recurrent output (a ``store="last"`` loop is run again keeping them)."""
     body: ScanBody = node.attr("body")
@@ -410,132 +407,9 @@ def scan_pullback(nodes: list[Term], cotangents: list[Any], wanted: Sequence[boo
     return result
 
 
-def scan_pushforward(node: Term, tangents: list[Any], memo: dict) -> Any:
-    """The tangent of a loop's result: a forward scan carrying the states and their tangents (the body's pushforward)."""
-
-    body: ScanBody = node.attr("body")
-    key = (_siblings_key(node), tuple(None if t is None else t.uid for t in tangents))
-    if key in memo:
-        return memo[key][node.attr("out")]
-    n, xs, zs, ns = body.split_args(node.args)
-    _, dxs, dzs, dns = body.split_args(tuple(tangents))
-    if all(t is None for t in list(dxs) + list(dzs) + list(dns)):
-        return None
-    ph_seqs, ph_states, ph_ns = body.split_inputs()
-    seqs: list[_Seq] = []
-    tmap_wrt: list[Term] = []
-    tmap_tan: list[Term] = []
-    for x, offs, rev, phs in zip(xs, body.seq_offsets, body.seq_rev, ph_seqs):
-        seqs.append(_Seq(x, offs, rev, phs))
-    for x, dx, offs, rev, phs in zip(xs, dxs, body.seq_offsets, body.seq_rev, ph_seqs):
-        if dx is None or not x.type.is_float:
-            continue
-        tph = [p.type(f"d{p.name}" if p.name else None) for p in phs]
-        seqs.append(_Seq(cast_to(dx, x.dtype), offs, rev, tph))
-        tmap_wrt += phs
-        tmap_tan += tph
-    states = [_State(z, taps, phs, store) for z, taps, phs, store in zip(zs, body.state_taps, ph_states, body.state_store)]
-    tstate_of: list[int | None] = []
-    tstates: list[_State] = []
-    for k, (z, dz, taps, phs, store) in enumerate(zip(zs, dzs, body.state_taps, ph_states, body.state_store)):
-        if not z.type.is_float:
-            tstate_of.append(None)
-            continue
-        tph = [p.type(f"d{p.name}" if p.name else None) for p in phs]
-        tstates.append(_State(zeros_like(z) if dz is None else cast_to(dz, z.dtype), taps, tph, store))
-        tstate_of.append(len(tstates) - 1)
-        tmap_wrt += phs
-        tmap_tan += tph
-    nonseqs = list(zip(ns, ph_ns))
-    for nv, dn, p in zip(ns, dns, ph_ns):
-        if dn is None or not nv.type.is_float:
-            continue
-        tp = p.type(f"d{p.name}" if p.name else None)
-        nonseqs.append((cast_to(dn, nv.dtype), tp))
-        tmap_wrt.append(p)
-        tmap_tan.append(tp)
-    outs = list(body.outputs)
-    float_outs = [o for o in outs if o.type.is_float]
-    touts = pushforward(float_outs, tmap_wrt, tmap_tan, disconnected_outputs="ignore", return_disconnected="zero") if tmap_wrt else []
-    tan_of = {id(o): cast_to(t, o.dtype) for o, t in zip(float_outs, touts)}
-    rec = outs[: body.n_states]
-    nit = outs[body.n_states :]
-    t_rec = [tan_of[id(outs[k])] for k in range(body.n_states) if tstate_of[k] is not None]
-    t_nit = [o for o in nit if o.type.is_float]
-    all_outs = rec + t_rec + nit + [tan_of[id(o)] for o in t_nit]
-    name = f"tangent_of_{body.name}" if body.name else "tangent"
-    terms = build_scan(n, seqs, states + tstates, nonseqs, all_outs, name, body.truncate, cond=body.cond)
-    result: list[Any] = []
-    for k in range(body.n_states):
-        j = tstate_of[k]
-        result.append(None if j is None else terms[body.n_states + j])
-    base = body.n_states + len(tstates)
-    tpos = base + len(nit)
-    for o in nit:
-        if o.type.is_float:
-            result.append(terms[tpos])
-            tpos += 1
-        else:
-            result.append(None)
-    memo[key] = result
-    return result[node.attr("out")]
-
-
-_BATCHED: dict[tuple, tuple[ScanBody, list[Term]]] = {}  # the body is kept so its id is not reused
-
-
-def batch_scan(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term:
-    """The loop run on a batch (``ad.vectorize``): one loop whose body is the body vectorized.
-
-    Batched sequences and initial states get the batch as their second axis (time stays
-    first), every state is batched (its initial state broadcast when it is not), and the body
-    is vectorized over the batched placeholders; the results are moved back to batch-first.
-    The sibling results of one loop share one batched loop.
-    """
-
-    body: ScanBody = node.attr("body")
-    if flags[0]:
-        raise NoBatchRule("scan with a batched number of steps")
-    if body.cond is not None:
-        raise NoBatchRule("scan with until (each element of a batch may stop at another step)")
-    key = (id(body), tuple(a.uid for a in args), tuple(flags), n if isinstance(n, int) else n.uid)
-    hit = _BATCHED.get(key)
-    if hit is not None:
-        return hit[1][node.attr("out")]
-    steps, xs, zs, ns = body.split_args(tuple(args))
-    _, fx, fz, fn = body.split_args(tuple(flags))
-    ph_seqs, ph_states, ph_ns = body.split_inputs()
-    bdim = n if isinstance(n, int) else None
-
-    def lead(t: Term) -> Term:
-        """Batch-first to time-first: swap the first two axes."""
-        return apply("dimshuffle", t, pattern=(1, 0, *range(2, t.ndim)))
-
-    mapping: dict[Term, Term] = {}
-
-    def batched(phs: list[Term]) -> list[Term]:
-        out = [TensorType(p.dtype, (bdim, *p.static_shape))(p.name) for p in phs]
-        mapping.update(zip(phs, out))
-        return out
-
-    seqs = []
-    for x, f, offs, rev, phs in zip(xs, fx, body.seq_offsets, body.seq_rev, ph_seqs):
-        seqs.append(_Seq(lead(x), offs, rev, batched(phs)) if f else _Seq(x, offs, rev, phs))
-    states = []
-    for z, f, taps, phs, store in zip(zs, fz, body.state_taps, ph_states, body.state_store):
-        zb = z if f else _broadcast_batch(z, n)
-        states.append(_State(lead(zb), taps, batched(phs), store))
-    nonseqs = [(v, batched([p])[0]) if f else (v, p) for v, f, p in zip(ns, fn, ph_ns)]
-    outs = vectorize(list(body.outputs), mapping, n)
-    terms = build_scan(steps, seqs, states, nonseqs, outs, body.name, body.truncate, body.out_labels)
-    result = []
-    for k, t in enumerate(terms):
-        last = k < body.n_states and body.state_store[k] == "last"
-        result.append(t if last else lead(t))
-    if len(_BATCHED) > 256:
-        _BATCHED.clear()
-    _BATCHED[key] = (body, result)
-    return result[node.attr("out")]
-
-
 get_op("scan").batch = batch_scan  # a loop on a batch is one loop over the vectorized body
+get_op("scan").pullback = scan_pullback  # the sweeps of gradient.py read these
+get_op("scan").pushforward = scan_pushforward
+
+
+__all__ = ["batch_scan", "scan_pullback", "scan_pushforward"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import itertools
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +34,12 @@ DTYPES = (*FLOAT_DTYPES, *INT_DTYPES, "bool")
 floatX = "float64"
 
 Shape = tuple  # tuple[int | None, ...]
+
+# The op table's lookup (``ops.get_op``), set by ``ops/registry.py`` when it loads: ``apply`` types terms by it
+op_lookup: Callable[[str], Any] | None = None
+# How a term prints (``printing.text.pprint_inline``, ``printing.tex.latex``), set by ``methods.py`` when it loads
+inline_printer: Callable[[Any], str] | None = None
+latex_printer: Callable[[Any], str] | None = None
 
 
 def check_dtype(dtype: Any) -> str:
@@ -296,9 +302,9 @@ class Term:
             return self.name or f"<{self.op} {self.type}#{self.uid}>"
         if self.op == "const":
             return repr(self.attr("value"))
-        from rewritediff.printing.text import pprint_inline
-
-        return pprint_inline(self)
+        if inline_printer is None:  # pragma: no cover - the package's __init__ installs the printer
+            return f"<{self.op}#{self.uid}>"
+        return inline_printer(self)
 
     def __str__(self) -> str:
         return repr(self)
@@ -316,9 +322,9 @@ class Term:
         return d
 
     def _repr_latex_(self) -> str:
-        from rewritediff.printing.tex import latex
-
-        return f"$${latex(self)}$$"
+        if latex_printer is None:  # pragma: no cover - the package's __init__ installs the printer
+            return f"${self!r}$"
+        return f"$${latex_printer(self)}$$"
 
 
 def variable(ttype: Any, name: str | None = None) -> Term:
@@ -365,9 +371,7 @@ def constant(value: Any, dtype: Any = None, name: str | None = None) -> Term:
 
 def apply(op: str, *args: Term, **attrs: Any) -> Term:
     """Build (or find) the term ``op(*args){attrs}``: validated, typed and interned."""
-    from rewritediff.ops import get_op
-
-    opdef = get_op(op)
+    opdef = op_lookup(op)
     for i, a in enumerate(args):
         if not isinstance(a, Term):
             raise RewriteDiffTypeError(f"{op}: argument {i} is {type(a).__name__}, not a term")

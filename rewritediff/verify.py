@@ -16,6 +16,7 @@ import numpy as np
 
 from rewritediff.compiled import function
 from rewritediff.errors import GradientError
+from rewritediff.gradient import grad
 from rewritediff.tensor import as_term, tensor
 from rewritediff.terms import constant
 
@@ -104,9 +105,6 @@ def verify_grad(
     no_debug_ref: bool = True,
 ) -> None:
     """Check ``grad`` of ``fun`` against finite differences along random projections; raise GradientError."""
-    # the layers above this one (gradient.py re-exports this module)
-    from rewritediff.gradient import grad
-
     if not isinstance(pt, list | tuple):
         raise TypeError("verify_grad can work only with a list or tuple of points")
     pt = [np.array(p) for p in pt]

@@ -12,7 +12,7 @@ import pytest
 
 import rewritediff as rd
 from rewritediff.engine.egraph import EGraph
-from rewritediff.ops import REGISTRY, signs
+from rewritediff.ops import REGISTRY, names, signs
 from rewritediff.rules import helpers
 
 PACKAGE = Path(rd.__file__).resolve().parent
@@ -21,6 +21,7 @@ SCANNED = (
     + [PACKAGE / "rules" / "helpers.py", PACKAGE / "rules" / "instantiate.py"]
     + [PACKAGE / "ad" / f"{m}.py" for m in ("reverse", "forward", "stable")]  # the differentiation sweeps
     + [PACKAGE / "lower_numpy.py", PACKAGE / "fusion.py"]
+    + [PACKAGE / "gradient.py", PACKAGE / "ad" / "lift.py", PACKAGE / "ad" / "vectorize.py"]  # the gradient API, lifting, batching
 )
 
 # String literals equal to an op name that may stay, by (file, top-level name assigned):
@@ -37,8 +38,8 @@ ALLOWED = {
 def _literal_op_names(source: str, rel: str, names: set[str]) -> list[tuple[int, str]]:
     """(line, literal) for each string literal in ``source`` (the file ``rel``) equal to an op name, outside the allowance.
 
-    Attribute names (``getattr(t, "shape")``) and ``__slots__`` entries are not op names, whatever
-    they spell.
+    Attribute names (``getattr(t, "shape")``), ``__slots__`` and ``__all__`` entries are not op names,
+    whatever they spell (``gradient.__all__`` lists its function ``zero_grad``).
     """
     tree = ast.parse(source)
     skip: set[int] = set()
@@ -48,7 +49,7 @@ def _literal_op_names(source: str, rel: str, names: set[str]) -> list[tuple[int,
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
-                if isinstance(t, ast.Name) and (t.id == "__slots__" or (rel, t.id) in ALLOWED):
+                if isinstance(t, ast.Name) and (t.id in ("__slots__", "__all__") or (rel, t.id) in ALLOWED):
                     skip.update(id(n) for n in ast.walk(node))
     return sorted(
         (node.lineno, node.value)
@@ -64,9 +65,16 @@ def test_no_op_name_as_a_string_literal(path: Path) -> None:
 
 
 def test_the_scan_finds_an_op_name() -> None:
-    src = 'def f(t):\n    return t.op == "exp" or getattr(t, "shape", None)\n__slots__ = ("add",)\nARITH = {"mul": 1}\n'
+    src = 'def f(t):\n    return t.op == "exp" or getattr(t, "shape", None)\n__slots__ = ("add",)\nARITH = {"mul": 1}\n__all__ = ["sum"]\n'
     assert _literal_op_names(src, "engine/x.py", set(REGISTRY)) == [(2, "exp"), (4, "mul")]
     assert _literal_op_names(src, "rules/helpers.py", set(REGISTRY)) == [(2, "exp")]
+
+
+def test_named_ops_are_registered() -> None:
+    """Every op the drivers build through a constant of ``ops/names.py`` is an op of the table."""
+    constants = {k: v for k, v in vars(names).items() if k.endswith("_OP")}
+    assert len(constants) >= 17
+    assert not {k: v for k, v in constants.items() if v not in REGISTRY}
 
 
 @pytest.mark.parametrize(

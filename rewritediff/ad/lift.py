@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rewritediff.ops import CONST_OP, PRODUCT_OP, SUM_OP
+from rewritediff.ops.names import BROADCAST_LIKE_OP, CAST_OP, SPECIFY_SHAPE_LIKE_OP, SUM_TO_OP, ZEROS_LIKE_OP
 from rewritediff.rules.ast import Special
 from rewritediff.terms import Term, apply, floatX
 
@@ -23,12 +25,12 @@ def float_dtype(term: Term) -> str:
 
 def cast_to(x: Term, dtype: str) -> Term:
     """``x`` cast to ``dtype`` unless it already has it."""
-    return x if x.dtype == dtype else apply("cast", x, dtype=dtype)
+    return x if x.dtype == dtype else apply(CAST_OP, x, dtype=dtype)
 
 
 def zeros_for(x: Term) -> Term:
     """A float zero gradient shaped like ``x``."""
-    return apply("zeros_like", x, dtype=float_dtype(x))
+    return apply(ZEROS_LIKE_OP, x, dtype=float_dtype(x))
 
 
 def _same_static_shape(a: Term, b: Term) -> bool:
@@ -37,12 +39,12 @@ def _same_static_shape(a: Term, b: Term) -> bool:
 
 def sum_to_like(value: Term, like: Term) -> Term:
     """``value`` summed back over the axes ``like`` was broadcast along (no-op when provably equal)."""
-    return value if _same_static_shape(value, like) else apply("sum_to", value, like)
+    return value if _same_static_shape(value, like) else apply(SUM_TO_OP, value, like)
 
 
 def broadcast_to_like(value: Term, like: Term) -> Term:
     """``value`` broadcast up to the shape of ``like`` (no-op when provably equal)."""
-    return value if _same_static_shape(value, like) else apply("broadcast_like", value, like)
+    return value if _same_static_shape(value, like) else apply(BROADCAST_LIKE_OP, value, like)
 
 
 def aligned(arg: Term, term: Term) -> bool:
@@ -62,11 +64,11 @@ def lift_vjp(term: Term, g: Term, partials: Sequence[Any]) -> list[Any]:
         if isinstance(p, Special):
             out.append(p)
             continue
-        value = apply("mul", g, p) if not _is_one(p) else g
+        value = apply(PRODUCT_OP, g, p) if not _is_one(p) else g
         if aligned(arg, term) and value.dtype == arg.dtype:
             # the contract says the shapes are equal; where that is not static, say so in the graph
             # (the compiled function checks it on entry, the engine drops the assertion)
-            out.append(value if _same_static_shape(value, arg) else apply("specify_shape_like", value, arg))
+            out.append(value if _same_static_shape(value, arg) else apply(SPECIFY_SHAPE_LIKE_OP, value, arg))
         else:
             out.append(sum_to_like(value, arg))
     return out
@@ -79,16 +81,16 @@ def lift_jvp(term: Term, tangents: Sequence[Term | None], partials: Sequence[Any
     for arg, t, p in zip(term.args, tangents, partials):
         if t is None or isinstance(p, Special):
             continue
-        parts.append(t if _is_one(p) else apply("mul", t, p))
+        parts.append(t if _is_one(p) else apply(PRODUCT_OP, t, p))
         full = full or (aligned(arg, term) and parts[-1].ndim == term.ndim)
     if not parts:
         return None
-    total = parts[0] if len(parts) == 1 else apply("add", *parts)
+    total = parts[0] if len(parts) == 1 else apply(SUM_OP, *parts)
     return total if full and total.dtype == term.dtype else broadcast_to_like(total, term)
 
 
 def _is_one(p: Term) -> bool:
-    return p.op == "const" and p.ndim == 0 and p.value == 1
+    return p.op == CONST_OP and p.ndim == 0 and p.value == 1
 
 
 def linear_jvp(term: Term, tangents: Sequence[Term | None], linear_args: Sequence[bool]) -> Term | None:

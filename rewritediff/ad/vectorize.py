@@ -5,12 +5,15 @@ identity as the batch of cotangents.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from rewritediff.ad.lift import float_dtype
-from rewritediff.ops import get_op
+from rewritediff.ops import LENGTH_OP, get_op
 from rewritediff.ops.batching import NoBatchRule, _batch_elementwise, _batch_reduction, _broadcast_batch
+from rewritediff.ops.names import COUNT_OP, EYE_OP, RESHAPE_OP, STACK_OP
 from rewritediff.terms import Term, apply, constant, replace, toposort, variable
 
 
@@ -64,7 +67,7 @@ def _batch_expansion(node: Term, args: list[Term], flags: list[bool], n: Any) ->
     return vectorize([body], {a: b for a, b, f in zip(node.args, args, flags) if f}, n)[0]
 
 
-def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, disconnected_inputs: str) -> list[Term]:
+def batched_jacobian(expression: Term, wrt: list[Term], pullback: Callable[[Term], list[Term]]) -> list[Term]:
     """The Jacobian of ``expression`` with respect to each of ``wrt`` as one tensor expression each.
 
     One symbolic pullback with a placeholder cotangent, then vectorized along a new leading
@@ -72,20 +75,18 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
     tensor expression of shape ``expression.shape + w.shape`` whatever is known statically, no
     Python loop over rows. Ops without a batching rule fall back to one pullback per row,
     stacked, when the expression's size is static (else the error names the op).
+    ``pullback(u)``: the gradients of ``expression`` with respect to ``wrt`` for the cotangent u
+    (the gradient API's, with its options).
     """
-    import numpy as np
-
-    from rewritediff.gradient import pullback
-
     out_shape = expression.static_shape
     dtype = float_dtype(expression)
     u = variable(type(expression.type)(dtype, out_shape), "cotangent")
-    rows = pullback(expression, wrt, u, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    rows = pullback(u)
     static = None not in out_shape
-    n: Any = int(np.prod(out_shape)) if static else apply("count", expression)
+    n: Any = int(np.prod(out_shape)) if static else apply(COUNT_OP, expression)
     # the engine folds the identity through (eye @ a is a, eye * v a diagonal, ...); its size is
     # read at run time when not static, and the e-graph turns count(expression) into leaf lengths
-    eye = apply("eye", n=n, dtype=dtype) if static else apply("eye", n, n=None, dtype=dtype, sym=("n",))
+    eye = apply(EYE_OP, n=n, dtype=dtype) if static else apply(EYE_OP, n, n=None, dtype=dtype, sym=("n",))
     eye = eye if expression.ndim == 1 else _unflatten_rows(eye, expression)
     try:
         batched = vectorize(rows, {u: eye}, n)
@@ -99,7 +100,7 @@ def batched_jacobian(expression: Term, wrt: list[Term], consider_constant: Any, 
         for i in range(n):
             onehot = constant(np.eye(n, dtype=dtype)[i].reshape(out_shape))
             per_row.append(replace(rows, {u: onehot}))
-        batched = [apply("stack", *[r[j] for r in per_row], axis=0) for j in range(len(wrt))]
+        batched = [apply(STACK_OP, *[r[j] for r in per_row], axis=0) for j in range(len(wrt))]
     return [_unflatten_batch(b, expression, w) for b, w in zip(batched, wrt)]
 
 
@@ -107,10 +108,10 @@ def _unflatten_rows(eye: Term, expression: Term) -> Term:
     """Rows of the identity ``(size, size)`` reshaped to ``(size, *expression.shape)``: one-hot cotangents."""
     shape = (eye.static_shape[0], *expression.static_shape)
     if None not in shape:
-        return apply("reshape", eye, shape=shape)
-    lengths = [apply("count", expression)] if shape[0] is None else []
-    lengths += [apply("shape_i", expression, i=k) for k, d in enumerate(expression.static_shape) if d is None]
-    return apply("reshape", eye, *lengths, shape=shape)
+        return apply(RESHAPE_OP, eye, shape=shape)
+    lengths = [apply(COUNT_OP, expression)] if shape[0] is None else []
+    lengths += [apply(LENGTH_OP, expression, i=k) for k, d in enumerate(expression.static_shape) if d is None]
+    return apply(RESHAPE_OP, eye, *lengths, shape=shape)
 
 
 def _unflatten_batch(b: Term, expression: Term, w: Term) -> Term:
@@ -119,7 +120,7 @@ def _unflatten_batch(b: Term, expression: Term, w: Term) -> Term:
         return b
     target = (*expression.static_shape, *w.static_shape)
     if None not in target:
-        return b if b.static_shape == target else apply("reshape", b, shape=target)
-    lengths = [apply("shape_i", expression, i=k) for k, d in enumerate(expression.static_shape) if d is None]
-    lengths += [apply("shape_i", w, i=k) for k, d in enumerate(w.static_shape) if d is None]
-    return apply("reshape", b, *lengths, shape=target)
+        return b if b.static_shape == target else apply(RESHAPE_OP, b, shape=target)
+    lengths = [apply(LENGTH_OP, expression, i=k) for k, d in enumerate(expression.static_shape) if d is None]
+    lengths += [apply(LENGTH_OP, w, i=k) for k, d in enumerate(w.static_shape) if d is None]
+    return apply(RESHAPE_OP, b, *lengths, shape=target)

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from rewritediff import compiled
 from rewritediff.backends.spellings import UnsupportedOpError
 from rewritediff.compiled import check_signature, check_updates
 from rewritediff.engine.simplify import simplify_terms
@@ -86,3 +87,6 @@ def function(
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return fn
+
+
+compiled.backend_function = function  # rd.function(..., backend=...) compiles through this module

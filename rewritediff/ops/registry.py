@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewritediff import runtime, terms
 from rewritediff.errors import ArityError, RewriteDiffTypeError, UnknownOpError
 from rewritediff.ops import dims  # leaf modules: they import nothing from this package
 
@@ -244,3 +245,6 @@ def get_op(name: str) -> OpDef:
         return REGISTRY[name]
     except KeyError:
         raise UnknownOpError(f"unknown op {name!r}") from None
+
+
+terms.op_lookup = runtime.op_lookup = get_op  # terms are typed, and stand-ins shaped, by this table

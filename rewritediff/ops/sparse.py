@@ -8,8 +8,9 @@ definition (``sp_todense``, the dense gradient helpers). Derivatives are in
 ``rules/sparse.rules``; the helpers the rules need (values of a matrix at a sparsity pattern,
 a pattern with new values, sampled products) are ops of this table.
 
-The values of a sparse matrix are scipy ``csr_matrix`` / ``csc_matrix`` objects; ops whose
-result keeps an argument's pattern share its index arrays (they never write into them).
+This module holds the types and the table; the implementations on scipy ``csr_matrix`` /
+``csc_matrix`` values are in ``sparse_values.py``, the dense ops' counterparts and the batching
+rules in ``sparse_counterparts.py``.
 """
 
 from __future__ import annotations
@@ -18,177 +19,30 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.errors import CallError, RewriteDiffTypeError, ShapeError
+from rewritediff.errors import RewriteDiffTypeError, ShapeError
 from rewritediff.ops.infer import dims_equal, fmt_shape, promote
 from rewritediff.ops.registry import REGISTRY, OpDef, register
-from rewritediff.terms import SPARSE_FORMATS, SparseType, TensorType, Term, apply, check_dtype, constant, is_sparse
-
-
-def _sp() -> Any:
-    import scipy.sparse
-
-    return scipy.sparse
-
-
-# ---- runtime helpers --------------------------------------------------------------------------------
-def _make(fmt: str, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple) -> Any:
-    """A scipy matrix of ``fmt`` on the given arrays (no copy, no format check beyond scipy's own)."""
-    cls = _sp().csr_matrix if fmt == "csr" else _sp().csc_matrix
-    return cls((data, indices, indptr), shape=tuple(int(d) for d in shape), copy=False)
-
-
-def _fmt(s: Any) -> str:
-    return s.format
-
-
-def _rows_cols(s: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of every stored entry of a CSR/CSC matrix, in storage order."""
-    major = np.repeat(np.arange(len(s.indptr) - 1, dtype=s.indices.dtype), np.diff(s.indptr))
-    return (major, s.indices) if _fmt(s) == "csr" else (s.indices, major)
-
-
-def _with_data(s: Any, data: np.ndarray) -> Any:
-    """``s``'s pattern holding ``data``."""
-    return _make(_fmt(s), np.asarray(data), s.indices, s.indptr, s.shape)
-
-
-def _values_at(s: Any, g: Any) -> np.ndarray:
-    """The entries of ``g`` (dense or sparse) at the stored positions of ``s``, in ``s``'s order."""
-    if _sp().issparse(g):
-        if g.shape != s.shape:
-            raise ShapeError(f"sparse: shapes {s.shape} and {g.shape} differ")
-        if g.format == s.format and g.indptr is s.indptr and g.indices is s.indices:
-            return g.data  # g is on s's very pattern (a structured gradient): its values, in s's order
-        rows, cols = _rows_cols(s)
-        return np.asarray(g.tocsr()[rows, cols]).ravel()
-    rows, cols = _rows_cols(s)
-    g = np.asarray(g)
-    if g.ndim == 0:
-        return np.full(len(rows), g)
-    if g.shape[-2:] != s.shape:
-        raise ShapeError(f"sparse: shapes {s.shape} and {g.shape} differ")
-    return g[..., rows, cols]  # leading dims of a dense g: a batch (a Jacobian's rows)
-
-
-def impl_from_parts(data: Any, indices: Any, indptr: Any, n0: Any, n1: Any, format: str = "csr") -> Any:
-    """CSR/CSC from stored values, indices and index pointers (scipy checks them)."""
-    cls = _sp().csr_matrix if format == "csr" else _sp().csc_matrix
-    return cls((np.asarray(data), np.asarray(indices), np.asarray(indptr)), shape=(int(n0), int(n1)))
-
-
-def impl_todense(s: Any, sparse_grad: bool = True) -> np.ndarray:
-    """The dense array of a sparse matrix."""
-    return s.toarray()
-
-
-def impl_from_dense(x: Any, format: str = "csr") -> Any:
-    """The sparse matrix of a dense one (its nonzero entries stored)."""
-    return (_sp().csr_matrix if format == "csr" else _sp().csc_matrix)(np.asarray(x))
-
-
-def impl_transpose(s: Any) -> Any:
-    """The transpose: CSR becomes CSC on the same arrays and back."""
-    return s.T
-
-
-def impl_dot(s: Any, y: Any, structured: bool = False) -> np.ndarray:
-    """Sparse times dense (a vector or a matrix): a dense result."""
-    out = s @ np.asarray(y)
-    return np.asarray(out)
-
-
-def impl_spdot(a: Any, b: Any) -> Any:
-    """Sparse times sparse: a sparse result in ``a``'s format."""
-    out = a @ b
-    return out.tocsr() if _fmt(a) == "csr" else out.tocsc()
-
-
-def impl_mul(s: Any, y: Any) -> Any:
-    """Elementwise product of a sparse matrix with a scalar, a row vector, a dense matrix or a sparse matrix, on ``s``'s pattern."""
-    if _sp().issparse(y) or np.ndim(y) == 2:
-        return _with_data(s, s.data * _values_at(s, y))
-    y = np.asarray(y)
-    if y.ndim == 1:  # a row broadcast down the columns (PyTensor's mul_s_v)
-        return _with_data(s, s.data * y[_rows_cols(s)[1]])
-    return _with_data(s, s.data * y)
-
-
-def impl_add(a: Any, b: Any) -> Any:
-    """Sum of two sparse matrices, in ``a``'s format."""
-    out = a + b
-    return out.tocsr() if _fmt(a) == "csr" else out.tocsc()
-
-
-def impl_sum(s: Any, axis: Any = None, sparse_grad: bool = False) -> np.ndarray:
-    """Sum of all entries (axis None) or along an axis: a dense result."""
-    if axis is None:
-        return np.asarray(s.sum(), dtype=s.dtype)
-    return np.asarray(s.sum(axis=axis[0]), dtype=s.dtype).ravel()
-
-
-def impl_zeros_like(s: Any, dtype: Any = None) -> Any:
-    """A sparse matrix of ``s``'s shape and format with no stored entry."""
-    dt = np.dtype(dtype) if dtype is not None else s.dtype
-    return (_sp().csr_matrix if _fmt(s) == "csr" else _sp().csc_matrix)(s.shape, dtype=dt)
-
-
-def impl_values(s: Any, g: Any) -> np.ndarray:
-    """The entries of ``g`` at ``s``'s stored positions (a vector of ``s.nnz``)."""
-    return _values_at(s, g)
-
-
-def impl_with_data(s: Any, d: Any) -> Any:
-    """``s``'s sparsity pattern with the values ``d``."""
-    return _with_data(s, d)
-
-
-def impl_sampled_dot(s: Any, a: Any, b: Any) -> Any:
-    """``a @ b.T`` (``outer(a, b)`` for vectors) computed only at ``s``'s stored positions: a sparse result on ``s``'s pattern."""
-    rows, cols = _rows_cols(s)
-    a, b = np.asarray(a), np.asarray(b)
-    if a.ndim == 1:
-        return _with_data(s, a[rows] * b[cols])
-    return _with_data(s, np.einsum("ij,ij->i", a[rows], b[cols]))
-
-
-def impl_fill(s: Any, g: Any, axis: Any = None) -> Any:
-    """``s``'s pattern holding ``g`` broadcast back over the axes a ``sp_sum`` removed (the structured gradient of the sum)."""
-    g = np.asarray(g)
-    if axis is None:
-        return _with_data(s, np.full(s.nnz, g))
-    rows, cols = _rows_cols(s)
-    return _with_data(s, g[cols] if axis == (0,) else g[rows])
-
-
-def impl_dense_fill(s: Any, g: Any, axis: Any = None) -> np.ndarray:
-    """A dense array of ``s``'s shape holding ``g`` broadcast back over the axes a ``sp_sum`` removed."""
-    g = np.asarray(g)
-    batch = g.shape[: g.ndim - (0 if axis is None else 1)]  # leading dims: a batch (a Jacobian's rows)
-    if axis is None:
-        g = g[..., None, None]
-    else:
-        g = g[..., None, :] if axis == (0,) else g[..., :, None]
-    return np.array(np.broadcast_to(g, batch + tuple(s.shape)))
-
-
-def check_sparse_arg(value: Any, var: Term, pos: int, allow_downcast: bool | None = None) -> Any:
-    """Validate a call argument for a sparse input: a scipy matrix of the input's format, dtype and static shape."""
-    ttype = var.type
-    if not _sp().issparse(value):
-        raise CallError(f"argument {pos} ({var!r}): expected a scipy.sparse {ttype.format} matrix (type {ttype}), got {type(value).__name__}")
-    if value.format != ttype.format:
-        raise CallError(f"argument {pos} ({var!r}): expected a {ttype.format} matrix (type {ttype}), got {value.format}; convert it with .to{ttype.format}()")
-    if value.dtype.name != ttype.dtype:
-        if not allow_downcast and not np.can_cast(value.dtype, ttype.dtype, casting="safe"):
-            raise CallError(
-                f"argument {pos} ({var!r}): expected {ttype.dtype}, got {value.dtype.name} data, which {ttype.dtype} cannot hold without "
-                f"risking a loss of precision; cast it (.astype({ttype.dtype!r})) or compile with rd.function(..., allow_input_downcast=True)"
-            )
-        value = value.astype(ttype.dtype)
-    for d_static, d in zip(ttype.shape, value.shape):
-        if d_static is not None and d_static != d:
-            raise CallError(f"argument {pos} ({var!r}): expected shape {ttype}, got {value.shape}")
-    return value
+from rewritediff.ops.sparse_counterparts import BATCH, ON_SPARSE, as_dense, dense_like, sparse_dot, sparse_mul
+from rewritediff.ops.sparse_values import (
+    check_sparse_arg,
+    impl_add,
+    impl_cast,
+    impl_dense_fill,
+    impl_dot,
+    impl_fill,
+    impl_from_dense,
+    impl_from_parts,
+    impl_mul,
+    impl_sampled_dot,
+    impl_spdot,
+    impl_sum,
+    impl_todense,
+    impl_transpose,
+    impl_values,
+    impl_with_data,
+    impl_zeros_like,
+)
+from rewritediff.terms import SPARSE_FORMATS, SparseType, TensorType, Term, check_dtype, is_sparse
 
 
 # ---- type inference ------------------------------------------------------------------------------------
@@ -391,11 +245,6 @@ def _grad_prepare(args: tuple, attrs: dict) -> dict:
     return attrs
 
 
-def impl_cast(s: Any, dtype: str = "float64") -> Any:
-    """A sparse matrix's values converted to ``dtype`` (same pattern)."""
-    return s.astype(dtype)
-
-
 def _infer_cast(args: tuple, attrs: dict) -> SparseType:
     t = _need_sparse("sparse cast", args[0])
     return SparseType(check_dtype(attrs["dtype"]), t.shape, t.format)
@@ -539,16 +388,6 @@ class _Canonical(OpDef):
         return self.impl(*args)
 
 
-def as_dense(v: Term) -> Term:
-    """``v`` as a dense term (sparse ones through ``sp_todense``)."""
-    return apply("sp_todense", v, sparse_grad=False) if is_sparse(v) else v
-
-
-def dense_like(v: Term, like: Term) -> Term:
-    """``v``, made dense when ``like`` is dense (the gradient with respect to a dense argument is dense)."""
-    return v if is_sparse(like) else as_dense(v)
-
-
 def _never(args: tuple, attrs: dict) -> Any:  # pragma: no cover - canonicalize always answers
     raise RewriteDiffTypeError("this op is rewritten when applied")
 
@@ -572,131 +411,10 @@ register(
 )
 
 
-# ---- the dense ops' sparse counterparts (OpDef.on_sparse) -------------------------------------------------
-def _transpose(x: Term) -> Term:
-    return apply("sp_transpose", x) if is_sparse(x) else apply("dimshuffle", x, pattern=(1, 0))
-
-
-def sparse_dot(a: Term, b: Term, structured: bool = False) -> Term:
-    """Products with a sparse operand: dense results, as PyTensor's sparse ``dot`` (``true_dot`` keeps sparse x sparse sparse)."""
-    if is_sparse(a) and is_sparse(b):
-        return apply("sp_todense", apply("sp_spdot", a, b), sparse_grad=False)
-    if is_sparse(a):
-        return apply("sp_dot", a, b, structured=structured)
-    if not is_sparse(b):
-        return apply("dot", a, b)
-    if a.ndim == 1:
-        return apply("sp_dot", apply("sp_transpose", b), a, structured=structured)
-    if a.ndim != 2:
-        raise ShapeError(f"sparse dot: the dense argument must be a vector or a matrix, got shape {fmt_shape(a.static_shape)}")
-    return apply("dimshuffle", apply("sp_dot", apply("sp_transpose", b), apply("dimshuffle", a, pattern=(1, 0)), structured=structured), pattern=(1, 0))
-
-
-def _on_dot(args: tuple, attrs: dict) -> Term:
-    return sparse_dot(*args)
-
-
-def _on_dimshuffle(args: tuple, attrs: dict) -> Term:
-    pattern = tuple(attrs.get("pattern", ()))
-    if pattern == (1, 0):
-        return apply("sp_transpose", args[0])
-    if pattern == (0, 1):
-        return args[0]
-    raise RewriteDiffTypeError(f"dimshuffle: a sparse matrix can only be transposed (pattern (1, 0)), got pattern {pattern}")
-
-
-def sparse_mul(a: Term, b: Term) -> Term:
-    """Elementwise product with a sparse operand: the sparse pattern holds the result."""
-    if not is_sparse(a):
-        a, b = b, a
-    return apply("sp_mul", a, b)
-
-
-def _on_mul(args: tuple, attrs: dict) -> Term:
-    if len(args) != 2:
-        first, *rest = args
-        out = first
-        for r in rest:
-            out = apply("mul", out, r)
-        return out
-    return sparse_mul(*args)
-
-
-def _on_add(args: tuple, attrs: dict) -> Term:
-    sparse = [a for a in args if is_sparse(a)]
-    dense = [a for a in args if not is_sparse(a)]
-    if dense:
-        # a dense sum (a dense gradient meeting a structured one): the sparse terms made dense
-        return apply("add", *dense, *[as_dense(s) for s in sparse])
-    out = sparse[0]
-    for s in sparse[1:]:
-        out = apply("sp_add", out, s)
-    return out
-
-
-def _minus_one(x: Term) -> Term:
-    return constant(-1, x.dtype)
-
-
-def _on_neg(args: tuple, attrs: dict) -> Term:
-    return apply("sp_mul", args[0], _minus_one(args[0]))
-
-
-def _on_sub(args: tuple, attrs: dict) -> Term:
-    a, b = args
-    if is_sparse(a) and is_sparse(b):
-        return apply("sp_add", a, apply("sp_mul", b, _minus_one(b)))
-    return apply("sub", as_dense(a), as_dense(b))  # a dense difference, as PyTensor's
-
-
-def _on_sum(args: tuple, attrs: dict) -> Term:
-    if attrs.get("keepdims"):
-        raise RewriteDiffTypeError("sum: keepdims is not supported for a sparse matrix (use rd.sparse.sp_sum)")
-    return apply("sp_sum", args[0], axis=attrs.get("axis"), sparse_grad=False)
-
-
-def _on_cast(args: tuple, attrs: dict) -> Term:
-    return apply("sp_cast", args[0], dtype=attrs["dtype"])
-
-
-def _on_zeros_like(args: tuple, attrs: dict) -> Term:
-    return apply("sp_zeros_like", args[0], dtype=attrs.get("dtype"))
-
-
-for _name, _fn in (
-    ("dot", _on_dot),
-    ("dimshuffle", _on_dimshuffle),
-    ("mul", _on_mul),
-    ("add", _on_add),
-    ("sum", _on_sum),
-    ("zeros_like", _on_zeros_like),
-    ("cast", _on_cast),
-    ("neg", _on_neg),
-    ("sub", _on_sub),
-):
+for _name, _fn in ON_SPARSE.items():
     REGISTRY[_name].on_sparse = _fn
-
-
-# ---- batching rules (ad.vectorize: Jacobians and Hessians as one expression) ------------------------
-# A batch of sparse matrices has no value here, so only the dense arguments may carry the batch axis.
-def _batch_sp_dot(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term | None:
-    """sparse @ (batch of vectors): the batch as the columns of one sparse-times-dense product."""
-    s, y = args
-    if flags[0] or node.args[1].ndim != 1:
-        return None
-    cols = apply("sp_dot", s, apply("dimshuffle", y, pattern=(1, 0)), **node.attr_dict)
-    return apply("dimshuffle", cols, pattern=(1, 0))
-
-
-def _batch_dense_arg(node: Term, args: list[Term], flags: list[bool], n: Any) -> Term | None:
-    """Ops whose dense argument 1 may carry leading batch dims (``sp_values``, ``sp_dense_fill``)."""
-    if flags[0] or is_sparse(args[1]):
-        return None
-    return apply(node.op, args[0], args[1], **node.attr_dict)
-
-
-REGISTRY["sp_dot"].batch = _batch_sp_dot
-REGISTRY["sp_values"].batch = REGISTRY["sp_dense_fill"].batch = _batch_dense_arg
+for _name, _fn in BATCH.items():
+    REGISTRY[_name].batch = _fn
 
 
 __all__ = ["as_dense", "check_sparse_arg", "dense_like", "sparse_dot", "sparse_mul"]

@@ -1,0 +1,1 @@
+"""The frontend's op functions by concern; :mod:`rewritediff.tensor` gathers them as ``rd.*``."""
