@@ -38,6 +38,7 @@ from rewritediff.ops.registry import (  # noqa: F401 - the package's interface
     PRODUCT_OP,
     REGISTRY,
     SHARED_OP,
+    SIZES_ATTR,
     STAND_IN_OP,
     SUM_OP,
     VARIABLE_OPS,

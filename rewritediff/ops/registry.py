@@ -39,6 +39,9 @@ LOOP_OP = "scan"
 STAND_IN_OP = "stand_in"
 #: The op reading one run-time length of an array (``x.shape[i]``): the e-graph builds it for a dim it proves to be an input's.
 LENGTH_OP = "shape_i"
+#: The attribute of ops sized by 0-d arguments (``eye(X.shape[1])``, ``specify_shape``): the names
+#: of their attributes given as arguments (the printers show those arguments instead).
+SIZES_ATTR = "sym"
 
 #: Precedence levels of the printed notation, loosest first (Python's order; ``juxtaposed`` is the
 #: LaTeX matrix product written by juxtaposition). A :class:`Form` binds at one and names one per slot.

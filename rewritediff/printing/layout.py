@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops import CONST_OP, LEVELS, REGISTRY, VARIABLE_OPS, Form
+from rewritediff.ops import CONST_OP, LEVELS, REGISTRY, SIZES_ATTR, VARIABLE_OPS, Form
 from rewritediff.terms import DisconnectedType, NullType, Term, apply
 
 # ---- precedence levels (rewritediff.ops.LEVELS, loosest first; MAT is the LaTeX juxtaposed matrix product) ----
@@ -208,10 +208,10 @@ def _shown_attrs(node: Term) -> list[tuple[str, Any]]:
 
     opdef = REGISTRY.get(node.op)
     defaults = opdef.attrs if opdef is not None else {}
-    sym = set(node.attr("sym", ()) or ()) | {"sym"}  # sizes given as arguments (eye(X.shape[1])) print as those
+    sym = set(node.attr(SIZES_ATTR, ()) or ()) | {SIZES_ATTR}  # sizes given as arguments (eye(X.shape[1])) print as those
     shown = []
     for k, v in node.attrs:
-        if k in sym and "sym" in defaults:
+        if k in sym and SIZES_ATTR in defaults:
             continue
         if k == "dtype" and _dtype_is_implied(node):
             continue
