@@ -22,6 +22,7 @@ SCANNED = (
     + [PACKAGE / "ad" / f"{m}.py" for m in ("reverse", "forward", "stable")]  # the differentiation sweeps
     + [PACKAGE / "lower_numpy.py", PACKAGE / "fusion.py"]
     + [PACKAGE / "gradient.py", PACKAGE / "ad" / "lift.py", PACKAGE / "ad" / "vectorize.py"]  # the gradient API, lifting, batching
+    + sorted((PACKAGE / "printing").glob("*.py"))
 )
 
 # String literals equal to an op name that may stay, by (file, top-level name assigned):
@@ -32,6 +33,11 @@ ALLOWED = {
     ("rules/helpers.py", "ARITH"),
     # numpy ufuncs whose output numpy wants as the keyword out= (names of numpy's, not of ops)
     ("fusion.py", "_KEYWORD_OUT"),
+    # numpy's array constructors a constant's text is written with (numpy's names: zeros, eye, arange)
+    ("printing/layout.py", "_NUMPY_BUILDERS"),
+    # Graphviz's own names: the DOT text formats and the renderer program
+    ("printing/graphviz.py", "_DOT_TEXT_FORMATS"),
+    ("printing/graphviz.py", "_DOT_PROGRAM"),
 }
 
 
@@ -148,3 +154,14 @@ def test_only_the_op_table_reads_an_ops_group() -> None:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "group":
                 calls.add(f"{path.relative_to(PACKAGE)}:{node.func.lineno}")
     assert [r for r in readers if r not in calls] == []
+
+
+def test_notation_forms_fit_their_ops() -> None:
+    """A printing form refers to as many arguments as its op takes (else the printers never use it)."""
+    misfits = [
+        (name, form.parts)
+        for name, od in sorted(REGISTRY.items())
+        for form in (od.text_form, od.latex_form)
+        if form is not None and not od.arity_ok(form.nargs)
+    ]
+    assert misfits == []

@@ -93,6 +93,77 @@ def test_unknown_ops_print_generically():
         unregister("frobnicate")
 
 
+def _same_type(args, attrs):
+    return args[0].type
+
+
+def test_a_new_op_prints_through_its_notation_fields(xyz):
+    """An op's notation lives in its OpDef: a new op prints through its fields, the printers name no op."""
+    x, y, z = xyz
+    register(
+        OpDef(
+            name="oplus",
+            infer=_same_type,
+            impl=np.add,
+            arity=2,
+            text_form=rd.ops.infix(" <+> ", "additive"),
+            latex_form=rd.ops.infix(r" \oplus ", "additive"),
+        )
+    )
+    bang = rd.ops.Form(((0, "atom"), "!"), "power")
+    register(OpDef(name="bang", infer=_same_type, impl=np.abs, text_form=bang, latex_form=bang, cheap=True))
+    register(OpDef(name="mangle", infer=_same_type, impl=np.abs, latex_name=r"\mathcal{M}"))
+    register(OpDef(name="minus", infer=_same_type, impl=np.negative, text_form=rd.ops.prefix("-"), print_kind="negation"))
+    try:
+
+        def oplus(a, b):
+            return rd.apply("oplus", a, b)
+
+        assert rd.pprint(oplus(oplus(x, y), z)) == "x <+> y <+> z"  # left-associative
+        assert rd.pprint(oplus(x, oplus(y, z))) == "x <+> (y <+> z)"
+        assert rd.pprint(z * oplus(x, y)) == "z * (x <+> y)"
+        assert rd.latex(oplus(x, oplus(y, z))) == r"x \oplus \left(y \oplus z\right)"
+        assert rd.pprint(rd.apply("bang", x + y)) == "(x + y)!"
+        assert rd.pprint(rd.apply("bang", x) ** 2.0) == "(x!) ** 2.0"
+        assert rd.latex(rd.apply("mangle", x)) == r"\mathcal{M}\left(x\right)"
+        assert rd.pprint(rd.apply("mangle", x)) == "mangle(x)"  # no text form: a call
+        assert rd.pprint(x + rd.apply("minus", y)) == "x - y"  # a negation in a sum is a subtraction
+        assert rd.latex(rd.apply("minus", rd.apply("minus", x))) == r"-\left(-x\right)"
+        # a cheap wrapper of a leaf is repeated where it is shared, another op is bound to a name
+        cheap, dear = rd.apply("bang", x), rd.apply("mangle", x)
+        assert rd.pprint(rd.exp(cheap) + rd.log(cheap)) == "exp(x!) + log(x!)"
+        assert rd.pprint(rd.exp(dear) + rd.log(dear)) == "t1 = mangle(x)\nexp(t1) + log(t1)"
+    finally:
+        for name in ("oplus", "bang", "mangle", "minus"):
+            unregister(name)
+
+
+def test_notation_fields_refuse_unknown_levels_and_kinds():
+    with pytest.raises(ValueError, match="sideways"):
+        rd.ops.Form(("~", (0, "sideways")))
+    with pytest.raises(ValueError, match="print_kind"):
+        OpDef(name="bogus", infer=_same_type, impl=np.abs, print_kind="hexagonal")
+
+
+def test_from_sympy_reads_the_op_tables_sympy_column():
+    """SymPy function names map to ops through ``OpDef.sympy``: a new op with a SymPy function converts back."""
+    x = rd.vector("x")
+    xs = sp.Symbol("x")
+    assert rd.from_sympy(sp.asin(xs), {xs: x}) is rd.arcsin(x)
+    assert rd.from_sympy(sp.ceiling(xs), {xs: x}) is rd.ceil(x)
+    assert rd.from_sympy(sp.loggamma(xs), {xs: x}) is rd.apply("gammaln", x)
+    assert rd.from_sympy(sp.sec(xs), {xs: x}) is rd.reciprocal(rd.cos(x))
+    frob = sp.Function("Frob")
+    with pytest.raises(rd.RewriteDiffTypeError, match="Frob"):
+        rd.from_sympy(frob(xs), {xs: x})
+    register(OpDef(name="frobnicated", infer=_same_type, impl=np.negative, elementwise=True, sympy=frob))
+    try:
+        assert rd.from_sympy(frob(xs), {xs: x}) is rd.apply("frobnicated", x)
+        assert rd.to_sympy(rd.apply("frobnicated", x)) == frob(xs)
+    finally:
+        unregister("frobnicated")
+
+
 def test_unnamed_and_duplicate_names():
     a, b = rd.vector("x"), rd.vector("x")
     assert rd.pprint(a + b) == f"x#{a.uid} + x#{b.uid}"

@@ -19,7 +19,7 @@ from rewritediff import runtime as rt
 from rewritediff.errors import RewriteDiffTypeError
 from rewritediff.ops import signs
 from rewritediff.ops.infer import as_float, broadcast_shapes, promote
-from rewritediff.ops.registry import OpDef, get_op, register
+from rewritediff.ops.registry import Form, OpDef, get_op, infix, prefix, register
 from rewritediff.terms import TensorType, Term, apply, check_dtype
 
 _PROBED: dict[tuple, str] = {}
@@ -172,6 +172,57 @@ ELEMENTWISE: list[tuple] = [
 ]
 # fmt: on
 
+
+def _compare(text: str, latex: str) -> dict:
+    """A comparison: non-associative, both operands binding tighter than it."""
+    return {"text_form": infix(text, "comparison", left="or"), "latex_form": infix(latex, "comparison", left="or")}
+
+
+def _delimited(left: str, right: str) -> dict:
+    """A LaTeX form enclosing its one argument (``|x|``), so it needs no parentheses."""
+    return {"latex_form": Form((left, 0, right))}
+
+
+# How the printers write each op (OpDef.text_form, latex_form, latex_name, print_kind, cheap); the
+# n-ary sum and product (rewritediff.ops.SUM_OP, PRODUCT_OP) are written by the printers' own code.
+# Ops not listed print as calls: name(x, y)
+NOTATION: dict[str, dict] = {
+    "sub": {"text_form": infix(" - ", "additive"), "latex_form": infix(" - ", "additive")},
+    "true_div": {
+        "text_form": infix(" / ", "multiplicative", right="unary"),
+        "latex_form": Form((r"\frac{", 0, "}{", 1, "}"), "unary"),
+        "print_kind": "quotient",
+    },
+    "neg": {"text_form": prefix("-"), "print_kind": "negation", "cheap": True},
+    "reciprocal": {
+        "text_form": Form(("1 / ", (0, "unary")), "multiplicative"),
+        "latex_form": Form((r"\frac{1}{", 0, "}"), "unary"),
+        "print_kind": "inverse",
+        "cheap": True,
+    },
+    "pow": {"text_form": infix(" ** ", "power", left="atom", right="unary"), "latex_form": Form(((0, "atom"), "^{", 1, "}"), "power"), "print_kind": "power"},
+    "sqr": {"latex_form": Form(((0, "atom"), "^{2}"), "power")},
+    "sqrt": {"latex_form": Form((r"\sqrt{", 0, "}"))},
+    "abs": _delimited(r"\left|", r"\right|"),
+    "floor": _delimited(r"\left\lfloor ", r" \right\rfloor"),
+    "ceil": _delimited(r"\left\lceil ", r" \right\rceil"),
+    "switch": {"latex_form": Form((r"\begin{cases} ", 1, r" & \text{if } ", 0, r" \\ ", 2, r" & \text{otherwise} \end{cases}"))},
+    "lt": _compare(" < ", " < "),
+    "gt": _compare(" > ", " > "),
+    "le": _compare(" <= ", r" \leq "),
+    "ge": _compare(" >= ", r" \geq "),
+    "eq": _compare(" == ", " = "),
+    "neq": _compare(" != ", r" \neq "),
+    "and_": {"text_form": infix(" & ", "and"), "latex_form": infix(r" \land ", "and")},
+    "or_": {"text_form": infix(" | ", "or"), "latex_form": infix(r" \lor ", "or")},
+    "not_": {"text_form": prefix("~"), "latex_form": prefix(r"\lnot "), "cheap": True},
+    "cast": {"print_kind": "conversion", "cheap": True},
+    **{name: {"latex_name": "\\" + name} for name in ("exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin", "arccos", "arctan")},
+    "sigmoid": {"latex_name": r"\sigma"},
+    "maximum": {"latex_name": r"\max"},
+    "minimum": {"latex_name": r"\min"},
+}
+
 # numpy ufuncs for the ops that have one (binary add and mul only: n-ary ones are chains)
 UFUNCS = {
     "add": "add",
@@ -215,6 +266,7 @@ def _impl_from_source(src: Any, nargs: Any) -> Any:
 
 for _name, _arity, _rule, _src, _ne, _sym, _doc, *_more in ELEMENTWISE:
     _facts = dict(_more[0]) if _more else {}
+    _facts.update(NOTATION.get(_name, {}))
     register(
         OpDef(
             name=_name,

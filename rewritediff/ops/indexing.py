@@ -261,6 +261,7 @@ register(
         prepare=_sub_prepare,
         doc="x[idx]: basic and advanced (integer array, boolean mask) indexing",
         group="indexing",
+        print_kind="indexed",
     )
 )
 
@@ -312,6 +313,7 @@ for _name, _fn, _doc in (
             prepare=_write_prepare(_name),
             doc=_doc,
             group="indexing",
+            print_kind="indexed_update",
             memory="fresh",
             inplace=True,
             dims=dims.first_dims,

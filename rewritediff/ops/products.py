@@ -22,7 +22,7 @@ import numpy as np
 from rewritediff.errors import AxisError, RewriteDiffTypeError, ShapeError
 from rewritediff.ops import dims
 from rewritediff.ops.infer import broadcast_shapes, dims_equal, fmt_shape, promote
-from rewritediff.ops.registry import OpDef, register
+from rewritediff.ops.registry import OpDef, infix, register
 from rewritediff.terms import TensorType
 
 
@@ -88,6 +88,8 @@ register(
         emit="({0} @ {1})",
         doc="matrix product with numpy's matmul rules (batched, 1-D promoted)",
         group="product",
+        text_form=infix(" @ ", "multiplicative", right="unary"),
+        print_kind="matrix_product",
     )
 )
 register(
@@ -103,6 +105,7 @@ register(
         emit="np.dot({0}, {1})",
         doc="np.dot for ndim <= 2 (a scalar argument multiplies)",
         group="product",
+        print_kind="matrix_product",
     )
 )
 

@@ -100,11 +100,11 @@ def _impl(fn: Any) -> Any:
 # zero_out: a zero argument sums to zero)
 _KEEPS_SIGN = {"signs": signs.summed}
 REDUCTIONS = [
-    ("sum", np.sum, "np.sum", "sum", "sum over axes", {"signs": signs.summed, "zero_out": (0,)}),
-    ("prod", np.prod, "np.prod", "sum", "product over axes", _KEEPS_SIGN),
-    ("max", np.max, "np.max", "same", "maximum over axes", _KEEPS_SIGN),
-    ("min", np.min, "np.min", "same", "minimum over axes", _KEEPS_SIGN),
-    ("mean", np.mean, "np.mean", "float", "mean over axes", {"signs": signs.summed, "zero_out": (0,)}),
+    ("sum", np.sum, "np.sum", "sum", "sum over axes", {"signs": signs.summed, "zero_out": (0,), "latex_name": r"\sum"}),
+    ("prod", np.prod, "np.prod", "sum", "product over axes", {**_KEEPS_SIGN, "latex_name": r"\prod"}),
+    ("max", np.max, "np.max", "same", "maximum over axes", {**_KEEPS_SIGN, "latex_name": r"\max"}),
+    ("min", np.min, "np.min", "same", "minimum over axes", {**_KEEPS_SIGN, "latex_name": r"\min"}),
+    ("mean", np.mean, "np.mean", "float", "mean over axes", {"signs": signs.summed, "zero_out": (0,), "latex_name": r"\operatorname{mean}"}),
     ("all", np.all, "np.all", "bool", "logical and over axes", {}),
     ("any", np.any, "np.any", "bool", "logical or over axes", {}),
 ]

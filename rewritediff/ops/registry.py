@@ -33,12 +33,63 @@ CONST_OP = "const"
 INPUT_OP = "input"
 SHARED_OP = "shared"
 LEAF_OPS = (INPUT_OP, SHARED_OP, CONST_OP)
+VARIABLE_OPS = (INPUT_OP, SHARED_OP)  # the leaves that are variables (named, with no value of their own)
 #: A loop (ops/scan.py): lowered as one block for all its sibling results.
 LOOP_OP = "scan"
 #: What the lowering puts for a term only read for its shape (``lower_numpy.stand_in_shapes``).
 STAND_IN_OP = "stand_in"
 #: The op reading one run-time length of an array (``x.shape[i]``): the e-graph builds it for a dim it proves to be an input's.
 LENGTH_OP = "shape_i"
+#: The attribute of ops sized by 0-d arguments (``eye(X.shape[1])``, ``specify_shape``): the names
+#: of their attributes given as arguments (the printers show those arguments instead).
+SIZES_ATTR = "sym"
+
+#: Precedence levels of the printed notation, loosest first (Python's order; ``juxtaposed`` is the
+#: LaTeX matrix product written by juxtaposition). A :class:`Form` binds at one and names one per slot.
+LEVELS = ("top", "comparison", "or", "and", "additive", "multiplicative", "juxtaposed", "unary", "power", "atom")
+#: Structured notations the printers write with code of their own (``OpDef.print_kind``):
+#: ``negation`` (a term of a sum prints as a subtraction), ``inverse`` and ``power`` (a factor of a
+#: product may print as a divisor), ``quotient`` (a factor needing no parentheses), ``matrix_product``
+#: (LaTeX juxtaposition), ``axes`` (``x.T``, ``x[:, None]``), ``length`` (``x.shape[i]``), ``indexed``
+#: (``x[1:3]``) and ``indexed_update`` (``set_subtensor(x[1:3], y)``), ``loop`` (a recurrence),
+#: ``conversion`` (a dtype change, transparent to SymPy).
+PRINT_KINDS = ("", "negation", "inverse", "power", "quotient", "matrix_product", "axes", "length", "indexed", "indexed_update", "loop", "conversion")
+_KIND_BY_GROUP = {"loop": "loop"}
+
+
+@dataclass(frozen=True)
+class Form:
+    """How one view (text or LaTeX) writes an op: a template of literal strings and argument slots, and the level it binds at.
+
+    A part is a literal string, an argument index ``i`` (the argument as it is, e.g. inside LaTeX
+    braces) or ``(i, level)`` (the argument, in parentheses when it binds more loosely than that
+    level). A form applies to terms with exactly the arguments it refers to.
+    """
+
+    parts: tuple
+    level: str = "atom"
+
+    def __post_init__(self) -> None:
+        levels = [self.level] + [p[1] for p in self.parts if isinstance(p, tuple)]
+        bad = [v for v in levels if v not in LEVELS]
+        if bad:
+            raise ValueError(f"Form {self.parts!r}: unknown level(s) {bad}; the levels are {LEVELS}")
+
+    @property
+    def nargs(self) -> int:
+        """How many arguments the form refers to (it applies to terms with that many)."""
+        slots = [p if isinstance(p, int) else p[0] for p in self.parts if not isinstance(p, str)]
+        return max(slots) + 1 if slots else 0
+
+
+def infix(symbol: str, level: str, left: str | None = None, right: str | None = None) -> Form:
+    """``x <symbol> y`` binding at ``level``: left-associative unless told (the left operand may bind at ``level``, the right must bind tighter)."""
+    return Form(((0, left or level), symbol, (1, right or LEVELS[LEVELS.index(level) + 1])), level)
+
+
+def prefix(symbol: str, level: str = "unary") -> Form:
+    """``<symbol>x``, its operand binding at least as tightly as ``level``."""
+    return Form((symbol, (0, level)), level)
 
 
 def _transcendental(numexpr: Any) -> bool:
@@ -144,6 +195,15 @@ class OpDef:
     # set by ops/sparse.py), and without it ``apply`` refuses the sparse argument naming the op
     takes_sparse: bool = False
     on_sparse: Callable[[tuple, dict], Any] | None = None
+    # ---- how the printers (printing/) write it; without any of these: ``name(args, attr=value)`` ----
+    # the infix text view (``x - y``) and the LaTeX view (``\frac{x}{y}``) of its terms: see Form
+    text_form: Form | None = None
+    latex_form: Form | None = None
+    # a LaTeX function (``\exp``) written before the parenthesised arguments when no attribute is
+    # shown; a reduction's operator (``\sum``), written ``\sum_{axis=0} x``
+    latex_name: str = ""
+    print_kind: str = ""  # one of PRINT_KINDS: a structure the printers write by code of their own (default: "loop" for group "loop")
+    cheap: bool = False  # a wrapper cheap enough to repeat around a leaf rather than bind to a name when shared
 
     def __post_init__(self) -> None:
         self.leaf = self.leaf or self.group == "leaf"
@@ -159,6 +219,10 @@ class OpDef:
         if not self.memory:
             fresh = self.emit != "{0}" and (self.elementwise or self.group in _FRESH_GROUPS)
             self.memory = "fresh" if fresh else "view"
+        if not self.print_kind:
+            self.print_kind = _KIND_BY_GROUP.get(self.group, "")
+        if self.print_kind not in PRINT_KINDS:
+            raise ValueError(f"op {self.name}: print_kind must be one of {PRINT_KINDS}, got {self.print_kind!r}")
         if self.memory not in ("fresh", "view"):
             raise ValueError(f"op {self.name}: memory must be 'fresh' or 'view', got {self.memory!r}")
         if self.shape_from is None and self.elementwise and self.arity == 1:

@@ -67,6 +67,8 @@ register(
         prepare=_ds_prepare,
         doc="permute dims, insert broadcastable dims ('x'), drop length-1 dims",
         group="shape",
+        print_kind="axes",
+        cheap=True,
     )
 )
 
@@ -270,6 +272,7 @@ for _name, _val in (("zeros_like", 0), ("ones_like", 1)):
             doc=f"{'zeros' if _val == 0 else 'ones'} of the shape (and dtype, unless given) of x",
             group="constructor",
             differentiable=False,
+            cheap=True,
         )
     )
 
@@ -308,6 +311,7 @@ register(
         doc="the run-time shape as an int64 vector",
         group="shape",
         differentiable=False,
+        cheap=True,
     )
 )
 
@@ -334,6 +338,8 @@ register(
         doc="one dim of the run-time shape, an int64 scalar",
         group="shape",
         differentiable=False,
+        print_kind="length",
+        cheap=True,
     )
 )
 
@@ -394,6 +400,7 @@ register(
         sized_by=_spec_sized,
         doc="assert a shape (checked at run time); the axes in sym take their lengths from 0-d int arguments (x.shape[0] of another input)",
         group="shape",
+        cheap=True,
     )
 )
 

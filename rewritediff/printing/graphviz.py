@@ -8,9 +8,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rewritediff.printing.layout import _as_outputs, _const_text, _leaf_names, _ordered, _shown_attrs, _special_type_text
+from rewritediff.ops import SHARED_OP
+from rewritediff.printing.layout import _as_outputs, _const_text, _is_const, _is_variable, _leaf_names, _ordered, _shown_attrs, _special_type_text
 from rewritediff.printing.text import _attr_text
 from rewritediff.terms import Term
+
+# the formats written as DOT text itself rather than rendered (Graphviz's names for its own language)
+_DOT_TEXT_FORMATS = ("dot", "gv")
+# Graphviz's renderer program
+_DOT_PROGRAM = "dot"
 
 
 # ---- Graphviz --------------------------------------------------------------------------------
@@ -21,13 +27,13 @@ def _dot_quote(text: str) -> str:
 def _dot_label(node: Term, leaf_names: dict[int, str | None]) -> tuple[str, str]:
     """Label and shape of one DOT node."""
     ttype = str(node.type)
-    if node.op in ("input", "shared"):
+    if _is_variable(node):
         special = _special_type_text(node)
         if special is not None:
             return special, "octagon"
         name = leaf_names.get(node.uid) or f"<{node.op}#{node.uid}>"
-        return f"{name}\n{ttype}" + ("\nshared" if node.op == "shared" else ""), "ellipse"
-    if node.op == "const":
+        return f"{name}\n{ttype}" + ("\nshared" if node.op == SHARED_OP else ""), "ellipse"
+    if _is_const(node):
         return f"{_const_text(node)}\n{ttype}", "plaintext"
     attrs = "".join("\n" + _attr_text(k, v) for k, v in _shown_attrs(node))
     return f"{node.op}{attrs}\n{ttype}", "box"
@@ -64,8 +70,8 @@ def dot_graph(expr: Any, path: str | Path | None = None, format: str | None = No
 
 def _write_graph(text: str, path: Path, fmt: str | None) -> None:
     """Render DOT text to ``path`` if a Graphviz renderer is available, else write the text."""
-    fmt = (fmt or path.suffix.lstrip(".") or "dot").lower()
-    if fmt in ("dot", "gv"):
+    fmt = (fmt or path.suffix.lstrip(".") or _DOT_TEXT_FORMATS[0]).lower()
+    if fmt in _DOT_TEXT_FORMATS:
         path.write_text(text)
         return
     try:
@@ -75,7 +81,7 @@ def _write_graph(text: str, path: Path, fmt: str | None) -> None:
     if graphviz is not None:
         path.write_bytes(graphviz.Source(text).pipe(format=fmt))
         return
-    exe = shutil.which("dot")
+    exe = shutil.which(_DOT_PROGRAM)
     if exe is not None:
         subprocess.run([exe, f"-T{fmt}", "-o", str(path)], input=text.encode(), check=True)
         return

@@ -10,18 +10,42 @@ from typing import Any
 import numpy as np
 
 from rewritediff.errors import RewriteDiffTypeError
-from rewritediff.ops import REGISTRY
+from rewritediff.ops import CONST_OP, LEVELS, REGISTRY, SIZES_ATTR, VARIABLE_OPS, Form
 from rewritediff.terms import DisconnectedType, NullType, Term, apply
 
-# ---- precedence levels (Python's order; MAT is the LaTeX juxtaposed matrix product) -------
-P_TOP, P_CMP, P_OR, P_AND, P_ADD, P_MUL, P_MAT, P_UNARY, P_POW, P_ATOM = range(10)
+# ---- precedence levels (rewritediff.ops.LEVELS, loosest first; MAT is the LaTeX juxtaposed matrix product) ----
+P_TOP, P_CMP, P_OR, P_AND, P_ADD, P_MUL, P_MAT, P_UNARY, P_POW, P_ATOM = range(len(LEVELS))
+_LEVEL = {name: i for i, name in enumerate(LEVELS)}
 
 INLINE_CAP = 2000
+# numpy's array constructors, whose calls a constant array's text is written as
+_NUMPY_BUILDERS = ("zeros", "ones", "full", "arange", "eye")
+_ZEROS, _ONES, _FULL, _ARANGE, _EYE = _NUMPY_BUILDERS
 
-_CMP_TEXT = {"lt": " < ", "gt": " > ", "le": " <= ", "ge": " >= ", "eq": " == ", "neq": " != "}
-_CMP_LATEX = {"lt": " < ", "gt": " > ", "le": r" \leq ", "ge": r" \geq ", "eq": " = ", "neq": r" \neq "}
-# unary wrappers around a leaf are cheap enough to repeat instead of binding
-_CHEAP_WRAPPERS = frozenset({"neg", "dimshuffle", "cast", "reciprocal", "not_", "shape", "shape_i", "zeros_like", "ones_like", "specify_shape"})
+
+def _kind(node: Term) -> str:
+    """The op's structured notation (``OpDef.print_kind``; "" for plain ops and unregistered ones)."""
+    opdef = REGISTRY.get(node.op)
+    return opdef.print_kind if opdef is not None else ""
+
+
+def _form(node: Term, style: str) -> Form | None:
+    """The op's template for this view (``OpDef.text_form`` or ``latex_form``), if it has one for this many arguments."""
+    opdef = REGISTRY.get(node.op)
+    if opdef is None:
+        return None
+    form = opdef.latex_form if style == "latex" else opdef.text_form
+    return form if form is not None and form.nargs == len(node.args) else None
+
+
+def _is_variable(node: Term) -> bool:
+    """An input or shared variable (a leaf named by the user)."""
+    return node.op in VARIABLE_OPS
+
+
+def _is_const(node: Term) -> bool:
+    """A constant leaf (its value is ``node.value``)."""
+    return node.op == CONST_OP
 
 
 # ---- walking -------------------------------------------------------------------------------
@@ -84,7 +108,8 @@ def _is_trivial(node: Term) -> bool:
     """Leaves and cheap wrappers of a leaf are repeated rather than bound to a name."""
     if not node.args:
         return True
-    return node.op in _CHEAP_WRAPPERS and all(not a.args for a in node.args)
+    opdef = REGISTRY.get(node.op)
+    return opdef is not None and opdef.cheap and all(not a.args for a in node.args)
 
 
 def _fresh_prefix(base: str, taken: set[str]) -> str:
@@ -99,7 +124,7 @@ def _leaf_names(order: list[Term]) -> dict[int, str | None]:
     """Display names of named leaves; distinct leaves sharing a name are told apart by uid."""
     by_name: dict[str, list[Term]] = {}
     for n in order:
-        if n.op in ("input", "shared") and n.name:
+        if _is_variable(n) and n.name:
             by_name.setdefault(n.name, []).append(n)
     out: dict[int, str | None] = {}
     for name, leaves in by_name.items():
@@ -127,19 +152,19 @@ def _const_structure(arr: np.ndarray) -> tuple[str, list[str], str | None] | Non
     shape = tuple(arr.shape)
     dtype = [] if arr.dtype.name in ("float64", "bool") else [f"dtype={arr.dtype.name}"]
     if arr.size == 0:
-        return "zeros", [_shape_text(shape), *dtype], None
+        return _ZEROS, [_shape_text(shape), *dtype], None
     flat = arr.reshape(-1)
     first = flat[0]
     if np.all(flat == first) and not (arr.dtype.kind == "f" and np.isnan(first)):
         if arr.dtype == bool:
-            return "full", [_shape_text(shape), str(bool(first))], None
+            return _FULL, [_shape_text(shape), str(bool(first))], None
         if first == 0:
-            return "zeros", [_shape_text(shape), *dtype], None
+            return _ZEROS, [_shape_text(shape), *dtype], None
         if first == 1:
-            return "ones", [_shape_text(shape), *dtype], None
-        return "full", [_shape_text(shape), _scalar_text(np.asarray(first)), *dtype], None
+            return _ONES, [_shape_text(shape), *dtype], None
+        return _FULL, [_shape_text(shape), _scalar_text(np.asarray(first)), *dtype], None
     if arr.ndim == 1 and arr.dtype.kind in "iu" and np.array_equal(arr, np.arange(arr.size)):
-        return "arange", [str(arr.size)], None
+        return _ARANGE, [str(arr.size)], None
     if arr.ndim == 2 and arr.dtype != bool:
         n, m = shape
         for k in range(-n + 1, m):
@@ -147,7 +172,7 @@ def _const_structure(arr: np.ndarray) -> tuple[str, list[str], str | None] | Non
             if diag.size and diag[0] != 0 and np.all(diag == diag[0]) and np.count_nonzero(arr) == diag.size:
                 args = [str(n)] + ([str(m)] if m != n else []) + ([f"k={k}"] if k else []) + dtype
                 scale = None if diag[0] == 1 else _scalar_text(np.asarray(diag[0]))
-                return "eye", args, scale
+                return _EYE, args, scale
     return None
 
 
@@ -183,10 +208,10 @@ def _shown_attrs(node: Term) -> list[tuple[str, Any]]:
 
     opdef = REGISTRY.get(node.op)
     defaults = opdef.attrs if opdef is not None else {}
-    sym = set(node.attr("sym", ()) or ()) | {"sym"}  # sizes given as arguments (eye(X.shape[1])) print as those
+    sym = set(node.attr(SIZES_ATTR, ()) or ()) | {SIZES_ATTR}  # sizes given as arguments (eye(X.shape[1])) print as those
     shown = []
     for k, v in node.attrs:
-        if k in sym and "sym" in defaults:
+        if k in sym and SIZES_ATTR in defaults:
             continue
         if k == "dtype" and _dtype_is_implied(node):
             continue
@@ -215,14 +240,14 @@ def _dtype_is_implied(node: Term) -> bool:
 
 def _neg_scalar_const(node: Term) -> bool:
     """A 0-d numeric constant below zero (added as a subtraction)."""
-    if node.op != "const" or node.ndim != 0 or node.dtype == "bool":
+    if not _is_const(node) or node.ndim != 0 or node.dtype == "bool":
         return False
     v = node.value[()]
     return bool(v < 0)
 
 
 def _is_minus_one(node: Term) -> bool:
-    return node.op == "const" and node.ndim == 0 and node.dtype != "bool" and bool(node.value[()] == -1)
+    return _is_const(node) and node.ndim == 0 and node.dtype != "bool" and bool(node.value[()] == -1)
 
 
 def _insertion_only(pattern: tuple) -> bool:
@@ -278,6 +303,22 @@ class _Layout:
     def is_open(self, child: Term, op: str) -> bool:
         """True if the child is an unbound node of ``op`` (so its structure is visible)."""
         return child.op == op and child.uid not in self.names
+
+    def is_open_kind(self, child: Term, kind: str) -> bool:
+        """True if the child is an unbound node whose op has this structured notation (``OpDef.print_kind``)."""
+        return _kind(child) == kind and child.uid not in self.names
+
+    def fill(self, form: Form, args: tuple) -> tuple[list, int]:
+        """A template and its precedence from an op's :class:`Form` (arguments parenthesised as its slots say)."""
+        parts: list = []
+        for p in form.parts:
+            if isinstance(p, str):
+                parts.append(p)
+            elif isinstance(p, int):
+                parts.append(args[p])
+            else:
+                parts.extend(self.wrap(args[p[0]], _LEVEL[p[1]]))
+        return parts, _LEVEL[form.level]
 
     def wrap(self, child: Term, minprec: int) -> list:
         """The child reference, parenthesised if it binds more loosely than ``minprec``."""

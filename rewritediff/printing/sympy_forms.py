@@ -10,7 +10,7 @@ import numpy as np
 
 from rewritediff.errors import RewriteDiffTypeError
 from rewritediff.ops import REGISTRY
-from rewritediff.printing.layout import _const_text, _leaf_names, _ordered, _special_type_text
+from rewritediff.printing.layout import _const_text, _is_const, _is_variable, _kind, _leaf_names, _ordered, _special_type_text
 from rewritediff.rules.sympy_check import sympy_function
 from rewritediff.terms import TensorType, Term, apply, constant
 
@@ -49,23 +49,23 @@ def to_sympy(expr: Term, symbols: dict[Term, Any] | None = None) -> Any:
         if node.uid in given:
             done[node.uid] = given[node.uid]
             continue
-        if node.op in ("input", "shared"):
+        if _is_variable(node):
             if not isinstance(node.type, TensorType):
                 raise RewriteDiffTypeError(f"to_sympy: {_special_type_text(node)} has no value to express")
             name = names.get(node.uid) or f"{node.op}{node.uid}"
             done[node.uid] = sp.Symbol(name.replace("#", "_"))
             continue
-        if node.op == "const":
+        if _is_const(node):
             if node.ndim != 0:
                 raise RewriteDiffTypeError(f"to_sympy: constant {_const_text(node)} is not a scalar")
             done[node.uid] = _sympy_number(node.value)
             continue
         args = [done[a.uid] for a in node.args]
-        if node.op == "cast":
+        if _kind(node) == "conversion":  # SymPy's numbers have no dtype: a conversion to a float, or to the same dtype, changes nothing
             if node.dtype.startswith("float") or node.dtype == node.args[0].dtype:
                 done[node.uid] = args[0]
                 continue
-            raise RewriteDiffTypeError(f"to_sympy: op 'cast' to {node.dtype} has no SymPy equivalent")
+            raise RewriteDiffTypeError(f"to_sympy: op {node.op!r} to {node.dtype} has no SymPy equivalent")
         fn = sympy_function(node.op)
         if fn is None:
             raise RewriteDiffTypeError(f"to_sympy: op {node.op!r} has no SymPy equivalent (only elementwise ops convert)")
@@ -90,36 +90,44 @@ def _from_sympy_number(e: Any) -> int | float | bool:
     return z.real
 
 
-_SYMPY_UNARY = {
-    "exp": "exp",
-    "log": "log",
-    "sin": "sin",
-    "cos": "cos",
-    "tan": "tan",
-    "tanh": "tanh",
-    "sinh": "sinh",
-    "cosh": "cosh",
-    "asin": "arcsin",
-    "acos": "arccos",
-    "atan": "arctan",
-    "Abs": "abs",
-    "sign": "sign",
-    "floor": "floor",
-    "ceiling": "ceil",
-    "log1p": "log1p",
-    "expm1": "expm1",
-    "Not": "not_",
-}
-_SYMPY_RECIPROCAL = {"sec": "cos", "csc": "sin", "cot": "tan", "sech": "cosh", "csch": "sinh", "coth": "tanh"}
-_SYMPY_BINARY = {
-    "StrictLessThan": "lt",
-    "StrictGreaterThan": "gt",
-    "LessThan": "le",
-    "GreaterThan": "ge",
-    "Equality": "eq",
-    "Unequality": "neq",
-}
-_SYMPY_FOLD = {"Max": "maximum", "Min": "minimum", "And": "and_", "Or": "or_", "Add": "add", "Mul": "mul"}
+_SYMPY_OPS: dict[tuple, dict[str, str]] = {}
+
+
+def _sympy_ops() -> dict[str, str]:
+    """SymPy function name -> elementwise op, read off the op table's SymPy column (``OpDef.sympy``).
+
+    An op counts when its SymPy form applied to symbols is one SymPy function of exactly those
+    symbols (``exp`` -> ``exp``, ``asin`` -> ``arcsin``, ``Max`` -> ``maximum``); forms that are
+    formulas (``sigmoid``: ``1/(1 + exp(-x))``) are not names of theirs. Rebuilt when the table changes.
+    """
+    import sympy as sp
+
+    key = tuple((name, id(od.sympy)) for name, od in REGISTRY.items() if od.elementwise and od.sympy is not None)
+    table = _SYMPY_OPS.get(key)
+    if table is not None:
+        return table
+    table = {}
+    for name, _ in key:
+        od = REGISTRY[name]
+        fn = sympy_function(name)
+        n = od.arity if isinstance(od.arity, int) else od.arity[0]
+        symbols = [sp.Symbol(f"_a{i}") for i in range(n)]
+        try:
+            e = fn(*symbols) if fn is not None else None
+        except Exception:  # noqa: BLE001 - a form that needs more than plain symbols: no name of its own
+            continue
+        if isinstance(e, sp.Basic) and len(e.args) == n and set(e.args) == set(symbols):
+            table.setdefault(type(e).__name__, name)
+    _SYMPY_OPS.clear()
+    _SYMPY_OPS[key] = table
+    return table
+
+
+def _sympy_reciprocals() -> dict[str, Any]:
+    """SymPy functions that are reciprocals of others (``sec`` is ``1 / cos``)."""
+    import sympy as sp
+
+    return {"sec": sp.cos, "csc": sp.sin, "cot": sp.tan, "sech": sp.cosh, "csch": sp.sinh, "coth": sp.tanh}
 
 
 def _frontend() -> Any:
@@ -192,20 +200,24 @@ def _convert_sympy_node(e: Any, kids: list[Any], by_name: dict[str, Term], looku
         return _mul_from_sympy(e, kids, lookup)
     if name == "Pow":
         return _pow_from_sympy(kids[0], kids[1])
-    if name in _SYMPY_FOLD:
-        terms = _terms(kids)
-        if name in ("Add", "Mul"):
-            return apply(_SYMPY_FOLD[name], *terms)
-        out = terms[0]
-        for t in terms[1:]:
-            out = apply(_SYMPY_FOLD[name], out, t)
-        return out
-    if name in _SYMPY_UNARY and len(kids) == 1:
-        return apply(_SYMPY_UNARY[name], *_terms(kids))
-    if name in _SYMPY_RECIPROCAL and len(kids) == 1:
-        return T.reciprocal(apply(_SYMPY_RECIPROCAL[name], *_terms(kids)))
-    if name in _SYMPY_BINARY and len(kids) == 2:
-        return apply(_SYMPY_BINARY[name], *_terms(kids))
+    op = _sympy_ops().get(name)
+    if op is not None:
+        opdef = REGISTRY[op]
+        if opdef.nary:
+            return apply(op, *_terms(kids))
+        if opdef.arity == 2 and len(kids) > 2:  # Max, And: n-ary in SymPy, folded from the left
+            terms = _terms(kids)
+            out = terms[0]
+            for t in terms[1:]:
+                out = apply(op, out, t)
+            return out
+        if opdef.arity_ok(len(kids)):
+            return apply(op, *_terms(kids))
+    inverse = _sympy_reciprocals().get(name)
+    if inverse is not None and len(kids) == 1:
+        op = _sympy_ops().get(inverse.__name__)
+        if op is not None:
+            return T.reciprocal(apply(op, *_terms(kids)))
     if name in ("asinh", "acosh", "atanh") and len(kids) == 1:
         (x,) = _terms(kids)
         if name == "asinh":

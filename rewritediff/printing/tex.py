@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+from rewritediff.ops import LEAF_OPS, PRODUCT_OP, REGISTRY, SUM_OP
 from rewritediff.printing.layout import (
-    _CMP_LATEX,
     P_ADD,
-    P_AND,
     P_ATOM,
-    P_CMP,
     P_MAT,
     P_MUL,
-    P_OR,
     P_POW,
     P_UNARY,
     _as_outputs,
     _const_structure,
+    _form,
+    _is_const,
+    _kind,
     _latex_escape,
     _Layout,
     _neg_scalar_const,
@@ -32,23 +33,6 @@ _GREEK = frozenset(
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi psi omega "
     "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()
 )
-_LATEX_FUNCS = {
-    "exp": r"\exp",
-    "log": r"\log",
-    "sin": r"\sin",
-    "cos": r"\cos",
-    "tan": r"\tan",
-    "tanh": r"\tanh",
-    "sinh": r"\sinh",
-    "cosh": r"\cosh",
-    "arcsin": r"\arcsin",
-    "arccos": r"\arccos",
-    "arctan": r"\arctan",
-    "sigmoid": r"\sigma",
-    "maximum": r"\max",
-    "minimum": r"\min",
-}
-_LATEX_REDUCE = {"sum": r"\sum", "prod": r"\prod", "max": r"\max", "min": r"\min", "mean": r"\operatorname{mean}"}
 
 
 def _latex_word(word: str) -> str:
@@ -88,7 +72,7 @@ def _latex_leaf(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
         return [r"\mathrm{disconnected}"], P_ATOM
     if isinstance(node.type, NullType):
         return [r"\mathrm{null}"], P_ATOM
-    if node.op == "const":
+    if _is_const(node):
         arr = node.value
         if arr.ndim == 0:
             text = _latex_number(_scalar_text(arr))
@@ -116,70 +100,86 @@ def _latex_attr(key: str, value: Any) -> str:
     return _latex_escape(_attr_text(key, value))
 
 
+def _latex_negation(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
+    a = node.args[0]
+    inner = L.wrap(a, P_MUL) if not (L.is_open_kind(a, "negation") or _neg_scalar_const(a)) else [r"\left(", a, r"\right)"]
+    return ["-", *inner], P_MUL
+
+
+def _latex_matrix_product(node: Term, L: _Layout) -> tuple[list, int] | None:  # noqa: N803
+    r"""Juxtaposition ``A \, B``, a chain of matrix products unparenthesised."""
+    if len(node.args) != 2:
+        return None
+    a, b = node.args
+    left = L.wrap(a, P_MAT) if _kind(a) == "matrix_product" else L.wrap(a, P_UNARY)
+    return [*left, r" \, ", *L.wrap(b, P_UNARY)], P_MAT
+
+
+def _latex_axes(node: Term, L: _Layout) -> tuple[list, int] | None:  # noqa: N803
+    """A transpose as ``x^{T}``; other axis patterns print as calls."""
+    if tuple(node.attr("pattern", ())) != (1, 0):
+        return None
+    return [*L.wrap(node.args[0], P_ATOM), "^{T}"], P_POW
+
+
+def _latex_loop(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
+    """The recurrence as text, its outer arguments as LaTeX."""
+    parts = _text_scan(node, L)
+    return [r"\text{" + _latex_escape(p) + "}" if isinstance(p, str) else p for p in parts], P_ATOM
+
+
+def _latex_reduction(node: Term, L: _Layout, symbol: str) -> tuple[list, int]:  # noqa: N803
+    r"""``\sum_{axis=0} x``: the reduction's operator, its axes and keepdims as a subscript."""
+    subs = []
+    axis = node.attr("axis")
+    if axis is not None:
+        subs.append(r"\mathrm{axis}=" + ", ".join(str(a) for a in (axis if isinstance(axis, tuple) else (axis,))))
+    if node.attr("keepdims"):
+        subs.append(r"\mathrm{keepdims}")
+    sub = "_{" + r",\,".join(subs) + "}" if subs else ""
+    return [symbol, sub, " ", *L.wrap(node.args[0], P_POW)], P_ADD
+
+
+# structured notations (OpDef.print_kind) the LaTeX view writes by its own code (None: as a call)
+_LATEX_KINDS: dict[str, Callable[[Term, _Layout], tuple[list, int] | None]] = {
+    "negation": _latex_negation,
+    "matrix_product": _latex_matrix_product,
+    "axes": _latex_axes,
+    "loop": _latex_loop,
+}
+
+
 def _latex_template(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
+    r"""A node's LaTeX template: the sum and product by their own code, then its op's structured
+    notation (``OpDef.print_kind``), its LaTeX form, a reduction's operator, indexing, its LaTeX
+    function name (``OpDef.latex_name``), else ``\operatorname{name}`` of the arguments."""
     op, args = node.op, node.args
-    if not args and op in ("input", "shared", "const"):
+    if not args and op in LEAF_OPS:
         return _latex_leaf(node, L)
-    if op == "scan":  # the recurrence as text, its outer arguments as LaTeX
-        parts = _text_scan(node, L)
-        return [r"\text{" + _latex_escape(p) + "}" if isinstance(p, str) else p for p in parts], P_ATOM
-    if op == "add":
+    if op == SUM_OP:
         return _latex_add(node, L), P_ADD
-    if op == "mul":
+    if op == PRODUCT_OP:
         return _latex_mul(node, L)
-    if op == "sub":
-        return [*L.wrap(args[0], P_ADD), " - ", *L.wrap(args[1], P_MUL)], P_ADD
-    if op == "true_div":
-        return [r"\frac{", args[0], "}{", args[1], "}"], P_UNARY
-    if op == "reciprocal":
-        return [r"\frac{1}{", args[0], "}"], P_UNARY
-    if op == "neg":
-        a = args[0]
-        inner = L.wrap(a, P_MUL) if not (L.is_open(a, "neg") or _neg_scalar_const(a)) else [r"\left(", a, r"\right)"]
-        return ["-", *inner], P_MUL
-    if op == "pow":
-        return [*L.wrap(args[0], P_ATOM), "^{", args[1], "}"], P_POW
-    if op == "sqr":
-        return [*L.wrap(args[0], P_ATOM), "^{2}"], P_POW
-    if op == "sqrt":
-        return [r"\sqrt{", args[0], "}"], P_ATOM
-    if op == "abs":
-        return [r"\left|", args[0], r"\right|"], P_ATOM
-    if op == "floor":
-        return [r"\left\lfloor ", args[0], r" \right\rfloor"], P_ATOM
-    if op == "ceil":
-        return [r"\left\lceil ", args[0], r" \right\rceil"], P_ATOM
-    if op in ("dot", "matmul"):
-        left = L.wrap(args[0], P_MAT) if args[0].op in ("dot", "matmul") else L.wrap(args[0], P_UNARY)
-        return [*left, r" \, ", *L.wrap(args[1], P_UNARY)], P_MAT
-    if op in _CMP_LATEX and len(args) == 2:
-        return [*L.wrap(args[0], P_CMP + 1), _CMP_LATEX[op], *L.wrap(args[1], P_CMP + 1)], P_CMP
-    if op == "and_":
-        return [*L.wrap(args[0], P_AND), r" \land ", *L.wrap(args[1], P_AND + 1)], P_AND
-    if op == "or_":
-        return [*L.wrap(args[0], P_OR), r" \lor ", *L.wrap(args[1], P_OR + 1)], P_OR
-    if op == "not_":
-        return [r"\lnot ", *L.wrap(args[0], P_UNARY)], P_UNARY
-    if op == "switch" and len(args) == 3:
-        return [r"\begin{cases} ", args[1], r" & \text{if } ", args[0], r" \\ ", args[2], r" & \text{otherwise} \end{cases}"], P_ATOM
-    if op == "dimshuffle" and tuple(node.attr("pattern", ())) == (1, 0):
-        return [*L.wrap(args[0], P_ATOM), "^{T}"], P_POW
-    if op in _LATEX_REDUCE and len(args) == 1:
-        subs = []
-        axis = node.attr("axis")
-        if axis is not None:
-            subs.append(r"\mathrm{axis}=" + ", ".join(str(a) for a in (axis if isinstance(axis, tuple) else (axis,))))
-        if node.attr("keepdims"):
-            subs.append(r"\mathrm{keepdims}")
-        sub = "_{" + r",\,".join(subs) + "}" if subs else ""
-        return [_LATEX_REDUCE[op], sub, " ", *L.wrap(args[0], P_POW)], P_ADD
+    kind = _kind(node)
+    structured = _LATEX_KINDS.get(kind)
+    if structured is not None:
+        done = structured(node, L)
+        if done is not None:
+            return done
+    form = _form(node, "latex")
+    if form is not None:
+        return L.fill(form, args)
+    opdef = REGISTRY.get(op)
+    latex_name = opdef.latex_name if opdef is not None else ""
+    if latex_name and opdef.reduction and len(args) == 1:
+        return _latex_reduction(node, L, latex_name)
     indexed = _indexing_parts(node, L, r"\left[", r"\right]")
     if indexed is not None:
-        if op != "subtensor":
+        if kind != "indexed":
             indexed[0] = r"\operatorname{" + _latex_escape(op) + "}"
         return indexed, P_ATOM
-    if op in _LATEX_FUNCS and not _shown_attrs(node):
-        return [_LATEX_FUNCS[op], *_joined_args(L, node, r"\left(", r"\right)")], P_ATOM
+    if latex_name and not _shown_attrs(node):
+        return [latex_name, *_joined_args(L, node, r"\left(", r"\right)")], P_ATOM
     return [r"\operatorname{" + _latex_escape(op) + "}", *_joined_args(L, node, r"\left(", r"\right)", _latex_attr)], P_ATOM
 
 
@@ -199,7 +199,7 @@ def _latex_mul(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
         return [r"\frac{", *top, "}{", *bottom, "}"], P_UNARY
     parts: list = []
     for i, a in enumerate(num):
-        parts.extend(([r" \cdot "] if i else []) + L.wrap(a, P_MUL if i == 0 or L.is_open(a, "mul") else P_MAT))
+        parts.extend(([r" \cdot "] if i else []) + L.wrap(a, P_MUL if i == 0 or L.is_open(a, PRODUCT_OP) else P_MAT))
     return parts, P_MUL
 
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rewritediff.ops import LEAF_OPS, PRODUCT_OP, SUM_OP
 from rewritediff.printing.layout import (
-    _CMP_TEXT,
     INLINE_CAP,
     P_ADD,
-    P_AND,
     P_ATOM,
-    P_CMP,
     P_MUL,
-    P_OR,
-    P_POW,
     P_UNARY,
     _as_outputs,
     _const_prec,
     _const_text,
+    _form,
     _insertion_only,
+    _is_const,
     _is_minus_one,
+    _is_variable,
+    _kind,
     _Layout,
     _neg_scalar_const,
     _scalar_text,
@@ -59,47 +59,33 @@ def _text_leaf(node: Term, layout: _Layout) -> tuple[list, int]:
     special = _special_type_text(node)
     if special is not None:
         return [special], P_ATOM
-    if node.op == "const":
+    if _is_const(node):
         text = _const_text(node, layout.constants)
         return [text], _const_prec(text)
     name = layout.leaf_names.get(node.uid) or f"<{node.op}#{node.uid}>"
     return [name], P_ATOM
 
 
+def _text_length(node: Term, L: _Layout) -> list:  # noqa: N803
+    return [*L.wrap(node.args[0], P_ATOM), f".shape[{node.attr('i')}]"]
+
+
 def _text_template(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
+    """A node's text template: the sum and product by their own code, then its op's structured
+    notation (``OpDef.print_kind``), its infix form (``OpDef.text_form``), indexing, else a call."""
     op, args = node.op, node.args
-    if not args and op in ("input", "shared", "const"):
+    if not args and op in LEAF_OPS:
         return _text_leaf(node, L)
-    if op == "add":
+    if op == SUM_OP:
         return _text_add(node, L), P_ADD
-    if op == "mul":
+    if op == PRODUCT_OP:
         return _text_mul(node, L), P_MUL
-    if op == "sub":
-        return [*L.wrap(args[0], P_ADD), " - ", *L.wrap(args[1], P_MUL)], P_ADD
-    if op == "true_div":
-        return [*L.wrap(args[0], P_MUL), " / ", *L.wrap(args[1], P_UNARY)], P_MUL
-    if op == "reciprocal":
-        return ["1 / ", *L.wrap(args[0], P_UNARY)], P_MUL
-    if op == "matmul":
-        return [*L.wrap(args[0], P_MUL), " @ ", *L.wrap(args[1], P_UNARY)], P_MUL
-    if op == "neg":
-        return ["-", *L.wrap(args[0], P_UNARY)], P_UNARY
-    if op == "not_":
-        return ["~", *L.wrap(args[0], P_UNARY)], P_UNARY
-    if op == "pow":
-        return [*L.wrap(args[0], P_ATOM), " ** ", *L.wrap(args[1], P_UNARY)], P_POW
-    if op in _CMP_TEXT and len(args) == 2:
-        return [*L.wrap(args[0], P_CMP + 1), _CMP_TEXT[op], *L.wrap(args[1], P_CMP + 1)], P_CMP
-    if op == "and_":
-        return [*L.wrap(args[0], P_AND), " & ", *L.wrap(args[1], P_AND + 1)], P_AND
-    if op == "or_":
-        return [*L.wrap(args[0], P_OR), " | ", *L.wrap(args[1], P_OR + 1)], P_OR
-    if op == "dimshuffle" and len(args) == 1:
-        return _text_dimshuffle(node, L), P_ATOM
-    if op == "shape_i" and len(args) == 1:
-        return [*L.wrap(args[0], P_ATOM), f".shape[{node.attr('i')}]"], P_ATOM
-    if op == "scan":
-        return _text_scan(node, L), P_ATOM
+    structured = _TEXT_KINDS.get(_kind(node))
+    if structured is not None:
+        return structured(node, L), P_ATOM
+    form = _form(node, "text")
+    if form is not None:
+        return L.fill(form, args)
     indexed = _indexing_parts(node, L, "[", "]")
     if indexed is not None:
         return indexed, P_ATOM
@@ -108,8 +94,8 @@ def _text_template(node: Term, L: _Layout) -> tuple[list, int]:  # noqa: N803
 
 def _state_name(init: Term, k: int) -> str:
     """A recurrent output's display name: its initial state's name without a trailing 0 (``h0`` -> ``h``)."""
-    base = init.args[0] if init.op in ("dimshuffle", "subtensor") and init.args else init
-    name = base.name if base.op in ("input", "shared") and base.name else None
+    base = init.args[0] if _kind(init) in ("axes", "indexed") and init.args else init
+    name = base.name if _is_variable(base) and base.name else None
     if name and name.isidentifier():
         return name[:-1] if name.endswith("0") and len(name) > 1 else name + "_"
     return f"s{k}"
@@ -124,13 +110,13 @@ def _text_scan(node: Term, L: _Layout) -> list:  # noqa: N803
     mapping: dict = {}
     where: list = []  # sequences and non-sequences that are not variables: named, and shown after the loop
     for j, (v, p) in enumerate(zip(ns, ph_ns)):
-        if v.op in ("input", "shared", "const"):
+        if v.op in LEAF_OPS:
             mapping[p] = v
         else:
             mapping[p] = p.type(f"c{j}")
             where += [f", c{j} = ", v]
     for i, (x, offs, rev, phs) in enumerate(zip(xs, body.seq_offsets, body.seq_rev, ph_seqs)):
-        xt = x.name if x.op in ("input", "shared") and x.name else f"xs{i}"
+        xt = x.name if _is_variable(x) and x.name else f"xs{i}"
         if xt == f"xs{i}":
             where += [f", xs{i} = ", x]
         for o, p in zip(offs, phs):
@@ -147,7 +133,7 @@ def _text_scan(node: Term, L: _Layout) -> list:  # noqa: N803
     parts: list = [f"scan({eqs}  for t in 0..", n]
     for k, (z, taps) in enumerate(zip(zs, body.state_taps)):
         lag = -min(taps)
-        if lag == 1 and z.op == "dimshuffle" and tuple(z.attr("pattern"))[:1] == ("x",):
+        if lag == 1 and _kind(z) == "axes" and tuple(z.attr("pattern"))[:1] == ("x",):
             parts += [f", {names[k]}[-1] = ", z.args[0]]
         else:
             parts += [f", {names[k]}[-{lag}:] = ", z]
@@ -158,12 +144,14 @@ def _text_scan(node: Term, L: _Layout) -> list:  # noqa: N803
     return parts
 
 
-_INDEXING_OPS = {"subtensor": 1, "set_subtensor": 2, "inc_subtensor": 2}
+# where the index arrays start among the arguments: after x (a read), after x and y (a write)
+_FIRST_INDEX_ARRAY = {"indexed": 1, "indexed_update": 2}
 
 
 def _indexing_parts(node: Term, L: _Layout, lb: str, rb: str) -> list | None:  # noqa: N803
-    """``x[1:3, None, i]`` for subtensor, ``set_subtensor(x[...], y)`` for writes; None if the index is unfamiliar."""
-    first_array = _INDEXING_OPS.get(node.op)
+    """``x[1:3, None, i]`` for a read, ``set_subtensor(x[...], y)`` for writes; None if the index is unfamiliar."""
+    notation = _kind(node)
+    first_array = _FIRST_INDEX_ARRAY.get(notation)
     idx = node.attr("idx")
     if first_array is None or not isinstance(idx, tuple) or len(node.args) < first_array:
         return None
@@ -198,7 +186,7 @@ def _indexing_parts(node: Term, L: _Layout, lb: str, rb: str) -> list | None:  #
             inner.append(", ")
         inner.extend(item if isinstance(item, list) else [item])
     parts = [*L.wrap(node.args[0], P_ATOM), lb, *(inner or ["..."]), rb]
-    if node.op == "subtensor":
+    if notation == "indexed":
         return parts
     return [node.op, "(" if L.style == "text" else r"\left(", *parts, ", ", node.args[1], ")" if L.style == "text" else r"\right)"]
 
@@ -206,7 +194,7 @@ def _indexing_parts(node: Term, L: _Layout, lb: str, rb: str) -> list | None:  #
 def _text_add(node: Term, L: _Layout, number: Callable[[str], str] = str) -> list:  # noqa: N803
     signed: list[tuple[str, Any]] = []
     for a in node.args:
-        if L.is_open(a, "neg"):
+        if L.is_open_kind(a, "negation"):
             signed.append(("-", a.args[0]))
         elif _neg_scalar_const(a):
             signed.append(("-", number(_scalar_text(-a.value))))
@@ -222,7 +210,7 @@ def _text_add(node: Term, L: _Layout, number: Callable[[str], str] = str) -> lis
             body = [item]
         else:
             # a nested sum needs no parentheses anywhere in a sum (addition is associative)
-            nested = sign == "+" and (L.is_open(item, "add") or L.is_open(item, "sub"))
+            nested = sign == "+" and (L.is_open(item, SUM_OP) or _is_open_difference(L, item))
             body = L.wrap(item, P_UNARY if (i == 0 and sign == "-") else (P_ADD if i == 0 or nested else P_MUL))
         if i == 0:
             parts.extend(["-", *body] if sign == "-" else body)
@@ -231,14 +219,20 @@ def _text_add(node: Term, L: _Layout, number: Callable[[str], str] = str) -> lis
     return parts
 
 
+def _is_open_difference(L: _Layout, a: Term) -> bool:  # noqa: N803
+    """An unbound ``x - y``: an op whose infix form binds at the sum's level (it needs no parentheses as a term of a sum)."""
+    form = _form(a, "text")
+    return form is not None and form.level == "additive" and a.uid not in L.names
+
+
 def _mul_factors(node: Term, L: _Layout) -> tuple[list[Term], list[Term]]:  # noqa: N803
     """Split a product into numerator and denominator factors (reciprocals and pow(d, -1) divide)."""
     num: list[Term] = []
     den: list[Term] = []
     for a in node.args:
-        if L.is_open(a, "reciprocal"):
+        if L.is_open_kind(a, "inverse"):
             den.append(a.args[0])
-        elif L.is_open(a, "pow") and _is_minus_one(a.args[1]):
+        elif L.is_open_kind(a, "power") and _is_minus_one(a.args[1]):
             den.append(a.args[0])
         else:
             num.append(a)
@@ -247,7 +241,7 @@ def _mul_factors(node: Term, L: _Layout) -> tuple[list[Term], list[Term]]:  # no
 
 def _is_open_product(L: _Layout, a: Term) -> bool:  # noqa: N803
     """A nested product or quotient needs no parentheses as a factor (multiplication is associative)."""
-    return L.is_open(a, "mul") or L.is_open(a, "true_div")
+    return L.is_open(a, PRODUCT_OP) or L.is_open_kind(a, "quotient")
 
 
 def _text_mul(node: Term, L: _Layout) -> list:  # noqa: N803
@@ -278,6 +272,10 @@ def _text_dimshuffle(node: Term, L: _Layout) -> list:  # noqa: N803
             idx.pop()
         return [*base, "[", ", ".join(idx), "]"]
     return ["dimshuffle(", x, *[f", {p!r}" for p in pattern], ")"]
+
+
+# structured notations (OpDef.print_kind) the text view writes by its own code
+_TEXT_KINDS: dict[str, Callable[[Term, _Layout], list]] = {"axes": _text_dimshuffle, "length": _text_length, "loop": _text_scan}
 
 
 # ---- public text views ---------------------------------------------------------------------
