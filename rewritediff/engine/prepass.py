@@ -23,7 +23,7 @@ from rewritediff.engine.analysis import BUILD_ERRORS, fold
 from rewritediff.engine.rewrite import Rewrite
 from rewritediff.ops import CONST_OP, get_op
 from rewritediff.ops.infer import shape_keys
-from rewritediff.rules.ast import Var
+from rewritediff.rules.ast import Call, Var
 from rewritediff.rules.helpers import eval_guard
 from rewritediff.rules.instantiate import match
 from rewritediff.terms import TensorType, Term, apply, constant, toposort
@@ -94,6 +94,35 @@ def deleting(rewrites: list[Rewrite]) -> dict[str, list[Rewrite]]:
     return out
 
 
+def cancelling(rewrites: list[Rewrite]) -> dict[str, tuple[str, Rewrite]]:
+    """For an n-ary op, the unary op that the rules both factor out of it and cancel in pairs, with the factoring rewrite.
+
+    Read off two rule shapes: ``(-x) * y => -(x * y)`` (the unary op comes out of the n-ary one,
+    guard-free) and ``-(-x) => x`` (it is its own inverse). Together they say a product with
+    two negated factors is the product of the factors, which the e-graph reaches only through
+    a variant of the product per factoring.
+    """
+    involutions = set()
+    for rw in rewrites:
+        lhs = rw.lhs
+        if rw.guard is None and isinstance(rw.rhs, Var) and len(lhs.args) == 1 and not lhs.attrs:
+            inner = lhs.args[0]
+            if isinstance(inner, Call) and inner.op == lhs.op and not inner.attrs and inner.args == (rw.rhs,):
+                involutions.add(lhs.op)
+    out: dict[str, tuple[str, Rewrite]] = {}
+    for rw in rewrites:
+        lhs, rhs = rw.lhs, rw.rhs
+        if rw.guard is not None or rw.stabilizes or not isinstance(rhs, Call) or len(lhs.args) != 2 or lhs.attrs or rhs.attrs:
+            continue
+        first, y = lhs.args
+        if not (isinstance(first, Call) and len(first.args) == 1 and not first.attrs and isinstance(first.args[0], Var) and isinstance(y, Var)):
+            continue
+        x = first.args[0]
+        if first.op in involutions and get_op(lhs.op).nary and rhs == Call(first.op, (Call(lhs.op, (x, y)),)):
+            out.setdefault(lhs.op, (first.op, rw))
+    return out
+
+
 def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term], list[tuple[Rewrite, Term]]]:
     """``terms`` with the op-deleting rewrites among ``rewrites`` applied bottom-up, and the (rewrite, result) of each application.
 
@@ -101,12 +130,19 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
     whose pattern matches it, whose guard holds on the terms (the rule helpers' predicates:
     static shapes, constants, signs) and whose result has exactly the term's type replaces it by
     the bound sub-term. That sub-term was rewritten before (bottom-up), so one pass reaches the
-    fixpoint: linear in the graph. Every result is the input with ops removed, never costlier.
+    fixpoint: linear in the graph. A float product (or other n-ary op, see :func:`cancelling`)
+    whose factors, through the nested products nothing else uses, include pairs of negations is
+    rebuilt as one product without them. Every result is the input with ops removed, never costlier.
     """
     by_op = deleting(rewrites)
+    cancel = cancelling(rewrites)
+    order = toposort(terms)
+    uses: Counter = Counter(a.uid for t in order for a in t.args)
+    for t in terms:
+        uses[t.uid] += 1
     new: dict[int, Term] = {}
     done: list[tuple[Rewrite, Term]] = []
-    for t in toposort(terms):
+    for t in order:
         if not t.args:
             new[t.uid] = t
             continue
@@ -119,6 +155,8 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
                     cur = cand
             except BUILD_ERRORS:  # the rewritten arguments do not fit: keep the original sub-term
                 pass
+        if cur.op in cancel:
+            cur = _cancel_pairs(cur, t, cancel[cur.op], uses, new, done)
         for rw in by_op.get(cur.op, ()):
             env = match(rw.lhs, cur, {})
             if env is None:
@@ -136,6 +174,36 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
                 break
         new[t.uid] = cur
     return [new[t.uid] for t in terms], done
+
+
+def _cancel_pairs(cur: Term, orig: Term, how: tuple[str, Rewrite], uses: Counter, new: dict[int, Term], done: list) -> Term:
+    """``cur`` (the rewrite of ``orig``) as one n-ary term with its negated factors cancelled in pairs, or ``cur`` when there are fewer than two."""
+    unary, rw = how
+    if not (isinstance(cur.type, TensorType) and cur.type.is_float):
+        return cur
+    # the factors: through the arguments of the same op that only this term uses (in the input graph)
+    factors: list[Term] = []
+    stack = list(reversed(list(zip(orig.args, cur.args)))) if len(orig.args) == len(cur.args) else [(None, a) for a in reversed(cur.args)]
+    while stack:
+        o, a = stack.pop()
+        if a.op == cur.op and o is not None and uses[o.uid] == 1 and a.attrs == cur.attrs and a.type.dtype == cur.type.dtype:
+            pairs = list(zip(o.args, a.args)) if o.op == a.op and len(o.args) == len(a.args) else [(None, b) for b in a.args]
+            stack.extend(reversed(pairs))
+        else:
+            factors.append(a)
+    negated = [k for k, f in enumerate(factors) if f.op == unary and not f.attrs and len(f.args) == 1]
+    if len(negated) < 2:
+        return cur
+    strip = set(negated[: len(negated) // 2 * 2])
+    kept = [f.args[0] if k in strip else f for k, f in enumerate(factors)]
+    try:
+        cand = apply(cur.op, *kept, **dict(cur.attrs))
+    except BUILD_ERRORS:  # the factors do not combine without their signs: keep the term
+        return cur
+    if cand.type != cur.type:
+        return cur
+    done.extend((rw, cand) for _ in range(len(strip) // 2))
+    return cand
 
 
 def count_cleared(done: list[tuple[Rewrite, Term]]) -> Counter:
