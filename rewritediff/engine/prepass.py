@@ -23,7 +23,7 @@ from rewritediff.engine.analysis import BUILD_ERRORS, fold
 from rewritediff.engine.rewrite import Rewrite
 from rewritediff.ops import CONST_OP, get_op
 from rewritediff.ops.infer import shape_keys
-from rewritediff.rules.ast import Call, Var
+from rewritediff.rules.ast import Call, Num, Var
 from rewritediff.rules.helpers import eval_guard
 from rewritediff.rules.instantiate import match
 from rewritediff.terms import TensorType, Term, apply, constant, toposort
@@ -82,15 +82,18 @@ def prepass(terms: list[Term]) -> list[Term]:
     return [new[t.uid] for t in terms]
 
 
-def deleting(rewrites: list[Rewrite]) -> dict[str, list[Rewrite]]:
+def deleting(rewrites: list[Rewrite]) -> dict[str, list[tuple[Counter, Rewrite]]]:
     """The rewrites whose right-hand side is a variable of the left-hand side (they only remove ops), by root op, in order.
 
-    Stabilizations are left to the e-graph, which marks the forms they replace for extraction.
+    Each comes with the ops its pattern's arguments must have (a literal needs a constant): a
+    cheap test before matching. Stabilizations are left to the e-graph, which marks the forms
+    they replace for extraction.
     """
-    out: dict[str, list[Rewrite]] = {}
+    out: dict[str, list[tuple[Counter, Rewrite]]] = {}
     for rw in rewrites:
         if isinstance(rw.rhs, Var) and not rw.stabilizes:
-            out.setdefault(rw.lhs.op, []).append(rw)
+            need = Counter(a.op if isinstance(a, Call) else CONST_OP for a in rw.lhs.args if isinstance(a, Call | Num))
+            out.setdefault(rw.lhs.op, []).append((need, rw))
     return out
 
 
@@ -157,7 +160,13 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
                 pass
         if cur.op in cancel:
             cur = _cancel_pairs(cur, t, cancel[cur.op], uses, new, done)
-        for rw in by_op.get(cur.op, ()):
+        have: Counter | None = None
+        for need, rw in by_op.get(cur.op, ()):
+            if need:
+                if have is None:
+                    have = Counter(a.op for a in cur.args)
+                if any(have[op] < n for op, n in need.items()):
+                    continue
             env = match(rw.lhs, cur, {})
             if env is None:
                 continue
