@@ -20,6 +20,7 @@ from collections import Counter
 import numpy as np
 
 from rewritediff.engine.analysis import BUILD_ERRORS, fold
+from rewritediff.engine.egraph import MAX_FLAT
 from rewritediff.engine.rewrite import Rewrite
 from rewritediff.ops import CONST_OP, get_op
 from rewritediff.ops.infer import shape_keys
@@ -159,7 +160,7 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
             except BUILD_ERRORS:  # the rewritten arguments do not fit: keep the original sub-term
                 pass
         if cur.op in cancel:
-            cur = _cancel_pairs(cur, t, cancel[cur.op], uses, new, done)
+            cur = _cancel_pairs(cur, t, cancel[cur.op], uses, done)
         have: Counter | None = None
         for need, rw in by_op.get(cur.op, ()):
             if need:
@@ -185,7 +186,7 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
     return [new[t.uid] for t in terms], done
 
 
-def _cancel_pairs(cur: Term, orig: Term, how: tuple[str, Rewrite], uses: Counter, new: dict[int, Term], done: list) -> Term:
+def _cancel_pairs(cur: Term, orig: Term, how: tuple[str, Rewrite], uses: Counter, done: list) -> Term:
     """``cur`` (the rewrite of ``orig``) as one n-ary term with its negated factors cancelled in pairs, or ``cur`` when there are fewer than two."""
     unary, rw = how
     if not (isinstance(cur.type, TensorType) and cur.type.is_float):
@@ -195,7 +196,8 @@ def _cancel_pairs(cur: Term, orig: Term, how: tuple[str, Rewrite], uses: Counter
     stack = list(reversed(list(zip(orig.args, cur.args)))) if len(orig.args) == len(cur.args) else [(None, a) for a in reversed(cur.args)]
     while stack:
         o, a = stack.pop()
-        if a.op == cur.op and o is not None and uses[o.uid] == 1 and a.attrs == cur.attrs and a.type.dtype == cur.type.dtype:
+        fits = len(factors) + len(stack) + len(a.args) <= MAX_FLAT
+        if a.op == cur.op and o is not None and uses[o.uid] == 1 and a.attrs == cur.attrs and a.type.dtype == cur.type.dtype and fits:
             pairs = list(zip(o.args, a.args)) if o.op == a.op and len(o.args) == len(a.args) else [(None, b) for b in a.args]
             stack.extend(reversed(pairs))
         else:
@@ -242,8 +244,9 @@ def flatten_single_use(terms: list[Term]) -> list[Term]:
         changed = any(a is not b for a, b in zip(args, t.args))
         if opdef.nary and isinstance(t.type, TensorType) and t.type.is_float:
             flat: list[Term] = []
-            for a, b in zip(t.args, args):
-                if b.op == t.op and uses[a.uid] == 1 and b.type.dtype == t.type.dtype and b.attrs == t.attrs:
+            for k, (a, b) in enumerate(zip(t.args, args)):
+                fits = len(flat) + len(b.args) + len(args) - k - 1 <= MAX_FLAT  # as the e-graph flattens (numpy's limit on a ufunc's arguments)
+                if b.op == t.op and uses[a.uid] == 1 and b.type.dtype == t.type.dtype and b.attrs == t.attrs and fits:
                     flat.extend(b.args)
                     changed = True
                 else:
@@ -264,7 +267,7 @@ def flatten_single_use(terms: list[Term]) -> list[Term]:
         out = t
         if changed:
             try:
-                cand = args[0] if len(args) == 1 else apply(t.op, *args, **dict(t.attrs))
+                cand = args[0] if opdef.nary and len(args) == 1 else apply(t.op, *args, **dict(t.attrs))
                 if cand.type == t.type:
                     out = cand
             except BUILD_ERRORS:  # the spliced arguments do not fit: keep the original sub-term

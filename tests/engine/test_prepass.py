@@ -148,3 +148,33 @@ def test_the_logistic_hessian_saturates_small_and_exact() -> None:
     want = (Xv.T * (yv * yv * p * (1 - p))) @ Xv / 7 + 0.1 * np.eye(3)
     got = evaluate(ex.result, dict(zip(inputs, (Xv, yv, wv))))
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_splicing_stops_at_the_e_graphs_width() -> None:
+    # a chain of 100 products is not one product of 101 arguments (numpy's ufuncs take at most 32)
+    from rewritediff.engine.egraph import MAX_FLAT
+
+    xs = [rd.vector(f"x{k}") for k in range(101)]
+    term = xs[0]
+    for x in xs[1:]:
+        term = apply("mul", term, x)
+    (flat,) = flatten_single_use([term])
+    assert all(len(t.args) <= MAX_FLAT for t in toposort([flat]))
+    assert len(flat.args) > 2
+    negs = [-x for x in xs]
+    term = negs[0]
+    for x in negs[1:]:
+        term = apply("mul", term, x)
+    (cleared,), _ = clear_redexes([term], default_rewrites())
+    assert all(len(t.args) <= MAX_FLAT for t in toposort([cleared]))
+
+
+def test_a_unary_op_over_a_spliced_product_is_kept() -> None:
+    # sin(a * (b * c)): the product inside is flattened, the sine stays (one argument is no sum or product)
+    a, b, c, d = rd.vector("a"), rd.vector("b"), rd.vector("c"), rd.vector("d")
+    term = apply("add", d, rd.sin(apply("mul", a, apply("mul", b, c))))
+    (flat,) = flatten_single_use([term])
+    assert sum(t.op == "sin" for t in toposort([flat])) == 1
+    rng = np.random.default_rng(3)
+    env = {v: rng.normal(size=4) for v in (a, b, c, d)}
+    np.testing.assert_allclose(evaluate(flat, env), evaluate(term, env), rtol=1e-14)
