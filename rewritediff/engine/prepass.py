@@ -217,11 +217,6 @@ def _cancel_pairs(cur: Term, orig: Term, how: tuple[str, Rewrite], uses: Counter
     return cand
 
 
-def count_cleared(done: list[tuple[Rewrite, Term]]) -> Counter:
-    """How many times each rewrite (by ``file:line``) applied in :func:`clear_redexes`."""
-    return Counter(rw.where for rw, _ in done)
-
-
 def flatten_single_use(terms: list[Term]) -> list[Term]:
     """``terms`` with each float sum or product argument of the same op that nothing else uses spliced into its user, and the 0-d constants of the result folded.
 
