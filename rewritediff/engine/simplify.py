@@ -17,8 +17,8 @@ from typing import Any
 
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.extract import Extractor, dag_cost
-from rewritediff.engine.prepass import prepass
-from rewritediff.engine.report import RunReport, StopReason
+from rewritediff.engine.prepass import clear_redexes, flatten_single_use, prepass
+from rewritediff.engine.report import RunReport, Step, StopReason
 from rewritediff.engine.rewrite import Rewrite, compile_rules
 from rewritediff.engine.runner import DEFAULT_ITER_LIMIT, DEFAULT_NODE_LIMIT, DEFAULT_TIME_LIMIT, Runner
 from rewritediff.ops import CONST_OP, get_op
@@ -102,10 +102,22 @@ def _run(
     rws = default_rewrites() if rewrites is None else rewrites
     if not finite_math:
         rws = finite_only(rws)
+    # the redexes that only delete ops are cleared on the terms first (linear): left to the e-graph,
+    # each one doubles the variants of the sums and products above it
+    cleared, done = clear_redexes(todo, rws)
+    if done:
+        swap = {t.uid: c for t, c in zip(todo, cleared)}
+        terms = [swap.get(t.uid, t) if isinstance(t, Term) else t for t in terms]
+        todo = cleared
     eg = EGraph()
     roots = [eg.add_term(t) for t in todo]
     runner = Runner(rws, iter_limit=iter_limit, node_limit=node_limit, time_limit=time_limit, attr_helpers=ATTR_HELPERS)
     report = runner.run(eg, start=t0)
+    if done:
+        for rw, out in done:
+            report.matches[rw.where] = report.matches.get(rw.where, 0) + 1
+            report.fired[rw.where] = report.fired.get(rw.where, 0) + 1
+        report.steps[:0] = [Step(0, rw, eg.find(eg.term_class[out.uid]) if out.uid in eg.term_class else -1, out) for rw, out in done]
     ex = Extractor(eg)
     ex.run(roots)
     built = ex.build(roots)
@@ -120,6 +132,7 @@ def _run(
             each = {t.uid: _run([t], **limits)[0][0] for t in todo}
             return [each.get(t.uid, t) if isinstance(t, Term) else t for t in terms], report, [], before, before
         return list(terms), report, [], before, before
+    built = flatten_single_use(built)  # a product of a product extraction left nested, when nothing else uses the inner one
     mapping = {t.uid: b for t, b in zip(todo, built)}
     out = [mapping.get(t.uid, t) if isinstance(t, Term) else t for t in terms]
     used = {u.uid for u in toposort(built)}

@@ -118,10 +118,10 @@ LOGREG = """
 # a tanh MLP with a log_softmax cross-entropy; gradients wrt W1, b1, W2, b2
 MLP = """
     t1 = tanh(b1 + dot(X, W1))
-    dot(X.T, dot(Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True), W2.T) * (1.0 - sqr(t1)))
+    dot(X.T, (1.0 - sqr(t1)) * dot(Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True), W2.T))
     ----
     t1 = tanh(b1 + dot(X, W1))
-    sum(dot(Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True), W2.T) * (1.0 - sqr(t1)), axis=0)
+    sum((1.0 - sqr(t1)) * dot(Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True), W2.T), axis=0)
     ----
     t1 = tanh(b1 + dot(X, W1))
     dot(t1.T, Y * -0.125 - exp(log_softmax(b2 + dot(t1, W2), axis=1)) * -0.125 * sum(Y, axis=1, keepdims=True))
@@ -134,10 +134,11 @@ XENT = """
     -0.125 * Y + softmax(z, axis=1) / 8
 """
 
-# the logistic Hessian with undeclared shapes: X.T * (p * (1 - p)) @ X / n, nothing of y left
+# the logistic Hessian with undeclared shapes: X.T * (p * (1 - p)) @ X / n, nothing of y left; one
+# product (7 operations; the two -1.0 factors are the sign of the cost and of its mean's adjoint)
 HESSIAN = """
     t1 = dot(X, w)
-    dot(X.T * sigmoid(t1) * sigmoid(-t1) / X.shape[0], X)
+    dot(-1.0 * sigmoid(t1) * sigmoid(-t1) * X.T * -1.0 / X.shape[0], X)
 """
 
 # the Jacobian of tanh(A @ x) with undeclared shapes: a row-scaled A, no identity, no loop
