@@ -16,6 +16,7 @@ of every product above it. Explicit stacks, no recursion.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -203,18 +204,37 @@ def _cancel_pairs(cur: Term, orig: Term, how: tuple[str, Rewrite], uses: Counter
         else:
             factors.append(a)
     negated = [k for k, f in enumerate(factors) if f.op == unary and not f.attrs and len(f.args) == 1]
-    if len(negated) < 2:
-        return cur
     strip = set(negated[: len(negated) // 2 * 2])
     kept = [f.args[0] if k in strip else f for k, f in enumerate(factors)]
+    folded = _fold_scalars(kept, cur.type.dtype, get_op(cur.op))
+    if not strip and folded is None:
+        return cur
+    kept = folded if folded is not None else kept
     try:
-        cand = apply(cur.op, *kept, **dict(cur.attrs))
+        cand = kept[0] if len(kept) == 1 else apply(cur.op, *kept, **dict(cur.attrs))
     except BUILD_ERRORS:  # the factors do not combine without their signs: keep the term
         return cur
     if cand.type != cur.type:
         return cur
     done.extend((rw, cand) for _ in range(len(strip) // 2))
     return cand
+
+
+def _fold_scalars(flat: list[Term], dtype: str, opdef: Any) -> list[Term] | None:
+    """The arguments ``flat`` of an n-ary op with their 0-d constants of ``dtype`` folded into one and a 0-d identity dropped (as the e-graph's n-ary form has them), or None when nothing changes."""
+    out = flat
+    scalars = [a for a in flat if a.op == CONST_OP and a.type.shape == () and a.type.dtype == dtype]
+    if len(scalars) >= 2 and opdef.ufunc is not None:
+        with np.errstate(all="ignore"):
+            v = getattr(np, opdef.ufunc).reduce([a.value for a in scalars], dtype=dtype)
+        if np.isfinite(v):
+            drop = {a.uid for a in scalars}
+            out = [a for a in flat if a.uid not in drop] + [constant(np.asarray(v, dtype=dtype), dtype)]
+    if opdef.unit is not None and len(out) > 1:
+        kept = [a for a in out if not _is_identity(a, opdef.unit) or a.type.shape != ()]
+        if kept and len(kept) < len(out):
+            out = kept
+    return None if out is flat else out
 
 
 def flatten_single_use(terms: list[Term]) -> list[Term]:
@@ -246,18 +266,9 @@ def flatten_single_use(terms: list[Term]) -> list[Term]:
                     changed = True
                 else:
                     flat.append(b)
-            scalars = [a for a in flat if a.op == CONST_OP and a.type.shape == () and a.type.dtype == t.type.dtype]
-            if len(scalars) >= 2 and opdef.ufunc is not None:
-                with np.errstate(all="ignore"):
-                    v = getattr(np, opdef.ufunc).reduce([a.value for a in scalars], dtype=t.type.dtype)
-                if np.isfinite(v):
-                    drop = {a.uid for a in scalars}
-                    flat = [a for a in flat if a.uid not in drop] + [constant(np.asarray(v, dtype=t.type.dtype), t.type.dtype)]
-                    changed = True
-            if opdef.unit is not None and len(flat) > 1:
-                kept = [a for a in flat if not _is_identity(a, opdef.unit) or a.type.shape != ()]
-                if kept and len(kept) < len(flat):
-                    flat, changed = kept, True
+            folded = _fold_scalars(flat, t.type.dtype, opdef)
+            if folded is not None:
+                flat, changed = folded, True
             args = flat
         out = t
         if changed:

@@ -134,11 +134,11 @@ XENT = """
     -0.125 * Y + softmax(z, axis=1) / 8
 """
 
-# the logistic Hessian with undeclared shapes: X.T * (p * (1 - p)) @ X / n, nothing of y left; one
-# product (7 operations; the two -1.0 factors are the sign of the cost and of its mean's adjoint)
+# the logistic Hessian with undeclared shapes: X.T * (p * (1 - p)) @ X / n, nothing of y left, one
+# product (the signs of the cost, of the log's derivative and of the mean's adjoint cancel)
 HESSIAN = """
     t1 = dot(X, w)
-    dot(-1.0 * sigmoid(t1) * sigmoid(-t1) * X.T * -1.0 / X.shape[0], X)
+    dot(sigmoid(t1) * sigmoid(-t1) * X.T / X.shape[0], X)
 """
 
 # the Jacobian of tanh(A @ x) with undeclared shapes: a row-scaled A, no identity, no loop

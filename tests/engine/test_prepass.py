@@ -178,3 +178,27 @@ def test_a_unary_op_over_a_spliced_product_is_kept() -> None:
     rng = np.random.default_rng(3)
     env = {v: rng.normal(size=4) for v in (a, b, c, d)}
     np.testing.assert_allclose(evaluate(flat, env), evaluate(term, env), rtol=1e-14)
+
+
+def test_the_scalar_constants_of_a_product_fold_into_one() -> None:
+    # the gradient writes a negation's adjoint as a product by -1.0: three of them in one product
+    # (through nested products nothing else uses) are one -1.0, an even number none
+    x, y = rd.vector("x"), rd.vector("y")
+    odd = -1.0 * rd.sin(x) * (y * -1.0) * -1.0
+    even = (-1.0 * rd.sin(x)) * (y * -1.0)
+    (o, e), _ = clear_redexes([odd, even], default_rewrites())
+    consts = [[a.value.item() for a in t.args if a.op == "const"] for t in (o, e)]
+    assert consts == [[-1.0], []]
+    assert rd.count_ops(o) == 3 and rd.count_ops(e) == 2  # sin, one product (and the constant's sign)
+    xv, yv = np.array([0.3, -1.2]), np.array([2.0, 0.5])
+    np.testing.assert_allclose(evaluate(o, {x: xv, y: yv}), -np.sin(xv) * yv)
+    np.testing.assert_allclose(evaluate(e, {x: xv, y: yv}), np.sin(xv) * yv)
+
+
+def test_the_logistic_hessian_keeps_no_sign_factors() -> None:
+    # -mean(y log p + (1 - y) log(1 - p)): the cost's sign, the log's and the mean's adjoint cancel
+    X, y, w = rd.matrix("X"), rd.vector("y"), rd.vector("w")
+    p = rd.sigmoid(X @ w)
+    H = rd.simplify(rd.hessian(-(y * rd.log(p) + (1.0 - y) * rd.log(1.0 - p)).mean(), w))
+    assert not any(t.op == "const" and np.all(t.value == -1) for t in toposort([H]))
+    assert not any(t.op == "neg" for t in toposort([H]) if t.ndim == 2)
