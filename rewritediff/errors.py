@@ -91,3 +91,11 @@ class GradientError(Exception):
             f"            abs. error = {self.abs_err:f},  abs. tolerance = {self.abs_tol:f}\n"
             f"            rel. error = {self.rel_err:f},  rel. tolerance = {self.rel_tol:f}"
         )
+
+
+# What building a term or evaluating an op may raise on input it does not fit (shapes, dtypes,
+# axes, values: numpy's LinAlgError and AxisError are ValueErrors). The fallbacks of the engine and
+# of the stabilizing sweep (a constant not folded, a guard undecided, a right-hand side not built
+# for one match) catch these and nothing else, so a bug (AttributeError, NameError, KeyError, ...)
+# surfaces.
+BUILD_ERRORS: tuple[type[BaseException], ...] = (RewriteDiffError, TypeError, ValueError, IndexError, ArithmeticError)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import rewritediff as rd
+import rewritediff.ad.stable as stable
 
 EXTREME = {"float64": 1000.0, "float32": 100.0}
 
@@ -187,3 +188,22 @@ def test_logsumexp_gradient_is_softmax_to_rounding() -> None:
         for simplify in (True, False):
             g = rd.function([x], rd.grad(cost, x), simplify=simplify)(xv)
             _close(g, _softmax(xv), "float64")
+
+
+@pytest.mark.parametrize("error, propagates", [(ValueError, False), (AttributeError, True)])
+def test_a_stabilization_that_does_not_build_is_skipped_but_a_bug_surfaces(monkeypatch: pytest.MonkeyPatch, error: type[Exception], propagates: bool) -> None:
+    # a rule whose right-hand side does not fit the matched terms (a build error) is passed over and
+    # the naive form differentiated; anything else is a bug of the sweep and must not be hidden
+    def broken(*args: object, **kwargs: object) -> None:
+        raise error("no")
+
+    monkeypatch.setattr(stable, "instantiate", broken)
+    x = rd.vector("x")
+    cost = rd.log(rd.sum(rd.exp(x)))
+    if propagates:
+        with pytest.raises(error):
+            rd.grad(cost, x)
+    else:
+        xv = np.array([0.5, -1.0, 2.0])
+        got = rd.function([x], rd.grad(cost, x))(xv)
+        np.testing.assert_allclose(got, np.exp(xv) / np.exp(xv).sum(), rtol=1e-12)

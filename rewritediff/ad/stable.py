@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rewritediff.ad.reverse import _rules, _sum_contribs
+from rewritediff.errors import BUILD_ERRORS
 from rewritediff.rules.ast import STABLE_TAG, Call
 from rewritediff.rules.helpers import const_value, eval_guard
 from rewritediff.rules.instantiate import instantiate, match
@@ -56,7 +57,7 @@ def _stabilize_node(node: Term, keep: set[int]) -> Term:
                 if inside_keep or not eval_guard(rule.guard, env):
                     continue
                 new = instantiate(rule.rhs[0], env, like=node)
-            except Exception:  # noqa: BLE001 - a stabilization is an improvement, never a reason to fail
+            except (*BUILD_ERRORS, KeyError):  # this match does not build (or its guard cannot be read): the next rule may
                 continue
             if isinstance(new, Term) and new.type == node.type:
                 node = new

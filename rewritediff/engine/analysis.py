@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.errors import RewriteDiffError
+from rewritediff.errors import BUILD_ERRORS  # noqa: F401 - the engine modules import it from here
 from rewritediff.ops import REGISTRY
 from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, value_signs
 from rewritediff.ops.signs import read as read_signs
@@ -76,13 +76,6 @@ def forced_equal_dims(op: str, attrs: tuple, child_dims: list[tuple]) -> list[tu
     """
     opdef = REGISTRY.get(op)
     return opdef.equal_dims(dict(attrs) if attrs else {}, child_dims) if opdef is not None and opdef.equal_dims is not None else []
-
-
-# What building a term or evaluating an op may raise on input it does not fit (shapes, dtypes,
-# axes, values: numpy's LinAlgError and AxisError are ValueErrors). The engine's fallbacks (a
-# constant not folded, a guard undecided, a right-hand side not built for one match) catch these
-# and nothing else, so an engine bug (AttributeError, NameError, KeyError, ...) surfaces.
-BUILD_ERRORS: tuple[type[BaseException], ...] = (RewriteDiffError, TypeError, ValueError, IndexError, ArithmeticError)
 
 
 def fold(op: str, attrs: tuple, values: list[np.ndarray], ttype: Any) -> np.ndarray | None:
