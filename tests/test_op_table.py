@@ -21,6 +21,7 @@ SCANNED = (
     + [PACKAGE / "rules" / "helpers.py", PACKAGE / "rules" / "instantiate.py"]
     + [PACKAGE / "ad" / f"{m}.py" for m in ("reverse", "forward", "stable")]  # the differentiation sweeps
     + [PACKAGE / "lower_numpy.py", PACKAGE / "fusion.py"]
+    + [PACKAGE / "backends" / f"{m}.py" for m in ("emit", "generic", "jax", "dask", "array_api")]
 )
 
 # String literals equal to an op name that may stay, by (file, top-level name assigned):
