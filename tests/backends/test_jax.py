@@ -106,6 +106,11 @@ def test_benchmark_options_for_the_jax_backend_run(capsys):
     assert jax_ab.main(["--size", "small", "--only", "W4", "--rounds", "1"]) == 0
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| W4 ")]
     assert float(line.split("|")[5]) > 0
+    # --depths adds W9 at other depths, alone when --only names no other case
+    assert jax_ab.main(["--size", "small", "--only", "none", "--depths", "20", "--rounds", "1"]) == 0
+    rows = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| W")]
+    assert [r.split("|")[1].strip() for r in rows] == ["W9-D20"]
+    assert float(rows[0].split("|")[3]) > 0 and float(rows[0].split("|")[4]) > 0
 
 
 def test_training_step_with_updates_keeps_parameters_on_the_device():
