@@ -2,21 +2,54 @@
 
 On a shared machine the load drifts between the moments two backends are timed one after the
 other; here both compiled programs of a case are timed in alternating rounds (``--rounds``),
-each round the median of a short burst, and the best round of each is kept. W9 D=1000 and
-D=10000 are left out (minutes per call or per compile on XLA; see ``benchmarks.run --backend jax``).
+each round the median of a short burst (one call when a call takes over ``slow_call_s``), and the
+best round of each is kept. W9 D=1000 and D=10000 are left out unless asked for: ``--depths
+300,1000`` adds W9 at those depths (JAX's own gradient takes minutes per call at D=1000 on
+XLA:CPU, so ``--rounds 2`` there).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
-from benchmarks.cases import cases_for, select
+from benchmarks.cases import Case, cases_for, jax_w9, rd_w9, select
+from benchmarks.hand import depth_grad
 from benchmarks.harness import ALL_BACKENDS, Options, first_line, time_calls
 from benchmarks.run import THREAD_VARS
 
 DEFAULT_ONLY = "W1,W2,W3,W4,W5,W6,W7,W8,W9-D10,W9-D100"
+
+
+def deep_cases(like: Case, depths: list[int]) -> list[Case]:
+    """W9 at other depths, from the W9 case ``like`` (same data, n and references)."""
+    return [
+        dataclasses.replace(
+            like,
+            id=f"W9-D{d}",
+            title=f"depth scaling D={d}",
+            hand=lambda x0, d=d: depth_grad(x0, d),
+            rd_graph=lambda rd, v, d=d: rd_w9(rd, v, d),
+            pt_graph=None,
+            jax_fn=lambda _m, d=d: jax_w9(d),
+            params={**like.params, "D": d},
+        )
+        for d in depths
+    ]
+
+
+def sample(call: Callable[[], Any], opts: Options, slow: bool) -> float:
+    """One round's time of ``call``: the median of a burst, or a single call when ``slow``."""
+    if not slow:
+        return time_calls(call, opts)[0]
+    t0 = time.perf_counter()
+    call()
+    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", choices=("small", "large", "all"), default="all")
     p.add_argument("--only", default=DEFAULT_ONLY)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--depths", default="", help="W9 at these depths as well (comma separated, e.g. 300,1000)")
     a = p.parse_args(argv)
     if argv is None and os.environ.get("BENCHMARKS_THREADS") != "1":
         # one thread for BLAS and XLA, as benchmarks.run (the pools are sized when the libraries load)
@@ -35,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = []
     for i, size in enumerate(sizes):
         cases += cases_for(size, include_fixed=(i == 0))
-    cases = select(cases, a.only)
+    depths = [int(d) for d in a.depths.split(",") if d.strip()]
+    cases += deep_cases(next(c for c in cases if c.workload == "W9"), depths)
+    cases = select(cases, ",".join([a.only, *(f"W9-D{d}" for d in depths)]))
     ours, theirs = ALL_BACKENDS["rewritediff-jax"], ALL_BACKENDS["jax"]
     ours.warm_up()
     theirs.warm_up()
@@ -49,12 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - reported in the table
             print(f"| {case.id} | {case.size} | error: {first_line(exc)} | | |")
             continue
+        slow = []
         for call in calls:
+            t0 = time.perf_counter()
             call()
+            slow.append(time.perf_counter() - t0 > opts.slow_call_s)
         best = [float("inf"), float("inf")]
         for _ in range(a.rounds):
             for k, call in enumerate(calls):
-                best[k] = min(best[k], time_calls(call, opts)[0])
+                best[k] = min(best[k], sample(call, opts, slow[k]))
         print(f"| {case.id} | {case.size} | {best[0] * 1e3:.4g} | {best[1] * 1e3:.4g} | {best[0] / best[1]:.2f} |", flush=True)
     return 0
 

@@ -23,6 +23,7 @@ SCANNED = (
     + [PACKAGE / "lower_numpy.py", PACKAGE / "fusion.py"]
     + [PACKAGE / "gradient.py", PACKAGE / "ad" / "lift.py", PACKAGE / "ad" / "vectorize.py"]  # the gradient API, lifting, batching
     + sorted((PACKAGE / "printing").glob("*.py"))
+    + [PACKAGE / "backends" / f"{m}.py" for m in ("emit", "generic", "jax", "dask", "array_api")]
 )
 
 # String literals equal to an op name that may stay, by (file, top-level name assigned):

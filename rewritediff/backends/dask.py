@@ -11,12 +11,13 @@ a ``dask.distributed`` cluster when a client is active.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from rewritediff.backends.emit import BackendFunction, check_shape, lower_generic
-from rewritediff.backends.spellings import namespace_has
+from rewritediff.backends.spellings import NUMPY_TO_API, namespace_has
 from rewritediff.terms import Term
 
 
@@ -27,31 +28,22 @@ class _Linalg:
         self._la = da.linalg
 
     def __getattr__(self, name: str) -> Any:
-        fn = getattr(self._la, name)
+        return self._whole(getattr(self._la, name))
 
-        def whole(*arrays: Any, **kw: Any) -> Any:
-            # Dask's factorizations want square chunks: a matrix of a gradient is one chunk
-            return fn(*(a.rechunk(-1) if hasattr(a, "rechunk") else a for a in arrays), **kw)
+    @staticmethod
+    def _whole(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """fn on its arguments made one chunk each: Dask's factorizations want square chunks, and a gradient's matrix is small."""
+        return lambda *arrays, **kw: fn(*(a.rechunk(-1) if hasattr(a, "rechunk") else a for a in arrays), **kw)
 
-        if name == "cholesky":
-            return lambda x, upper=False: whole(x, lower=not upper)
-        return whole
+    def cholesky(self, x: Any, upper: bool = False) -> Any:
+        """The standard's ``cholesky(x, upper=)`` (Dask's takes ``lower=``)."""
+        return self._whole(self._la.cholesky)(x, lower=not upper)
 
 
 class DaskNamespace:
     """dask.array under the Array API's names (``asin``, ``concat``, ``permute_dims``, ``astype`` ...)."""
 
-    _RENAMED = {
-        "asin": "arcsin",
-        "acos": "arccos",
-        "atan": "arctan",
-        "asinh": "arcsinh",
-        "acosh": "arccosh",
-        "atanh": "arctanh",
-        "concat": "concatenate",
-        "permute_dims": "transpose",
-        "pow": "power",
-    }
+    _RENAMED = {api: numpy for numpy, api in NUMPY_TO_API.items()}  # the standard's name -> dask.array's
 
     def __init__(self) -> None:
         import dask.array as da

@@ -20,10 +20,10 @@ from rewritediff.backends.spellings import spell
 from rewritediff.compiled import Function
 from rewritediff.errors import CallError, RewriteDiffTypeError
 from rewritediff.lower_numpy import _contract_checks, _ident, expand_defined
+from rewritediff.ops import get_op
+from rewritediff.ops.registry import CONST_OP, INPUT_OP, SHARED_OP
 from rewritediff.terms import Term, toposort
 
-# ops whose value the spellings give as a Python int (a static shape under jit): returned as arrays
-_PYTHON_INT_OPS = ("shape_i", "count")
 _RESERVED = ("xp", "ax", "jax")
 
 
@@ -57,19 +57,19 @@ def lower_generic(
     for node in order:
         if node.uid in names:
             continue
-        if node.op == "const":
+        if node.op == CONST_OP:
             cname = f"c{n_const}"
             n_const += 1
             namespace[f"_{cname}"] = node.value
             body.append(f"{cname} = {const_source.format(f'_{cname}')}")
             names[node.uid] = cname
             continue
-        if node.op == "shared":
+        if node.op == SHARED_OP:
             sname = f"s{len(shared)}"
             shared.append(node)
             names[node.uid] = sname
             continue
-        if node.op == "input":
+        if node.op == INPUT_OP:
             raise RewriteDiffTypeError(f"function: the outputs depend on {node!r}, which is not among the inputs {inputs}")
         tname = f"t{n_tmp}"
         n_tmp += 1
@@ -78,16 +78,22 @@ def lower_generic(
     outs = []
     for o in outputs:
         ref = names[o.uid]
-        outs.append(f"xp.asarray({ref}, dtype=xp.{o.dtype})" if o.op in _PYTHON_INT_OPS else ref)
+        # a product of lengths (``shape_i``, ``count``) is spelled as a Python int, static under jit: returned as an array
+        outs.append(f"xp.asarray({ref}, dtype=xp.{o.dtype})" if _python_int(o) else ref)
     body.append(f"return ({', '.join(outs)},)")
     signature = ", ".join(["xp", *params, *(f"s{k}" for k in range(len(shared)))])
     source = f"def compiled({signature}):\n" + "".join(f"    {line}\n" for line in body)
     return source, namespace, shared
 
 
+def _python_int(term: Term) -> bool:
+    """Whether the spellings give this term's value as a Python int: an op whose value is a product of lengths."""
+    return get_op(term.op).dim_product is not None
+
+
 def check_shape(value: Any, var: Term, pos: int) -> None:
     """A CallError when an argument's ndim or a static dim differs from its variable's type."""
-    shape = tuple(getattr(value, "shape", np.shape(value)))
+    shape = tuple(np.shape(value))
     if len(shape) != var.ndim:
         raise CallError(f"argument {pos} ({var!r}): expected ndim {var.ndim} (type {var.type}), got ndim {len(shape)} (shape {shape})")
     for d_static, d in zip(var.static_shape, shape):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from rewritediff.errors import ShapeError
 from rewritediff.ops import get_op
 from rewritediff.ops.gradhelpers import _einsum_letters
@@ -18,7 +20,7 @@ from rewritediff.ops.gradhelpers import _einsum_letters
 
 def shape(x: Any) -> tuple:
     """The shape of an array, or () for a Python number (``shape_i`` and ``count`` are Python ints)."""
-    return tuple(x.shape) if hasattr(x, "shape") else ()
+    return tuple(np.shape(x))
 
 
 def sigmoid(xp: Any, x: Any) -> Any:

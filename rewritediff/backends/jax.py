@@ -14,14 +14,43 @@ a numpy-backend function) brings the value back to a numpy array once.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from rewritediff.backends.emit import BackendFunction, check_shape, lower_generic
 from rewritediff.backends.spellings import namespace_has
-from rewritediff.terms import Term, apply, toposort
+from rewritediff.tensor import cast
+from rewritediff.terms import Term, toposort
 
 UPDATES = True  # this backend applies updates of shared variables
+# XLA:CPU's default (MLIR) fusion emitters make a loop fusion of a few thousand elementwise ops
+# slower per element by 100x or more (JAX's own gradient of W9 from depth 400 to 450, its one fused
+# loop ~3,600 -> ~4,000 ops: 10 ms -> 1.4 s per call); XLA's older elemental emitter, one debug
+# option away, does not (optimization barriers cannot split the loop: XLA:CPU expands them first). Programs of at least this many
+# elementwise operations (an n-ary sum counts n - 1) are compiled with the older emitter.
+LEGACY_EMITTER_FROM = 2000
+LEGACY_EMITTER = {"xla_cpu_use_fusion_emitters": False}
+
+
+@functools.cache
+def _legacy_emitter() -> dict:
+    """``LEGACY_EMITTER`` when XLA runs on the CPU and takes the option (one tiny compile per process), else no options."""
+    import jax
+    import jax.numpy as jnp
+
+    if jax.default_backend() != "cpu":
+        return {}
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=LEGACY_EMITTER).lower(jnp.zeros(1)).compile()
+    except jax.errors.JaxRuntimeError:  # an XLA without the older emitter
+        return {}
+    return dict(LEGACY_EMITTER)
+
+
+def _operations(terms: list[Term]) -> int:
+    """How many elementwise operations the lowered program spells at least (an n-ary op counts n - 1)."""
+    return sum(max(1, len(t.args) - 1) for t in toposort(terms) if t.args)
 
 
 def _wide(terms: list[Term]) -> bool:
@@ -35,7 +64,16 @@ class JaxFunction(BackendFunction):
     backend = "jax"
 
     def __init__(
-        self, inputs: list[Term], outputs: list[Term], single: bool, source: str, namespace: dict, shared: list[Term], x64: bool, updated: list[Term]
+        self,
+        inputs: list[Term],
+        outputs: list[Term],
+        single: bool,
+        source: str,
+        namespace: dict,
+        shared: list[Term],
+        x64: bool,
+        updated: list[Term],
+        compiler_options: dict,
     ) -> None:
         import jax
         import jax.numpy as jnp
@@ -49,7 +87,8 @@ class JaxFunction(BackendFunction):
         compiled = self._compiled
         # an updated variable's old value is dead once the call returns: XLA may write the new one over it
         donate = tuple(len(inputs) + k for k, s in enumerate(shared) if s in updated)
-        self.jitted = jax.jit(lambda *arrays: compiled(jnp, *arrays), donate_argnums=donate)
+        self.compiler_options = compiler_options  # XLA options of this function's compilation (see LEGACY_EMITTER_FROM)
+        self.jitted = jax.jit(lambda *arrays: compiled(jnp, *arrays), donate_argnums=donate, compiler_options=compiler_options or None)
 
     def _shared_values(self) -> list[Any]:
         """The shared variables' values as they are, device arrays left by an earlier update included."""
@@ -77,8 +116,9 @@ def build(
     if options:
         raise TypeError(f"function: the jax backend takes no option(s) {sorted(options)}")
     has = namespace_has(jnp)
-    values = [val if val.dtype == var.dtype else apply("cast", val, dtype=var.dtype) for var, val in updates]
+    values = [cast(val, var.dtype) for var, val in updates]
     source, namespace, shared = lower_generic(inputs, list(outputs) + values, "jax", has, "xp.asarray({0})", contract)
     namespace["jax"] = jax
     x64 = _wide(list(outputs) + values + list(inputs))
-    return JaxFunction(inputs, outputs, single, source, namespace, shared, x64, [var for var, _ in updates])
+    options = _legacy_emitter() if _operations(list(outputs) + values) >= LEGACY_EMITTER_FROM else {}
+    return JaxFunction(inputs, outputs, single, source, namespace, shared, x64, [var for var, _ in updates], options)

@@ -104,6 +104,11 @@ def test_benchmark_options_for_the_jax_backend_run(capsys):
     assert jax_ab.main(["--size", "small", "--only", "W4", "--rounds", "1"]) == 0
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| W4 ")]
     assert float(line.split("|")[5]) > 0
+    # --depths adds W9 at other depths, alone when --only names no other case
+    assert jax_ab.main(["--size", "small", "--only", "none", "--depths", "20", "--rounds", "1"]) == 0
+    rows = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| W")]
+    assert [r.split("|")[1].strip() for r in rows] == ["W9-D20"]
+    assert float(rows[0].split("|")[3]) > 0 and float(rows[0].split("|")[4]) > 0
 
 
 def test_training_step_with_updates_keeps_parameters_on_the_device():
@@ -138,3 +143,48 @@ def test_update_value_cast_to_the_variable_dtype():
     value = s.get_value()
     assert value.dtype == np.float32
     np.testing.assert_allclose(value, [2.0, 4.0])
+
+
+def _chain(depth: int) -> tuple:
+    """W9's chain x_{k+1} = sin(x_k) x_k + x_0 and the gradient of sum(x_D) wrt x_0."""
+    x0 = rd.vector("x0")
+    x = x0
+    for _ in range(depth):
+        x = rd.sin(x) * x + x0
+    return x0, rd.grad(rd.sum(x), x0)
+
+
+def _chain_gradient(x0: np.ndarray, depth: int) -> np.ndarray:
+    """The same gradient by forward accumulation of the tangent dx_k/dx_0 in numpy."""
+    x, dx = x0, np.ones_like(x0)
+    for _ in range(depth):
+        x, dx = np.sin(x) * x + x0, (np.cos(x) * x + np.sin(x)) * dx + 1.0
+    return dx
+
+
+def test_a_small_program_keeps_xlas_default_emitter():
+    from rewritediff.backends import jax as rd_jax
+
+    x0, g = _chain(10)
+    f = rd.function([x0], g, backend="jax")
+    assert f.compiler_options == {}
+    v = np.linspace(-1.0, 1.0, 11)
+    want = _chain_gradient(v, 10)
+    np.testing.assert_allclose(np.asarray(f(v)), want, rtol=0, atol=1e-12 * np.max(np.abs(want)))
+    assert rd_jax._operations([g]) < rd_jax.LEGACY_EMITTER_FROM
+
+
+def test_a_deep_elementwise_chain_compiles_with_xlas_older_emitter():
+    # XLA:CPU's default fusion emitters took 1.4 s per call here (1000 elements; 400x slower per
+    # element than at depth 400); the older emitter takes milliseconds (benchmarks.jax_ab --depths 500
+    # shows it: speed is measured there, not here)
+    from rewritediff.backends import jax as rd_jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("the option is XLA:CPU's")
+    x0, g = _chain(500)
+    f = rd.function([x0], g, backend="jax")
+    assert f.compiler_options == rd_jax.LEGACY_EMITTER
+    v = np.linspace(-1.0, 1.0, 2000)
+    want = _chain_gradient(v, 500)
+    np.testing.assert_allclose(np.asarray(f(v)), want, rtol=0, atol=1e-10 * np.max(np.abs(want)))
