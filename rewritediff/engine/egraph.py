@@ -523,4 +523,10 @@ class EGraph:
 
     def classes_with(self, op: str) -> list[int]:
         """Canonical ids of the classes holding an ``op`` node, sorted."""
-        return sorted({self.find(c) for c in self.by_op.get(op, ())})
+        ids = self.by_op.get(op)
+        if ids is None:
+            return []
+        if op in self._by_op_dirty:  # compacted here as in _compact (a clean list is canonical, sorted, unique)
+            ids[:] = sorted({self.find(c) for c in ids})
+            self._by_op_dirty.discard(op)
+        return list(ids)

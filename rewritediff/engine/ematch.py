@@ -40,6 +40,7 @@ class Matcher:
         self._rests: dict[Rest, Any] = {}
         self._users: dict[tuple, set[int]] = {}
         self._matched: dict[int, list[int]] = {}  # argument filter key -> the classes that pass it (this iteration)
+        self._matched_sets: dict[int, frozenset] = {}  # the same as sets
         self._root_lists: dict[tuple, tuple] = {}  # (op, arg ops, id of only) -> (only, the roots to search)
         self._op_nodes: dict[tuple, tuple] = {}  # (class id, op) -> (the class's op nodes, the first with the fewest arguments)
         # matches of a call pattern against a class under no bindings, (pattern, class id) -> substitutions:
@@ -60,6 +61,7 @@ class Matcher:
         self._rests = {}
         self._users = {}
         self._matched = {}
+        self._matched_sets = {}
         self._root_lists = {}
         self._op_nodes = {}
         self._memo = {}
@@ -105,6 +107,14 @@ class Matcher:
             hit = self._users[ukey] = {pc if uf[pc] == pc else find(pc) for c in matched for node, pc in classes[c].parents if node[0] == op}
         return hit
 
+    def _using(self, roots: Any, op: str, key: int, matched: list[int]) -> set[int]:
+        """The classes of ``roots`` holding an ``op`` node that has an argument among ``matched`` (the graph is rebuilt: nodes are canonical)."""
+        mset = self._matched_sets.get(key)
+        if mset is None:
+            mset = self._matched_sets[key] = frozenset(matched)
+        classes = self.eg.classes
+        return {c for c in roots if any(n[0] == op and not mset.isdisjoint(n[2]) for n in classes[c].nodes)}
+
     def _roots(self, op: str, filters: tuple, filter_keys: tuple, only: set[int] | None) -> list[int]:
         """The classes holding an ``op`` node, in ``only`` (when given) and using a class that passes each of ``filters``, sorted.
 
@@ -117,14 +127,20 @@ class Matcher:
         hit = self._root_lists.get(key)
         if hit is not None and hit[0] is only:
             return hit[1]
-        roots = self._classes_with(op)
+        roots: Any = self._classes_with(op)
         if only is not None:
-            roots = [c for c in roots if c in only]
+            roots = only.intersection(roots)  # (sets of canonical ids: sorted below)
         for akey, arg_op, check in filters:
             if not roots:
                 break
-            users = self._users_of(akey, self._matching(akey, arg_op, check), op)
-            roots = [c for c in roots if c in users]
+            matched = self._matching(akey, arg_op, check)
+            users = self._users.get((akey, op))
+            if users is None and len(roots) <= len(matched):
+                roots = self._using(roots, op, akey, matched)  # few roots: their nodes read instead of the users of every class
+                continue
+            roots = self._users_of(akey, matched, op).intersection(roots)
+        if type(roots) is not list:
+            roots = sorted(roots)
         self._root_lists[key] = (only, roots)
         return roots
 

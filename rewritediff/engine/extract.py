@@ -269,6 +269,7 @@ class Extractor:
         queued = set(work)
         rounds = 0
         cost_of = chosen_cost.__getitem__
+        best_get = best.get
         empty: frozenset = frozenset()
         while work and rounds < 64:
             rounds += 1
@@ -278,15 +279,15 @@ class Extractor:
                 cur = best.get(cid)
                 improved = False
                 for node, mine, kids in rows[cid]:
-                    got = [best.get(c) for c in kids]
+                    got = list(map(best_get, kids))
                     if None in got:
-                        continue
-                    if any(cid in k[1] for k in got):
                         continue
                     if len(got) == 1:
                         deps = got[0][1]
                     else:
-                        deps = empty.union(*(k[1] for k in got)) if got else empty
+                        deps = empty.union(*[k[1] for k in got]) if got else empty
+                    if cid in deps:  # (a node needing its own class)
+                        continue
                     total = mine + sum(map(cost_of, deps))
                     if cur is None or total < cur[0] - 1e-9:
                         cur = (total, deps | {cid})
