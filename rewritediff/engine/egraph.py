@@ -400,9 +400,10 @@ class EGraph(Lengths):
                 cls.nodes = list(seen)
         self._stale.clear()
         by_op = self.by_op
+        uf = self.uf
         for op in self._by_op_dirty:
             v = by_op[op]
-            v[:] = sorted({find(c) for c in v})
+            v[:] = sorted({c if uf[c] == c else find(c) for c in v})
         self._by_op_dirty.clear()
 
     def insert(self, node: ENode, cid: int) -> bool:
@@ -443,6 +444,7 @@ class EGraph(Lengths):
         if ids is None:
             return []
         if op in self._by_op_dirty:  # compacted here as in _compact (a clean list is canonical, sorted, unique)
-            ids[:] = sorted({self.find(c) for c in ids})
+            uf, find = self.uf, self.find
+            ids[:] = sorted({c if uf[c] == c else find(c) for c in ids})
             self._by_op_dirty.discard(op)
         return list(ids)

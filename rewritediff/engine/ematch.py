@@ -147,7 +147,8 @@ class Matcher:
     def _class_ops(self, cid: int) -> frozenset:
         ops = self._ops.get(cid)
         if ops is None:
-            ops = self._ops[cid] = frozenset(n[0] for n in self.eg.classes[self.eg.find(cid)].nodes)
+            eg = self.eg
+            ops = self._ops[cid] = frozenset([n[0] for n in eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].nodes])
         return ops
 
     def _const_is(self, cid: int, value: Any) -> bool:

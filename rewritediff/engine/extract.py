@@ -111,7 +111,7 @@ def class_type(eg: EGraph, cid: int) -> Any:
     X.T`` for ``X.T``, where dot(X, w) with a static w fixes X's second dim): costs must not see
     that as a more expensive shape.
     """
-    data = eg.classes[eg.find(cid)].data
+    data = eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].data
     t = data.type
     if not isinstance(t, TensorType) or None not in t.shape or len(data.dims) != len(t.shape):
         return t
@@ -176,7 +176,7 @@ class Extractor:
     def run(self, roots: list[int]) -> None:
         """Choose nodes for every class reachable from ``roots``."""
         eg = self.eg
-        find, classes = eg.find, eg.classes
+        find, classes, uf = eg.find, eg.classes, eg.uf
         bad = self.unstable_nodes()
         reach = self._reachable(roots)
         dag = len(reach) <= DAG_LIMIT
@@ -191,12 +191,13 @@ class Extractor:
                 if is_leaf_node(node):
                     cost = 0.0
                 else:
-                    cost = op_cost(node[0], node[1], ttype, [types[find(c)] for c in node[2]])
+                    kids = [c if uf[c] == c else find(c) for c in node[2]]
+                    cost = op_cost(node[0], node[1], ttype, [types[c] for c in kids])
                     if node in bad:
                         cost += UNSTABLE
                 own[(cid, node)] = cost
                 if dag:
-                    mine.append((node, cost, tuple(dict.fromkeys(find(c) for c in node[2]))))
+                    mine.append((node, cost, tuple(dict.fromkeys(kids)) if node[2] else ()))
             rows[cid] = mine
         if dag:
             self._dag(reach, rows)
@@ -207,14 +208,16 @@ class Extractor:
         eg = self.eg
         seen: dict[int, None] = {}
         stack = [eg.find(r) for r in roots]
+        uf, find, classes = eg.uf, eg.find, eg.classes
         while stack:
             c = stack.pop()
             if c in seen:
                 continue
             seen[c] = None
-            for node in eg.classes[c].nodes:
+            for node in classes[c].nodes:
                 for ch in node[2]:
-                    ch = eg.find(ch)
+                    if uf[ch] != ch:
+                        ch = find(ch)
                     if ch not in seen:
                         stack.append(ch)
         return sorted(seen)
