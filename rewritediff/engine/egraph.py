@@ -74,7 +74,7 @@ class EGraph(Lengths):
         self.leaves: dict[int, Term] = {}
         self.by_op: dict[str, list[int]] = {}
         self._facts_memo: dict[tuple, Any] = {}  # (op, attrs, arguments' facts) -> sign or dim facts of the node (pure functions)
-        self._by_op_dirty: set[str] = set()  # ops whose list gained an id or holds a merged-away one since _compact
+        self._by_op_dirty: set[str] = set()  # ops whose list may hold a merged-away or repeated id (compacted when read, classes_with)
         self.nary = frozenset(n for n, od in REGISTRY.items() if od.nary)
         self._pending: list[int] = []
         self._analysis_pending: list[int] = []
@@ -200,8 +200,7 @@ class EGraph(Lengths):
         self.hashcons[node] = cid
         for c in dict.fromkeys(node[2]):
             self.classes[c].parents.append((node, cid))
-        self.by_op.setdefault(node[0], []).append(cid)
-        self._by_op_dirty.add(node[0])
+        self.by_op.setdefault(node[0], []).append(cid)  # a new id, larger than any listed: a clean list stays clean
         if data.const is not None:
             self.const_classes.append(cid)
             if not is_leaf_node(node):
@@ -385,26 +384,16 @@ class EGraph(Lengths):
         self.union(cid, self.add_term(t))
 
     def _compact(self) -> None:
-        """Canonicalise and deduplicate the nodes of the classes unions touched, and the op index.
+        """Canonicalise and deduplicate the nodes of the classes unions touched (the op index is compacted when read).
 
         Only a class holding a node that names a merged-away class (a parent of it) or the class a
         merge extended can hold a non-canonical or duplicate node: the others are left as they are.
         """
-        find, canon, classes = self.find, self.canon, self.classes
-        for cid in sorted({find(c) for c in self._stale}):
+        find, canon, classes, uf = self.find, self.canon, self.classes, self.uf
+        for cid in sorted({c if uf[c] == c else find(c) for c in self._stale}):
             cls = classes[cid]
-            seen: dict[ENode, None] = {}
-            for n in cls.nodes:
-                seen[canon(n)] = None
-            if len(seen) != len(cls.nodes) or any(a is not b for a, b in zip(seen, cls.nodes)):
-                cls.nodes = list(seen)
+            cls.nodes = list(dict.fromkeys(map(canon, cls.nodes)))
         self._stale.clear()
-        by_op = self.by_op
-        uf = self.uf
-        for op in self._by_op_dirty:
-            v = by_op[op]
-            v[:] = sorted({c if uf[c] == c else find(c) for c in v})
-        self._by_op_dirty.clear()
 
     def insert(self, node: ENode, cid: int) -> bool:
         """Put ``node`` (canonical) into class ``cid``; True if the graph changed."""
@@ -439,11 +428,11 @@ class EGraph(Lengths):
         return {pc if uf[pc] == pc else find(pc) for _, pc in cls.parents}
 
     def classes_with(self, op: str) -> list[int]:
-        """Canonical ids of the classes holding an ``op`` node, sorted."""
+        """Canonical ids of the classes holding an ``op`` node, sorted (the op's list is compacted first if a merge or insertion left it stale)."""
         ids = self.by_op.get(op)
         if ids is None:
             return []
-        if op in self._by_op_dirty:  # compacted here as in _compact (a clean list is canonical, sorted, unique)
+        if op in self._by_op_dirty:  # (a clean list is canonical, sorted and unique)
             uf, find = self.uf, self.find
             ids[:] = sorted({c if uf[c] == c else find(c) for c in ids})
             self._by_op_dirty.discard(op)

@@ -128,6 +128,11 @@ def cancelling(rewrites: list[Rewrite]) -> dict[str, tuple[str, Rewrite]]:
     return out
 
 
+# the rewrites last given to clear_redexes, their length, and the two indexes of them (the rule set's
+# list is the same object from run to run: its indexes are read once)
+_INDEX: list = [None, -1, {}, {}]
+
+
 def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term], list[tuple[Rewrite, Term]]]:
     """``terms`` with the op-deleting rewrites among ``rewrites`` applied bottom-up, and the (rewrite, result) of each application.
 
@@ -139,8 +144,9 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
     whose factors, through the nested products nothing else uses, include pairs of negations is
     rebuilt as one product without them. Every result is the input with ops removed, never costlier.
     """
-    by_op = deleting(rewrites)
-    cancel = cancelling(rewrites)
+    if _INDEX[0] is not rewrites or _INDEX[1] != len(rewrites):
+        _INDEX[:] = [rewrites, len(rewrites), deleting(rewrites), cancelling(rewrites)]
+    by_op, cancel = _INDEX[2], _INDEX[3]
     order = toposort(terms)
     uses: Counter = Counter(a.uid for t in order for a in t.args)
     for t in terms:
