@@ -417,19 +417,19 @@ def toposort(outputs: Iterable[Term]) -> list[Term]:
     for root in outputs:
         if root.uid in seen:
             continue
-        stack = [(root, False)]
+        seen.add(root.uid)
+        # depth first, arguments left to right: a term is listed once its argument iterator is spent
+        stack = [(root, iter(root.args))]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if node.uid in seen:
-                continue
-            seen.add(node.uid)
-            stack.append((node, True))
-            for a in reversed(node.args):
+            node, todo = stack[-1]
+            for a in todo:
                 if a.uid not in seen:
-                    stack.append((a, False))
+                    seen.add(a.uid)
+                    stack.append((a, iter(a.args)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 

@@ -225,26 +225,25 @@ class EGraph(Lengths):
         classes, find = self.classes, self.find
         uf = self.uf
         kids = [classes[c if uf[c] == c else find(c)].data for c in ch]
+        consts = [k.const for k in kids]
+        unknown = consts.count(None)
         const = None
         if ch:
-            for k in kids:
-                if k.const is None:
-                    break
-            else:
-                const = an.fold(op, attrs, [k.const for k in kids], ttype)
+            if not unknown:
+                const = an.fold(op, attrs, consts, ttype)
             if const is None and not ttype.shape:
                 const = an.fold_shape_only(op, attrs, [k.type for k in kids], ttype)
         elif REGISTRY.get(op) is not None and REGISTRY[op].constructor:
             const = an.fold(op, attrs, [], ttype)
-        kid_signs = tuple(k.signs for k in kids)
-        if all(k.const is None for k in kids):
+        kid_signs = tuple([k.signs for k in kids])
+        if unknown == len(kids):
             # sign and dim facts are functions of the arguments' facts: many nodes share them
             skey = (op, kid_signs, ttype.dtype)
             signs = self._facts_memo.get(skey)
             if signs is None:
                 signs = self._facts_memo[skey] = an.node_signs(op, list(kid_signs), None, ttype.dtype)
         else:
-            signs = an.node_signs(op, list(kid_signs), [k.const for k in kids], ttype.dtype)
+            signs = an.node_signs(op, list(kid_signs), list(consts), ttype.dtype)
         if const is not None:
             signs |= an.const_signs(const)
         kid_dims = [k.dims for k in kids]
@@ -258,9 +257,10 @@ class EGraph(Lengths):
             hit = (an.node_dims(op, attrs, kid_dims, ttype.shape, lengths), an.forced_equal_dims(op, attrs, kid_dims))
             if dkey is not None:
                 self._facts_memo[dkey] = hit
-        dims, equal = hit
-        for a, b in equal:
-            self.dim_union(a, b)
+            for a, b in hit[1]:
+                self.dim_union(a, b)
+        # (on a hit, the dims it forces equal were made equal when it was computed: unions of dims are never undone)
+        dims = hit[0]
         return ClassData(ttype, term, const, signs, dims, an.node_length(op, attrs, kid_dims, ttype, const))
 
     @staticmethod
