@@ -226,7 +226,7 @@ class EGraph(Lengths):
         uf = self.uf
         kids = [classes[c if uf[c] == c else find(c)].data for c in ch]
         consts = [k.const for k in kids]
-        unknown = consts.count(None)
+        unknown = [c is None for c in consts].count(True)  # (constants are arrays: no == with None)
         const = None
         if ch:
             if not unknown:
