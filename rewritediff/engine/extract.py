@@ -115,7 +115,13 @@ def class_type(eg: EGraph, cid: int) -> Any:
     t = data.type
     if not isinstance(t, TensorType) or None not in t.shape or len(data.dims) != len(t.shape):
         return t
-    shape = tuple(s if s is not None else _int_or_none(eg.dim_find(d)) for s, d in zip(t.shape, data.dims))
+    dims: list = []
+    for s, d in zip(t.shape, data.dims):
+        if s is None:
+            d = eg.dim_find(d)
+            s = d if isinstance(d, int) else None
+        dims.append(s)
+    shape = tuple(dims)
     return TensorType(t.dtype, shape) if shape != t.shape else t
 
 
@@ -123,25 +129,30 @@ def _int_or_none(d: Any) -> int | None:
     return d if isinstance(d, int) else None
 
 
-def dag_cost(terms: list[Term], eg: EGraph | None = None, classes: dict[int, int] | None = None) -> float:
+def dag_cost(terms: list[Term], eg: EGraph | None = None, classes: dict[int, int] | None = None, types: dict[int, Any] | None = None) -> float:
     """Total cost of a DAG, each distinct node counted once (with ``eg``, plus the penalty of unstable nodes).
 
     With ``eg``, a term whose class is known (``classes``: term uid -> class, else the graph's own
-    record of the terms added to it) is costed with its class's refined type (:func:`class_type`).
+    record of the terms added to it) is costed with its class's refined type (:func:`class_type`;
+    ``types``: those already computed for canonical class ids, as :attr:`Extractor.types`, read and extended).
     """
     order = toposort(terms)
     if eg is None:
         return sum(term_cost(t) for t in order)
     where = eg.term_class if classes is None else {**eg.term_class, **classes}
-    refined: dict[int, Any] = {}
+    refined: dict[int, Any] = {} if types is None else types
+    uf, find = eg.uf, eg.find
 
     def type_of(t: Term) -> Any:
         cid = where.get(t.uid)
         if cid is None:
             return t.type
-        if cid not in refined:
-            refined[cid] = class_type(eg, cid)
-        return refined[cid]
+        if uf[cid] != cid:
+            cid = find(cid)
+        hit = refined.get(cid)
+        if hit is None:
+            hit = refined[cid] = class_type(eg, cid)
+        return hit
 
     total = 0.0
     for t in order:
@@ -168,6 +179,7 @@ class Extractor:
         self.eg = eg
         self.choice: dict[int, ENode] = {}
         self.built_class: dict[int, int] = {}  # uid of each rebuilt term -> its class
+        self.types: dict[int, Any] = {}  # canonical class id -> its refined type (class_type), for the classes costed
 
     def unstable_nodes(self) -> set:
         """Canonical forms of the e-nodes that stabilization rules rewrote."""
@@ -183,7 +195,9 @@ class Extractor:
         own: dict[tuple[int, ENode], float] = {}
         # per class: (node, its own cost, its distinct argument classes), in the class's node order
         rows: dict[int, list[tuple[ENode, float, tuple]]] = {}
-        types = {cid: class_type(eg, cid) for cid in reach}
+        types = self.types
+        for cid in reach:
+            types[cid] = class_type(eg, cid)
         for cid in reach:
             ttype = types[cid]
             mine: list[tuple[ENode, float, tuple]] = []

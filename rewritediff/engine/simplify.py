@@ -124,8 +124,8 @@ def _run(
     if built is None:
         before = dag_cost(todo)
         return list(terms), report, [], before, before
-    before = dag_cost(todo, eg)
-    after = dag_cost(built, eg, ex.built_class)
+    before = dag_cost(todo, eg, types=ex.types)
+    after = dag_cost(built, eg, ex.built_class, ex.types)
     if after > before:
         if len(todo) > 1:  # one output's worse extraction must not hold back the others
             limits = {"iter_limit": iter_limit, "node_limit": node_limit, "time_limit": time_limit, "rewrites": rewrites, "finite_math": finite_math}
