@@ -113,16 +113,26 @@ def class_type(eg: EGraph, cid: int) -> Any:
     """
     data = eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].data
     t = data.type
-    if not isinstance(t, TensorType) or None not in t.shape or len(data.dims) != len(t.shape):
+    if isinstance(t, TensorType) and None in t.shape and len(data.dims) == len(t.shape):
+        dims: list = []
+        for s, d in zip(t.shape, data.dims):
+            if s is None:
+                d = eg.dim_find(d)
+                s = d if isinstance(d, int) else None
+            dims.append(s)
+        shape = tuple(dims)
+        if shape != t.shape:
+            t = TensorType(t.dtype, shape)
+    # one object per distinct type: the cost cache's keys then compare by identity
+    if len(_TYPES) > 4096:
+        _TYPES.clear()
+    try:
+        return _TYPES.setdefault(t, t)
+    except TypeError:  # an unhashable type is costed as it is
         return t
-    dims: list = []
-    for s, d in zip(t.shape, data.dims):
-        if s is None:
-            d = eg.dim_find(d)
-            s = d if isinstance(d, int) else None
-        dims.append(s)
-    shape = tuple(dims)
-    return TensorType(t.dtype, shape) if shape != t.shape else t
+
+
+_TYPES: dict[Any, Any] = {}
 
 
 def _int_or_none(d: Any) -> int | None:
