@@ -74,7 +74,8 @@ class Matcher:
             self._memo = {}
             self._memo_state = state
 
-    def _classes_with(self, op: str) -> list[int]:
+    def classes_with(self, op: str) -> list[int]:
+        """The canonical ids of the classes holding an ``op`` node, sorted (read once per iteration)."""
         roots = self._with.get(op)
         if roots is None:
             roots = self._with[op] = self.eg.classes_with(op)
@@ -93,7 +94,7 @@ class Matcher:
             if arg_op is None:
                 cands: Any = sorted({eg.find(c) for c in eg.const_classes})
             else:
-                cands = self._classes_with(arg_op)
+                cands = self.classes_with(arg_op)
             hit = self._matched[key] = cands if check is None else [c for c in cands if check(self, c)]
         return hit
 
@@ -127,7 +128,7 @@ class Matcher:
         hit = self._root_lists.get(key)
         if hit is not None and hit[0] is only:
             return hit[1]
-        roots: Any = self._classes_with(op)
+        roots: Any = self.classes_with(op)
         if only is not None:
             roots = only.intersection(roots)  # (sets of canonical ids: sorted below)
         for akey, arg_op, check in filters:

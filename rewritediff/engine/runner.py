@@ -230,8 +230,8 @@ class Runner:
                     only = since.get((st.searched, d))
                     if only is None:
                         only = since[(st.searched, d)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d]}
-                    if not only:
-                        st.searched = it
+                    if not only or only.isdisjoint(matcher.classes_with(rw.lhs.op)):
+                        st.searched = it  # no root to search again: the search would find nothing
                         continue
                     dirty = since.get((st.searched, d - 1))
                     if dirty is None:
