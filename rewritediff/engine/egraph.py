@@ -273,7 +273,11 @@ class EGraph(Lengths):
     # ---- union and rebuild ---------------------------------------------------------------
     def union(self, a: int, b: int) -> bool:
         """Merge the classes of ``a`` and ``b`` (the older id stays canonical); False if already one."""
-        a, b = self.find(a), self.find(b)
+        uf = self.uf
+        if uf[a] != a:
+            a = self.find(a)
+        if uf[b] != b:
+            b = self.find(b)
         if a == b:
             return False
         if b < a:
@@ -345,7 +349,7 @@ class EGraph(Lengths):
                 pc = self.find(pc)
             newp[cn] = pc
             hc[cn] = pc
-        cls = self.classes.get(self.find(cid))
+        cls = self.classes.get(cid if self.uf[cid] == cid else self.find(cid))
         if cls is not None and cls.id == cid:
             cls.parents = list(newp.items())
 
@@ -421,11 +425,16 @@ class EGraph(Lengths):
 
     def parent_classes(self, cid: int) -> set[int]:
         """Canonical ids of the classes holding a node that uses class ``cid``."""
-        cls = self.classes.get(self.find(cid))
+        cls = self.classes.get(cid if self.uf[cid] == cid else self.find(cid))
         if cls is None:
             return set()
         uf, find = self.uf, self.find
         return {pc if uf[pc] == pc else find(pc) for _, pc in cls.parents}
+
+    def users_of(self, cids: Any) -> set[int]:
+        """Canonical ids of the classes holding a node that uses one of the classes ``cids`` (canonical ids)."""
+        uf, find, classes = self.uf, self.find, self.classes
+        return {pc if uf[pc] == pc else find(pc) for c in cids for _, pc in classes[c].parents}
 
     def classes_with(self, op: str) -> list[int]:
         """Canonical ids of the classes holding an ``op`` node, sorted (the op's list is compacted first if a merge or insertion left it stale)."""

@@ -383,7 +383,7 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
             if hit is not None:
                 return hit
         out: list = []
-        for nd in eg.classes[eg.find(cid)].nodes:
+        for nd in eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].nodes:
             if nd[0] == op:
                 out += node(m, nd[1], nd[2], s)
         if not s:
@@ -442,7 +442,7 @@ def _shape_check(pat: Call, nary: frozenset) -> Any:
 
     def has_shape(m: Matcher, cid: int) -> bool:
         eg = m.eg
-        for nd in eg.classes[eg.find(cid)].nodes:
+        for nd in eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].nodes:
             if nd[0] == op and len(nd[2]) == n:
                 ch = nd[2]
                 for i, sub_op, f in subs:

@@ -32,9 +32,9 @@ def normalize_nary(eg: EGraph, budget: int, touched: set[int] | None = None) -> 
     added = 0
     near: set[int] | None = None
     if touched is not None:
-        near = {eg.find(c) for c in touched}
-        for c in list(near):
-            near |= eg.parent_classes(c)
+        uf, find = eg.uf, eg.find
+        near = {c if uf[c] == c else find(c) for c in touched}
+        near |= eg.users_of(near)
     for op in sorted(eg.nary):
         ids = eg.classes_with(op)
         if near is not None:
@@ -48,7 +48,8 @@ def normalize_nary(eg: EGraph, budget: int, touched: set[int] | None = None) -> 
             for node in list(cls.nodes):
                 if node[0] != op:
                     continue
-                cid = eg.find(cid)  # an insertion below may have merged this class into another
+                if eg.uf[cid] != cid:
+                    cid = eg.find(cid)  # an insertion below merged this class into another
                 new = _flat_variant(eg, cid, node)
                 if new is not None and eg.insert(new, cid):
                     added += 1

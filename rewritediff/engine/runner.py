@@ -94,9 +94,7 @@ def _closure(eg: EGraph, touched: set[int], depth: int) -> list[set[int]]:
     levels = [set(touched)]
     frontier = touched
     for _ in range(depth):
-        nxt: set[int] = set()
-        for c in frontier:
-            nxt |= eg.parent_classes(c)
+        nxt = eg.users_of(frontier)
         nxt -= levels[-1]
         levels.append(levels[-1] | nxt)
         frontier = nxt
