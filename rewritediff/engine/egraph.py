@@ -46,10 +46,6 @@ class ClassData:
         # for a 0-d integer class: the dim token of the length its value is (``X.shape[0]``), else None
         self.length = length
 
-    def key(self) -> tuple:
-        """What a merge may change (to detect when parents need their facts recomputed)."""
-        return (self.const is not None, self.signs, self.dims, self.length)
-
 
 class EClass:
     """One equivalence class: its e-nodes, the (node, class) pairs that use it, and its facts."""
@@ -270,6 +266,25 @@ class EGraph(Lengths):
         length = a.length if a.length is not None else b.length
         return ClassData(a.type, a.rep, const, close_signs(a.signs | b.signs), dims, length)
 
+    def _same_facts(self, a: ClassData, b: ClassData) -> bool:
+        """Whether two descriptions of a class say the same to its users: constness, signs, length, and dims up to the dims known equal.
+
+        Guards and costs read dims through :meth:`dim_find`, so tokens it maps to one representative
+        are the same dim: a merge that only renames dims leaves the users' facts as they are.
+        """
+        if a.signs != b.signs or (a.const is None) != (b.const is None) or a.length != b.length:
+            return False
+        da, db = a.dims, b.dims
+        if da == db:
+            return True
+        if len(da) != len(db):
+            return False
+        find = self.dim_find
+        for x, y in zip(da, db):
+            if x != y and (x is None or y is None or find(x) != find(y)):
+                return False
+        return True
+
     # ---- union and rebuild ---------------------------------------------------------------
     def union(self, a: int, b: int) -> bool:
         """Merge the classes of ``a`` and ``b`` (the older id stays canonical); False if already one."""
@@ -293,8 +308,7 @@ class EGraph(Lengths):
         merged = self._merge_data(ca.data, cb.data)
         if ca.data.length is not None and cb.data.length is not None:
             self.dim_union(ca.data.length, cb.data.length)  # one value, two names for its length
-        key = merged.key()
-        if key != ca.data.key() or key != cb.data.key():
+        if not self._same_facts(merged, ca.data) or not self._same_facts(merged, cb.data):
             self._analysis_pending.append(a)
         if merged.const is not None and (ca.data.const is None or cb.data.const is None):
             self._fold_queue.append(a)
@@ -364,7 +378,7 @@ class EGraph(Lengths):
             fresh = self._make(node, pcls.data.rep)
             old = pcls.data
             merged = self._merge_data(old, fresh)
-            if merged.key() != old.key():
+            if not self._same_facts(merged, old):
                 pcls.data = merged
                 self.touched.add(pc)
                 self._analysis_pending.append(pc)
