@@ -309,8 +309,11 @@ class Extractor:
                     got = list(map(best_get, kids))
                     if None in got:
                         continue
-                    if len(got) == 1:
+                    n = len(got)
+                    if n == 1:
                         deps = got[0][1]
+                    elif n == 2:
+                        deps = got[0][1] | got[1][1]
                     else:
                         deps = empty.union(*[k[1] for k in got]) if got else empty
                     if cid in deps:  # (a node needing its own class)

@@ -193,6 +193,7 @@ class Runner:
         """Iterations of the rules ``active`` from global iteration ``it``: why they stopped, and how many ran."""
         reason = StopReason.RUNNING
         start = it
+        plan = [(rw, rw.lhs.op, min(rw.depth, max_depth)) for rw in self.rewrites]  # per rule: its root op, its depth
         while not reason:
             if it - start >= iters:
                 reason = StopReason.ITERATION_LIMIT
@@ -208,11 +209,11 @@ class Runner:
             uf, find = eg.uf, eg.find
             present: frozenset | None = None  # the ops the graph holds (read once per iteration, when a rule is not ready)
             for k in active:
-                rw = self.rewrites[k]
                 st = stats[k]
                 if st.banned_until > it:
                     banned_any = True
                     continue
+                rw, root_op, d = plan[k]
                 if not st.ready:
                     # the ops a pattern needs, once all in the graph, stay there (nodes are never removed)
                     if rw.needs:
@@ -221,14 +222,12 @@ class Runner:
                         if not rw.needs <= present:
                             continue
                     st.ready = True
-                limit = self.match_limit << st.times_banned
                 only = dirty = None
                 if st.searched >= 0:
-                    d = min(rw.depth, max_depth)
                     only = since.get((st.searched, d))
                     if only is None:
                         only = since[(st.searched, d)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d]}
-                    if not only or only.isdisjoint(matcher.classes_with(rw.lhs.op)):
+                    if not only or only.isdisjoint(matcher.classes_with(root_op)):
                         st.searched = it  # no root to search again: the search would find nothing
                         continue
                     dirty = since.get((st.searched, d - 1))
@@ -237,6 +236,7 @@ class Runner:
                 else:
                     st.done = set()  # (nodes recorded in an older canonical form never equal a current node: searched again)
                 keys: list = []
+                limit = self.match_limit << st.times_banned
                 ms = matcher.search(rw.lhs, limit, only, dirty, st.done, keys)
                 report.matches[rw.where] = report.matches.get(rw.where, 0) + len(ms)
                 if len(ms) > limit:
