@@ -284,6 +284,9 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
         # (the search keeps the first of equal substitutions): it is skipped
         swap = a0 != a1
         r0 = r0 and swap
+        # op(x, x) against a longer node: x is an argument class that must also be the rest, so it must
+        # hold a node of the op (else Matcher._bind refuses the rest); while x is unbound, that is read first
+        twin = a0.name if isinstance(a0, Var) and not swap else None
 
         def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
             if att is not None:
@@ -307,6 +310,8 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
                 if i and c == prev:
                     continue
                 prev = c
+                if twin is not None and twin not in s and op not in m._class_ops(c):
+                    continue
                 # the argument against one pattern first; the rest (a slice of the node) only when that matched
                 h0 = f0(m, c, s) if r1 and (may0 is None or may0(m, c)) else None
                 h1 = f1(m, c, s) if r0 and (may1 is None or may1(m, c)) else None
