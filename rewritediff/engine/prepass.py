@@ -133,7 +133,7 @@ def cancelling(rewrites: list[Rewrite]) -> dict[str, tuple[str, Rewrite]]:
 _INDEX: list = [None, -1, {}, {}]
 
 
-def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term], list[tuple[Rewrite, Term]]]:
+def clear_redexes(terms: list[Term], rewrites: list[Rewrite], order: list[Term] | None = None) -> tuple[list[Term], list[tuple[Rewrite, Term]]]:
     """``terms`` with the op-deleting rewrites among ``rewrites`` applied bottom-up, and the (rewrite, result) of each application.
 
     A term is rebuilt over its rewritten arguments, then the first deleting rewrite of its op
@@ -143,11 +143,13 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
     fixpoint: linear in the graph. A float product (or other n-ary op, see :func:`cancelling`)
     whose factors, through the nested products nothing else uses, include pairs of negations is
     rebuilt as one product without them. Every result is the input with ops removed, never costlier.
+    ``order`` is ``toposort(terms)`` when the caller has it.
     """
     if _INDEX[0] is not rewrites or _INDEX[1] != len(rewrites):
         _INDEX[:] = [rewrites, len(rewrites), deleting(rewrites), cancelling(rewrites)]
     by_op, cancel = _INDEX[2], _INDEX[3]
-    order = toposort(terms)
+    if order is None:
+        order = toposort(terms)
     uses: Counter = Counter(a.uid for t in order for a in t.args)
     for t in terms:
         uses[t.uid] += 1
