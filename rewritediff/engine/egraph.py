@@ -300,9 +300,9 @@ class EGraph(Lengths):
         ca, cb = self.classes[a], self.classes[b]
         self.uf[b] = a
         # the nodes that name b are no longer canonical: their classes are compacted in rebuild
-        self._stale.extend(pc for _, pc in cb.parents)
+        self._stale.extend([pc for _, pc in cb.parents])
         self._stale.append(a)
-        self._by_op_dirty.update(n[0] for n in cb.nodes)
+        self._by_op_dirty.update([n[0] for n in cb.nodes])
         ca.nodes.extend(cb.nodes)
         ca.parents.extend(cb.parents)
         merged = self._merge_data(ca.data, cb.data)
