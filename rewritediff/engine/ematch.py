@@ -250,7 +250,7 @@ class Matcher:
                 # context matches on one node per class: the first with the fewest arguments (the
                 # runner composes one iteration's rewrites of a class into one node, so that is
                 # the most rewritten one); every other node would repeat its matches
-                hit = op_nodes[(cid, op)] = (nodes, min(nodes, key=_arity) if nodes else None)
+                hit = op_nodes[(cid, op)] = (nodes, nodes[0] if len(nodes) == 1 else min(nodes, key=_arity) if nodes else None)
             nodes, smallest = hit
             ctx_node = smallest if context else None
             for node in nodes:

@@ -109,3 +109,17 @@ def test_a_merge_that_changes_signs_recomputes_the_users_facts() -> None:
     assert eg._analysis_pending
     eg.rebuild()
     assert eg.data(sx).signs & POS
+
+
+def test_op_lists_are_compacted_when_read() -> None:
+    a, b = rd.vector("a"), rd.vector("b")
+    eg = EGraph()
+    ea, eb = eg.add_term(rd.exp(a)), eg.add_term(rd.exp(b))
+    assert eg.classes_with("exp") == sorted([ea, eb])
+    eg.union(eg.add_term(a), eg.add_term(b))  # exp(a) and exp(b) become one class in rebuild
+    eg.rebuild()
+    assert eg.find(ea) == eg.find(eb)
+    assert eg.classes_with("exp") == [eg.find(ea)]  # canonical, without repeats
+    assert eg.by_op["exp"] == [eg.find(ea)]  # and the list itself compacted on that read
+    c = eg.add_term(rd.exp(rd.vector("c")))  # a new class keeps a clean list clean
+    assert "exp" not in eg._by_op_dirty and eg.classes_with("exp") == sorted([eg.find(ea), c])
