@@ -193,7 +193,7 @@ class Runner:
         """Iterations of the rules ``active`` from global iteration ``it``: why they stopped, and how many ran."""
         reason = StopReason.RUNNING
         start = it
-        plan = [(rw, rw.lhs.op, min(rw.depth, max_depth)) for rw in self.rewrites]  # per rule: its root op, its depth
+        rewrites = self.rewrites
         while not reason:
             if it - start >= iters:
                 reason = StopReason.ITERATION_LIMIT
@@ -213,7 +213,7 @@ class Runner:
                 if st.banned_until > it:
                     banned_any = True
                     continue
-                rw, root_op, d = plan[k]
+                rw = rewrites[k]
                 if not st.ready:
                     # the ops a pattern needs, once all in the graph, stay there (nodes are never removed)
                     if rw.needs:
@@ -224,10 +224,11 @@ class Runner:
                     st.ready = True
                 only = dirty = None
                 if st.searched >= 0:
+                    d = rw.depth  # (at most max_depth, the largest)
                     only = since.get((st.searched, d))
                     if only is None:
                         only = since[(st.searched, d)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d]}
-                    if not only or only.isdisjoint(matcher.classes_with(root_op)):
+                    if not only or only.isdisjoint(matcher.classes_with(rw.lhs.op)):
                         st.searched = it  # no root to search again: the search would find nothing
                         continue
                     dirty = since.get((st.searched, d - 1))
