@@ -167,21 +167,22 @@ class EGraph(Lengths):
         hit = tc.get(term.uid)
         if hit is not None:
             return self.find(hit)
-        stack = [term]
+        # depth first, the arguments of a term from the last one back (the order the classes get their ids in)
+        stack = [(term, reversed(term.args))]
         while stack:
-            t = stack[-1]
-            if t.uid in tc:
+            t, todo = stack[-1]
+            for a in todo:
+                if a.uid not in tc:
+                    stack.append((a, reversed(a.args)))
+                    break
+            else:
                 stack.pop()
-                continue
-            missing = [a for a in t.args if a.uid not in tc]
-            if missing:
-                stack.extend(missing)
-                continue
-            stack.pop()
-            node = self.node_of(t)
-            if is_leaf_node(node):
-                self.leaves[t.uid] = t
-            tc[t.uid] = self._add_node(node, t)
+                if t.uid in tc:
+                    continue
+                node = self.node_of(t)
+                if is_leaf_node(node):
+                    self.leaves[t.uid] = t
+                tc[t.uid] = self._add_node(node, t)
         return self.find(tc[term.uid])
 
     def _add_node(self, node: ENode, term: Term) -> int:
