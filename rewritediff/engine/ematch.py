@@ -232,7 +232,8 @@ class Matcher:
         With ``keys``, each match's key ``(class id, canonical substitution)`` is appended to it.
         """
         eg = self.eg
-        self._check_memo()
+        if (len(eg.hashcons), eg.unions) != self._memo_state:
+            self._check_memo()
         out: list[tuple[int, tuple, dict]] = []
         seen: set = set()
         op = lhs.op
