@@ -114,7 +114,13 @@ class Matcher:
         if mset is None:
             mset = self._matched_sets[key] = frozenset(matched)
         classes = self.eg.classes
-        return {c for c in roots if any(n[0] == op and not mset.isdisjoint(n[2]) for n in classes[c].nodes)}
+        out = set()
+        for c in roots:
+            for n in classes[c].nodes:
+                if n[0] == op and not mset.isdisjoint(n[2]):
+                    out.add(c)
+                    break
+        return out
 
     def _roots(self, op: str, filters: tuple, filter_keys: tuple, only: set[int] | None) -> list[int]:
         """The classes holding an ``op`` node, in ``only`` (when given) and using a class that passes each of ``filters``, sorted.
