@@ -348,12 +348,14 @@ class EGraph(Lengths):
         if cls is None:
             return
         hc = self.hashcons
+        uf = self.uf
         newp: dict[ENode, int] = {}
         for node, pc in cls.parents:
             if hc.get(node) is not None:
                 del hc[node]
             cn = self.canon(node)
-            pc = self.find(pc)
+            if uf[pc] != pc:
+                pc = self.find(pc)
             prev = newp.get(cn)
             if prev is not None and self.find(prev) != pc:
                 self.union(prev, pc)

@@ -186,7 +186,8 @@ class Matcher:
         if isinstance(v, Rest):
             hit = self._rests.get(v, _MISSING)
             if hit is _MISSING:
-                ch = tuple(sorted(eg.find(c) for c in v.children))
+                uf, find = eg.uf, eg.find
+                ch = tuple(sorted([c if uf[c] == c else find(c) for c in v.children]))
                 node = eg.hashcons.get((v.op, (), ch))
                 hit = self._rests[v] = eg.find(node) if node is not None else Rest(v.op, ch)
             return hit

@@ -133,8 +133,8 @@ def _compile_var(pat: Var) -> _Compiled:
         if type(old) is int and type(target) is int:
             if old == target:
                 return [s]
-            find = m.eg.find
-            return [s] if find(old) == find(target) else []
+            uf, find = m.eg.uf, m.eg.find
+            return [s] if (old if uf[old] == old else find(old)) == (target if uf[target] == target else find(target)) else []
         s2 = m._bind(s, name, target)
         return [] if s2 is None else [s2]
 
@@ -191,7 +191,7 @@ def _join_key(m: Matcher, s: dict, names: tuple) -> tuple | None:
     for n in names:
         v = s[n]
         if type(v) is int:
-            out.append(m.eg.find(v))
+            out.append(v if m.eg.uf[v] == v else m.eg.find(v))
         elif isinstance(v, Rest):
             c = m._canon_binding(v)
             out.append(c if type(c) is int else ("rest", c.op, c.children))

@@ -88,7 +88,7 @@ def _flat_variant(eg: EGraph, cid: int, node: ENode) -> ENode | None:
                     else:
                         if sub is None:
                             sub = n
-                        if any(getattr(classes[find(k)].data.type, "shape", None) == () for k in n[2]):
+                        if any(getattr(classes[k if uf[k] == k else find(k)].data.type, "shape", None) == () for k in n[2]):
                             sub = n
                             break
                 # shared work is never duplicated, except 0-d arithmetic (a scale such as -1 / n)
@@ -132,11 +132,11 @@ def _flat_variant(eg: EGraph, cid: int, node: ENode) -> ENode | None:
 
 def _single_user(eg: EGraph, cls: EClass) -> bool:
     """Whether every node using the class belongs to one class (splicing it in then duplicates no work)."""
-    find = eg.find
+    uf, find = eg.uf, eg.find
     me = find(cls.id)
     user = None
     for _, pc in cls.parents:
-        u = find(pc)
+        u = pc if uf[pc] == pc else find(pc)
         if u == me or u == user:
             continue
         if user is not None:
