@@ -106,19 +106,23 @@ class EGraph(Lengths):
         if not ch:
             return node
         uf = self.uf
-        prev = -1
+        if op in self.nary:
+            prev = -1
+            for c in ch:
+                if uf[c] != c or c < prev:
+                    break
+                prev = c
+            else:
+                return node  # every child canonical and in order: the node is its own canonical form
+            find = self.find
+            return (op, attrs, tuple(sorted([c if uf[c] == c else find(c) for c in ch])))
         for c in ch:
-            if uf[c] != c or c < prev:
+            if uf[c] != c:
                 break
-            prev = c
         else:
-            # every child canonical and (whatever the op) in order: the node is its own canonical form
             return node
         find = self.find
-        ch = tuple([c if uf[c] == c else find(c) for c in ch])
-        if op in self.nary:
-            ch = tuple(sorted(ch))
-        return (op, attrs, ch)
+        return (op, attrs, tuple([c if uf[c] == c else find(c) for c in ch]))
 
     def data(self, cid: int) -> ClassData:
         """Facts of ``cid``'s class."""
