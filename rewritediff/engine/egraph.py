@@ -163,7 +163,7 @@ class EGraph(Lengths):
                 else:
                     ch.append(tc[a.uid])
             return self.canon((t.op, t.attrs, tuple(ch)))
-        return self.canon((t.op, t.attrs, tuple(tc[a.uid] for a in t.args)))
+        return self.canon((t.op, t.attrs, tuple([tc[a.uid] for a in t.args])))
 
     def add_term(self, term: Term) -> int:
         """Add ``term`` and its sub-terms (explicit stack), returning its class id."""
