@@ -127,9 +127,7 @@ def _compile_var(pat: Var) -> _Compiled:
     def var_bind(m: Matcher, target: Any, s: dict) -> list:
         old = s.get(name, _MISSING)
         if old is _MISSING:
-            s2 = s.copy()
-            s2[name] = target
-            return [s2]
+            return [{**s, name: target}]
         if type(old) is int and type(target) is int:
             if old == target:
                 return [s]
