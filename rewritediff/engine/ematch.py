@@ -198,9 +198,7 @@ class Matcher:
     def _bind(self, s: dict, name: str, value: Any) -> dict | None:
         old = s.get(name, _MISSING)
         if old is _MISSING:
-            s2 = dict(s)
-            s2[name] = value
-            return s2
+            return {**s, name: value}
         if old is value or old == value and type(old) is int and type(value) is int:
             return s
         if type(old) is int and type(value) is int:
