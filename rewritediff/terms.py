@@ -372,6 +372,30 @@ def constant(value: Any, dtype: Any = None, name: str | None = None) -> Term:
 def apply(op: str, *args: Term, **attrs: Any) -> Term:
     """Build (or find) the term ``op(*args){attrs}``: validated, typed and interned."""
     opdef = op_lookup(op)
+    for a in args:
+        # the common case, dense terms only, in one pass; anything else is checked by _check_args
+        if type(a) is not Term or type(a.type) is not TensorType:
+            counterpart = _check_args(op, opdef, args, attrs)
+            if counterpart is not None:
+                return counterpart
+            break
+    canon = opdef.canonicalize(args, attrs)
+    if isinstance(canon, Term):
+        return canon
+    args, attrs = canon
+    frozen = tuple(sorted([(k, _freeze(v)) for k, v in attrs.items()])) if attrs else ()
+    key = (op, tuple([a.uid for a in args]), frozen)
+    hit = _intern.get(key)
+    if hit is not None:
+        return hit
+    ttype = opdef.check(args, dict(frozen))
+    t = Term._new(op, tuple(args), frozen, ttype, None)
+    _intern[key] = t
+    return t
+
+
+def _check_args(op: str, opdef: Any, args: tuple, attrs: dict) -> Term | None:
+    """Refuse an argument that is no term or cannot be computed with; a dense op's sparse counterpart for sparse arguments (else None)."""
     for i, a in enumerate(args):
         if not isinstance(a, Term):
             raise RewriteDiffTypeError(f"{op}: argument {i} is {type(a).__name__}, not a term")
@@ -389,19 +413,7 @@ def apply(op: str, *args: Term, **attrs: Any) -> Term:
                 f"{op}: argument {i} ({a!r}) is a sparse matrix ({a.type}), and {op} takes dense arrays only; "
                 "use the rd.sparse operations, or rd.sparse.dense_from_sparse to make it dense"
             )
-    canon = opdef.canonicalize(args, attrs)
-    if isinstance(canon, Term):
-        return canon
-    args, attrs = canon
-    frozen = tuple(sorted((k, _freeze(v)) for k, v in attrs.items()))
-    key = (op, tuple(a.uid for a in args), frozen)
-    hit = _intern.get(key)
-    if hit is not None:
-        return hit
-    ttype = opdef.check(args, dict(frozen))
-    t = Term._new(op, tuple(args), frozen, ttype, None)
-    _intern[key] = t
-    return t
+    return None
 
 
 def with_name(term: Term, name: str) -> Term:
@@ -417,19 +429,19 @@ def toposort(outputs: Iterable[Term]) -> list[Term]:
     for root in outputs:
         if root.uid in seen:
             continue
-        stack = [(root, False)]
+        seen.add(root.uid)
+        # depth first, arguments left to right: a term is listed once its argument iterator is spent
+        stack = [(root, iter(root.args))]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if node.uid in seen:
-                continue
-            seen.add(node.uid)
-            stack.append((node, True))
-            for a in reversed(node.args):
+            node, todo = stack[-1]
+            for a in todo:
                 if a.uid not in seen:
-                    stack.append((a, False))
+                    seen.add(a.uid)
+                    stack.append((a, iter(a.args)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 

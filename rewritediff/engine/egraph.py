@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from rewritediff.engine import analysis as an
-from rewritediff.ops import CONST_OP, LEAF_OPS, LENGTH_OP, PRODUCT_OP, REGISTRY
+from rewritediff.engine.lengths import Lengths
+from rewritediff.ops import CONST_OP, LEAF_OPS, REGISTRY
 from rewritediff.ops.dims import leaf_dims, merge_dims
 from rewritediff.ops.signs import closure as close_signs
-from rewritediff.terms import TensorType, Term, apply, constant
+from rewritediff.terms import TensorType, Term, constant
 
 ENode = tuple  # (op, attrs, children)
-_NO_DIM = object()
 MAX_FLAT = 32  # nested n-ary terms are flattened into one e-node up to this many arguments
 
 
@@ -46,10 +46,6 @@ class ClassData:
         # for a 0-d integer class: the dim token of the length its value is (``X.shape[0]``), else None
         self.length = length
 
-    def key(self) -> tuple:
-        """What a merge may change (to detect when parents need their facts recomputed)."""
-        return (self.const is not None, self.signs, self.dims, self.length)
-
 
 class EClass:
     """One equivalence class: its e-nodes, the (node, class) pairs that use it, and its facts."""
@@ -63,7 +59,7 @@ class EClass:
         self.data = data
 
 
-class EGraph:
+class EGraph(Lengths):
     """Equivalence classes of terms with congruence closure."""
 
     def __init__(self) -> None:
@@ -74,7 +70,7 @@ class EGraph:
         self.leaves: dict[int, Term] = {}
         self.by_op: dict[str, list[int]] = {}
         self._facts_memo: dict[tuple, Any] = {}  # (op, attrs, arguments' facts) -> sign or dim facts of the node (pure functions)
-        self._by_op_dirty: set[str] = set()  # ops whose list gained an id or holds a merged-away one since _compact
+        self._by_op_dirty: set[str] = set()  # ops whose list may hold a merged-away or repeated id (compacted when read, classes_with)
         self.nary = frozenset(n for n, od in REGISTRY.items() if od.nary)
         self._pending: list[int] = []
         self._analysis_pending: list[int] = []
@@ -95,43 +91,6 @@ class EGraph:
         self._dim_values_done: dict[int, int] = {}  # such a class -> the class of the input lengths it was merged with
         self._dims_changed = False
 
-    # ---- dims that the computation forces equal ----------------------------------------------
-    def dim_find(self, d: Any) -> Any:
-        """The representative of a dim token (an int when the dim is known to be that length).
-
-        A broadcast of a set of lengths (``("bcast", a, b, ...)``) is the one length when all its
-        members are known to be equal.
-        """
-        memo = self._dim_memo
-        hit = memo.get(d, _NO_DIM)
-        if hit is not _NO_DIM:
-            return hit
-        key = d
-        while d in self.dim_parent:
-            d = self.dim_parent[d]
-        if isinstance(d, tuple) and d and d[0] == "bcast":
-            members = {self.dim_find(m) for m in d[1:]}
-            d = next(iter(members)) if len(members) == 1 else ("bcast", *sorted(members, key=repr))
-        while d in self.dim_parent:
-            d = self.dim_parent[d]
-        memo[key] = d
-        return d
-
-    def dim_union(self, a: Any, b: Any) -> None:
-        """Record that two dims are equal wherever the graph runs; ints win as representatives."""
-        if a is None or b is None:
-            return
-        a, b = self.dim_find(a), self.dim_find(b)
-        if a == b or (isinstance(a, int) and isinstance(b, int)):
-            return
-        if isinstance(a, int):
-            a, b = b, a
-        elif not isinstance(b, int) and repr(b) > repr(a):
-            a, b = b, a
-        self.dim_parent[a] = b
-        self._dim_memo.clear()
-        self._dims_changed = True
-
     # ---- union-find ----------------------------------------------------------------------
     def find(self, cid: int) -> int:
         """The canonical id of ``cid``'s class (path halving, no recursion)."""
@@ -147,19 +106,23 @@ class EGraph:
         if not ch:
             return node
         uf = self.uf
-        prev = -1
+        if op in self.nary:
+            prev = -1
+            for c in ch:
+                if uf[c] != c or c < prev:
+                    break
+                prev = c
+            else:
+                return node  # every child canonical and in order: the node is its own canonical form
+            find = self.find
+            return (op, attrs, tuple(sorted([c if uf[c] == c else find(c) for c in ch])))
         for c in ch:
-            if uf[c] != c or c < prev:
+            if uf[c] != c:
                 break
-            prev = c
         else:
-            # every child canonical and (whatever the op) in order: the node is its own canonical form
             return node
         find = self.find
-        ch = tuple([c if uf[c] == c else find(c) for c in ch])
-        if op in self.nary:
-            ch = tuple(sorted(ch))
-        return (op, attrs, ch)
+        return (op, attrs, tuple([c if uf[c] == c else find(c) for c in ch]))
 
     def data(self, cid: int) -> ClassData:
         """Facts of ``cid``'s class."""
@@ -200,7 +163,7 @@ class EGraph:
                 else:
                     ch.append(tc[a.uid])
             return self.canon((t.op, t.attrs, tuple(ch)))
-        return self.canon((t.op, t.attrs, tuple(tc[a.uid] for a in t.args)))
+        return self.canon((t.op, t.attrs, tuple([tc[a.uid] for a in t.args])))
 
     def add_term(self, term: Term) -> int:
         """Add ``term`` and its sub-terms (explicit stack), returning its class id."""
@@ -208,21 +171,22 @@ class EGraph:
         hit = tc.get(term.uid)
         if hit is not None:
             return self.find(hit)
-        stack = [term]
+        # depth first, the arguments of a term from the last one back (the order the classes get their ids in)
+        stack = [(term, reversed(term.args))]
         while stack:
-            t = stack[-1]
-            if t.uid in tc:
+            t, todo = stack[-1]
+            for a in todo:
+                if a.uid not in tc:
+                    stack.append((a, reversed(a.args)))
+                    break
+            else:
                 stack.pop()
-                continue
-            missing = [a for a in t.args if a.uid not in tc]
-            if missing:
-                stack.extend(missing)
-                continue
-            stack.pop()
-            node = self.node_of(t)
-            if is_leaf_node(node):
-                self.leaves[t.uid] = t
-            tc[t.uid] = self._add_node(node, t)
+                if t.uid in tc:
+                    continue
+                node = self.node_of(t)
+                if is_leaf_node(node):
+                    self.leaves[t.uid] = t
+                tc[t.uid] = self._add_node(node, t)
         return self.find(tc[term.uid])
 
     def _add_node(self, node: ENode, term: Term) -> int:
@@ -237,8 +201,7 @@ class EGraph:
         self.hashcons[node] = cid
         for c in dict.fromkeys(node[2]):
             self.classes[c].parents.append((node, cid))
-        self.by_op.setdefault(node[0], []).append(cid)
-        self._by_op_dirty.add(node[0])
+        self.by_op.setdefault(node[0], []).append(cid)  # a new id, larger than any listed: a clean list stays clean
         if data.const is not None:
             self.const_classes.append(cid)
             if not is_leaf_node(node):
@@ -263,26 +226,25 @@ class EGraph:
         classes, find = self.classes, self.find
         uf = self.uf
         kids = [classes[c if uf[c] == c else find(c)].data for c in ch]
+        consts = [k.const for k in kids]
+        unknown = [c is None for c in consts].count(True)  # (constants are arrays: no == with None)
         const = None
         if ch:
-            for k in kids:
-                if k.const is None:
-                    break
-            else:
-                const = an.fold(op, attrs, [k.const for k in kids], ttype)
+            if not unknown:
+                const = an.fold(op, attrs, consts, ttype)
             if const is None and not ttype.shape:
                 const = an.fold_shape_only(op, attrs, [k.type for k in kids], ttype)
         elif REGISTRY.get(op) is not None and REGISTRY[op].constructor:
             const = an.fold(op, attrs, [], ttype)
-        kid_signs = tuple(k.signs for k in kids)
-        if all(k.const is None for k in kids):
+        kid_signs = tuple([k.signs for k in kids])
+        if unknown == len(kids):
             # sign and dim facts are functions of the arguments' facts: many nodes share them
             skey = (op, kid_signs, ttype.dtype)
             signs = self._facts_memo.get(skey)
             if signs is None:
                 signs = self._facts_memo[skey] = an.node_signs(op, list(kid_signs), None, ttype.dtype)
         else:
-            signs = an.node_signs(op, list(kid_signs), [k.const for k in kids], ttype.dtype)
+            signs = an.node_signs(op, list(kid_signs), list(consts), ttype.dtype)
         if const is not None:
             signs |= an.const_signs(const)
         kid_dims = [k.dims for k in kids]
@@ -296,9 +258,10 @@ class EGraph:
             hit = (an.node_dims(op, attrs, kid_dims, ttype.shape, lengths), an.forced_equal_dims(op, attrs, kid_dims))
             if dkey is not None:
                 self._facts_memo[dkey] = hit
-        dims, equal = hit
-        for a, b in equal:
-            self.dim_union(a, b)
+            for a, b in hit[1]:
+                self.dim_union(a, b)
+        # (on a hit, the dims it forces equal were made equal when it was computed: unions of dims are never undone)
+        dims = hit[0]
         return ClassData(ttype, term, const, signs, dims, an.node_length(op, attrs, kid_dims, ttype, const))
 
     @staticmethod
@@ -308,10 +271,33 @@ class EGraph:
         length = a.length if a.length is not None else b.length
         return ClassData(a.type, a.rep, const, close_signs(a.signs | b.signs), dims, length)
 
+    def _same_facts(self, a: ClassData, b: ClassData) -> bool:
+        """Whether two descriptions of a class say the same to its users: constness, signs, length, and dims up to the dims known equal.
+
+        Guards and costs read dims through :meth:`dim_find`, so tokens it maps to one representative
+        are the same dim: a merge that only renames dims leaves the users' facts as they are.
+        """
+        if a.signs != b.signs or (a.const is None) != (b.const is None) or a.length != b.length:
+            return False
+        da, db = a.dims, b.dims
+        if da == db:
+            return True
+        if len(da) != len(db):
+            return False
+        find = self.dim_find
+        for x, y in zip(da, db):
+            if x != y and (x is None or y is None or find(x) != find(y)):
+                return False
+        return True
+
     # ---- union and rebuild ---------------------------------------------------------------
     def union(self, a: int, b: int) -> bool:
         """Merge the classes of ``a`` and ``b`` (the older id stays canonical); False if already one."""
-        a, b = self.find(a), self.find(b)
+        uf = self.uf
+        if uf[a] != a:
+            a = self.find(a)
+        if uf[b] != b:
+            b = self.find(b)
         if a == b:
             return False
         if b < a:
@@ -319,16 +305,15 @@ class EGraph:
         ca, cb = self.classes[a], self.classes[b]
         self.uf[b] = a
         # the nodes that name b are no longer canonical: their classes are compacted in rebuild
-        self._stale.extend(pc for _, pc in cb.parents)
+        self._stale.extend([pc for _, pc in cb.parents])
         self._stale.append(a)
-        self._by_op_dirty.update(n[0] for n in cb.nodes)
+        self._by_op_dirty.update([n[0] for n in cb.nodes])
         ca.nodes.extend(cb.nodes)
         ca.parents.extend(cb.parents)
         merged = self._merge_data(ca.data, cb.data)
         if ca.data.length is not None and cb.data.length is not None:
             self.dim_union(ca.data.length, cb.data.length)  # one value, two names for its length
-        key = merged.key()
-        if key != ca.data.key() or key != cb.data.key():
+        if not self._same_facts(merged, ca.data) or not self._same_facts(merged, cb.data):
             self._analysis_pending.append(a)
         if merged.const is not None and (ca.data.const is None or cb.data.const is None):
             self._fold_queue.append(a)
@@ -367,12 +352,14 @@ class EGraph:
         if cls is None:
             return
         hc = self.hashcons
+        uf = self.uf
         newp: dict[ENode, int] = {}
         for node, pc in cls.parents:
             if hc.get(node) is not None:
                 del hc[node]
             cn = self.canon(node)
-            pc = self.find(pc)
+            if uf[pc] != pc:
+                pc = self.find(pc)
             prev = newp.get(cn)
             if prev is not None and self.find(prev) != pc:
                 self.union(prev, pc)
@@ -383,7 +370,7 @@ class EGraph:
                 pc = self.find(pc)
             newp[cn] = pc
             hc[cn] = pc
-        cls = self.classes.get(self.find(cid))
+        cls = self.classes.get(cid if self.uf[cid] == cid else self.find(cid))
         if cls is not None and cls.id == cid:
             cls.parents = list(newp.items())
 
@@ -398,7 +385,7 @@ class EGraph:
             fresh = self._make(node, pcls.data.rep)
             old = pcls.data
             merged = self._merge_data(old, fresh)
-            if merged.key() != old.key():
+            if not self._same_facts(merged, old):
                 pcls.data = merged
                 self.touched.add(pc)
                 self._analysis_pending.append(pc)
@@ -421,73 +408,17 @@ class EGraph:
             return
         self.union(cid, self.add_term(t))
 
-    def dim_term(self, d: Any) -> Term | None:
-        """A term whose value is the length a dim token names (an input's ``shape_i``), or None."""
-        d = self.dim_find(d)
-        if isinstance(d, int):
-            return constant(np.int64(d))
-        if isinstance(d, tuple) and d and d[0] == "d" and d[1] in self.leaves:
-            return apply(LENGTH_OP, self.leaves[d[1]], i=d[2])
-        return None
-
-    def _materialize_dim_values(self) -> None:
-        """Merge each ``shape_i`` / ``count`` class with the product of input lengths it equals.
-
-        This is constant folding for lengths known only at run time: ``count(dot(X, w))`` is
-        ``X.shape[0]``, so rules see one term for one length whichever expression computed it.
-        """
-        for cid in list(self._dim_values):
-            cid = self.find(cid)
-            cls = self.classes.get(cid)
-            if cls is None or cls.data.const is not None:
-                continue
-            node = next((n for n in cls.nodes if REGISTRY.get(n[0]) is not None and REGISTRY[n[0]].dim_product is not None), None)
-            if node is None:
-                continue
-            op, attrs, ch = node
-            kids = [self.classes[self.find(c)].data.dims for c in ch]
-            lengths = REGISTRY[op].dim_product(dict(attrs), kids)
-            if lengths is None or any(d is None for d in lengths):
-                continue
-            factors = [self.dim_term(d) for d in lengths]
-            if any(f is None for f in factors):
-                continue
-            consts = [f for f in factors if f.op == CONST_OP]
-            syms = [f for f in factors if f.op != CONST_OP]
-            scale = int(np.prod([int(c.value) for c in consts])) if consts else 1
-            if not syms or scale == 0:
-                term = constant(np.int64(scale))
-            else:
-                parts = syms if scale == 1 else [*syms, constant(np.int64(scale))]
-                term = parts[0] if len(parts) == 1 else apply(PRODUCT_OP, *parts)
-            if term.type != cls.data.type:
-                continue
-            target = self.add_term(term)
-            if self._dim_values_done.get(cid) == target:
-                continue
-            self._dim_values_done[cid] = target
-            self.union(cid, target)
-
     def _compact(self) -> None:
-        """Canonicalise and deduplicate the nodes of the classes unions touched, and the op index.
+        """Canonicalise and deduplicate the nodes of the classes unions touched (the op index is compacted when read).
 
         Only a class holding a node that names a merged-away class (a parent of it) or the class a
         merge extended can hold a non-canonical or duplicate node: the others are left as they are.
         """
-        find, canon, classes = self.find, self.canon, self.classes
-        for cid in sorted({find(c) for c in self._stale}):
+        find, canon, classes, uf = self.find, self.canon, self.classes, self.uf
+        for cid in sorted({c if uf[c] == c else find(c) for c in self._stale}):
             cls = classes[cid]
-            seen: dict[ENode, None] = {}
-            for n in cls.nodes:
-                seen[canon(n)] = None
-            if len(seen) != len(cls.nodes) or any(a is not b for a, b in zip(seen, cls.nodes)):
-                cls.nodes = list(seen)
+            cls.nodes = list(dict.fromkeys(map(canon, cls.nodes)))
         self._stale.clear()
-        by_op = self.by_op
-        for op in self._by_op_dirty:
-            v = by_op[op]
-            v[:] = sorted({find(c) for c in v})
-        self._by_op_dirty.clear()
 
     def insert(self, node: ENode, cid: int) -> bool:
         """Put ``node`` (canonical) into class ``cid``; True if the graph changed."""
@@ -515,12 +446,24 @@ class EGraph:
 
     def parent_classes(self, cid: int) -> set[int]:
         """Canonical ids of the classes holding a node that uses class ``cid``."""
-        cls = self.classes.get(self.find(cid))
+        cls = self.classes.get(cid if self.uf[cid] == cid else self.find(cid))
         if cls is None:
             return set()
         uf, find = self.uf, self.find
         return {pc if uf[pc] == pc else find(pc) for _, pc in cls.parents}
 
+    def users_of(self, cids: Any) -> set[int]:
+        """Canonical ids of the classes holding a node that uses one of the classes ``cids`` (canonical ids)."""
+        uf, find, classes = self.uf, self.find, self.classes
+        return {pc if uf[pc] == pc else find(pc) for c in cids for _, pc in classes[c].parents}
+
     def classes_with(self, op: str) -> list[int]:
-        """Canonical ids of the classes holding an ``op`` node, sorted."""
-        return sorted({self.find(c) for c in self.by_op.get(op, ())})
+        """Canonical ids of the classes holding an ``op`` node, sorted (the op's list is compacted first if a merge or insertion left it stale)."""
+        ids = self.by_op.get(op)
+        if ids is None:
+            return []
+        if op in self._by_op_dirty:  # (a clean list is canonical, sorted and unique)
+            uf, find = self.uf, self.find
+            ids[:] = sorted({c if uf[c] == c else find(c) for c in ids})
+            self._by_op_dirty.discard(op)
+        return list(ids)

@@ -40,6 +40,7 @@ class Matcher:
         self._rests: dict[Rest, Any] = {}
         self._users: dict[tuple, set[int]] = {}
         self._matched: dict[int, list[int]] = {}  # argument filter key -> the classes that pass it (this iteration)
+        self._matched_sets: dict[int, frozenset] = {}  # the same as sets
         self._root_lists: dict[tuple, tuple] = {}  # (op, arg ops, id of only) -> (only, the roots to search)
         self._op_nodes: dict[tuple, tuple] = {}  # (class id, op) -> (the class's op nodes, the first with the fewest arguments)
         # matches of a call pattern against a class under no bindings, (pattern, class id) -> substitutions:
@@ -60,6 +61,7 @@ class Matcher:
         self._rests = {}
         self._users = {}
         self._matched = {}
+        self._matched_sets = {}
         self._root_lists = {}
         self._op_nodes = {}
         self._memo = {}
@@ -72,7 +74,8 @@ class Matcher:
             self._memo = {}
             self._memo_state = state
 
-    def _classes_with(self, op: str) -> list[int]:
+    def classes_with(self, op: str) -> list[int]:
+        """The canonical ids of the classes holding an ``op`` node, sorted (read once per iteration)."""
         roots = self._with.get(op)
         if roots is None:
             roots = self._with[op] = self.eg.classes_with(op)
@@ -91,7 +94,7 @@ class Matcher:
             if arg_op is None:
                 cands: Any = sorted({eg.find(c) for c in eg.const_classes})
             else:
-                cands = self._classes_with(arg_op)
+                cands = self.classes_with(arg_op)
             hit = self._matched[key] = cands if check is None else [c for c in cands if check(self, c)]
         return hit
 
@@ -105,6 +108,20 @@ class Matcher:
             hit = self._users[ukey] = {pc if uf[pc] == pc else find(pc) for c in matched for node, pc in classes[c].parents if node[0] == op}
         return hit
 
+    def _using(self, roots: Any, op: str, key: int, matched: list[int]) -> set[int]:
+        """The classes of ``roots`` holding an ``op`` node that has an argument among ``matched`` (the graph is rebuilt: nodes are canonical)."""
+        mset = self._matched_sets.get(key)
+        if mset is None:
+            mset = self._matched_sets[key] = frozenset(matched)
+        classes = self.eg.classes
+        out = set()
+        for c in roots:
+            for n in classes[c].nodes:
+                if n[0] == op and not mset.isdisjoint(n[2]):
+                    out.add(c)
+                    break
+        return out
+
     def _roots(self, op: str, filters: tuple, filter_keys: tuple, only: set[int] | None) -> list[int]:
         """The classes holding an ``op`` node, in ``only`` (when given) and using a class that passes each of ``filters``, sorted.
 
@@ -117,21 +134,28 @@ class Matcher:
         hit = self._root_lists.get(key)
         if hit is not None and hit[0] is only:
             return hit[1]
-        roots = self._classes_with(op)
+        roots: Any = self.classes_with(op)
         if only is not None:
-            roots = [c for c in roots if c in only]
+            roots = only.intersection(roots)  # (sets of canonical ids: sorted below)
         for akey, arg_op, check in filters:
             if not roots:
                 break
-            users = self._users_of(akey, self._matching(akey, arg_op, check), op)
-            roots = [c for c in roots if c in users]
+            matched = self._matching(akey, arg_op, check)
+            users = self._users.get((akey, op))
+            if users is None and len(roots) <= len(matched):
+                roots = self._using(roots, op, akey, matched)  # few roots: their nodes read instead of the users of every class
+                continue
+            roots = self._users_of(akey, matched, op).intersection(roots)
+        if type(roots) is not list:
+            roots = sorted(roots)
         self._root_lists[key] = (only, roots)
         return roots
 
     def _class_ops(self, cid: int) -> frozenset:
         ops = self._ops.get(cid)
         if ops is None:
-            ops = self._ops[cid] = frozenset(n[0] for n in self.eg.classes[self.eg.find(cid)].nodes)
+            eg = self.eg
+            ops = self._ops[cid] = frozenset([n[0] for n in eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].nodes])
         return ops
 
     def _const_is(self, cid: int, value: Any) -> bool:
@@ -162,7 +186,8 @@ class Matcher:
         if isinstance(v, Rest):
             hit = self._rests.get(v, _MISSING)
             if hit is _MISSING:
-                ch = tuple(sorted(eg.find(c) for c in v.children))
+                uf, find = eg.uf, eg.find
+                ch = tuple(sorted([c if uf[c] == c else find(c) for c in v.children]))
                 node = eg.hashcons.get((v.op, (), ch))
                 hit = self._rests[v] = eg.find(node) if node is not None else Rest(v.op, ch)
             return hit
@@ -173,9 +198,7 @@ class Matcher:
     def _bind(self, s: dict, name: str, value: Any) -> dict | None:
         old = s.get(name, _MISSING)
         if old is _MISSING:
-            s2 = dict(s)
-            s2[name] = value
-            return s2
+            return {**s, name: value}
         if old is value or old == value and type(old) is int and type(value) is int:
             return s
         if type(old) is int and type(value) is int:
@@ -214,7 +237,8 @@ class Matcher:
         With ``keys``, each match's key ``(class id, canonical substitution)`` is appended to it.
         """
         eg = self.eg
-        self._check_memo()
+        if (len(eg.hashcons), eg.unions) != self._memo_state:
+            self._check_memo()
         out: list[tuple[int, tuple, dict]] = []
         seen: set = set()
         op = lhs.op
@@ -232,7 +256,7 @@ class Matcher:
                 # context matches on one node per class: the first with the fewest arguments (the
                 # runner composes one iteration's rewrites of a class into one node, so that is
                 # the most rewritten one); every other node would repeat its matches
-                hit = op_nodes[(cid, op)] = (nodes, min(nodes, key=_arity) if nodes else None)
+                hit = op_nodes[(cid, op)] = (nodes, nodes[0] if len(nodes) == 1 else min(nodes, key=_arity) if nodes else None)
             nodes, smallest = hit
             ctx_node = smallest if context else None
             for node in nodes:

@@ -111,37 +111,58 @@ def class_type(eg: EGraph, cid: int) -> Any:
     X.T`` for ``X.T``, where dot(X, w) with a static w fixes X's second dim): costs must not see
     that as a more expensive shape.
     """
-    data = eg.classes[eg.find(cid)].data
+    data = eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].data
     t = data.type
-    if not isinstance(t, TensorType) or None not in t.shape or len(data.dims) != len(t.shape):
+    if isinstance(t, TensorType) and None in t.shape and len(data.dims) == len(t.shape):
+        dims: list = []
+        for s, d in zip(t.shape, data.dims):
+            if s is None:
+                d = eg.dim_find(d)
+                s = d if isinstance(d, int) else None
+            dims.append(s)
+        shape = tuple(dims)
+        if shape != t.shape:
+            t = TensorType(t.dtype, shape)
+    # one object per distinct type: the cost cache's keys then compare by identity
+    if len(_TYPES) > 4096:
+        _TYPES.clear()
+    try:
+        return _TYPES.setdefault(t, t)
+    except TypeError:  # an unhashable type is costed as it is
         return t
-    shape = tuple(s if s is not None else _int_or_none(eg.dim_find(d)) for s, d in zip(t.shape, data.dims))
-    return TensorType(t.dtype, shape) if shape != t.shape else t
+
+
+_TYPES: dict[Any, Any] = {}
 
 
 def _int_or_none(d: Any) -> int | None:
     return d if isinstance(d, int) else None
 
 
-def dag_cost(terms: list[Term], eg: EGraph | None = None, classes: dict[int, int] | None = None) -> float:
+def dag_cost(terms: list[Term], eg: EGraph | None = None, classes: dict[int, int] | None = None, types: dict[int, Any] | None = None) -> float:
     """Total cost of a DAG, each distinct node counted once (with ``eg``, plus the penalty of unstable nodes).
 
     With ``eg``, a term whose class is known (``classes``: term uid -> class, else the graph's own
-    record of the terms added to it) is costed with its class's refined type (:func:`class_type`).
+    record of the terms added to it) is costed with its class's refined type (:func:`class_type`;
+    ``types``: those already computed for canonical class ids, as :attr:`Extractor.types`, read and extended).
     """
     order = toposort(terms)
     if eg is None:
         return sum(term_cost(t) for t in order)
     where = eg.term_class if classes is None else {**eg.term_class, **classes}
-    refined: dict[int, Any] = {}
+    refined: dict[int, Any] = {} if types is None else types
+    uf, find = eg.uf, eg.find
 
     def type_of(t: Term) -> Any:
         cid = where.get(t.uid)
         if cid is None:
             return t.type
-        if cid not in refined:
-            refined[cid] = class_type(eg, cid)
-        return refined[cid]
+        if uf[cid] != cid:
+            cid = find(cid)
+        hit = refined.get(cid)
+        if hit is None:
+            hit = refined[cid] = class_type(eg, cid)
+        return hit
 
     total = 0.0
     for t in order:
@@ -168,6 +189,7 @@ class Extractor:
         self.eg = eg
         self.choice: dict[int, ENode] = {}
         self.built_class: dict[int, int] = {}  # uid of each rebuilt term -> its class
+        self.types: dict[int, Any] = {}  # canonical class id -> its refined type (class_type), for the classes costed
 
     def unstable_nodes(self) -> set:
         """Canonical forms of the e-nodes that stabilization rules rewrote."""
@@ -176,14 +198,16 @@ class Extractor:
     def run(self, roots: list[int]) -> None:
         """Choose nodes for every class reachable from ``roots``."""
         eg = self.eg
-        find, classes = eg.find, eg.classes
+        find, classes, uf = eg.find, eg.classes, eg.uf
         bad = self.unstable_nodes()
         reach = self._reachable(roots)
         dag = len(reach) <= DAG_LIMIT
         own: dict[tuple[int, ENode], float] = {}
         # per class: (node, its own cost, its distinct argument classes), in the class's node order
         rows: dict[int, list[tuple[ENode, float, tuple]]] = {}
-        types = {cid: class_type(eg, cid) for cid in reach}
+        types = self.types
+        for cid in reach:
+            types[cid] = class_type(eg, cid)
         for cid in reach:
             ttype = types[cid]
             mine: list[tuple[ENode, float, tuple]] = []
@@ -191,12 +215,13 @@ class Extractor:
                 if is_leaf_node(node):
                     cost = 0.0
                 else:
-                    cost = op_cost(node[0], node[1], ttype, [types[find(c)] for c in node[2]])
+                    kids = [c if uf[c] == c else find(c) for c in node[2]]
+                    cost = op_cost(node[0], node[1], ttype, [types[c] for c in kids])
                     if node in bad:
                         cost += UNSTABLE
                 own[(cid, node)] = cost
                 if dag:
-                    mine.append((node, cost, tuple(dict.fromkeys(find(c) for c in node[2]))))
+                    mine.append((node, cost, tuple(dict.fromkeys(kids)) if node[2] else ()))
             rows[cid] = mine
         if dag:
             self._dag(reach, rows)
@@ -207,14 +232,16 @@ class Extractor:
         eg = self.eg
         seen: dict[int, None] = {}
         stack = [eg.find(r) for r in roots]
+        uf, find, classes = eg.uf, eg.find, eg.classes
         while stack:
             c = stack.pop()
             if c in seen:
                 continue
             seen[c] = None
-            for node in eg.classes[c].nodes:
+            for node in classes[c].nodes:
                 for ch in node[2]:
-                    ch = eg.find(ch)
+                    if uf[ch] != ch:
+                        ch = find(ch)
                     if ch not in seen:
                         stack.append(ch)
         return sorted(seen)
@@ -269,6 +296,7 @@ class Extractor:
         queued = set(work)
         rounds = 0
         cost_of = chosen_cost.__getitem__
+        best_get = best.get
         empty: frozenset = frozenset()
         while work and rounds < 64:
             rounds += 1
@@ -278,15 +306,18 @@ class Extractor:
                 cur = best.get(cid)
                 improved = False
                 for node, mine, kids in rows[cid]:
-                    got = [best.get(c) for c in kids]
+                    got = list(map(best_get, kids))
                     if None in got:
                         continue
-                    if any(cid in k[1] for k in got):
-                        continue
-                    if len(got) == 1:
+                    n = len(got)
+                    if n == 1:
                         deps = got[0][1]
+                    elif n == 2:
+                        deps = got[0][1] | got[1][1]
                     else:
-                        deps = empty.union(*(k[1] for k in got)) if got else empty
+                        deps = empty.union(*[k[1] for k in got]) if got else empty
+                    if cid in deps:  # (a node needing its own class)
+                        continue
                     total = mine + sum(map(cost_of, deps))
                     if cur is None or total < cur[0] - 1e-9:
                         cur = (total, deps | {cid})

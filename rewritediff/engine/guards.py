@@ -72,7 +72,7 @@ def _compile_guard(expr: Any) -> Any:
         def var(eg: EGraph, s: dict) -> Any:
             v = s.get(name)
             if type(v) is int:  # a class id (the common case, first)
-                return ClassRef(eg.find(v))
+                return ClassRef(v if eg.uf[v] == v else eg.find(v))
             if isinstance(v, AttrVal):
                 return v.value.value if isinstance(v.value, Constant) else v.value
             if isinstance(v, int) and not isinstance(v, bool):

@@ -127,14 +127,12 @@ def _compile_var(pat: Var) -> _Compiled:
     def var_bind(m: Matcher, target: Any, s: dict) -> list:
         old = s.get(name, _MISSING)
         if old is _MISSING:
-            s2 = s.copy()
-            s2[name] = target
-            return [s2]
+            return [{**s, name: target}]
         if type(old) is int and type(target) is int:
             if old == target:
                 return [s]
-            find = m.eg.find
-            return [s] if find(old) == find(target) else []
+            uf, find = m.eg.uf, m.eg.find
+            return [s] if (old if uf[old] == old else find(old)) == (target if uf[target] == target else find(target)) else []
         s2 = m._bind(s, name, target)
         return [] if s2 is None else [s2]
 
@@ -191,7 +189,7 @@ def _join_key(m: Matcher, s: dict, names: tuple) -> tuple | None:
     for n in names:
         v = s[n]
         if type(v) is int:
-            out.append(m.eg.find(v))
+            out.append(v if m.eg.uf[v] == v else m.eg.find(v))
         elif isinstance(v, Rest):
             c = m._canon_binding(v)
             out.append(c if type(c) is int else ("rest", c.op, c.children))
@@ -284,6 +282,9 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
         # (the search keeps the first of equal substitutions): it is skipped
         swap = a0 != a1
         r0 = r0 and swap
+        # op(x, x) against a longer node: x is an argument class that must also be the rest, so it must
+        # hold a node of the op (else Matcher._bind refuses the rest); while x is unbound, that is read first
+        twin = a0.name if isinstance(a0, Var) and not swap else None
 
         def node(m: Matcher, attrs: tuple, children: tuple, s: dict) -> list:
             if att is not None:
@@ -307,6 +308,8 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
                 if i and c == prev:
                     continue
                 prev = c
+                if twin is not None and twin not in s and op not in m._class_ops(c):
+                    continue
                 # the argument against one pattern first; the rest (a slice of the node) only when that matched
                 h0 = f0(m, c, s) if r1 and (may0 is None or may0(m, c)) else None
                 h1 = f1(m, c, s) if r0 and (may1 is None or may1(m, c)) else None
@@ -383,7 +386,7 @@ def _compile_call(pat: Call, nary: frozenset) -> _Compiled:
             if hit is not None:
                 return hit
         out: list = []
-        for nd in eg.classes[eg.find(cid)].nodes:
+        for nd in eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].nodes:
             if nd[0] == op:
                 out += node(m, nd[1], nd[2], s)
         if not s:
@@ -442,7 +445,7 @@ def _shape_check(pat: Call, nary: frozenset) -> Any:
 
     def has_shape(m: Matcher, cid: int) -> bool:
         eg = m.eg
-        for nd in eg.classes[eg.find(cid)].nodes:
+        for nd in eg.classes[cid if eg.uf[cid] == cid else eg.find(cid)].nodes:
             if nd[0] == op and len(nd[2]) == n:
                 ch = nd[2]
                 for i, sub_op, f in subs:

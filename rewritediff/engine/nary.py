@@ -32,13 +32,14 @@ def normalize_nary(eg: EGraph, budget: int, touched: set[int] | None = None) -> 
     added = 0
     near: set[int] | None = None
     if touched is not None:
-        near = {eg.find(c) for c in touched}
-        for c in list(near):
-            near |= eg.parent_classes(c)
+        uf, find = eg.uf, eg.find
+        near = {c if uf[c] == c else find(c) for c in touched}
+        near |= eg.users_of(near)
     for op in sorted(eg.nary):
-        for cid in eg.classes_with(op):
-            if near is not None and cid not in near:
-                continue
+        ids = eg.classes_with(op)
+        if near is not None:
+            ids = sorted(near.intersection(ids))
+        for cid in ids:
             if added >= budget:
                 return added
             cls = eg.classes.get(cid)
@@ -47,7 +48,8 @@ def normalize_nary(eg: EGraph, budget: int, touched: set[int] | None = None) -> 
             for node in list(cls.nodes):
                 if node[0] != op:
                     continue
-                cid = eg.find(cid)  # an insertion below may have merged this class into another
+                if eg.uf[cid] != cid:
+                    cid = eg.find(cid)  # an insertion below merged this class into another
                 new = _flat_variant(eg, cid, node)
                 if new is not None and eg.insert(new, cid):
                     added += 1
@@ -76,10 +78,17 @@ def _flat_variant(eg: EGraph, cid: int, node: ENode) -> ENode | None:
                 # the first same-op node, or better the first with a 0-d factor (a constant or a
                 # length read at run time): splicing it gathers the scalars of a product in one node
                 for n in ccls.nodes:
-                    if n[0] == op and n[1] == attrs and n[2] and all(find(k) not in (c, cid) for k in n[2]):
+                    if n[0] != op or n[1] != attrs or not n[2]:
+                        continue
+                    for k in n[2]:
+                        if uf[k] != k:
+                            k = find(k)
+                        if k == c or k == cid:
+                            break
+                    else:
                         if sub is None:
                             sub = n
-                        if any(getattr(classes[find(k)].data.type, "shape", None) == () for k in n[2]):
+                        if any(getattr(classes[k if uf[k] == k else find(k)].data.type, "shape", None) == () for k in n[2]):
                             sub = n
                             break
                 # shared work is never duplicated, except 0-d arithmetic (a scale such as -1 / n)
@@ -92,8 +101,10 @@ def _flat_variant(eg: EGraph, cid: int, node: ENode) -> ENode | None:
             out.append(c)
     if not changed and not has_const:
         return None
-    scalar = lambda c, dt: _scalar_const(eg, c, dt)  # noqa: E731
-    known = {c: scalar(c, dtype) for c in out}
+    known = {}
+    for c in out:
+        d = classes[c].data  # (out holds canonical ids)
+        known[c] = d.const if d.const is not None and d.const.shape == () and d.type.dtype == dtype else None
     consts = [c for c in out if known[c] is not None]
     if len(consts) >= 2:
         vals = [known[c] for c in consts]
@@ -103,7 +114,7 @@ def _flat_variant(eg: EGraph, cid: int, node: ENode) -> ENode | None:
             folded = eg.add_term(constant(np.asarray(v, dtype=dtype), dtype))
             drop = set(consts)
             out = [c for c in out if c not in drop] + [folded]
-            known[folded] = scalar(folded, dtype)
+            known[folded] = _scalar_const(eg, folded, dtype)
             changed = True
     # the identity (0 of a sum, 1 of a product) as a 0-d constant changes neither value nor type
     if consts:
@@ -121,11 +132,11 @@ def _flat_variant(eg: EGraph, cid: int, node: ENode) -> ENode | None:
 
 def _single_user(eg: EGraph, cls: EClass) -> bool:
     """Whether every node using the class belongs to one class (splicing it in then duplicates no work)."""
-    find = eg.find
+    uf, find = eg.uf, eg.find
     me = find(cls.id)
     user = None
     for _, pc in cls.parents:
-        u = find(pc)
+        u = pc if uf[pc] == pc else find(pc)
         if u == me or u == user:
             continue
         if user is not None:

@@ -128,7 +128,12 @@ def cancelling(rewrites: list[Rewrite]) -> dict[str, tuple[str, Rewrite]]:
     return out
 
 
-def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term], list[tuple[Rewrite, Term]]]:
+# the rewrites last given to clear_redexes, their length, and the two indexes of them (the rule set's
+# list is the same object from run to run: its indexes are read once)
+_INDEX: list = [None, -1, {}, {}]
+
+
+def clear_redexes(terms: list[Term], rewrites: list[Rewrite], order: list[Term] | None = None) -> tuple[list[Term], list[tuple[Rewrite, Term]]]:
     """``terms`` with the op-deleting rewrites among ``rewrites`` applied bottom-up, and the (rewrite, result) of each application.
 
     A term is rebuilt over its rewritten arguments, then the first deleting rewrite of its op
@@ -138,10 +143,13 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite]) -> tuple[list[Term
     fixpoint: linear in the graph. A float product (or other n-ary op, see :func:`cancelling`)
     whose factors, through the nested products nothing else uses, include pairs of negations is
     rebuilt as one product without them. Every result is the input with ops removed, never costlier.
+    ``order`` is ``toposort(terms)`` when the caller has it.
     """
-    by_op = deleting(rewrites)
-    cancel = cancelling(rewrites)
-    order = toposort(terms)
+    if _INDEX[0] is not rewrites or _INDEX[1] != len(rewrites):
+        _INDEX[:] = [rewrites, len(rewrites), deleting(rewrites), cancelling(rewrites)]
+    by_op, cancel = _INDEX[2], _INDEX[3]
+    if order is None:
+        order = toposort(terms)
     uses: Counter = Counter(a.uid for t in order for a in t.args)
     for t in terms:
         uses[t.uid] += 1

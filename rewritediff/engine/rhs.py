@@ -30,6 +30,8 @@ def instantiate(eg: EGraph, expr: Any, s: dict, like: Term | None = None, attr_h
     """Build the right-hand side ``expr`` under substitution ``s`` as a term (raises Unbuildable)."""
     if isinstance(expr, Var):
         v = s.get(expr.name, _MISSING)
+        if type(v) is int:  # a class (the common case, first)
+            return eg.rep(v)
         if isinstance(v, Rest):
             return apply(v.op, *[eg.rep(c) for c in v.children])
         if isinstance(v, int) and not isinstance(v, bool):
@@ -72,6 +74,8 @@ def _lookup_term(eg: EGraph, expr: Any, s: dict, like: Term | None, helpers: dic
     """A term (for literals and bound classes' representatives) or a class id for ``expr``; None if absent."""
     if isinstance(expr, Var):
         v = s.get(expr.name, _MISSING)
+        if type(v) is int:  # a class (the common case, first)
+            return eg.rep(v)
         if isinstance(v, Rest):
             return _lookup_node(eg, v.op, {}, [eg.rep(c) for c in v.children])
         if isinstance(v, int) and not isinstance(v, bool):
@@ -126,14 +130,15 @@ def _lookup_node(eg: EGraph, op: str, attrs: dict, args: list) -> Term | int | N
     if opdef is None:
         return None
     tc = eg.term_class
-    if any(not isinstance(a, Term) or a.uid not in tc for a in args):
-        return None
+    for a in args:
+        if not isinstance(a, Term) or a.uid not in tc:
+            return None
     if not attrs and not opdef.attrs and opdef.prepare is None:
         # what canonicalize would give: no attributes; the arguments as they are (sorted by uid for an n-ary op)
         if not opdef.nary:
             if not opdef.arity_ok(len(args)):
                 return None
-            hit = eg.hashcons.get(eg.canon((op, (), tuple(tc[a.uid] for a in args))))
+            hit = eg.hashcons.get(eg.canon((op, (), tuple([tc[a.uid] for a in args]))))
             return None if hit is None else eg.find(hit)
         if len(args) == 1:
             return args[0]

@@ -94,9 +94,7 @@ def _closure(eg: EGraph, touched: set[int], depth: int) -> list[set[int]]:
     levels = [set(touched)]
     frontier = touched
     for _ in range(depth):
-        nxt: set[int] = set()
-        for c in frontier:
-            nxt |= eg.parent_classes(c)
+        nxt = eg.users_of(frontier)
         nxt -= levels[-1]
         levels.append(levels[-1] | nxt)
         frontier = nxt
@@ -195,6 +193,7 @@ class Runner:
         """Iterations of the rules ``active`` from global iteration ``it``: why they stopped, and how many ran."""
         reason = StopReason.RUNNING
         start = it
+        rewrites = self.rewrites
         while not reason:
             if it - start >= iters:
                 reason = StopReason.ITERATION_LIMIT
@@ -210,11 +209,11 @@ class Runner:
             uf, find = eg.uf, eg.find
             present: frozenset | None = None  # the ops the graph holds (read once per iteration, when a rule is not ready)
             for k in active:
-                rw = self.rewrites[k]
                 st = stats[k]
                 if st.banned_until > it:
                     banned_any = True
                     continue
+                rw = rewrites[k]
                 if not st.ready:
                     # the ops a pattern needs, once all in the graph, stay there (nodes are never removed)
                     if rw.needs:
@@ -223,15 +222,14 @@ class Runner:
                         if not rw.needs <= present:
                             continue
                     st.ready = True
-                limit = self.match_limit << st.times_banned
                 only = dirty = None
                 if st.searched >= 0:
-                    d = min(rw.depth, max_depth)
+                    d = rw.depth  # (at most max_depth, the largest)
                     only = since.get((st.searched, d))
                     if only is None:
                         only = since[(st.searched, d)] = {c if uf[c] == c else find(c) for e in range(st.searched, it) for c in changed[e][d]}
-                    if not only:
-                        st.searched = it
+                    if not only or only.isdisjoint(matcher.classes_with(rw.lhs.op)):
+                        st.searched = it  # no root to search again: the search would find nothing
                         continue
                     dirty = since.get((st.searched, d - 1))
                     if dirty is None:
@@ -239,6 +237,7 @@ class Runner:
                 else:
                     st.done = set()  # (nodes recorded in an older canonical form never equal a current node: searched again)
                 keys: list = []
+                limit = self.match_limit << st.times_banned
                 ms = matcher.search(rw.lhs, limit, only, dirty, st.done, keys)
                 report.matches[rw.where] = report.matches.get(rw.where, 0) + len(ms)
                 if len(ms) > limit:

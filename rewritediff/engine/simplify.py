@@ -87,7 +87,8 @@ def _run(
     todo = [t for t in terms if isinstance(t, Term) and isinstance(t.type, TensorType)]
     if not todo:
         return list(terms), RunReport(stop_reason=StopReason.NOTHING_TO_DO), [], 0.0, 0.0
-    size = sum(1 for t in toposort(todo) if t.args)
+    order = toposort(todo)
+    size = sum(1 for t in order if t.args)
     if size > SATURATION_LIMIT:
         before = dag_cost(todo)
         done = prepass(todo)
@@ -104,7 +105,7 @@ def _run(
         rws = finite_only(rws)
     # the redexes that only delete ops are cleared on the terms first (linear): left to the e-graph,
     # each one doubles the variants of the sums and products above it
-    cleared, done = clear_redexes(todo, rws)
+    cleared, done = clear_redexes(todo, rws, order)
     if done:
         swap = {t.uid: c for t, c in zip(todo, cleared)}
         terms = [swap.get(t.uid, t) if isinstance(t, Term) else t for t in terms]
@@ -124,8 +125,8 @@ def _run(
     if built is None:
         before = dag_cost(todo)
         return list(terms), report, [], before, before
-    before = dag_cost(todo, eg)
-    after = dag_cost(built, eg, ex.built_class)
+    before = dag_cost(todo, eg, types=ex.types)
+    after = dag_cost(built, eg, ex.built_class, ex.types)
     if after > before:
         if len(todo) > 1:  # one output's worse extraction must not hold back the others
             limits = {"iter_limit": iter_limit, "node_limit": node_limit, "time_limit": time_limit, "rewrites": rewrites, "finite_math": finite_math}

@@ -155,3 +155,25 @@ def test_equal_argument_patterns_match_once_per_substitution() -> None:
     assert len(reps) == 2 and set(reps) == {a, rd.exp(a)}  # exp(a) * exp(a) is a sub-term of the product
     ms = m.search(Call("mul", (Call("exp", (Var("x"),)), Call("exp", (Var("x"),)))), 100)
     assert len({m._subst_key(s) for _, _, s in ms}) == len(ms) and ms
+
+
+def test_op_of_twin_variables_tries_only_arguments_that_hold_the_op() -> None:
+    # mul(E, a, b) where E also holds a * b: x * x matches with x = E (the rest a * b is E); a and
+    # b hold no product, so no rest is made for them (Matcher._bind would refuse it anyway)
+    z, a, b = rd.vector("z"), rd.vector("a"), rd.vector("b")
+    eg = EGraph()
+    root = eg.add_term(rd.exp(z) * a * b)
+    e, q = eg.add_term(rd.exp(z)), eg.add_term(a * b)
+    eg.union(e, q)
+    eg.rebuild()
+    m = Matcher(eg)
+    calls = []
+    real = m._bind
+    m._bind = lambda s, name, value: calls.append(value) or real(s, name, value)  # type: ignore[method-assign]
+    pat = Call("mul", (Var("x"), Var("x")))
+    node = next(n for n in eg.classes[eg.find(root)].nodes if len(n[2]) == 3)
+    found = list(m.match_node(pat, node[1], node[2], {}))
+    assert [s["x"] for s in found] == [eg.find(e)]
+    assert len(calls) == 1 and isinstance(calls[0], Rest)  # the rest for E's argument alone
+    ref = list(_reference_node(m, pat, node[1], node[2], {}))  # (the swapped assignment finds it again)
+    assert found == [s for i, s in enumerate(ref) if s not in ref[:i]]

@@ -77,3 +77,49 @@ def test_symbolic_dims() -> None:
     assert c.dims[0][0] == "bcast" and c.dims != a.dims
     assert eg.data(eg.add_term(rd.exp(y * x))).dims == c.dims
     np.testing.assert_equal(eg.data(eg.add_term(x)).const, None)
+
+
+def test_a_merge_that_only_renames_dims_leaves_the_users_facts() -> None:
+    # x + y proves len(x) == len(y): merging x's class with y's changes the dim token the class
+    # names, not the dim, so the users' facts (exp(x), exp(y)) are not recomputed
+    x, y = rd.vector("x"), rd.vector("y")
+    eg = EGraph()
+    for t in (x + y, rd.exp(x), rd.exp(y)):
+        eg.add_term(t)
+    eg.rebuild()
+    cx, cy = eg.add_term(x), eg.add_term(y)
+    assert eg.data(cx).dims != eg.data(cy).dims and eg.dim_find(eg.data(cx).dims[0]) == eg.dim_find(eg.data(cy).dims[0])
+    made = []
+    real = eg._make
+    eg._make = lambda node, term: made.append(node[0]) or real(node, term)  # type: ignore[method-assign]
+    eg.union(cx, cy)
+    assert not eg._analysis_pending
+    eg.rebuild()
+    assert eg.find(eg.add_term(rd.exp(x))) == eg.find(eg.add_term(rd.exp(y)))  # congruence still closed
+    assert made == []
+
+
+def test_a_merge_that_changes_signs_recomputes_the_users_facts() -> None:
+    x, y = rd.vector("x"), rd.vector("y")
+    eg = EGraph()
+    ex, sx = eg.add_term(rd.exp(y)), eg.add_term(rd.sqrt(x))
+    eg.rebuild()
+    assert not eg.data(sx).signs & POS
+    eg.union(eg.add_term(x), ex)  # x is positive now
+    assert eg._analysis_pending
+    eg.rebuild()
+    assert eg.data(sx).signs & POS
+
+
+def test_op_lists_are_compacted_when_read() -> None:
+    a, b = rd.vector("a"), rd.vector("b")
+    eg = EGraph()
+    ea, eb = eg.add_term(rd.exp(a)), eg.add_term(rd.exp(b))
+    assert eg.classes_with("exp") == sorted([ea, eb])
+    eg.union(eg.add_term(a), eg.add_term(b))  # exp(a) and exp(b) become one class in rebuild
+    eg.rebuild()
+    assert eg.find(ea) == eg.find(eb)
+    assert eg.classes_with("exp") == [eg.find(ea)]  # canonical, without repeats
+    assert eg.by_op["exp"] == [eg.find(ea)]  # and the list itself compacted on that read
+    c = eg.add_term(rd.exp(rd.vector("c")))  # a new class keeps a clean list clean
+    assert "exp" not in eg._by_op_dirty and eg.classes_with("exp") == sorted([eg.find(ea), c])

@@ -145,3 +145,27 @@ def test_pre_pass_report_names_the_graph_size() -> None:
     exp = rd.explain(term)
     assert exp.report.stop_reason is StopReason.PREPASS_ONLY
     assert f"(pre-pass only ({SATURATION_LIMIT + 10} nodes > {SATURATION_LIMIT}))" in str(exp)
+
+
+def test_a_rule_whose_root_op_is_in_no_changed_class_is_not_searched_again() -> None:
+    from rewritediff.engine import ematch
+
+    x, y = rd.vector("x"), rd.vector("y")
+    # log(exp(.)) changes the graph each iteration (a chain of them); sqrt is in no changed class after the first
+    term = rd.log(rd.exp(rd.log(rd.exp(rd.log(rd.exp(x)))))) + rd.sqrt(y)
+    rws = rewrites("rule log(exp(x)) => x\nrule sqrt(sqrt(x)) => x")
+    searched: list[str] = []
+    real = ematch.Matcher.search
+
+    def spy(self, lhs, *args, **kw):  # type: ignore[no-untyped-def]
+        searched.append(lhs.op)
+        return real(self, lhs, *args, **kw)
+
+    ematch.Matcher.search = spy  # type: ignore[method-assign]
+    try:
+        eg, root, report = _run(term, rws, pre_iters=0)
+    finally:
+        ematch.Matcher.search = real  # type: ignore[method-assign]
+    assert report.fired == {"<test>:1": 3}
+    assert searched.count("sqrt") == 1  # its first, full search only
+    assert searched.count("log") >= 2

@@ -223,8 +223,8 @@ def test_outputs_simplified_together_fall_back_one_by_one() -> None:
     simplify_module = importlib.import_module("rewritediff.engine.simplify")
     real = simplify_module.dag_cost
 
-    def worse_together(terms, eg=None, classes=None):  # the joint extraction looks worse than the input
-        return float("inf") if classes is not None and len(terms) > 1 else real(terms, eg, classes)
+    def worse_together(terms, eg=None, classes=None, types=None):  # the joint extraction looks worse than the input
+        return float("inf") if classes is not None and len(terms) > 1 else real(terms, eg, classes, types)
 
     x = rd.vector("x")
     a, b = rd.log(rd.exp(x)) * 1.0, rd.sqr(rd.sqrt(rd.exp(x))) + 0.0
