@@ -93,10 +93,23 @@ def deleting(rewrites: list[Rewrite]) -> dict[str, list[tuple[Counter, Rewrite]]
     """
     out: dict[str, list[tuple[Counter, Rewrite]]] = {}
     for rw in rewrites:
-        if isinstance(rw.rhs, Var) and not rw.stabilizes:
+        if (isinstance(rw.rhs, Var) or _unit_product(rw.rhs)) and not rw.stabilizes:
             need = Counter(a.op if isinstance(a, Call) else CONST_OP for a in rw.lhs.args if isinstance(a, Call | Num))
             out.setdefault(rw.lhs.op, []).append((need, rw))
     return out
+
+
+def _unit_product(rhs: Any) -> bool:
+    """True for a right-hand side that is an n-ary op (one with a unit) over pattern variables: ``c * x``."""
+    return isinstance(rhs, Call) and not rhs.attrs and all(isinstance(a, Var) for a in rhs.args) and get_op(rhs.op).unit is not None
+
+
+def _without_units(rhs: Call, env: dict) -> Term | None:
+    """The one argument of ``rhs`` (an n-ary op over variables, see :func:`_unit_product`) left when the others are 0-d units, else None: such a rewrite then deletes ops."""
+    unit = get_op(rhs.op).unit
+    args = [env.get(a.name) for a in rhs.args]
+    kept = [a for a in args if not (isinstance(a, Term) and a.type.shape == () and _is_identity(a, unit))]
+    return kept[0] if len(kept) == 1 and isinstance(kept[0], Term) else None
 
 
 def cancelling(rewrites: list[Rewrite]) -> dict[str, tuple[str, Rewrite]]:
@@ -180,7 +193,7 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite], order: list[Term] 
             env = match(rw.lhs, cur, {})
             if env is None:
                 continue
-            out = env.get(rw.rhs.name)
+            out = env.get(rw.rhs.name) if isinstance(rw.rhs, Var) else _without_units(rw.rhs, env)
             if not isinstance(out, Term) or not isinstance(out.type, TensorType) or out.type != cur.type:
                 continue
             try:

@@ -44,8 +44,9 @@ def test_only_op_deleting_rewrites_are_used() -> None:
     # a rewrite that builds something (x * (1 / y) => x / y) is the e-graph's, with its variants
     chosen = [rw for rws in deleting(default_rewrites()).values() for _, rw in rws]
     assert chosen
-    for rw in chosen:
-        assert type(rw.rhs).__name__ == "Var" and not rw.stabilizes
+    for rw in chosen:  # a variable of the pattern, or an n-ary op over variables (c * x: deleting when c is the unit)
+        assert not rw.stabilizes
+        assert type(rw.rhs).__name__ == "Var" or all(type(a).__name__ == "Var" for a in rw.rhs.args), rw.name
     x, y = rd.vector("x"), rd.vector("y")
     term = x * (1.0 / y)
     (same,), done = clear_redexes([term], default_rewrites())
@@ -202,3 +203,25 @@ def test_the_logistic_hessian_keeps_no_sign_factors() -> None:
     H = rd.simplify(rd.hessian(-(y * rd.log(p) + (1.0 - y) * rd.log(1.0 - p)).mean(), w))
     assert not any(t.op == "const" and np.all(t.value == -1) for t in toposort([H]))
     assert not any(t.op == "neg" for t in toposort([H]) if t.ndim == 2)
+
+
+def test_a_broadcast_unit_factor_is_cleared_when_the_shapes_are_known() -> None:
+    # the seed of sum's gradient, 1.0 broadcast to x's declared shape, times a term of that shape:
+    # `expand_like(c, y) * x => c * x` with c = 1 deletes ops, so it runs on the terms
+    x = rd.vector("x", shape=(7,))
+    g = rd.grad(rd.sum(rd.exp(rd.sin(x)) / (1.0 + x**2)), x)
+    assert any(t.op == "expand_like" for t in toposort([g]))
+    (cleared,), done = clear_redexes([g], default_rewrites())
+    assert not any(t.op == "expand_like" for t in toposort([cleared]))
+    assert any("simplify.rules" in rw.name and "expand_like" in rw.rule.text for rw, _ in done)
+    xv = np.linspace(-1.0, 2.0, 7)
+    want = np.exp(np.sin(xv)) * (np.cos(xv) / (1 + xv**2) - 2 * xv / (1 + xv**2) ** 2)
+    np.testing.assert_allclose(evaluate(cleared, {x: xv}), want, rtol=1e-12)
+
+
+def test_a_broadcast_factor_other_than_the_unit_stays() -> None:
+    # 2.0 broadcast to x's shape times x is 2.0 * x: that builds a product, which is the e-graph's to choose
+    x = rd.vector("x", shape=(3,))
+    term = apply("expand_like", constant(2.0), x) * x
+    (same,), done = clear_redexes([term], default_rewrites())
+    assert same is term and not done
