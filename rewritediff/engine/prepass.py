@@ -38,6 +38,17 @@ def _is_identity(t: Term, value: int) -> bool:
     return v.size > 0 and bool(np.all(v == value))
 
 
+def _rebuilt(t: Term, args: list[Term]) -> Term:
+    """``t`` over the rewritten ``args`` (the same term when none changed, or when they no longer fit its op or type)."""
+    if len(args) == len(t.args) and all(a is b for a, b in zip(args, t.args)):
+        return t
+    try:
+        cand = args[0] if len(args) == 1 and get_op(t.op).nary else apply(t.op, *args, **dict(t.attrs))
+    except BUILD_ERRORS:  # the rewritten arguments do not fit: keep the original sub-term
+        return t
+    return cand if cand.type == t.type else t
+
+
 def prepass(terms: list[Term]) -> list[Term]:
     """``terms`` with constants folded, n-ary identities dropped (``OpDef.unit``) and provable
     no-ops removed (``OpDef.same_shape_noop``: ``sum_to``, ``broadcast_like`` ... of an argument
@@ -50,7 +61,6 @@ def prepass(terms: list[Term]) -> list[Term]:
             new[t.uid] = t
             continue
         args = [new[a.uid] for a in t.args]
-        out = t
         opdef = get_op(t.op)
         if opdef.same_shape_noop and not t.attr("batch", 0) and keys.get(t.args[0].uid) == keys.get(t.args[opdef.shape_from].uid) and args[0].dtype == t.dtype:
             new[t.uid] = args[0]  # g already has x's shape: summing or broadcasting to it is the identity
@@ -73,14 +83,7 @@ def prepass(terms: list[Term]) -> list[Term]:
                 if cand is not None and cand.type == t.type:
                     new[t.uid] = cand
                     continue
-        if any(a is not b for a, b in zip(args, t.args)):
-            try:
-                cand = apply(t.op, *args, **dict(t.attrs))
-                if cand.type == t.type:
-                    out = cand
-            except BUILD_ERRORS:  # the rebuilt arguments do not fit: keep the original sub-term
-                out = t
-        new[t.uid] = out
+        new[t.uid] = _rebuilt(t, args)
     return [new[t.uid] for t in terms]
 
 
@@ -172,15 +175,7 @@ def clear_redexes(terms: list[Term], rewrites: list[Rewrite], order: list[Term] 
         if not t.args:
             new[t.uid] = t
             continue
-        cur = t
-        args = [new[a.uid] for a in t.args]
-        if any(a is not b for a, b in zip(args, t.args)):
-            try:
-                cand = apply(t.op, *args, **dict(t.attrs))
-                if cand.type == t.type:
-                    cur = cand
-            except BUILD_ERRORS:  # the rewritten arguments do not fit: keep the original sub-term
-                pass
+        cur = _rebuilt(t, [new[a.uid] for a in t.args])
         if cur.op in cancel:
             cur = _cancel_pairs(cur, t, cancel[cur.op], uses, done)
         have: Counter | None = None
@@ -277,27 +272,14 @@ def flatten_single_use(terms: list[Term]) -> list[Term]:
             continue
         args = [new[a.uid] for a in t.args]
         opdef = get_op(t.op)
-        changed = any(a is not b for a, b in zip(args, t.args))
         if opdef.nary and isinstance(t.type, TensorType) and t.type.is_float:
             flat: list[Term] = []
             for k, (a, b) in enumerate(zip(t.args, args)):
                 fits = len(flat) + len(b.args) + len(args) - k - 1 <= MAX_FLAT  # as the e-graph flattens (numpy's limit on a ufunc's arguments)
                 if b.op == t.op and uses[a.uid] == 1 and b.type.dtype == t.type.dtype and b.attrs == t.attrs and fits:
                     flat.extend(b.args)
-                    changed = True
                 else:
                     flat.append(b)
-            folded = _fold_scalars(flat, t.type.dtype, opdef)
-            if folded is not None:
-                flat, changed = folded, True
-            args = flat
-        out = t
-        if changed:
-            try:
-                cand = args[0] if opdef.nary and len(args) == 1 else apply(t.op, *args, **dict(t.attrs))
-                if cand.type == t.type:
-                    out = cand
-            except BUILD_ERRORS:  # the spliced arguments do not fit: keep the original sub-term
-                out = t
-        new[t.uid] = out
+            args = _fold_scalars(flat, t.type.dtype, opdef) or flat
+        new[t.uid] = _rebuilt(t, args)
     return [new[t.uid] for t in terms]
