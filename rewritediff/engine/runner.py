@@ -21,7 +21,6 @@ from rewritediff.engine.nary import normalize_nary
 from rewritediff.engine.report import RunReport, Step, StopReason
 from rewritediff.engine.rewrite import Rewrite
 from rewritediff.engine.rhs import Unbuildable, instantiate, lookup_rhs
-from rewritediff.rules.ast import Var
 from rewritediff.terms import TensorType, apply
 
 # Iterations are the deterministic limit (the same input always gives the same graph); the time
@@ -389,5 +388,9 @@ class Runner:
             return False
         ctx = s.get(CTX)
         if isinstance(ctx, Rest):
-            hit = lookup_rhs(eg, Var("#rhs"), {"#rhs": Rest(ctx.op, (hit, *ctx.children))}, like, self.attr_helpers)
+            # the node the match would add, op(rhs, *context), with the right-hand side's class as one
+            # argument: looked up by its representative term, a class holding a sum (or product) would be
+            # spliced in and find the matched node itself, and the class would never get the rewritten node
+            node = eg.hashcons.get(eg.canon((ctx.op, (), (hit, *ctx.children))))
+            return node is not None and eg.find(node) == eg.find(cid)
         return hit is not None and hit == eg.find(cid)

@@ -169,3 +169,17 @@ def test_a_rule_whose_root_op_is_in_no_changed_class_is_not_searched_again() -> 
     assert report.fired == {"<test>:1": 3}
     assert searched.count("sqrt") == 1  # its first, full search only
     assert searched.count("log") >= 2
+
+
+def test_a_pair_inside_a_longer_sum_is_factored_whatever_the_nesting() -> None:
+    # a * b + a * c + d is built as (a * b + a * c) + d; the e-graph flattens it to one sum of three,
+    # whose class the inner sum's factoring must still reach through the context match
+    a, b, c, d = (rd.vector(n) for n in "abcd")
+    for term in (a * b + a * c + d, d + a * b + a * c):
+        s = rd.simplify(term)
+        products = [t for t in rd.terms.toposort([s]) if t.op == "mul"]
+        assert len(products) == 1, rd.pprint(s)  # d + a * (b + c): one product where there were two
+        vals = {v: np.linspace(-1.0, 1.0, 4) * (k + 1) for k, v in enumerate((a, b, c, d))}
+        f = rd.function([a, b, c, d], s)
+        av, bv, cv, dv = vals.values()
+        np.testing.assert_allclose(f(av, bv, cv, dv), av * bv + av * cv + dv, rtol=1e-12)
