@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.errors import BUILD_ERRORS  # noqa: F401 - the engine modules import it from here
+from rewritediff.errors import BUILD_ERRORS
 from rewritediff.ops import REGISTRY
 from rewritediff.ops.signs import NEG, NONNEG, NONPOS, NONZERO, POS, value_signs
 from rewritediff.ops.signs import read as read_signs

@@ -22,6 +22,7 @@ import numpy as np
 
 from rewritediff.engine import analysis as an
 from rewritediff.engine.lengths import Lengths
+from rewritediff.errors import BUILD_ERRORS
 from rewritediff.ops import CONST_OP, LEAF_OPS, REGISTRY
 from rewritediff.ops.dims import leaf_dims, merge_dims
 from rewritediff.ops.signs import closure as close_signs
@@ -401,7 +402,7 @@ class EGraph(Lengths):
             return
         try:
             t = constant(cls.data.const, cls.data.type.dtype)
-        except an.BUILD_ERRORS as exc:  # a value we cannot make a constant of stays unfolded
+        except BUILD_ERRORS as exc:  # a value we cannot make a constant of stays unfolded
             self.fallbacks[f"constant not made: {type(exc).__name__}"] += 1
             return
         if t.type != cls.data.type:

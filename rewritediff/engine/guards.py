@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewritediff.engine.analysis import BUILD_ERRORS, PREDICATES, ClassRef
+from rewritediff.engine.analysis import PREDICATES, ClassRef
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.matchers import AttrVal, Rest, literal
+from rewritediff.errors import BUILD_ERRORS
 from rewritediff.rules import helpers as _helpers
 from rewritediff.rules.ast import Call, NoneLit, Num, Str, Tuple, Var
 from rewritediff.rules.helpers import ARITH as _ARITH

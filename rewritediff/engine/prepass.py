@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from rewritediff.engine.analysis import BUILD_ERRORS, fold
+from rewritediff.engine.analysis import fold
 from rewritediff.engine.egraph import MAX_FLAT
 from rewritediff.engine.rewrite import Rewrite
+from rewritediff.errors import BUILD_ERRORS
 from rewritediff.ops import CONST_OP, get_op
 from rewritediff.ops.infer import shape_keys
 from rewritediff.rules.ast import Call, Num, Var

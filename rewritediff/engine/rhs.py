@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rewritediff.engine.analysis import BUILD_ERRORS
 from rewritediff.engine.egraph import MAX_FLAT, EGraph
 from rewritediff.engine.guards import rule_tables
 from rewritediff.engine.matchers import AttrVal, Rest, literal
+from rewritediff.errors import BUILD_ERRORS
 from rewritediff.ops import REGISTRY
 from rewritediff.rules.ast import Call, NoneLit, Num, Special, Str, Tuple, Var
 from rewritediff.rules.helpers import ARITH as _ARITH

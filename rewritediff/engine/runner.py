@@ -13,7 +13,6 @@ from collections import Counter
 from enum import Enum
 from typing import Any
 
-from rewritediff.engine.analysis import BUILD_ERRORS
 from rewritediff.engine.egraph import EGraph
 from rewritediff.engine.ematch import CTX, Matcher, Rest
 from rewritediff.engine.guards import GuardNeedsRest, eval_guard
@@ -21,6 +20,7 @@ from rewritediff.engine.nary import normalize_nary
 from rewritediff.engine.report import RunReport, Step, StopReason
 from rewritediff.engine.rewrite import Rewrite
 from rewritediff.engine.rhs import Unbuildable, instantiate, lookup_rhs
+from rewritediff.errors import BUILD_ERRORS
 from rewritediff.terms import TensorType, apply
 
 # Iterations are the deterministic limit (the same input always gives the same graph); the time
