@@ -73,15 +73,11 @@ def prepass(terms: list[Term]) -> list[Term]:
                 if c.type == t.type:
                     new[t.uid] = c
                     continue
-        ident = opdef.unit
-        if ident is not None:
-            kept = [a for a in args if not _is_identity(a, ident)]
+        if opdef.unit is not None:
+            kept = [a for a in args if not _is_identity(a, opdef.unit)]
             if kept and len(kept) < len(args):
-                try:
-                    cand = kept[0] if len(kept) == 1 else apply(t.op, *kept)
-                except BUILD_ERRORS:  # dropping the unit changes the type: keep the full form
-                    cand = None
-                if cand is not None and cand.type == t.type:
+                cand = _rebuilt(t, kept)  # t itself when dropping the unit changes the type
+                if cand is not t:
                     new[t.uid] = cand
                     continue
         new[t.uid] = _rebuilt(t, args)
@@ -226,12 +222,8 @@ def _cancel_pairs(cur: Term, orig: Term, how: tuple[str, Rewrite], uses: Counter
     folded = _fold_scalars(kept, cur.type.dtype, get_op(cur.op))
     if not strip and folded is None:
         return cur
-    kept = folded if folded is not None else kept
-    try:
-        cand = kept[0] if len(kept) == 1 else apply(cur.op, *kept, **dict(cur.attrs))
-    except BUILD_ERRORS:  # the factors do not combine without their signs: keep the term
-        return cur
-    if cand.type != cur.type:
+    cand = _rebuilt(cur, folded or kept)
+    if cand is cur:  # the factors do not combine without their signs: keep the term
         return cur
     done.extend((rw, cand) for _ in range(len(strip) // 2))
     return cand
